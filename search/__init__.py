@@ -1,0 +1,44 @@
+"""Veille: full-text search for French news.
+
+from search import Index
+index = Index.open("index")
+for hit in index.search("coopération sécuritaire"):
+    print(hit.title, hit.snippet)
+"""
+
+from .analysis import analysis_steps
+from .corpus import Article, CorpusError, read_corpus
+from .errors import VeilleError
+from .indexing import (
+    BuildSummary,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    build_index,
+)
+from .passages import Passage, split_passages
+from .querying import parse_query
+from .searching import Hit, Index, IndexInfo, PassageHit, Results, Searcher, StoredArticle
+
+__all__ = [
+    "Article",
+    "BuildSummary",
+    "CorpusError",
+    "Hit",
+    "Index",
+    "IndexInfo",
+    "IndexLockedError",
+    "IndexNotFoundError",
+    "IndexVersionError",
+    "Passage",
+    "PassageHit",
+    "Results",
+    "Searcher",
+    "StoredArticle",
+    "VeilleError",
+    "analysis_steps",
+    "build_index",
+    "parse_query",
+    "read_corpus",
+    "split_passages",
+]

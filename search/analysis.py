@@ -1,0 +1,307 @@
+"""French text analysis: the one chain used to index, to query and to highlight.
+
+Each step is a small whoosh filter (a generator over tokens), so that the chains below read
+as what they do, one step per line. Tokens keep their position and character offsets into
+the original text, which the highlighter relies on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+import snowballstemmer
+from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
+
+# Bump when a change to the chain changes the terms it makes: an index records the version
+# it was built with, and an index from another version must be rebuilt.
+ANALYZER_VERSION = 1
+
+# Every apostrophe-like character French text uses, and the spaces that are not U+0020.
+_APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
+_SPACES = "\u00a0\u202f\u2007\u2009\u200a\u2002\u2003"
+_CHAR_MAP = str.maketrans(
+    {**{c: "'" for c in _APOSTROPHES}, **{c: " " for c in _SPACES}, "\x00": " "}
+)
+
+_LETTER = r"[^\W\d_]"
+_TOKEN_PATTERN = re.compile(
+    # A dotted acronym (D.G.S.N., U.S.A): single letters joined by dots.
+    rf"(?P<acronym>(?<!\w){_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
+    # A word: letters and digits, combining accents, inner apostrophes (l'État, aujourd'hui).
+    # Hyphens are not part of a word: "États-Unis" is two tokens.
+    r"|(?P<word>[\w\u0300-\u036f]+(?:'[\w\u0300-\u036f]+)*)"
+)
+
+
+def normalize_chars(text: str) -> str:
+    """Unify apostrophes and odd spaces, one character for one (offsets stay valid)."""
+    return text.translate(_CHAR_MAP)
+
+
+class FrenchTokenizer(Tokenizer):
+    """Split French text into words, keeping positions and character offsets.
+
+    Apostrophes are unified first; hyphens split words; dotted acronyms are joined
+    (D.G.S.N. -> DGSN); each token is put in Unicode NFC.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return self.__class__ is other.__class__
+
+    def __hash__(self) -> int:
+        return hash(self.__class__)
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        text = normalize_chars(value)
+        for pos, match in enumerate(_TOKEN_PATTERN.finditer(text)):
+            word = match.group(0)
+            if match.lastgroup == "acronym":
+                word = word.replace(".", "")
+            token.text = unicodedata.normalize("NFC", word)
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = token.text
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            yield token
+
+
+# Lucene's French elision articles, with the longer conjunctions news text uses.
+ELISIONS = frozenset("l d j m n s t c qu jusqu lorsqu puisqu quoiqu presqu quelqu".split())
+# Words whose apostrophe is part of the word, not an elision.
+WHOLE_WORDS = frozenset(
+    """aujourd'hui prud'homme prud'hommes prud'homal prud'homale prud'hommal prud'hommale
+    presqu'île presqu'îles presqu'ile presqu'iles quelqu'un quelqu'une quelqu'uns
+    quelqu'unes entr'ouvert entr'ouverte""".split()
+)
+
+
+class ElisionFilter(Filter):
+    """Strip French elided articles: l'État -> état, jusqu'à -> à, qu'il -> il."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            while "'" in t.text and t.text not in WHOLE_WORDS:
+                prefix, _, rest = t.text.partition("'")
+                if prefix not in ELISIONS:
+                    break
+                t.text = rest
+                if hasattr(t, "startchar"):
+                    t.startchar += len(prefix) + 1
+            yield t
+
+
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "Œ": "OE", "Æ": "AE"})
+
+
+class LigatureFilter(Filter):
+    """Spell out the ligatures: œuvre -> oeuvre, ex æquo -> ex aequo."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            t.text = t.text.translate(_LIGATURES)
+            yield t
+
+
+@lru_cache(maxsize=100_000)
+def fold_accents(word: str) -> str:
+    """Remove diacritics: é -> e, ç -> c, ï -> i."""
+    decomposed = unicodedata.normalize("NFD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class AccentFoldFilter(Filter):
+    """Fold accents, so that élection and election are one term."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            t.text = fold_accents(t.text)
+            yield t
+
+
+# Snowball's French stop list (pronouns, articles, prepositions, forms of être and avoir),
+# compared accent-folded so that a query typed without accents drops the same words.
+FRENCH_STOP_WORDS = frozenset(
+    fold_accents(w)
+    for w in """
+    au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me
+    même mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te
+    tes toi ton tu un une vos votre vous c d j l à m n s t y été étée étées étés étant étante
+    étants étantes suis es est sommes êtes sont serai seras sera serons serez seront serais
+    serait serions seriez seraient étais était étions étiez étaient fus fut fûmes fûtes
+    furent sois soit soyons soyez soient fusse fusses fût fussions fussiez fussent ayant
+    ayante ayantes ayants eu eue eues eus ai as avons avez ont aurai auras aura aurons aurez
+    auront aurais aurait aurions auriez auraient avais avait avions aviez avaient eut eûmes
+    eûtes eurent aie aies ait ayons ayez aient eusse eusses eût eussions eussiez eussent
+    ceci cela celà cet cette ici ils les leurs quel quels quelle quelles sans soi
+    """.split()
+)
+
+
+class FrenchStopFilter(Filter):
+    """Drop French stop words; positions are kept, so phrases still line up."""
+
+    def __init__(self, stoplist: frozenset[str] = FRENCH_STOP_WORDS) -> None:
+        self.stoplist = stoplist
+
+    def __eq__(self, other: object) -> bool:
+        return self.__class__ is other.__class__ and self.stoplist == other.stoplist
+
+    def __hash__(self) -> int:
+        return hash(self.__class__)
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            if fold_accents(t.text) not in self.stoplist:
+                yield t
+            elif not t.removestops:
+                t.stopped = True
+                yield t
+
+
+# Where Snowball conflates words that mean different things in the news, the word keeps a
+# stem of its own: France is not the franc, a political parti is not a partie.
+STEM_EXCLUSIONS = {
+    "france": "france",
+    "parti": "parti",
+    "partis": "parti",
+}
+
+_stemmer = snowballstemmer.stemmer("french")
+
+
+@lru_cache(maxsize=500_000)
+def stem(word: str) -> str:
+    """Stem one lowercased French word with Snowball (the C stemmer through PyStemmer)."""
+    return STEM_EXCLUSIONS.get(word) or _stemmer.stemWord(word)
+
+
+class FrenchStemFilter(Filter):
+    """Stem with Snowball French; at index time also add the stem of the unaccented word.
+
+    Snowball stems a word typed without accents differently (sécurité -> sécur, but
+    securite -> securit). Indexing both stems at the same position lets a query typed
+    with or without accents match; a query itself only makes the one stem of what was
+    typed, so nothing is counted twice.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return self.__class__ is other.__class__
+
+    def __hash__(self) -> int:
+        return hash(self.__class__)
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            if t.stopped:
+                yield t
+                continue
+            word = t.text
+            t.text = stem(word)
+            yield t
+            if t.mode == "index":
+                plain = fold_accents(word)
+                if plain != word:
+                    plain_stem = stem(plain)
+                    if plain_stem != fold_accents(t.text):
+                        t.text = plain_stem
+                        yield t
+
+
+def _text_chain():
+    return (
+        FrenchTokenizer()
+        | LowercaseFilter()
+        | ElisionFilter()
+        | LigatureFilter()
+        | FrenchStopFilter()
+        | FrenchStemFilter()
+        | AccentFoldFilter()
+    )
+
+
+def text_analyzer():
+    """The ranking chain: stop words dropped, stems, accents folded after stemming."""
+    return _text_chain()
+
+
+def exact_analyzer():
+    """The phrase chain: every word as written, accents and case aside, no stemming."""
+    return (
+        FrenchTokenizer()
+        | LowercaseFilter()
+        | ElisionFilter()
+        | LigatureFilter()
+        | AccentFoldFilter()
+    )
+
+
+class SpellingWordFilter(Filter):
+    """Keep only words worth suggesting: no stop words, no numbers, at least 3 letters."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            if (
+                len(t.text) >= 3
+                and t.text.isalpha()
+                and fold_accents(t.text) not in FRENCH_STOP_WORDS
+            ):
+                yield t
+
+
+def spelling_analyzer():
+    """The vocabulary chain for suggestions: words as written, accents kept, lowercased."""
+    return (
+        FrenchTokenizer()
+        | LowercaseFilter()
+        | ElisionFilter()
+        | LigatureFilter()
+        | SpellingWordFilter()
+    )
+
+
+def describe_chain() -> str:
+    """Name the steps of the ranking chain, for `veille info`."""
+    return " | ".join(type(step).__name__ for step in _text_chain().items)
+
+
+def analysis_steps(text: str) -> list[tuple[str, list[str]]]:
+    """Show the tokens after each step of the ranking chain, for `veille analyze`."""
+    chain = _text_chain().items
+    steps = []
+    for n in range(1, len(chain) + 1):
+        tokens = chain[0](text, positions=True, chars=True, mode="index")
+        for step in chain[1:n]:
+            tokens = step(tokens)
+        steps.append((type(chain[n - 1]).__name__, [t.text for t in tokens]))
+    return steps
+
+
+def query_terms(text: str) -> list[str]:
+    """The stems a query word or phrase makes, stop words dropped."""
+    return [t.text for t in text_analyzer()(text, mode="query")]
+
+
+def exact_terms(text: str) -> list[str]:
+    """The unstemmed, folded words of a phrase, stop words kept."""
+    return [t.text for t in exact_analyzer()(text, mode="query")]

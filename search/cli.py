@@ -1,0 +1,273 @@
+"""The `veille` command: thin commands over the library.
+
+Each command parses its arguments, calls one library function and prints. Errors a user can
+act on become a one-line message and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from .analysis import analysis_steps
+from .corpus import CorpusError
+from .errors import VeilleError
+from .indexing import IndexNotFoundError, build_index
+from .searching import MAX_LIMIT, Index, Results
+
+DEFAULT_INDEX = "index"
+DEFAULT_CORPUS = "corpus"
+
+
+class _Progress:
+    """A one-line progress display on a terminal; silent otherwise."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self.shown = 0.0
+
+    def __call__(self, articles: int, passages: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.shown < 0.2:
+            return
+        self.shown = now
+        rate = passages / max(now - self.started, 1e-6)
+        self.stream.write(
+            f"\r  {articles:,} articles, {passages:,} passages, {rate:,.0f} passages/s   "
+        )
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 70 + "\r")
+            self.stream.flush()
+
+
+def _build(args: argparse.Namespace) -> int:
+    """Build the index from the corpus, then switch to it atomically.
+
+    The live index keeps answering until the new one is complete; a failed or interrupted
+    build leaves it untouched.
+
+    Example: veille build --corpus corpus --index index
+    """
+    progress = _Progress(sys.stderr)
+    summary = build_index(
+        args.corpus,
+        args.index,
+        skip_invalid=args.skip_invalid,
+        progress=progress,
+        procs=args.procs,
+    )
+    progress.done()
+    for problem in summary.skipped:
+        print(f"skipped: {problem}", file=sys.stderr)
+    rate = summary.passages / max(summary.seconds, 1e-6)
+    print(
+        f"Built {args.index}: {summary.articles:,} articles, {summary.passages:,} passages "
+        f"in {summary.seconds:.1f} s ({rate:,.0f} passages/s)"
+        + (f", {len(summary.skipped)} skipped" if summary.skipped else "")
+    )
+    return 0
+
+
+def _terminal_snippet(snippet: str, color: bool) -> str:
+    on, off = ("\x1b[1;33m", "\x1b[0m") if color else ("[", "]")
+    return html.unescape(re.sub(r"</?mark>", lambda m: off if m[0][1] == "/" else on, snippet))
+
+
+def _print_results(results: Results, color: bool) -> None:
+    unit = "articles" if results.group == "article" else "passages"
+    estimate = "about " if results.total_is_estimate else ""
+    print(
+        f"{estimate}{results.total:,} {unit}, {results.total_passages:,} passages "
+        f"(page {results.page} of {results.pages}, {results.took_ms:.0f} ms)"
+    )
+    if results.suggestion:
+        print(f"Essayez : {results.suggestion}")
+    for rank, hit in enumerate(results, start=(results.page - 1) * results.per_page + 1):
+        meta = ", ".join(x for x in (hit.date and hit.date.isoformat(), hit.source) if x)
+        print(f"\n{rank}. {hit.title}" + (f"  ({meta})" if meta else ""))
+        print(f"   /articles/{hit.article_id}#p{hit.position}   score {hit.score:.2f}")
+        for passage in hit.passages:
+            print(f"   ¶{passage.position}: {_terminal_snippet(passage.snippet, color)}")
+
+
+def _query(args: argparse.Namespace) -> int:
+    """Search the index and print ranked results with highlighted snippets.
+
+    Example: veille query "coopération sécuritaire" --limit 5
+    """
+    index = Index.open(args.index)
+    results = index.search(
+        args.text,
+        limit=args.limit,
+        page=args.page,
+        group=args.group,
+        sort=args.sort,
+        since=args.since,
+        until=args.until,
+    )
+    if args.json:
+        print(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_results(results, color=sys.stdout.isatty())
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    """Show what the index holds: articles, passages, build date, analyzer chain.
+
+    Example: veille info --index index
+    """
+    info = Index.open(args.index).info()
+    if args.json:
+        print(json.dumps(info.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"index:      {info.path} ({info.generation})")
+    print(f"articles:   {info.articles:,}")
+    print(f"passages:   {info.passages:,}")
+    print(f"built:      {info.built_at.isoformat(timespec='seconds')}")
+    print(f"size:       {info.size_bytes / 1e6:,.1f} MB in {info.segments} segment(s)")
+    print(f"versions:   schema {info.schema_version}, analyzer {info.analyzer_version}")
+    print(f"analyzer:   {info.analyzer}")
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    """Show the tokens the French analyzer makes of a text, step by step.
+
+    Example: veille analyze "L’État d’urgence"
+    """
+    for step, tokens in analysis_steps(args.text):
+        print(f"{step:<18} {' '.join(tokens) if tokens else '(nothing)'}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve the search web app with a production WSGI server (gunicorn).
+
+    Builds the index from the corpus first if there is none.
+
+    Example: veille serve --host 127.0.0.1 --port 8000 --workers 2
+    """
+    try:
+        Index.open(args.index)
+    except IndexNotFoundError:
+        print(f"No index at {args.index}: building it from {args.corpus} first.", file=sys.stderr)
+        _build(argparse.Namespace(**vars(args), skip_invalid=False, procs=1))
+    from web.serve import serve  # the web layer is only needed here
+
+    serve(args.index, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}: {n}")
+        return n
+
+    return parse
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command; each command's docstring is its help."""
+    parser = argparse.ArgumentParser(
+        prog="veille", description="Veille: full-text search for French news."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    index_default = os.environ.get("VEILLE_INDEX", DEFAULT_INDEX)
+    corpus_default = os.environ.get("VEILLE_CORPUS", DEFAULT_CORPUS)
+
+    def command(name: str, func: Callable) -> argparse.ArgumentParser:
+        doc = func.__doc__ or ""
+        p = sub.add_parser(
+            name,
+            help=doc.splitlines()[0],
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument(
+            "--index",
+            default=index_default,
+            help=f"index folder (default: $VEILLE_INDEX or ./{DEFAULT_INDEX})",
+        )
+        p.set_defaults(func=func)
+        return p
+
+    p = command("build", _build)
+    p.add_argument(
+        "--corpus", default=corpus_default, help="corpus folder or file (default: ./corpus)"
+    )
+    p.add_argument("--skip-invalid", action="store_true", help="skip bad articles, list them")
+    p.add_argument("--procs", type=_bounded(1, 64), default=1, help="processes (default: 1)")
+
+    p = command("query", _query)
+    p.add_argument("text", help="the query, in Veille's query language")
+    p.add_argument("--limit", type=_bounded(1, MAX_LIMIT), default=10, help="hits per page")
+    p.add_argument("--page", type=_bounded(1, 1000), default=1)
+    p.add_argument("--group", choices=("article", "passage"), default="article")
+    p.add_argument("--sort", choices=("relevance", "date"), default="relevance")
+    p.add_argument("--since", type=_date, help="from this date (YYYY-MM-DD), inclusive")
+    p.add_argument("--until", type=_date, help="to this date (YYYY-MM-DD), inclusive")
+    p.add_argument("--json", action="store_true", help="print the web API's JSON body")
+
+    p = command("info", _info)
+    p.add_argument("--json", action="store_true")
+
+    p = command("analyze", _analyze)
+    p.add_argument("text", help="French text to analyze")
+
+    p = command("serve", _serve)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_bounded(1, 65535), default=8000)
+    p.add_argument(
+        "--workers",
+        type=_bounded(1, 64),
+        default=os.cpu_count() or 1,
+        help="worker processes (default: the number of cores)",
+    )
+    p.add_argument("--corpus", default=corpus_default, help="corpus to build from if needed")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `veille` command line; returns the exit code."""
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CorpusError as e:
+        print(f"veille: error: {e}", file=sys.stderr)
+        print("veille: the live index, if any, is unchanged", file=sys.stderr)
+        return 1
+    except (VeilleError, ValueError, OSError) as e:
+        print(f"veille: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nveille: interrupted; the live index is unchanged", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,353 @@
+"""The index on disk: its schema, its generations, the writers' lock, build_index.
+
+An index folder holds generations (``gen-*/``, each a complete whoosh index with a
+``veille.json`` beside it) and a ``CURRENT`` file naming the live one. A build writes a new
+generation next to the live one and only then points ``CURRENT`` at it (an atomic rename),
+so a crash or Ctrl-C mid-build leaves the previous generation serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh import fields, formats
+from whoosh import index as whoosh_index
+
+from .analysis import ANALYZER_VERSION, exact_analyzer, spelling_analyzer, text_analyzer
+from .corpus import Article, CorpusError, read_corpus
+from .errors import VeilleError
+from .passages import Passage, split_passages
+
+# Bump when the schema or what is stored in it changes: an index records the version it was
+# built with, and Index.open refuses another one with a message that says to rebuild.
+SCHEMA_VERSION = 1
+
+CURRENT_FILE = "CURRENT"
+META_FILE = "veille.json"
+LOCK_FILE = ".lock"
+_GENERATION_PREFIX = "gen-"
+_BUILDING_PREFIX = ".building-"
+
+
+class IndexNotFoundError(VeilleError):
+    """There is no built index at the given path."""
+
+
+class IndexVersionError(VeilleError):
+    """The index was built by an incompatible version of Veille."""
+
+
+class IndexLockedError(VeilleError):
+    """Another command is writing the index."""
+
+
+class _SpellingField(fields.FieldType):
+    """Words as written (accents kept), for spelling suggestions: presence only, never scored."""
+
+    def __init__(self, analyzer) -> None:
+        self.format = formats.Existence()
+        self.analyzer = analyzer
+        self.column_type = None
+        self.scorable = False
+        self.stored = False
+        self.unique = False
+        self.indexed = True
+        self.spelling = False
+        self.vector = None
+
+
+def make_schema() -> fields.Schema:
+    """The whoosh schema: one document a passage, carrying its article's fields."""
+    return fields.Schema(
+        passage_id=fields.ID(unique=True, stored=True),
+        article_id=fields.ID(stored=True, sortable=True),
+        position=fields.STORED(),
+        start=fields.STORED(),
+        end=fields.STORED(),
+        title=fields.TEXT(analyzer=text_analyzer(), phrase=False, stored=True),
+        date=fields.DATETIME(stored=True, sortable=True),
+        source=fields.ID(stored=True),
+        url=fields.STORED(),
+        text=fields.TEXT(analyzer=text_analyzer(), phrase=False, stored=True),
+        exact=fields.TEXT(analyzer=exact_analyzer(), phrase=True),
+        spell=_SpellingField(spelling_analyzer()),
+        content_hash=fields.STORED(),
+    )
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a build did: counts, time, and the corpus problems it skipped."""
+
+    articles: int
+    passages: int
+    seconds: float
+    generation: str
+    skipped: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class IndexMeta:
+    """What an index records about itself in ``veille.json``."""
+
+    schema_version: int
+    analyzer_version: int
+    built_at: dt.datetime
+    articles: int
+    passages: int
+
+    def to_json(self) -> dict:
+        return {
+            "schema_version": self.schema_version,
+            "analyzer_version": self.analyzer_version,
+            "built_at": self.built_at.isoformat(timespec="seconds"),
+            "articles": self.articles,
+            "passages": self.passages,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> IndexMeta:
+        return cls(
+            schema_version=int(data["schema_version"]),
+            analyzer_version=int(data["analyzer_version"]),
+            built_at=dt.datetime.fromisoformat(data["built_at"]),
+            articles=int(data["articles"]),
+            passages=int(data["passages"]),
+        )
+
+
+def current_generation(index_path: str | os.PathLike) -> Path:
+    """The folder of the live generation; IndexNotFoundError when there is none."""
+    root = Path(index_path)
+    try:
+        name = (root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexNotFoundError(
+            f"no index at {root}: run `veille build` to build it from the corpus"
+        ) from None
+    except NotADirectoryError:
+        raise IndexNotFoundError(f"{root} is not an index folder") from None
+    generation = root / name
+    if not name.startswith(_GENERATION_PREFIX) or not generation.is_dir():
+        raise IndexNotFoundError(
+            f"{root}/{CURRENT_FILE} names {name!r}, which is not there: run `veille build`"
+        )
+    return generation
+
+
+def read_meta(generation: Path) -> IndexMeta:
+    """Read and check a generation's ``veille.json``: IndexVersionError if incompatible."""
+    try:
+        meta = IndexMeta.from_json(json.loads((generation / META_FILE).read_text("utf-8")))
+    except FileNotFoundError:
+        raise IndexNotFoundError(
+            f"{generation} has no {META_FILE}: it is incomplete; run `veille build`"
+        ) from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise IndexVersionError(
+            f"{generation}/{META_FILE} is unreadable ({e}): run `veille build` to rebuild"
+        ) from None
+    if meta.schema_version != SCHEMA_VERSION or meta.analyzer_version != ANALYZER_VERSION:
+        raise IndexVersionError(
+            f"the index at {generation.parent} was built by another version of Veille "
+            f"(schema {meta.schema_version}, analyzer {meta.analyzer_version}; this version "
+            f"reads schema {SCHEMA_VERSION}, analyzer {ANALYZER_VERSION}): "
+            "run `veille build` to rebuild it"
+        )
+    return meta
+
+
+def write_meta(generation: Path, meta: IndexMeta) -> None:
+    """Write ``veille.json`` atomically."""
+    _atomic_write(generation / META_FILE, json.dumps(meta.to_json(), indent=2) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def writer_lock(index_path: str | os.PathLike, wait: float = 0.0) -> Iterator[None]:
+    """Hold the index's one writers' lock; IndexLockedError if another writer has it.
+
+    The lock is an flock on ``.lock``: the system releases it when its holder dies, even
+    by kill -9, so a crashed writer never blocks the next one.
+    """
+    root = Path(index_path)
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+                    raise IndexLockedError(
+                        f"another veille command (pid {holder or '?'}) is writing the index "
+                        f"at {root}; wait for it to finish and try again"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _document(article: Article, passage: Passage, content_hash: str) -> dict:
+    doc = {
+        "passage_id": f"{article.id}#{passage.position}",
+        "article_id": article.id,
+        "position": passage.position,
+        "start": passage.start,
+        "end": passage.end,
+        "title": article.title,
+        "source": article.source or None,
+        "url": article.url,
+        "text": passage.text,
+        "exact": passage.text,
+        "spell": passage.text + "\n" + article.title if passage.position == 0 else passage.text,
+        "content_hash": content_hash,
+    }
+    if article.date is not None:
+        doc["date"] = dt.datetime(article.date.year, article.date.month, article.date.day)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def article_hash(article: Article) -> str:
+    """A digest of everything indexed about an article, to skip unchanged ones on update."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (article.id, article.title, str(article.date), article.source, article.url):
+        h.update(str(part).encode() + b"\x00")
+    for paragraph in article.paragraphs:
+        h.update(paragraph.encode() + b"\x00")
+    return h.hexdigest()
+
+
+def add_articles(writer, articles: Iterable[Article], progress=None) -> tuple[int, int]:
+    """Add articles' passages to a whoosh writer; return (articles, passages) added."""
+    n_articles = n_passages = 0
+    for article in articles:
+        digest = article_hash(article)
+        for passage in split_passages(article):
+            writer.add_document(**_document(article, passage, digest))
+            n_passages += 1
+        n_articles += 1
+        if progress is not None:
+            progress(n_articles, n_passages)
+    return n_articles, n_passages
+
+
+def build_index(
+    corpus_path: str | os.PathLike,
+    index_path: str | os.PathLike,
+    *,
+    skip_invalid: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    procs: int = 1,
+    limitmb: int = 256,
+) -> BuildSummary:
+    """Build a new index generation from a corpus and make it the live one.
+
+    Raises CorpusError on the first bad article unless ``skip_invalid``; the live index,
+    if any, is untouched by a failed build.
+    """
+    started = time.monotonic()
+    root = Path(index_path)
+    skipped: list[str] = []
+
+    def on_skip(error: CorpusError) -> None:
+        skipped.append(str(error))
+
+    with writer_lock(root):
+        _remove_stale(root, keep=None)
+        name = (
+            _GENERATION_PREFIX
+            + dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+            + ("-" + secrets.token_hex(3))
+        )
+        building = root / (_BUILDING_PREFIX + name)
+        building.mkdir(parents=True)
+        try:
+            ix = whoosh_index.create_in(str(building), make_schema())
+            writer_args = {"limitmb": limitmb}
+            if procs > 1:
+                writer_args.update(procs=procs, multisegment=True)
+            writer = ix.writer(**writer_args)
+            try:
+                articles = read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=on_skip)
+                n_articles, n_passages = add_articles(writer, articles, progress)
+            except BaseException:
+                writer.cancel()
+                raise
+            if n_articles == 0:
+                writer.cancel()
+                raise CorpusError(str(corpus_path), None, "no articles found")
+            writer.commit()
+            ix.close()
+            meta = IndexMeta(
+                schema_version=SCHEMA_VERSION,
+                analyzer_version=ANALYZER_VERSION,
+                built_at=dt.datetime.now().astimezone(),
+                articles=n_articles,
+                passages=n_passages,
+            )
+            write_meta(building, meta)
+            generation = root / name
+            os.rename(building, generation)
+            _atomic_write(root / CURRENT_FILE, name + "\n")
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        _remove_stale(root, keep=name)
+    return BuildSummary(
+        articles=n_articles,
+        passages=n_passages,
+        seconds=time.monotonic() - started,
+        generation=name,
+        skipped=tuple(skipped),
+    )
+
+
+def _remove_stale(root: Path, keep: str | None) -> None:
+    """Remove half-built generations and, once a new one is live, the replaced ones.
+
+    Called with the writers' lock held. Readers that still have an old generation open keep
+    reading it: its files stay readable until they close them.
+    """
+    for child in root.iterdir():
+        if child.name.startswith(_BUILDING_PREFIX) or (
+            keep is not None and child.name.startswith(_GENERATION_PREFIX) and child.name != keep
+        ):
+            shutil.rmtree(child, ignore_errors=True)
