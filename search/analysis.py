@@ -187,7 +187,78 @@ STEM_EXCLUSIONS = {
     "partis": "parti",
 }
 
+# Countries and their people: a query for Maroc also finds marocain, marocaines… (and the
+# other way round). The countries most present in French news; the people's word is given
+# in the masculine singular, its other forms are derived.
+DEMONYMS = {
+    "france": "français",
+    "maroc": "marocain",
+    "algérie": "algérien",
+    "tunisie": "tunisien",
+    "sénégal": "sénégalais",
+    "mali": "malien",
+    "égypte": "égyptien",
+    "libye": "libyen",
+    "liban": "libanais",
+    "syrie": "syrien",
+    "irak": "irakien",
+    "iran": "iranien",
+    "israël": "israélien",
+    "palestine": "palestinien",
+    "turquie": "turc",
+    "qatar": "qatari",
+    "allemagne": "allemand",
+    "italie": "italien",
+    "espagne": "espagnol",
+    "portugal": "portugais",
+    "belgique": "belge",
+    "grèce": "grec",
+    "pologne": "polonais",
+    "ukraine": "ukrainien",
+    "russie": "russe",
+    "chine": "chinois",
+    "japon": "japonais",
+    "inde": "indien",
+    "canada": "canadien",
+    "mexique": "mexicain",
+    "brésil": "brésilien",
+    "amérique": "américain",
+    "europe": "européen",
+    "afrique": "africain",
+    "afghanistan": "afghan",
+}
+
+
+_IRREGULAR_FEMININE = {"turc": "turque", "grec": "grecque"}
+
+
+def _inflections(word: str) -> set[str]:
+    """The masculine and feminine, singular and plural of a French adjective of people."""
+    if word.endswith("en"):
+        feminine = word + "ne"
+    elif word in _IRREGULAR_FEMININE:
+        feminine = _IRREGULAR_FEMININE[word]
+    elif word.endswith("e"):
+        feminine = word
+    else:
+        feminine = word + "e"
+    forms = {word, feminine, feminine + "s"}
+    forms.add(word if word.endswith(("s", "x")) else word + "s")
+    return forms
+
+
+def _demonym_stems() -> dict[str, str]:
+    table = {}
+    for country, people in DEMONYMS.items():
+        country_stem = STEM_EXCLUSIONS.get(country) or _stemmer.stemWord(country)
+        for form in _inflections(people):
+            for spelling in (form, fold_accents(form)):
+                table[spelling] = country_stem
+    return table
+
+
 _stemmer = snowballstemmer.stemmer("french")
+STEM_EXCLUSIONS.update(_demonym_stems())
 
 
 @lru_cache(maxsize=500_000)

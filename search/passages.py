@@ -48,14 +48,20 @@ _ABBREVIATIONS = frozenset({
 # fmt: on
 
 
+_LONGEST_WORD = 20
+
+
 def _starts_sentence(char: str) -> bool:
     return char.isupper() or char.isdigit() or char in _OPENING_QUOTES
 
 
 def _is_abbreviation(text: str, period: int) -> bool:
     """Whether the period at text[period] closes an abbreviation or an initial."""
+    # Abbreviations and initials are short: looking further back would only cost time on
+    # long unbroken runs such as "a.b.c.d.…".
+    limit = max(0, period - _LONGEST_WORD)
     start = period
-    while start > 0 and not text[start - 1].isspace() and text[start - 1] not in '(«"“[':
+    while start > limit and not text[start - 1].isspace() and text[start - 1] not in '(«"“[':
         start -= 1
     word = text[start:period]
     if word in _TITLES or word.casefold() in _ABBREVIATIONS:
@@ -67,8 +73,6 @@ def _is_abbreviation(text: str, period: int) -> bool:
 
 def _sentence_end(text: str, match: re.Match[str]) -> int | None:
     """Where the sentence ends if this terminator ends one, else None."""
-    if match.group() == "." and _is_abbreviation(text, match.start()):
-        return None
     # Try the longest run of closing marks first, then fewer: a straight quote may close
     # this sentence or open the next one.
     ends = [match.end()]
@@ -77,6 +81,8 @@ def _sentence_end(text: str, match: re.Match[str]) -> int | None:
     for end in reversed(ends):
         gap = _GAP.match(text, end)
         if gap and gap.end() < len(text) and _starts_sentence(text[gap.end()]):
+            if match.group() == "." and _is_abbreviation(text, match.start()):
+                return None
             return end
     return None
 

@@ -1,0 +1,148 @@
+"""Helpers shared by the benchmarks in bench/ (run by hand, never by the tests).
+
+The development data lives outside the project, in ``../shared/data/`` (see its README);
+``VEILLE_DATA`` overrides where it is looked for.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("VEILLE_DATA", PROJECT.parent / "shared" / "data"))
+ORANGESUM = DATA / "orangesum_news.jsonl"
+PIAF_CONTEXTS = DATA / "piaf_contexts.jsonl"
+PIAF_QUESTIONS = DATA / "piaf_questions_dev.jsonl"
+LEAD_SAMPLE = DATA / "lead_dev_sample.txt"
+
+# The module constants a benchmark may set with --set (module.NAME=value) before searching.
+TUNABLES = (
+    "querying.TITLE_WEIGHT",
+    "querying.EXACT_BONUS",
+    "querying.LONG_QUERY_WORDS",
+    "searching.BM25_K1",
+    "searching.BM25_B",
+)
+
+if str(PROJECT) not in sys.path:
+    sys.path.insert(0, str(PROJECT))
+
+
+def log(*parts: object) -> None:
+    """Progress goes to stderr, so that stdout holds only the report."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """Prints `label: done/total (rate)` to stderr every few seconds."""
+
+    def __init__(self, label: str, total: int, every: float = 5.0) -> None:
+        self.label = label
+        self.total = total
+        self.every = every
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every or done == self.total:
+            self.last = now
+            elapsed = now - self.started
+            rate = done / elapsed if elapsed else 0.0
+            log(f"  {self.label}: {done}/{self.total} ({elapsed:.0f} s, {rate:.1f}/s)")
+
+
+def even_sample(n: int, size: int | None) -> list[int]:
+    """`size` indices spread evenly over range(n) (all of them if size is None or >= n).
+
+    Deterministic: every k-th item, so that a sample covers the whole file rather than its
+    first topics.
+    """
+    if size is None or size >= n:
+        return list(range(n))
+    if size <= 0:
+        return []
+    return [i * n // size for i in range(size)]
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100) by linear interpolation; nan for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def file_key(*paths: Path, extra: str = "") -> str:
+    """A short digest of files' names, sizes and modification times, plus `extra`.
+
+    Cheap (no reading): enough to tell that a cached artefact was made from the same inputs.
+    """
+    h = hashlib.sha256(extra.encode())
+    for path in paths:
+        st = path.stat()
+        h.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return h.hexdigest()[:16]
+
+
+def source_key(*paths: Path) -> str:
+    """A short digest of files' contents (e.g. the library modules a cache depends on)."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """Read `module.NAME=value` (value a Python literal) into ("module.NAME", value)."""
+    name, sep, raw = text.partition("=")
+    name = name.strip().removeprefix("search.")
+    if not sep or "." not in name:
+        raise ValueError(f"expected module.NAME=value (e.g. querying.TITLE_WEIGHT=0.3), not {text!r}")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        raise ValueError(f"{text!r}: the value must be a Python literal") from None
+    return name, value
+
+
+def apply_settings(settings: dict[str, object]) -> dict[str, object]:
+    """Set search.<module>.<NAME> constants; return the tunables' values now in force.
+
+    Refuses names the module does not define (a typo would otherwise measure nothing).
+    BM25 parameters are read when a Searcher is created: open the Index after this.
+    """
+    for name, value in settings.items():
+        module_name, _, attr = name.rpartition(".")
+        module = importlib.import_module(f"search.{module_name}")
+        if not hasattr(module, attr):
+            raise ValueError(f"search.{module_name} has no constant {attr}")
+        setattr(module, attr, value)
+    return current_settings(tuple(dict.fromkeys((*TUNABLES, *settings))))
+
+
+def current_settings(names: Sequence[str] = TUNABLES) -> dict[str, object]:
+    values = {}
+    for name in names:
+        module_name, _, attr = name.rpartition(".")
+        module = importlib.import_module(f"search.{module_name}")
+        values[name] = getattr(module, attr)
+    return values
+
+
+def format_settings(values: dict[str, object]) -> str:
+    return " ".join(f"{name}={value!r}" for name, value in values.items())

@@ -1,0 +1,169 @@
+"""The French analyzer chain, pinned case by case: input text -> tokens."""
+
+import pytest
+
+from search.analysis import (
+    ElisionFilter,
+    FrenchTokenizer,
+    LigatureFilter,
+    analysis_steps,
+    exact_terms,
+    query_terms,
+    text_analyzer,
+)
+
+
+def index_terms(text: str) -> list[str]:
+    return [t.text for t in text_analyzer()(text, mode="index")]
+
+
+# (text, terms the index makes of it). Where a word has accents, the index also holds the
+# stem of its unaccented spelling at the same position, so that queries typed without
+# accents match (see FrenchStemFilter).
+INDEX_CASES = [
+    # elisions, with both apostrophes
+    ("L’État", ["etat"]),
+    ("l'État", ["etat"]),
+    ("d'urgence", ["urgenc"]),
+    ("d’urgence", ["urgenc"]),
+    ("l’immigration", ["immigr"]),
+    ("jusqu'à Paris", ["paris"]),
+    ("lorsqu'il pleut", ["pleut"]),
+    ("puisqu’elle", []),
+    ("quoiqu'on dise", ["dis"]),
+    ("qu'il", []),
+    ("c'est", []),
+    ("n'importe", ["import"]),
+    ("s’est-il réjoui", ["rejou"]),
+    # words whose apostrophe belongs to them
+    ("aujourd'hui", ["aujourd'hui"]),
+    ("aujourd’hui", ["aujourd'hui"]),
+    ("quelqu'un", ["quelqu'un"]),
+    ("prud'hommes", ["prud'homm"]),
+    ("rock'n'roll", ["rock'n'roll"]),
+    # acronyms
+    ("D.G.S.N.", ["dgsn"]),
+    ("DGSN", ["dgsn"]),
+    ("dgsn", ["dgsn"]),
+    ("U.S.A", ["usa"]),
+    ("la (DGST)", ["dgst"]),
+    # ligatures
+    ("œuvre", ["oeuvr"]),
+    ("oeuvre", ["oeuvr"]),
+    ("Œdipe", ["oedip"]),
+    ("ex æquo", ["ex", "aequo"]),
+    # accents: folded after stemming, and the unaccented stem beside it
+    ("élections", ["elect"]),  # both spellings stem alike: one term
+    ("election", ["elect"]),
+    ("sécurité", ["secur", "securit"]),
+    ("securite", ["securit"]),
+    ("SÉCURITÉ", ["secur", "securit"]),
+    ("frontières", ["fronti", "frontier"]),
+    ("frontieres", ["frontier"]),
+    ("hôpital", ["hopital"]),
+    ("naïve", ["naiv"]),
+    ("Noël", ["noel"]),
+    ("garçon", ["garcon"]),
+    ("e\u0301le\u0300ve", ["elev"]),  # decomposed accents are composed (NFC) first
+    # hyphens split
+    ("États-Unis", ["etat", "unis"]),
+    ("Al-Khalifi", ["al", "khalif"]),
+    # numbers, dates, spaces
+    ("10\u00a0000 euros", ["10", "000", "euros"]),
+    ("20\u202f%", ["20"]),
+    ("1er mai 2024", ["1er", "mai", "2024"]),
+    ("Coupe du monde de 2022", ["coup", "mond", "2022"]),
+    # punctuation: guillemets, question marks, exclamation
+    ("« Coupe du monde »", ["coup", "mond"]),
+    ("Vraiment ?", ["vrai"]),
+    ("Qui est Abdellatif Hammouchi ?", ["abdel", "hammouch"]),
+    ("Enfin !", ["enfin"]),
+    # stop words, French only (English words are words)
+    ("le la les de des du", []),
+    ("été", []),
+    ("the", ["the"]),
+    # stem exclusions: France is not the franc, a parti is not a partie
+    ("France", ["france"]),
+    ("franc", ["franc"]),
+    ("parti", ["parti"]),
+    ("partie", ["part"]),
+    # inflections meet
+    ("terroristes", ["terror"]),
+    ("terrorisme", ["terror"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), INDEX_CASES)
+def test_index_chain(text, expected):
+    assert index_terms(text) == expected
+
+
+def test_at_least_forty_cases():
+    assert len(INDEX_CASES) >= 40
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sécurité", ["secur"]),  # a query makes only the stem of what was typed
+        ("securite", ["securit"]),  # ... which the index holds for "sécurité" too
+        ("frontières", ["fronti"]),
+        ("frontieres", ["frontier"]),
+        ("L'immigration", ["immigr"]),
+        ("Qui est-ce ?", []),
+    ],
+)
+def test_query_chain(text, expected):
+    assert query_terms(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Coupe du monde", ["coupe", "du", "monde"]),  # phrases keep stop words
+        ("l’État", ["etat"]),
+        ("Élections", ["elections"]),  # no stemming
+        ("D.G.S.N.", ["dgsn"]),
+        ("œuvre", ["oeuvre"]),
+    ],
+)
+def test_exact_chain(text, expected):
+    assert exact_terms(text) == expected
+
+
+def test_every_unaccented_query_meets_its_accented_word():
+    for accented, plain in [
+        ("sécurité", "securite"),
+        ("frontières", "frontieres"),
+        ("élection", "election"),
+        ("intérêt", "interet"),
+        ("événements", "evenements"),
+    ]:
+        assert set(query_terms(plain)) <= set(index_terms(accented)), (accented, plain)
+        assert set(query_terms(accented)) <= set(index_terms(accented)), accented
+
+
+def test_offsets_point_at_the_word_without_its_elision():
+    text = "Selon l’État, le D.G.S.N. agit."
+    tokens = [
+        (t.text, text[t.startchar : t.endchar])
+        for t in text_analyzer()(text, chars=True, positions=True, mode="index")
+    ]
+    assert tokens == [("selon", "Selon"), ("etat", "État"), ("dgsn", "D.G.S.N."), ("agit", "agit")]
+
+
+def test_positions_survive_stop_words():
+    positions = [t.pos for t in text_analyzer()("le rôle du Maroc", positions=True, mode="index")]
+    assert positions == [1, 3]
+
+
+def test_steps_show_each_filter():
+    steps = dict(analysis_steps("L’État d’urgence"))
+    assert steps["FrenchTokenizer"] == ["L'État", "d'urgence"]
+    assert steps["ElisionFilter"] == ["état", "urgence"]
+    assert steps["AccentFoldFilter"] == ["etat", "urgenc"]
+
+
+def test_filters_compose_as_a_chain():
+    chain = FrenchTokenizer() | ElisionFilter() | LigatureFilter()
+    assert [t.text for t in chain("l'œil")] == ["oeil"]

@@ -1,0 +1,210 @@
+"""Searching real indexes through the Python API: the core issue's acceptance queries."""
+
+import datetime as dt
+
+import pytest
+
+from search import Hit, Results
+
+
+def passage_texts(results: Results) -> list[str]:
+    return [p.text for hit in results for p in hit.passages]
+
+
+def positions(index, query: str) -> set[int]:
+    return {hit.position for hit in index.search(query, group="passage", limit=100)}
+
+
+def test_terrorisme_finds_terrorisme_and_terroriste(seed_index):
+    results = seed_index.search("terrorisme", group="passage", limit=100)
+    texts = [hit.text for hit in results]
+    assert any("terrorisme" in t for t in texts)
+    assert any("terroriste" in t and "terrorisme" not in t for t in texts)
+    assert all("terroris" in t for t in texts)  # a title match alone brings in no passage
+    assert results.total == len(texts) == 5
+
+
+@pytest.mark.parametrize("query", ["securite", "SÉCURITÉ", "sécurité", "Sécurité"])
+def test_security_with_or_without_accents(seed_index, query):
+    results = seed_index.search(query, group="passage", limit=100)
+    assert results.total == 3
+    assert all("sécurité" in hit.text for hit in results)
+    assert all("<mark>sécurité</mark>" in hit.snippet for hit in results)
+
+
+def test_frontieres_without_accents(seed_index):
+    results = seed_index.search("frontieres", group="passage")
+    assert [hit.position for hit in results] == [11]
+    assert "<mark>frontières</mark>" in results.hits[0].snippet
+
+
+@pytest.mark.parametrize("query", ["l’immigration", "l'immigration", "immigration"])
+def test_elided_query(seed_index, query):
+    results = seed_index.search(query, group="passage")
+    assert [hit.position for hit in results] == [9]
+    assert "l’<mark>immigration</mark>" in results.hits[0].snippet
+
+
+def test_question_finds_the_passage_naming_him(seed_index):
+    results = seed_index.search("Qui est Abdellatif Hammouchi ?", group="passage")
+    assert results.hits[0].position == 2
+    assert "<mark>Abdellatif Hammouchi</mark>" in results.hits[0].snippet
+
+
+def test_quoted_phrase_finds_only_the_phrase(seed_index):
+    results = seed_index.search('"Coupe du monde"', group="passage", limit=100)
+    assert [hit.position for hit in results] == [4]
+    assert "<mark>Coupe du monde</mark>" in results.hits[0].snippet
+    # a phrase means the words in that order; unquoted, any order
+    assert positions(seed_index, '"monde Coupe"') == set()
+    assert positions(seed_index, "monde Coupe") == {4}
+
+
+@pytest.mark.parametrize("query", ["Qatar -Asie", "Qatar SAUF Asie", "Qatar NOT Asie"])
+def test_exclusion_drops_the_asian_cup(seed_index, query):
+    assert 4 in positions(seed_index, "Qatar")
+    assert 4 not in positions(seed_index, query)
+    assert positions(seed_index, query)  # the other Qatar passage remains
+
+
+def test_boilerplate_and_date_are_not_text(seed_index):
+    assert seed_index.search("Advertisment").total == 0
+    assert seed_index.search("dimanche").total == 0
+
+
+def test_spelling_suggestion(seed_index):
+    results = seed_index.search("teroriste")
+    assert results.total == 0
+    assert results.suggestion == "terroriste"
+    assert seed_index.search("Hamouchi").suggestion == "Hammouchi"
+    assert seed_index.search("terroriste").suggestion is None
+
+
+@pytest.mark.parametrize(
+    "query", ['"', "(((", "AND", "*", "titre:", "a " * 5000, "x\x00y", ")", "OU OU", "-", "NOT"]
+)
+def test_malformed_queries_give_a_result(seed_index, query):
+    results = seed_index.search(query)
+    assert isinstance(results, Results)
+    assert results.total >= 0
+
+
+def test_ten_thousand_characters(seed_index):
+    assert isinstance(seed_index.search("a" * 10_000), Results)
+
+
+def test_group_by_article(seed_index):
+    results = seed_index.search("coopération sécuritaire")
+    assert results.total == 1
+    (hit,) = results.hits
+    assert isinstance(hit, Hit)
+    assert hit.article_id == "000_784e5dae390c8d0c"
+    assert hit.date == dt.date(2024, 5, 5)
+    assert hit.title.startswith("Lutte contre le terrorisme")
+    assert 1 <= len(hit.passages) <= 3
+    scores = [p.score for p in hit.passages]
+    assert scores == sorted(scores, reverse=True)
+    assert hit.snippet == hit.passages[0].snippet
+    assert results.total_passages >= len(hit.passages)
+
+
+def test_title_field(news_index):
+    assert [h.article_id for h in news_index.search("titre:élections")] == ["elections-2024"]
+    assert news_index.search("titre:cambriolages").total == 0
+    assert news_index.search("cambriolages").total == 1
+
+
+def test_or_and_operators(news_index):
+    both = {h.article_id for h in news_index.search("œuvre OU cambriolages")}
+    assert both == {"oeuvre-musee", "dgsn-rapport"}
+    assert news_index.search("œuvre ET cambriolages").total == 0
+    # lowercase ou is a word (a stop word), not an operator
+    assert news_index.search("œuvre ou cambriolages").total == 0
+
+
+def test_prefix(news_index):
+    ids = {h.article_id for h in news_index.search("cyber*")}
+    assert ids == {"dgsn-rapport"}
+
+
+def test_acronyms_are_one_term(news_index):
+    for query in ["D.G.S.N.", "DGSN", "dgsn"]:
+        ids = {h.article_id for h in news_index.search(query)}
+        assert ids == {"dgsn-rapport", "seed"}, query
+
+
+def test_france_is_not_the_franc(news_index):
+    franc = news_index.search("franc", group="passage", limit=100)
+    assert {h.article_id for h in franc} == {"franc-cfa"}
+    france = {h.article_id for h in news_index.search("France")}
+    assert {"franc-cfa", "sans-date"} <= france
+
+
+def test_country_finds_its_people(news_index):
+    ids = {h.article_id for h in news_index.search("Maroc")}
+    assert "sans-date" in ids  # "Les supporters marocains"
+
+
+def test_sort_by_date_newest_first_and_undated_last(news_index):
+    results = news_index.search("France OU Maroc OU œuvre", sort="date", limit=100)
+    dates = [h.date for h in results]
+    dated = [d for d in dates if d]
+    assert dated == sorted(dated, reverse=True)
+    assert dates[-1] is None
+
+
+def test_date_filters_are_inclusive(news_index):
+    since = news_index.search("sécurité", since=dt.date(2024, 5, 20))
+    assert [h.article_id for h in since] == ["elections-2024"]
+    until = news_index.search("sécurité", until=dt.date(2024, 5, 5))
+    assert [h.article_id for h in until] == ["seed"]
+    in_query = news_index.search("sécurité date:2024-05")
+    assert {h.article_id for h in in_query} == {"elections-2024", "seed"}
+    assert news_index.search("sécurité depuis:2025").total == 0
+
+
+def test_timeline_counts_articles_by_month(news_index):
+    results = news_index.search("France OU Maroc OU sécurité")
+    timeline = dict(results.timeline)
+    assert timeline["2024-05"] == 2
+    assert sum(timeline.values()) == sum(1 for h in results if h.date)
+
+
+def test_pagination(news_index):
+    query = "France OU Maroc OU œuvre OU rapport"
+    everything = news_index.search(query, limit=100)
+    pages = [news_index.search(query, limit=2, page=p) for p in (1, 2, 3)]
+    assert [h.article_id for p in pages for h in p] == [h.article_id for h in everything][:6]
+    assert all(p.total == everything.total for p in pages)
+    assert news_index.search(query, limit=2, page=50).hits == ()
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"limit": 0}, {"limit": 101}, {"page": 0}, {"sort": "random"}, {"group": "x"}]
+)
+def test_bad_parameters_raise_value_error(seed_index, kwargs):
+    with pytest.raises(ValueError):
+        seed_index.search("Maroc", **kwargs)
+
+
+def test_article_view_marks_matches(seed_index):
+    article = seed_index.article("000_784e5dae390c8d0c", query="Coupe du monde")
+    assert [p.position for p in article.passages] == list(range(len(article.passages)))
+    assert 4 in article.matched_positions
+    assert "<mark>Coupe</mark>" in article.passages[4].snippet
+    assert seed_index.article("nope") is None
+
+
+def test_info(seed_index):
+    info = seed_index.info()
+    assert (info.articles, info.passages) == (1, 14)
+    assert "FrenchStemFilter" in info.analyzer
+
+
+def test_to_dict_is_the_api_shape(seed_index):
+    body = seed_index.search("Maroc", group="passage", limit=2).to_dict()
+    assert body["total"] >= 2 and body["per_page"] == 2
+    assert set(body["hits"][0]) >= {
+        "article_id", "title", "date", "source", "url", "position", "text", "snippet", "score"
+    }
+    assert body["hits"][0]["date"] == "2024-05-05" and body["hits"][0]["url"] is None
