@@ -112,7 +112,9 @@ def parse_setting(text: str) -> tuple[str, object]:
     name, sep, raw = text.partition("=")
     name = name.strip().removeprefix("search.")
     if not sep or "." not in name:
-        raise ValueError(f"expected module.NAME=value (e.g. querying.TITLE_WEIGHT=0.3), not {text!r}")
+        raise ValueError(
+            f"expected module.NAME=value (e.g. querying.TITLE_WEIGHT=0.3), not {text!r}"
+        )
     try:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError):

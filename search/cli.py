@@ -241,7 +241,12 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = command("serve", _serve)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_bounded(1, 65535), default=8000)
+    p.add_argument(
+        "--port",
+        type=_bounded(1, 65535),
+        default=int(os.environ.get("VEILLE_PORT", "8000")),
+        help="port (default: $VEILLE_PORT or 8000)",
+    )
     p.add_argument(
         "--workers",
         type=_bounded(1, 64),

@@ -17,12 +17,18 @@ def marks(text: str, query: str, max_chars: int | None = None) -> str:
         ("La sécurité avant tout.", "securite", "La <mark>sécurité</mark> avant tout."),
         ("La sécurité avant tout.", "SÉCURITÉ", "La <mark>sécurité</mark> avant tout."),
         ("Selon l’État, rien.", "l'état", "Selon l’<mark>État</mark>, rien."),
-        ("M. Abdellatif Hammouchi parle.", "Hammouchi Abdellatif",
-         "M. <mark>Abdellatif Hammouchi</mark> parle."),
+        (
+            "M. Abdellatif Hammouchi parle.",
+            "Hammouchi Abdellatif",
+            "M. <mark>Abdellatif Hammouchi</mark> parle.",
+        ),
         ("La D.G.S.N. et la DGST.", "DGSN", "La <mark>D.G.S.N.</mark> et la DGST."),
         ("Une œuvre rare.", "oeuvre", "Une <mark>œuvre</mark> rare."),
-        ("Le terrorisme et les terroristes.", "terror*",
-         "Le <mark>terrorisme</mark> et les <mark>terroristes</mark>."),
+        (
+            "Le terrorisme et les terroristes.",
+            "terror*",
+            "Le <mark>terrorisme</mark> et les <mark>terroristes</mark>.",
+        ),
         ("Qui est le ministre ?", "qui est", "<mark>Qui est</mark> le ministre ?"),
     ],
 )
@@ -52,7 +58,9 @@ def test_long_passage_is_cut_at_word_boundaries_around_the_match():
     assert out.startswith("… ") and out.endswith(" …")
     body = out.removeprefix("… ").removesuffix(" …").replace("<mark>", "").replace("</mark>", "")
     assert body in text and len(body) <= 120
-    assert all(word in ("remplissage", "le", "Maroc", "joue", "un", "rôle", "fin") for word in body.split())
+    assert all(
+        word in ("remplissage", "le", "Maroc", "joue", "un", "rôle", "fin") for word in body.split()
+    )
 
 
 def test_short_passage_is_whole():

@@ -205,6 +205,14 @@ def test_to_dict_is_the_api_shape(seed_index):
     body = seed_index.search("Maroc", group="passage", limit=2).to_dict()
     assert body["total"] >= 2 and body["per_page"] == 2
     assert set(body["hits"][0]) >= {
-        "article_id", "title", "date", "source", "url", "position", "text", "snippet", "score"
+        "article_id",
+        "title",
+        "date",
+        "source",
+        "url",
+        "position",
+        "text",
+        "snippet",
+        "score",
     }
     assert body["hits"][0]["date"] == "2024-05-05" and body["hits"][0]["url"] is None

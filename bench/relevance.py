@@ -1,0 +1,657 @@
+"""Relevance benchmark: Veille against a naive whoosh set-up, on the development data.
+
+Run by hand (never by the tests), from the project folder:
+
+    python3 bench/relevance.py                      # the full run: the figure that counts
+    python3 bench/relevance.py --articles 2000      # a quick loop
+    python3 bench/relevance.py --articles 2000 --reuse-index /tmp/ix2000 \\
+        --set querying.TITLE_WEIGHT=0.2 --grid querying.EXACT_BONUS=0,0.1,0.3
+
+What it does (see ../shared/data/README.md, "How the engine is judged"):
+
+1. Writes the corpus, as JSON Lines: the OrangeSum articles (id, title, date, source, url,
+   text; never the abstract) plus the 761 PIAF paragraphs, each an article of its own (id:
+   its context_id, which already reads ``piaf-<n>-<m>``; its Wikipedia title; the paragraph as
+   text). The file is cached under --cache-dir and reused while the inputs are unchanged.
+2. Builds a Veille index with ``search.build_index`` (the code path of ``veille build``), or
+   reuses the one at --reuse-index.
+3. Builds the baseline over the same passages (``search.split_passages`` of the same
+   articles): whoosh's StemmingAnalyzer on title and text, default BM25F, the query read by
+   whoosh's MultifieldParser with OrGroup (so ``?`` and ``*`` are wildcards, as in a naive
+   set-up). Cached under --cache-dir, keyed by the corpus and the passage-splitting code.
+4. PIAF in a haystack: each question ranks passages (group="passage", limit=100); the
+   question's paragraph is judged by article id. MRR@10, Recall@10, Recall@100.
+   Lead to article: each listed article's abstract ranks articles (group="article",
+   limit=100; an article ranks as its best passage). MRR@10, Recall@10.
+5. The baseline needs seconds a query at full size: it runs on an even sample (every k-th
+   question and lead, --baseline-sample), and Veille is scored on that same sample too, so
+   that the ratios compare like with like. Veille is also scored on all the queries.
+
+Timings are wall-clock milliseconds per query around the search call (Veille's includes
+building the 100 hits' snippets, as a user's search does). Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from _common import (
+    LEAD_SAMPLE,
+    ORANGESUM,
+    PIAF_CONTEXTS,
+    PIAF_QUESTIONS,
+    PROJECT,
+    Progress,
+    apply_settings,
+    even_sample,
+    file_key,
+    format_settings,
+    log,
+    median,
+    parse_setting,
+    percentile,
+    source_key,
+)
+
+from search import Index, build_index, read_corpus, split_passages
+
+# Bump when the corpus file this script writes changes shape (invalidates the cache).
+CORPUS_FORMAT = 1
+BASELINE_FORMAT = 1
+KEPT_FIELDS = ("id", "title", "date", "source", "url", "text")  # never "abstract"
+LIMIT = 100  # a page holds at most 100 hits
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "veille-bench-cache"
+
+
+# --- the data ------------------------------------------------------------------------
+
+
+@dataclass
+class Query:
+    qid: str
+    text: str
+    answer: str  # the article id of the one right answer
+
+
+@dataclass
+class Corpus:
+    path: Path
+    key: str
+    articles: int
+    orangesum: int
+    piaf: int
+    cached: bool
+    questions: list[Query]
+    leads: list[Query]
+    leads_listed: int
+
+
+def prepare_corpus(
+    cache_dir: Path | None, n_articles: int | None, add_lead_articles: bool
+) -> Corpus:
+    """Write (or reuse) the combined corpus file; read the questions and the leads."""
+    lead_ids = LEAD_SAMPLE.read_text(encoding="utf-8").split()
+    lead_set = set(lead_ids)
+    key = file_key(
+        ORANGESUM,
+        PIAF_CONTEXTS,
+        LEAD_SAMPLE,
+        extra=f"corpus{CORPUS_FORMAT}|{n_articles}|{add_lead_articles}",
+    )
+    if cache_dir is not None:
+        folder = cache_dir / f"corpus-{key}"
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="veille-bench-corpus-"))
+    path = folder / "corpus.jsonl"
+    abstracts: dict[str, str] = {}
+    ids: list[str] = []
+    cached = path.exists() and (folder / "ids.json").exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    # The abstracts (queries) and the ids in the corpus are read from the source either way:
+    # one pass over the file, cheap next to a build.
+    log(f"reading {ORANGESUM.name} ...")
+    out = None if cached else open(path.with_suffix(".tmp"), "w", encoding="utf-8")  # noqa: SIM115
+    if out is None:
+        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        wanted = set(ids)
+    n_orange = 0
+    try:
+        with open(ORANGESUM, encoding="utf-8") as f:
+            for number, line in enumerate(f):
+                first = n_articles is None or number < n_articles
+                if not first and not add_lead_articles:
+                    break
+                record = json.loads(line)
+                aid = record["id"]
+                in_corpus = first or aid in lead_set
+                if not in_corpus:
+                    continue
+                if aid in lead_set and record.get("abstract"):
+                    abstracts[aid] = record["abstract"]
+                if out is not None:
+                    kept = {k: record[k] for k in KEPT_FIELDS if record.get(k) is not None}
+                    out.write(json.dumps(kept, ensure_ascii=False) + "\n")
+                    ids.append(aid)
+                elif aid not in wanted:
+                    raise RuntimeError(f"cache {folder} does not match the inputs: rebuild it")
+                n_orange += 1
+        n_piaf = 0
+        with open(PIAF_CONTEXTS, encoding="utf-8") as f:
+            for line in f:
+                record = json.loads(line)
+                if out is not None:
+                    doc = {
+                        "id": piaf_id(record["context_id"]),
+                        "title": record["title"],
+                        "text": record["context"],
+                    }
+                    out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+                n_piaf += 1
+        if out is not None:
+            out.close()
+            os.replace(path.with_suffix(".tmp"), path)
+            (folder / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
+    except BaseException:
+        if out is not None:
+            out.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path.with_suffix(".tmp"))
+        raise
+    questions = []
+    with open(PIAF_QUESTIONS, encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            questions.append(
+                Query(record["qid"], record["question"], piaf_id(record["context_id"]))
+            )
+    present = set(ids)
+    leads = [
+        Query(aid, abstracts[aid], aid) for aid in lead_ids if aid in present and aid in abstracts
+    ]
+    return Corpus(
+        path=path,
+        key=key,
+        articles=n_orange + n_piaf,
+        orangesum=n_orange,
+        piaf=n_piaf,
+        cached=cached,
+        questions=questions,
+        leads=leads,
+        leads_listed=len(lead_ids),
+    )
+
+
+def piaf_id(context_id: str) -> str:
+    """The article id of a PIAF paragraph: piaf-<context_id> (context ids already start so)."""
+    return context_id if context_id.startswith("piaf-") else f"piaf-{context_id}"
+
+
+# --- the engines -------------------------------------------------------------------------
+
+
+@dataclass
+class Ranking:
+    """What an engine answered to one query: article ids in rank order, and the time."""
+
+    ids: list[str]
+    ms: float
+
+
+class VeilleEngine:
+    name = "veille"
+
+    def __init__(self, index_path: Path) -> None:
+        self.index = Index.open(index_path)
+
+    def passages(self, text: str) -> Ranking:
+        started = time.perf_counter()
+        results = self.index.search(text, group="passage", limit=LIMIT)
+        ms = (time.perf_counter() - started) * 1000
+        return Ranking([hit.article_id for hit in results.hits], ms)
+
+    def articles(self, text: str) -> Ranking:
+        started = time.perf_counter()
+        results = self.index.search(text, group="article", limit=LIMIT)
+        ms = (time.perf_counter() - started) * 1000
+        return Ranking([hit.article_id for hit in results.hits], ms)
+
+    def close(self) -> None:
+        self.index.close()
+
+
+def baseline_schema():
+    from whoosh import fields
+    from whoosh.analysis import StemmingAnalyzer
+
+    return fields.Schema(
+        passage_id=fields.ID(unique=True, stored=True),
+        article_id=fields.ID(stored=True),
+        title=fields.TEXT(analyzer=StemmingAnalyzer()),
+        text=fields.TEXT(analyzer=StemmingAnalyzer()),
+    )
+
+
+def build_baseline(corpus: Path, folder: Path, procs: int) -> tuple[int, int, float]:
+    """Index the same passages as Veille (split_passages of read_corpus) the naive way."""
+    from whoosh import index as whoosh_index
+
+    started = time.monotonic()
+    folder.mkdir(parents=True, exist_ok=True)
+    ix = whoosh_index.create_in(str(folder), baseline_schema())
+    writer = ix.writer(procs=procs, limitmb=256) if procs > 1 else ix.writer(limitmb=256)
+    n_articles = n_passages = 0
+    try:
+        for article in read_corpus(corpus):
+            for passage in split_passages(article):
+                writer.add_document(
+                    passage_id=f"{article.id}#{passage.position}",
+                    article_id=article.id,
+                    title=article.title,
+                    text=passage.text,
+                )
+                n_passages += 1
+            n_articles += 1
+            if n_articles % 2000 == 0:
+                log(f"  baseline: {n_articles} articles, {n_passages} passages")
+    except BaseException:
+        writer.cancel()
+        raise
+    log("  baseline: committing ...")
+    writer.commit()
+    ix.close()
+    return n_articles, n_passages, time.monotonic() - started
+
+
+class BaselineEngine:
+    name = "baseline"
+
+    def __init__(self, folder: Path) -> None:
+        from whoosh import index as whoosh_index
+        from whoosh import scoring
+        from whoosh.qparser import MultifieldParser, OrGroup
+
+        self.ix = whoosh_index.open_dir(str(folder), readonly=True)
+        self.searcher = self.ix.searcher(weighting=scoring.BM25F())
+        self.parser = MultifieldParser(["title", "text"], self.ix.schema, group=OrGroup)
+        self.article_of = list(self.searcher.reader().all_stored_fields())
+        self.article_of = [f["article_id"] for f in self.article_of]
+
+    def passages(self, text: str) -> Ranking:
+        started = time.perf_counter()
+        q = self.parser.parse(text)
+        results = self.searcher.search(q, limit=LIMIT)
+        ids = [self.article_of[hit.docnum] for hit in results]
+        return Ranking(ids, (time.perf_counter() - started) * 1000)
+
+    def articles(self, text: str) -> Ranking:
+        """Articles ranked by their best passage: widen the passage list until 100 articles."""
+        started = time.perf_counter()
+        q = self.parser.parse(text)
+        n = LIMIT * 5
+        while True:
+            results = self.searcher.search(q, limit=n)
+            order: dict[str, None] = {}
+            for hit in results:
+                order.setdefault(self.article_of[hit.docnum], None)
+                if len(order) >= LIMIT:
+                    break
+            if len(order) >= LIMIT or results.scored_length() < n:
+                break
+            n *= 4
+        return Ranking(list(order)[:LIMIT], (time.perf_counter() - started) * 1000)
+
+    def close(self) -> None:
+        self.searcher.close()
+        self.ix.close()
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+@dataclass
+class Scores:
+    """Per-query ranks (None: not in the first 100) and times of one engine on one task."""
+
+    ranks: dict[str, int | None] = field(default_factory=dict)
+    ms: dict[str, float] = field(default_factory=dict)
+
+    def subset(self, qids: list[str]) -> Scores:
+        return Scores({q: self.ranks[q] for q in qids}, {q: self.ms[q] for q in qids})
+
+    @property
+    def n(self) -> int:
+        return len(self.ranks)
+
+    def mrr(self, k: int = 10) -> float:
+        if not self.ranks:
+            return float("nan")
+        return sum(1 / r for r in self.ranks.values() if r is not None and r <= k) / self.n
+
+    def recall(self, k: int) -> float:
+        if not self.ranks:
+            return float("nan")
+        return sum(1 for r in self.ranks.values() if r is not None and r <= k) / self.n
+
+    def p50(self) -> float:
+        return median(list(self.ms.values()))
+
+    def p95(self) -> float:
+        return percentile(list(self.ms.values()), 95)
+
+
+def run_queries(label: str, queries: list[Query], search_fn: Callable[[str], Ranking]) -> Scores:
+    scores = Scores()
+    progress = Progress(label, len(queries))
+    for done, query in enumerate(queries, start=1):
+        ranking = search_fn(query.text)
+        try:
+            rank = ranking.ids.index(query.answer) + 1
+        except ValueError:
+            rank = None
+        scores.ranks[query.qid] = rank
+        scores.ms[query.qid] = ranking.ms
+        progress(done)
+    return scores
+
+
+@dataclass
+class Evaluation:
+    piaf: Scores
+    lead: Scores
+
+
+def evaluate(engine, questions: list[Query], leads: list[Query], label: str) -> Evaluation:
+    piaf = run_queries(f"{label} PIAF", questions, engine.passages)
+    lead = run_queries(f"{label} lead", leads, engine.articles)
+    return Evaluation(piaf, lead)
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def _f(x: float, digits: int = 3) -> str:
+    return "n/a" if x != x else f"{x:.{digits}f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return "n/a" if a != a or b != b or b == 0 else f"{a / b:.2f}x"
+
+
+HEADER = (
+    f"{'engine':<16} {'queries':<14} {'PIAF MRR@10':>11} {'R@10':>6} {'R@100':>6} "
+    f"{'ms p50/p95':>13}   {'lead MRR@10':>11} {'R@10':>6} {'ms p50/p95':>13}"
+)
+
+
+def row(name: str, what: str, ev: Evaluation) -> str:
+    p, ld = ev.piaf, ev.lead
+    return (
+        f"{name:<16} {what:<14} {_f(p.mrr()):>11} {_f(p.recall(10)):>6} {_f(p.recall(100)):>6} "
+        f"{_f(p.p50(), 0) + '/' + _f(p.p95(), 0):>13}   "
+        f"{_f(ld.mrr()):>11} {_f(ld.recall(10)):>6} {_f(ld.p50(), 0) + '/' + _f(ld.p95(), 0):>13}"
+    )
+
+
+def ratio_row(a: Evaluation, b: Evaluation) -> str:
+    pa, pb, la, lb = a.piaf, b.piaf, a.lead, b.lead
+    return (
+        f"{'veille/baseline':<16} {'same sample':<14} {_ratio(pa.mrr(), pb.mrr()):>11} "
+        f"{_ratio(pa.recall(10), pb.recall(10)):>6} {_ratio(pa.recall(100), pb.recall(100)):>6} "
+        f"{_ratio(pb.p50(), pa.p50()) + ' faster':>13}   "
+        f"{_ratio(la.mrr(), lb.mrr()):>11} {_ratio(la.recall(10), lb.recall(10)):>6} "
+        f"{_ratio(lb.p50(), la.p50()) + ' faster':>13}"
+    )
+
+
+def short_row(settings: str, ev: Evaluation) -> str:
+    p, ld = ev.piaf, ev.lead
+    return (
+        f"{settings:<44} {_f(p.mrr()):>8} {_f(p.recall(10)):>6} {_f(p.recall(100)):>6} "
+        f"{_f(ld.mrr()):>8} {_f(ld.recall(10)):>6} {_f(p.p50(), 0):>5}/{_f(ld.p50(), 0):<5}"
+    )
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def veille_index(
+    corpus: Corpus, reuse: Path | None, procs: int, keep: bool
+) -> Iterator[tuple[Path, str]]:
+    """The Veille index to search: reused, built into --reuse-index, or built in a temp dir."""
+    if reuse is not None and (reuse / "CURRENT").exists():
+        index = Index.open(reuse)
+        info = index.info()
+        index.close()
+        if info.articles != corpus.articles:
+            raise SystemExit(
+                f"--reuse-index {reuse} holds {info.articles} articles, the corpus "
+                f"{corpus.articles}: it was built from another corpus (remove it to rebuild)"
+            )
+        yield reuse, f"reused {reuse} ({info.articles} articles, {info.passages} passages)"
+        return
+    target = reuse if reuse is not None else Path(tempfile.mkdtemp(prefix="veille-bench-ix-"))
+    log(f"building the Veille index in {target} (procs={procs}) ...")
+    progress = Progress("veille build (articles)", corpus.articles, every=10.0)
+    summary = build_index(corpus.path, target, procs=procs, progress=lambda a, p: progress(a))
+    what = (
+        f"built in {target} with search.build_index(procs={procs}): {summary.articles} "
+        f"articles, {summary.passages} passages in {summary.seconds:.1f} s"
+    )
+    log(what)
+    try:
+        yield target, what
+    finally:
+        if reuse is None and not keep:
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def baseline_folder(corpus: Corpus, cache_dir: Path | None, procs: int) -> tuple[Path, str, bool]:
+    code = source_key(PROJECT / "search" / "passages.py", PROJECT / "search" / "corpus.py")
+    key = f"{corpus.key}-{code}-{BASELINE_FORMAT}"
+    if cache_dir is not None:
+        folder = cache_dir / f"baseline-{key}"
+        if (folder / "DONE").exists():
+            return folder, f"reused the cached baseline index {folder}", False
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="veille-bench-baseline-"))
+    log(f"building the baseline index in {folder} ...")
+    n_articles, n_passages, seconds = build_baseline(corpus.path, folder, procs)
+    if cache_dir is not None:
+        (folder / "DONE").write_text(f"{n_articles} {n_passages}\n")
+    what = f"built in {folder}: {n_articles} articles, {n_passages} passages in {seconds:.1f} s"
+    return folder, what, cache_dir is None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--articles", type=int, help="only the first N OrangeSum articles")
+    p.add_argument(
+        "--add-lead-articles",
+        action="store_true",
+        help="with --articles: add the lead sample's articles too (more leads to score)",
+    )
+    p.add_argument("--questions", type=int, help="at most N PIAF questions (an even sample)")
+    p.add_argument("--leads", type=int, help="at most N leads (an even sample)")
+    p.add_argument(
+        "--baseline-sample",
+        type=int,
+        default=300,
+        help="questions and leads the baseline runs on, an even sample (0: no baseline)",
+    )
+    p.add_argument("--procs", type=int, default=2, help="build processes (default 2)")
+    p.add_argument("--reuse-index", type=Path, help="reuse the Veille index there (or build it)")
+    p.add_argument("--keep-index", action="store_true", help="do not delete the temp index")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--no-cache", action="store_true", help="write everything in temp dirs")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MODULE.NAME=VALUE",
+        help="set a search constant first, e.g. querying.TITLE_WEIGHT=0.3 (repeatable)",
+    )
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="MODULE.NAME=V1,V2,...",
+        help="also score Veille with each value, one constant at a time (repeatable)",
+    )
+    p.add_argument("--json", type=Path, help="write the figures there too")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    settings = dict(parse_setting(s) for s in args.set)
+    grid: list[tuple[str, list[object]]] = []
+    for g in args.grid:
+        name, _, values = g.partition("=")
+        grid.append((name, [parse_setting(f"{name}={v}")[1] for v in values.split(",")]))
+    base_settings = apply_settings(settings)
+    cache_dir = None if args.no_cache else args.cache_dir
+
+    corpus = prepare_corpus(cache_dir, args.articles, args.add_lead_articles)
+    questions = [corpus.questions[i] for i in even_sample(len(corpus.questions), args.questions)]
+    leads = [corpus.leads[i] for i in even_sample(len(corpus.leads), args.leads)]
+    b_questions = [questions[i] for i in even_sample(len(questions), args.baseline_sample)]
+    b_leads = [leads[i] for i in even_sample(len(leads), args.baseline_sample)]
+
+    print(f"# Veille relevance benchmark, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %z}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"Python {platform.python_version()}, whoosh {'.'.join(map(str, _whoosh_version()))}"
+    )
+    scope = "all" if args.articles is None else f"the first {args.articles}"
+    extra = " plus the lead sample's articles" if args.add_lead_articles else ""
+    print(
+        f"corpus: {scope} OrangeSum articles{extra} ({corpus.orangesum}) + {corpus.piaf} PIAF "
+        f"paragraphs = {corpus.articles} articles; "
+        + (f"reused cached file {corpus.path}" if corpus.cached else f"written to {corpus.path}")
+    )
+    print(
+        f"queries: {len(questions)} of {len(corpus.questions)} PIAF questions; {len(leads)} of "
+        f"the {corpus.leads_listed} listed leads ({len(corpus.leads)} in this corpus)"
+    )
+    print(f"settings: {format_settings(base_settings)}")
+
+    with veille_index(corpus, args.reuse_index, args.procs, args.keep_index) as (ix_path, how):
+        print(f"veille index: {how}")
+        engine = VeilleEngine(ix_path)
+        try:
+            veille = evaluate(engine, questions, leads, "veille")
+        finally:
+            engine.close()
+
+        baseline = None
+        if args.baseline_sample > 0 and (b_questions or b_leads):
+            folder, how_b, remove = baseline_folder(corpus, cache_dir, args.procs)
+            print(f"baseline index: {how_b}")
+            b_engine = BaselineEngine(folder)
+            try:
+                baseline = evaluate(b_engine, b_questions, b_leads, "baseline")
+            finally:
+                b_engine.close()
+                if remove:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+        grid_results: list[tuple[str, Evaluation]] = []
+        for name, values in grid:
+            for value in values:
+                apply_settings({**settings, name: value})
+                label = format_settings({name: value})
+                log(f"grid: {label}")
+                engine = VeilleEngine(ix_path)  # a new Searcher reads the BM25 parameters
+                try:
+                    grid_results.append((label, evaluate(engine, questions, leads, label)))
+                finally:
+                    engine.close()
+            apply_settings({**settings, name: base_settings[name]})
+
+    print()
+    print(HEADER)
+    print(row("veille", f"all {len(questions)}/{len(leads)}", veille))
+    if baseline is not None:
+        ids_q = [q.qid for q in b_questions]
+        ids_l = [q.qid for q in b_leads]
+        veille_s = Evaluation(veille.piaf.subset(ids_q), veille.lead.subset(ids_l))
+        what = f"sample {len(b_questions)}/{len(b_leads)}"
+        print(row("veille", what, veille_s))
+        print(row("baseline", what, baseline))
+        print(ratio_row(veille_s, baseline))
+        kq = len(questions) / max(1, len(b_questions))
+        kl = len(leads) / max(1, len(b_leads))
+        print(
+            f"\nsample: every {kq:.1f}-th PIAF question and every {kl:.1f}-th lead "
+            "(the baseline runs on these only; Veille's 'sample' row is on the same queries)."
+        )
+    print("queries: PIAF questions / leads; ms: wall-clock per query, median/95th percentile.")
+    if grid_results:
+        print(f"\n## grid (one constant at a time; others: {format_settings(base_settings)})")
+        print(
+            f"{'setting':<44} {'PIAF MRR':>8} {'R@10':>6} {'R@100':>6} {'leadMRR':>8} "
+            f"{'R@10':>6} {'ms p50 P/L':>11}"
+        )
+        print(short_row("(base settings)", veille))
+        for label, ev in grid_results:
+            print(short_row(label, ev))
+    print(f"\ntotal run time {time.monotonic() - started:.0f} s")
+    if cache_dir is None:
+        shutil.rmtree(corpus.path.parent, ignore_errors=True)
+
+    if args.json is not None:
+        out = {
+            "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "articles": corpus.articles,
+            "settings": base_settings,
+            "veille": _ev_json(veille),
+            "baseline": _ev_json(baseline) if baseline is not None else None,
+            "grid": {label: _ev_json(ev) for label, ev in grid_results},
+        }
+        args.json.write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+def _ev_json(ev: Evaluation) -> dict:
+    return {
+        "piaf": {
+            "n": ev.piaf.n,
+            "mrr10": ev.piaf.mrr(),
+            "r10": ev.piaf.recall(10),
+            "r100": ev.piaf.recall(100),
+            "ms_p50": ev.piaf.p50(),
+            "ms_p95": ev.piaf.p95(),
+        },
+        "lead": {
+            "n": ev.lead.n,
+            "mrr10": ev.lead.mrr(),
+            "r10": ev.lead.recall(10),
+            "ms_p50": ev.lead.p50(),
+            "ms_p95": ev.lead.p95(),
+        },
+    }
+
+
+def _whoosh_version() -> tuple:
+    import whoosh
+
+    return whoosh.__version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The `veille` command line, run as a user runs it: a real process, exit codes, output."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from search.cli import make_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def veille(*args: str, cwd: Path | None = None, env: dict | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "search", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    index = tmp_path_factory.mktemp("cli") / "index"
+    run = veille("build", "--corpus", str(ROOT / "corpus"), "--index", str(index))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"Built {index}: 1 articles, 14 passages in ")
+    return index
+
+
+def test_query_prints_ranked_highlighted_results(built):
+    run = veille("query", "--index", str(built), "sécurité")
+    assert run.returncode == 0
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("1 articles, 3 passages")
+    assert "1. Lutte contre le terrorisme" in run.stdout
+    assert "[sécurité]" in run.stdout  # matches shown in brackets off a terminal
+
+
+def test_query_json_is_the_api_body(built):
+    run = veille("query", "--index", str(built), "--json", "--group", "passage", "Hammouchi")
+    body = json.loads(run.stdout)
+    assert body["total"] == 2 and body["group"] == "passage"
+    assert "<mark>Hammouchi</mark>" in body["hits"][0]["snippet"]
+
+
+def test_index_from_environment(built):
+    run = veille("query", "Maroc", "--limit", "1", env={"VEILLE_INDEX": str(built)})
+    assert run.returncode == 0 and "Maroc" in run.stdout
+
+
+def test_info(built):
+    run = veille("info", "--index", str(built))
+    assert run.returncode == 0
+    assert "articles:   1" in run.stdout and "passages:   14" in run.stdout
+    assert "FrenchTokenizer | LowercaseFilter | ElisionFilter" in run.stdout
+
+
+def test_analyze_shows_each_step():
+    run = veille("analyze", "L’État d’urgence")
+    assert run.returncode == 0
+    assert "ElisionFilter      état urgence" in run.stdout
+    assert run.stdout.splitlines()[-1] == "AccentFoldFilter   etat urgenc"
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    run = veille("query", "--index", str(tmp_path / "nowhere"), "Maroc")
+    assert run.returncode == 1
+    assert "no index at" in run.stderr and "veille build" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_bad_corpus_is_a_clear_error_and_keeps_the_index(built, tmp_path):
+    corpus = tmp_path / "bad"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text('{"id": "x", "title": "T", "text": "Le Maroc."}\n{oops\n')
+    run = veille("build", "--corpus", str(corpus), "--index", str(built))
+    assert run.returncode == 1
+    assert "a.jsonl, line 2: invalid JSON" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "1 articles, 3 passages" in veille("query", "--index", str(built), "sécurité").stdout
+
+
+def test_skip_invalid_lists_what_it_skipped(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text(
+        '{"id": "x", "title": "T", "text": "Le Maroc."}\n{oops\n'
+        '{"id": "y", "title": "U", "text": "La Tunisie."}\n'
+    )
+    run = veille("build", "--corpus", str(corpus), "--index", str(tmp_path / "i"), "--skip-invalid")
+    assert run.returncode == 0
+    assert "skipped: " in run.stderr and "line 2" in run.stderr
+    assert "2 articles" in run.stdout and "1 skipped" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["query", "x", "--limit", "1000"], "must be between 1 and 100"),
+        (["query", "x", "--page", "abc"], "not a whole number"),
+        (["query", "x", "--since", "hier"], "not a date"),
+        (["query", "x", "--group", "nope"], "invalid choice"),
+    ],
+)
+def test_bad_arguments(args, message):
+    run = veille(*args)
+    assert run.returncode == 2
+    assert message in run.stderr
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = make_parser()._subparsers._group_actions[0].choices
+    assert {"build", "query", "info", "analyze", "serve"} <= set(commands)
+    for name, parser in commands.items():
+        assert "Example: veille " + name in parser.description, name
+        assert f"veille {name}" in readme, name

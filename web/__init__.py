@@ -1,0 +1,66 @@
+"""Veille's web app: the search page, the article page and the JSON API.
+
+from web import create_app
+app = create_app({"VEILLE_INDEX": "index"})
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response
+
+from .views import LazyIndex, bp
+
+# No inline script or style anywhere: every script and stylesheet is a file in static/.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Make the web app: defaults, then the environment, then the given mapping (for tests).
+
+    ``VEILLE_INDEX`` is the index folder. The index is opened on the first request that
+    needs it, once per process, so the app starts even before the index is built.
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(VEILLE_INDEX="index")
+    if os.environ.get("VEILLE_INDEX"):
+        app.config["VEILLE_INDEX"] = os.environ["VEILLE_INDEX"]
+    if config is not None:
+        app.config.from_mapping(config)
+
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # French text stays readable
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keys in the documented order
+    app.extensions["veille_index"] = LazyIndex(app.config["VEILLE_INDEX"])
+    app.register_blueprint(bp)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+__all__ = ["create_app"]
