@@ -1,0 +1,138 @@
+"""Index generations: atomic rebuilds, failed builds, versions, the writers' lock, crashes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from search import (
+    CorpusError,
+    Index,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    build_index,
+)
+from search.indexing import writer_lock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_corpus(folder: Path, articles: list[tuple[str, str, str]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps({"id": aid, "title": title, "date": "2024-01-15", "text": text})
+        for aid, title, text in articles
+    ]
+    (folder / "articles.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def generations(index: Path) -> list[str]:
+    return sorted(p.name for p in index.iterdir() if p.name.startswith(("gen-", ".building")))
+
+
+@pytest.fixture
+def first(tmp_path) -> Path:
+    corpus = write_corpus(tmp_path / "v1", [("a", "Rabat", "Le port de Tanger s’agrandit.")])
+    index = tmp_path / "index"
+    build_index(corpus, index)
+    return index
+
+
+def test_rebuild_switches_generation_and_removes_the_old_one(first, tmp_path):
+    (first / "README.md").write_text("keep me")
+    old = generations(first)
+    index = Index.open(first)
+    assert index.search("Tanger").total == 1
+    corpus = write_corpus(tmp_path / "v2", [("b", "Casablanca", "La ville de Fès fête.")])
+    build_index(corpus, first)
+    new = generations(first)
+    assert len(new) == 1 and new != old
+    assert (first / "CURRENT").read_text().strip() == new[0]
+    assert (first / "README.md").read_text() == "keep me"
+    time.sleep(0.6)  # the handle checks for a new generation twice a second
+    assert index.search("Fès").total == 1
+    assert index.search("Tanger").total == 0
+
+
+def test_a_searcher_of_the_old_generation_keeps_answering(first, tmp_path):
+    index = Index.open(first)
+    old = index.searcher()
+    build_index(write_corpus(tmp_path / "v2", [("b", "T", "La ville de Fès.")]), first)
+    assert old.search("Tanger").total == 1
+
+
+def test_failed_build_leaves_the_live_index_untouched(first, tmp_path):
+    before = generations(first)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.txt").write_bytes(b"5 mai 2024\n\nTitre\n\nUn texte \xff cass\xe9.\n")
+    with pytest.raises(CorpusError, match=r"x\.txt, line 5: not valid UTF-8"):
+        build_index(bad, first)
+    assert generations(first) == before
+    assert Index.open(first).search("Tanger").total == 1
+
+
+def test_empty_corpus_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="no articles"):
+        build_index(tmp_path / "empty", tmp_path / "index")
+    with pytest.raises(IndexNotFoundError):
+        Index.open(tmp_path / "index")
+
+
+def test_missing_and_half_written_index_folders(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="veille build"):
+        Index.open(tmp_path / "nothing")
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "CURRENT").write_text("gen-missing\n")
+    with pytest.raises(IndexNotFoundError, match="not there"):
+        Index.open(half)
+    (half / "gen-missing").mkdir()
+    with pytest.raises(IndexNotFoundError, match="incomplete"):
+        Index.open(half)
+
+
+def test_index_from_another_version_asks_for_a_rebuild(first):
+    generation = first / (first / "CURRENT").read_text().strip()
+    meta = json.loads((generation / "veille.json").read_text())
+    meta["analyzer_version"] = 0
+    (generation / "veille.json").write_text(json.dumps(meta))
+    with pytest.raises(IndexVersionError, match="run `veille build` to rebuild"):
+        Index.open(first)
+
+
+def test_second_writer_is_refused_clearly(first, tmp_path):
+    corpus = write_corpus(tmp_path / "v2", [("b", "T", "Fès.")])
+    with writer_lock(first), pytest.raises(IndexLockedError, match="another veille command"):
+        build_index(corpus, first)
+    build_index(corpus, first)  # the lock is free again
+
+
+def test_kill_during_build_keeps_the_previous_index(first, tmp_path):
+    big = write_corpus(
+        tmp_path / "big",
+        [(f"n{i}", f"Titre {i}", "Le Maroc et la sécurité régionale. " * 40) for i in range(4000)],
+    )
+    code = f"import sys; from search import build_index; build_index({str(big)!r}, {str(first)!r})"
+    writer = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".building") for p in first.iterdir()):
+        assert time.monotonic() < deadline and writer.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    index = Index.open(first)
+    assert index.search("Tanger").total == 1
+    assert index.search("Maroc").total == 0
+    # nothing blocks the next writer, and it clears what the dead one left
+    build_index(write_corpus(tmp_path / "v3", [("c", "T", "Oujda.")]), first)
+    assert [p for p in generations(first) if p.startswith(".building")] == []

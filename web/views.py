@@ -1,0 +1,506 @@
+"""The blueprint: the search page, the article page, the JSON API and the error pages.
+
+Each view checks its parameters, makes one library call and renders. Parameters are
+bounded here (page, per_page, query length) before the library sees them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from search import Index, IndexNotFoundError, IndexVersionError, Results
+
+from .openapi import openapi_document
+
+bp = Blueprint("web", __name__)
+
+MAX_QUERY_CHARS = 1000
+MAX_PAGE = 1000
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 10
+SORTS = ("relevance", "date")
+GROUPS = ("article", "passage")
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+NO_INDEX_MESSAGE = "L'index n'est pas encore construit…"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# --- The index, opened once per process ------------------------------------------------
+
+
+class LazyIndex:
+    """Opens the index on first use in this process, then reuses it.
+
+    The library's Index follows rebuilds by itself, so one handle serves for the life of
+    the process. While there is no index, each use tries again (and raises).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._index: Index | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Index:
+        """The open index; IndexNotFoundError or IndexVersionError if it is unusable."""
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._index = Index.open(self.path)
+        return self._index
+
+
+def get_index() -> Index:
+    """This process's handle on the app's index."""
+    return current_app.extensions["veille_index"].get()
+
+
+# --- Parameters ------------------------------------------------------------------------
+
+
+class ParameterError(ValueError):
+    """A request parameter that is not acceptable: which one, and why (in English and French)."""
+
+    def __init__(self, name: str, message: str, message_fr: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+        self.message_fr = message_fr
+
+
+def _whole_number(args: MultiDict, name: str, default: int, high: int, label_fr: str) -> int:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return default
+    message = f"must be a whole number between 1 and {high}"
+    message_fr = f"{label_fr} doit être un nombre entier entre 1 et {high}."
+    if not raw.isascii() or not raw.isdigit():
+        raise ParameterError(name, f"{message}, not {raw[:50]!r}", message_fr)
+    value = int(raw)
+    if not 1 <= value <= high:
+        raise ParameterError(name, f"{message}, not {value}", message_fr)
+    return value
+
+
+def _choice(args: MultiDict, name: str, choices: tuple[str, ...], label_fr: str) -> str:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        allowed = " or ".join(repr(c) for c in choices)
+        raise ParameterError(
+            name,
+            f"must be {allowed}, not {raw[:50]!r}",
+            f"{label_fr} doit valoir {' ou '.join(choices)}.",
+        )
+    return raw
+
+
+def _date(args: MultiDict, name: str, label_fr: str) -> dt.date | None:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return None
+    problem = (
+        f"not a date (expected YYYY-MM-DD): {raw[:50]!r}",
+        f"{label_fr} n'est pas une date valide (attendu : AAAA-MM-JJ).",
+    )
+    if not _ISO_DATE.fullmatch(raw):
+        raise ParameterError(name, *problem)
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ParameterError(name, *problem) from None
+
+
+def query_text(args: MultiDict) -> str:
+    """The `q` parameter; ParameterError if it is longer than MAX_QUERY_CHARS."""
+    q = args.get("q", "")
+    if len(q) > MAX_QUERY_CHARS:
+        raise ParameterError(
+            "q",
+            f"must be at most {MAX_QUERY_CHARS} characters, not {len(q)}",
+            f"La recherche est trop longue : {MAX_QUERY_CHARS} caractères au plus.",
+        )
+    return q
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """The parameters of a search, as the page and the API take them."""
+
+    q: str = ""
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    group: str = "article"
+    sort: str = "relevance"
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    @classmethod
+    def from_args(cls, args: MultiDict) -> SearchParams:
+        """Read and check the parameters; ParameterError names the first bad one."""
+        since = _date(args, "since", "La date de début")
+        until = _date(args, "until", "La date de fin")
+        if since and until and since > until:
+            raise ParameterError(
+                "since",
+                f"must not be after until ({since.isoformat()} > {until.isoformat()})",
+                "La date de début est postérieure à la date de fin.",
+            )
+        return cls(
+            q=query_text(args),
+            page=_whole_number(args, "page", 1, MAX_PAGE, "Le numéro de page"),
+            per_page=_whole_number(
+                args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE, "Le nombre de résultats par page"
+            ),
+            group=_choice(args, "group", GROUPS, "Le regroupement (group)"),
+            sort=_choice(args, "sort", SORTS, "Le tri (sort)"),
+            since=since,
+            until=until,
+        )
+
+    def url_args(self, **changes: Any) -> dict[str, Any]:
+        """The URL parameters of these params with changes, leaving out the defaults."""
+        params = replace(self, **changes)
+        defaults = SearchParams()
+        args: dict[str, Any] = {}
+        for name in ("q", "sort", "since", "until", "per_page", "group", "page"):
+            value = getattr(params, name)
+            if value != getattr(defaults, name):
+                args[name] = value.isoformat() if isinstance(value, dt.date) else value
+        return args
+
+    def search(self, index: Index) -> Results:
+        """Run this search on the index."""
+        return index.search(
+            self.q,
+            limit=self.per_page,
+            page=self.page,
+            sort=self.sort,
+            since=self.since,
+            until=self.until,
+            group=self.group,
+        )
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _error_json(status: int, message: str, **extra: Any):
+    return jsonify({"error": message, **extra}), status
+
+
+# --- French formatting ------------------------------------------------------------------
+
+
+@bp.app_template_filter("date_fr")
+def date_fr(value: dt.date | None) -> str:
+    """A date the French way: "5 mai 2024", "1er juin 2024"."""
+    if value is None:
+        return ""
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {MONTHS[value.month - 1]} {value.year}"
+
+
+@bp.app_template_filter("nombre")
+def nombre(value: int) -> str:
+    """A whole number the French way, thousands set apart by a narrow no-break space."""
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def plural(count: int, word: str) -> str:
+    """ "1 article", "3 articles"."""
+    return f"{nombre(count)} {word}{'s' if count > 1 else ''}"
+
+
+def month_label(month: str) -> str:
+    """ "2024-05" -> "mai 2024"."""
+    year, number = month.split("-")
+    return f"{MONTHS[int(number) - 1]} {year}"
+
+
+def took_text(ms: float) -> str:
+    """The time a search took: "en 0,4 ms", "en 12 ms"."""
+    shown = f"{ms:.1f}".replace(".", ",") if ms < 10 else f"{ms:.0f}"
+    return f"en {shown} ms"
+
+
+def web_url(url: str | None) -> str | None:
+    """The url if it is a web address (http or https), else None: never link javascript:."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+# --- The timeline -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One month of the timeline, as the SVG draws it."""
+
+    month: str
+    label: str
+    count: int
+    x: float
+    y: float
+    width: float
+    height: float
+    href: str | None
+
+
+TIMELINE_WIDTH = 600
+TIMELINE_HEIGHT = 80
+
+
+def _months(first: str, last: str) -> list[str]:
+    year, month = map(int, first.split("-"))
+    end = tuple(map(int, last.split("-")))
+    months = []
+    while (year, month) <= end:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def timeline_bars(results: Results, params: SearchParams) -> list[Bar]:
+    """The bars of the timeline: every month from the first match to the last, with links."""
+    counts = dict(results.timeline)
+    if not counts:
+        return []
+    months = _months(min(counts), max(counts))
+    width = TIMELINE_WIDTH / len(months)
+    highest = max(counts.values())
+    bars = []
+    for i, month in enumerate(months):
+        count = counts.get(month, 0)
+        height = TIMELINE_HEIGHT * count / highest
+        href = None
+        if count:
+            year, number = map(int, month.split("-"))
+            last_day = calendar.monthrange(year, number)[1]
+            href = url_for(
+                "web.search",
+                **params.url_args(
+                    since=dt.date(year, number, 1), until=dt.date(year, number, last_day), page=1
+                ),
+            )
+        bars.append(
+            Bar(
+                month=month,
+                label=f"{month_label(month)} : {plural(count, 'article')}",
+                count=count,
+                x=round(i * width, 2),
+                y=round(TIMELINE_HEIGHT - height, 2),
+                width=round(width, 2),
+                height=round(height, 2),
+                href=href,
+            )
+        )
+    return bars
+
+
+# --- Pagination -------------------------------------------------------------------------
+
+
+def page_numbers(current: int, last: int) -> list[int | None]:
+    """The page numbers to link, None where a gap is: [1, None, 4, 5, 6, None, 20]."""
+    shown = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
+    numbers: list[int | None] = []
+    for n in shown:
+        if numbers and n - numbers[-1] > 1:  # type: ignore[operator]
+            numbers.append(None)
+        numbers.append(n)
+    return numbers
+
+
+# --- HTML pages -------------------------------------------------------------------------
+
+
+@bp.get("/")
+def search():
+    """The search page: the form, and with `q` the results."""
+    try:
+        params = SearchParams.from_args(request.args)
+    except ParameterError as error:
+        params = SearchParams(q=request.args.get("q", "")[:MAX_QUERY_CHARS])
+        return render_template("search.html", params=params, error=error.message_fr), 400
+    params = replace(params, group="article")  # the page lists articles
+    index = get_index()
+    if not params.q.strip():
+        return render_template("search.html", params=params, info=index.info())
+    results = params.search(index)
+    last_page = min(results.pages, MAX_PAGE)
+    return render_template(
+        "search.html",
+        params=params,
+        results=results,
+        total_text=(
+            ("environ " if results.total_is_estimate else "")
+            + f"{plural(results.total, 'article')}, {plural(results.total_passages, 'passage')}"
+        ),
+        took=took_text(results.took_ms),
+        bars=timeline_bars(results, params),
+        first_rank=(results.page - 1) * results.per_page + 1,
+        pages=page_numbers(params.page, last_page) if last_page > 1 else [],
+        last_page=last_page,
+        timeline_width=TIMELINE_WIDTH,
+        timeline_height=TIMELINE_HEIGHT,
+    )
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str):
+    """An article with all its passages; with `q`, its matches highlighted."""
+    q = query_text(request.args).strip()
+    stored = get_index().article(article_id, query=q or None)
+    if stored is None:
+        return render_template(
+            "error.html",
+            title="Article introuvable",
+            message="Aucun article ne porte cet identifiant dans l'index.",
+            params=SearchParams(q=q),
+        ), 404
+    return render_template(
+        "article.html",
+        article=stored,
+        original_url=web_url(stored.url),
+        matched=set(stored.matched_positions),
+        params=SearchParams(q=q),
+    )
+
+
+# --- JSON API ---------------------------------------------------------------------------
+
+
+@bp.get("/api/search")
+def api_search():
+    """Search: the results as JSON (see /api/openapi.json)."""
+    params = SearchParams.from_args(request.args)
+    return jsonify(params.search(get_index()).to_dict())
+
+
+@bp.get("/api/articles/<path:article_id>")
+def api_article(article_id: str):
+    """An article and its passages as JSON."""
+    stored = get_index().article(article_id)
+    if stored is None:
+        return _error_json(404, f"no article with id {article_id!r}")
+    return jsonify(stored.to_dict())
+
+
+@bp.get("/api/openapi.json")
+def api_openapi():
+    """The OpenAPI 3.1 description of the JSON API."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/healthz")
+def healthz():
+    """Whether the app can answer, and what the index holds."""
+    info = get_index().info()
+    return jsonify(
+        {
+            "status": "ok",
+            "articles": info.articles,
+            "passages": info.passages,
+            "built_at": info.built_at.isoformat(timespec="seconds"),
+        }
+    )
+
+
+# --- Errors -----------------------------------------------------------------------------
+
+_HTTP_ERRORS_FR = {
+    400: ("Requête invalide", "La requête n'a pas pu être comprise."),
+    404: ("Page introuvable", "Cette adresse ne correspond à aucune page de Veille."),
+    405: ("Méthode non autorisée", "Cette adresse ne s'utilise pas ainsi."),
+}
+
+
+@bp.app_errorhandler(ParameterError)
+def _bad_parameter(error: ParameterError):
+    if _is_api():
+        return _error_json(400, str(error), parameter=error.name)
+    return render_template(
+        "error.html", title="Paramètre invalide", message=error.message_fr, params=SearchParams()
+    ), 400
+
+
+@bp.app_errorhandler(IndexNotFoundError)
+@bp.app_errorhandler(IndexVersionError)
+def _index_unavailable(error: Exception):
+    current_app.logger.warning("index unavailable: %s", error)
+    if isinstance(error, IndexVersionError):
+        message = (
+            "L'index a été construit par une autre version de Veille : "
+            "il doit être reconstruit (veille build)."
+        )
+        api_message = "the index must be rebuilt with this version of Veille"
+    else:
+        message = NO_INDEX_MESSAGE + " Lancez « veille build », puis rechargez cette page."
+        api_message = "the index is not built yet"
+    if _is_api():
+        body = {"error": api_message}
+        if request.path == "/healthz":
+            body = {"status": "unavailable", **body}
+        return jsonify(body), 503, {"Retry-After": "30"}
+    return (
+        render_template(
+            "error.html", title="Index indisponible", message=message, params=SearchParams()
+        ),
+        503,
+        {"Retry-After": "30"},
+    )
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    if _is_api():
+        return _error_json(status, error.description or error.name), status
+    title, message = _HTTP_ERRORS_FR.get(status, ("Erreur", "La requête n'a pas abouti."))
+    return render_template(
+        "error.html", title=title, message=message, params=SearchParams()
+    ), status
+
+
+@bp.app_errorhandler(InternalServerError)
+def _server_error(error: InternalServerError):
+    # Flask has logged the exception with its traceback; the visitor sees none of it.
+    if _is_api():
+        return _error_json(500, "internal server error")
+    return render_template(
+        "error.html",
+        title="Une erreur est survenue",
+        message="Une erreur est survenue de notre côté. Réessayez dans un instant.",
+        params=SearchParams(),
+    ), 500
