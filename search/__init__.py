@@ -14,7 +14,10 @@ from .indexing import (
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
+    UpdateSummary,
     build_index,
+    optimize_index,
+    update_index,
 )
 from .passages import Passage, split_passages
 from .querying import parse_query
@@ -35,10 +38,13 @@ __all__ = [
     "Results",
     "Searcher",
     "StoredArticle",
+    "UpdateSummary",
     "VeilleError",
     "analysis_steps",
     "build_index",
+    "optimize_index",
     "parse_query",
     "read_corpus",
     "split_passages",
+    "update_index",
 ]

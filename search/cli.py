@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from .analysis import analysis_steps
 from .corpus import CorpusError
 from .errors import VeilleError
-from .indexing import IndexNotFoundError, build_index
+from .indexing import IndexNotFoundError, build_index, optimize_index, update_index
 from .searching import MAX_LIMIT, Index, Results
 
 DEFAULT_INDEX = "index"
@@ -67,6 +67,7 @@ def _build(args: argparse.Namespace) -> int:
         skip_invalid=args.skip_invalid,
         progress=progress,
         procs=args.procs,
+        wait=args.wait,
     )
     progress.done()
     for problem in summary.skipped:
@@ -77,6 +78,49 @@ def _build(args: argparse.Namespace) -> int:
         f"in {summary.seconds:.1f} s ({rate:,.0f} passages/s)"
         + (f", {len(summary.skipped)} skipped" if summary.skipped else "")
     )
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Add or replace articles from a corpus file or folder, without a rebuild.
+
+    Articles are matched by id: a new id is added, a changed article replaced, an unchanged
+    one skipped. Safe while the web app is serving: it sees the update within a second.
+
+    Example: veille add corpus/new-articles.jsonl
+    """
+    summary = update_index(
+        args.index, add=args.path, skip_invalid=args.skip_invalid, wait=args.wait
+    )
+    for problem in summary.skipped:
+        print(f"skipped: {problem}", file=sys.stderr)
+    print(
+        f"Updated {args.index}: {summary.added} added, {summary.replaced} replaced, "
+        f"{summary.unchanged} unchanged ({summary.passages} passages written) "
+        f"in {summary.seconds:.1f} s"
+    )
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    """Remove articles from the index by id.
+
+    Example: veille remove 000_784e5dae390c8d0c
+    """
+    summary = update_index(args.index, remove=args.ids, wait=args.wait)
+    for article_id in summary.missing:
+        print(f"not in the index: {article_id}", file=sys.stderr)
+    print(f"Updated {args.index}: {summary.removed} removed in {summary.seconds:.1f} s")
+    return 1 if summary.missing and not summary.removed else 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    """Merge the index's segments into one, for faster searches after many updates.
+
+    Example: veille optimize
+    """
+    before = optimize_index(args.index, wait=args.wait)
+    print(f"Optimized {args.index}: {before} segment(s) merged into 1")
     return 0
 
 
@@ -164,7 +208,7 @@ def _serve(args: argparse.Namespace) -> int:
         Index.open(args.index)
     except IndexNotFoundError:
         print(f"No index at {args.index}: building it from {args.corpus} first.", file=sys.stderr)
-        _build(argparse.Namespace(**vars(args), skip_invalid=False, procs=1))
+        _build(argparse.Namespace(**vars(args), skip_invalid=False, procs=1, wait=0.0))
     from web.serve import serve  # the web layer is only needed here
 
     serve(args.index, host=args.host, port=args.port, workers=args.workers)
@@ -216,12 +260,31 @@ def make_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("build", _build)
+    p = build_parser = command("build", _build)
     p.add_argument(
         "--corpus", default=corpus_default, help="corpus folder or file (default: ./corpus)"
     )
     p.add_argument("--skip-invalid", action="store_true", help="skip bad articles, list them")
     p.add_argument("--procs", type=_bounded(1, 64), default=1, help="processes (default: 1)")
+
+    def writer_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--wait",
+            type=float,
+            default=0.0,
+            help="seconds to wait for another writer to finish (default: refuse at once)",
+        )
+
+    writer_options(build_parser)
+    p = command("add", _add)
+    p.add_argument("path", help="a corpus file or folder")
+    p.add_argument("--skip-invalid", action="store_true", help="skip bad articles, list them")
+    writer_options(p)
+    p = command("remove", _remove)
+    p.add_argument("ids", nargs="+", metavar="ID", help="article ids")
+    writer_options(p)
+    p = command("optimize", _optimize)
+    writer_options(p)
 
     p = command("query", _query)
     p.add_argument("text", help="the query, in Veille's query language")
@@ -266,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"veille: error: {e}", file=sys.stderr)
         print("veille: the live index, if any, is unchanged", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader of our output went away (veille query … | head): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (VeilleError, ValueError, OSError) as e:
         print(f"veille: error: {e}", file=sys.stderr)
         return 1

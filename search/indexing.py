@@ -277,6 +277,7 @@ def build_index(
     progress: Callable[[int, int], None] | None = None,
     procs: int = 1,
     limitmb: int = 256,
+    wait: float = 0.0,
 ) -> BuildSummary:
     """Build a new index generation from a corpus and make it the live one.
 
@@ -290,7 +291,7 @@ def build_index(
     def on_skip(error: CorpusError) -> None:
         skipped.append(str(error))
 
-    with writer_lock(root):
+    with writer_lock(root, wait=wait):
         _remove_stale(root, keep=None)
         name = (
             _GENERATION_PREFIX
@@ -338,6 +339,125 @@ def build_index(
         generation=name,
         skipped=tuple(skipped),
     )
+
+
+@dataclass(frozen=True)
+class UpdateSummary:
+    """What an update did to the live index."""
+
+    added: int  # articles new to the index
+    replaced: int  # articles whose content changed
+    unchanged: int  # articles skipped: same content hash
+    removed: int
+    passages: int  # passages written
+    seconds: float
+    missing: tuple[str, ...] = ()  # ids asked to remove that the index does not hold
+    skipped: tuple[str, ...] = ()  # corpus problems skipped (skip_invalid)
+
+
+def _stored_hash(searcher, article_id: str) -> str | None:
+    fields = searcher.document(article_id=article_id)
+    return None if fields is None else fields.get("content_hash")
+
+
+def _update_meta(generation: Path, articles_delta: int, passages: int) -> None:
+    meta = read_meta(generation)
+    write_meta(
+        generation,
+        IndexMeta(
+            schema_version=meta.schema_version,
+            analyzer_version=meta.analyzer_version,
+            built_at=meta.built_at,
+            articles=meta.articles + articles_delta,
+            passages=passages,
+        ),
+    )
+
+
+def update_index(
+    index_path: str | os.PathLike,
+    *,
+    add: str | os.PathLike | None = None,
+    remove: Iterable[str] = (),
+    skip_invalid: bool = False,
+    wait: float = 0.0,
+) -> UpdateSummary:
+    """Add or replace articles (by id) from a corpus path, and/or remove articles by id.
+
+    An article whose content hash is unchanged is skipped. The update is one whoosh commit:
+    readers see all of it or none of it, and a crash before the commit leaves the index
+    as it was.
+    """
+    started = time.monotonic()
+    root = Path(index_path)
+    skipped: list[str] = []
+    with writer_lock(root, wait=wait):
+        generation = current_generation(root)
+        read_meta(generation)
+        ix = whoosh_index.open_dir(str(generation))
+        added = replaced = unchanged = removed = passages = 0
+        missing: list[str] = []
+        writer = ix.writer(limitmb=128)
+        try:
+            with ix.searcher() as searcher:
+                for article_id in remove:
+                    if searcher.document(article_id=article_id) is None:
+                        missing.append(article_id)
+                        continue
+                    writer.delete_by_term("article_id", article_id)
+                    removed += 1
+                if add is not None:
+                    articles = read_corpus(
+                        add, skip_invalid=skip_invalid, on_skip=lambda e: skipped.append(str(e))
+                    )
+                    for article in articles:
+                        digest = article_hash(article)
+                        old = _stored_hash(searcher, article.id)
+                        if old == digest:
+                            unchanged += 1
+                            continue
+                        if old is None:
+                            added += 1
+                        else:
+                            writer.delete_by_term("article_id", article.id)
+                            replaced += 1
+                        for passage in split_passages(article):
+                            writer.add_document(**_document(article, passage, digest))
+                            passages += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        if added or replaced or removed:
+            writer.commit()
+            with ix.reader() as reader:
+                _update_meta(generation, added - removed, reader.doc_count())
+        else:
+            writer.cancel()
+        ix.close()
+    return UpdateSummary(
+        added=added,
+        replaced=replaced,
+        unchanged=unchanged,
+        removed=removed,
+        passages=passages,
+        seconds=time.monotonic() - started,
+        missing=tuple(missing),
+        skipped=tuple(skipped),
+    )
+
+
+def optimize_index(index_path: str | os.PathLike, wait: float = 0.0) -> int:
+    """Merge the live generation's segments into one; returns the segment count before."""
+    root = Path(index_path)
+    with writer_lock(root, wait=wait):
+        generation = current_generation(root)
+        read_meta(generation)
+        ix = whoosh_index.open_dir(str(generation))
+        with ix.reader() as reader:
+            before = len(reader.leaf_readers()) if not reader.is_atomic() else 1
+        ix.optimize()
+        ix.close()
+    return before
 
 
 def _remove_stale(root: Path, keep: str | None) -> None:

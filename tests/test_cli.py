@@ -121,3 +121,22 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     for name, parser in commands.items():
         assert "Example: veille " + name in parser.description, name
         assert f"veille {name}" in readme, name
+
+
+def test_add_remove_optimize(tmp_path):
+    index = str(tmp_path / "index")
+    assert veille("build", "--index", index).returncode == 0
+    new = tmp_path / "new.jsonl"
+    new.write_text('{"id": "n1", "title": "Pêche", "text": "Un accord de pêche signé."}\n')
+    run = veille("add", str(new), "--index", index)
+    assert run.returncode == 0
+    assert "1 added, 0 replaced, 0 unchanged" in run.stdout
+    assert "0 added, 0 replaced, 1 unchanged" in veille("add", str(new), "--index", index).stdout
+    assert "1 articles, 1 passages" in veille("query", "pêche", "--index", index).stdout
+    run = veille("remove", "n1", "ghost", "--index", index)
+    assert run.returncode == 0 and "1 removed" in run.stdout
+    assert "not in the index: ghost" in run.stderr
+    assert veille("remove", "ghost", "--index", index).returncode == 1
+    run = veille("optimize", "--index", index)
+    assert run.returncode == 0 and "merged into 1" in run.stdout
+    assert "0 articles" in veille("query", "pêche", "--index", index).stdout

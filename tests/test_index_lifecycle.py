@@ -17,6 +17,8 @@ from search import (
     IndexNotFoundError,
     IndexVersionError,
     build_index,
+    optimize_index,
+    update_index,
 )
 from search.indexing import writer_lock
 
@@ -136,3 +138,50 @@ def test_kill_during_build_keeps_the_previous_index(first, tmp_path):
     # nothing blocks the next writer, and it clears what the dead one left
     build_index(write_corpus(tmp_path / "v3", [("c", "T", "Oujda.")]), first)
     assert [p for p in generations(first) if p.startswith(".building")] == []
+
+
+def test_add_replace_skip_and_remove(first, tmp_path):
+    index = Index.open(first)
+    update = write_corpus(
+        tmp_path / "u",
+        [("a", "Rabat", "Le port de Tanger s’agrandit."), ("b", "Fès", "La médina de Fès.")],
+    )
+    summary = update_index(first, add=update)
+    assert (summary.added, summary.replaced, summary.unchanged) == (1, 0, 1)
+    time.sleep(0.6)
+    assert index.search("médina").total == 1
+    changed = write_corpus(tmp_path / "c", [("b", "Fès", "La médina de Fès est classée.")])
+    assert update_index(first, add=changed).replaced == 1
+    time.sleep(0.6)
+    assert index.search("classée").total == 1
+    assert index.search("médina", group="passage").total_passages == 1  # the old one is gone
+    summary = update_index(first, remove=["b", "zzz"])
+    assert (summary.removed, summary.missing) == (1, ("zzz",))
+    time.sleep(0.6)
+    assert index.search("médina").total == 0
+    assert index.info().articles == 1
+
+
+def test_optimize_merges_segments(first, tmp_path):
+    for n in range(3):
+        update_index(first, add=write_corpus(tmp_path / f"s{n}", [(f"s{n}", "T", f"Oujda {n}.")]))
+    assert optimize_index(first) == 4
+    info = Index.open(first).info()
+    assert info.segments == 1 and info.articles == 4
+
+
+def test_kill_during_add_keeps_the_index(first, tmp_path):
+    big = write_corpus(
+        tmp_path / "big",
+        [(f"n{i}", f"Titre {i}", "Le Maroc et la sécurité régionale. " * 40) for i in range(3000)],
+    )
+    code = f"from search import update_index; update_index({str(first)!r}, add={str(big)!r})"
+    writer = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    time.sleep(2.0)
+    assert writer.poll() is None, "the update finished before it could be killed"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    index = Index.open(first)
+    assert index.search("Tanger").total == 1
+    assert index.search("Maroc").total == 0
+    assert update_index(first, add=write_corpus(tmp_path / "v", [("v", "T", "Oujda.")])).added == 1
