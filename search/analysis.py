@@ -36,6 +36,10 @@ _TOKEN_PATTERN = re.compile(
 )
 
 
+_COMBINING = frozenset(chr(c) for c in range(0x300, 0x370))
+_HAS_BASE_CHARACTER = re.compile(r"\w")
+
+
 def normalize_chars(text: str) -> str:
     """Unify apostrophes and odd spaces, one character for one (offsets stay valid)."""
     return text.translate(_CHAR_MAP)
@@ -73,6 +77,8 @@ class FrenchTokenizer(Tokenizer):
             word = match.group(0)
             if match.lastgroup == "acronym":
                 word = word.replace(".", "")
+            elif word[0] in _COMBINING and not _HAS_BASE_CHARACTER.search(word):
+                continue  # stray accents with no letter under them are not a word
             token.text = unicodedata.normalize("NFC", word)
             token.boost = 1.0
             token.stopped = False

@@ -74,6 +74,7 @@ def make_schema() -> fields.Schema:
         passage_id=fields.ID(unique=True, stored=True),
         article_id=fields.ID(stored=True, sortable=True),
         position=fields.STORED(),
+        lead=fields.ID(),  # "1" on an article's first passage, which title-only matches find
         start=fields.STORED(),
         end=fields.STORED(),
         title=fields.TEXT(analyzer=text_analyzer(), phrase=False, stored=True),
@@ -230,6 +231,7 @@ def _document(article: Article, passage: Passage, content_hash: str) -> dict:
         "passage_id": f"{article.id}#{passage.position}",
         "article_id": article.id,
         "position": passage.position,
+        "lead": "1" if passage.position == 0 else None,
         "start": passage.start,
         "end": passage.end,
         "title": article.title,

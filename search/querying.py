@@ -262,8 +262,8 @@ class _Builder:
         self.kept: list[str] = []
         self.dropped: list[str] = []
         # What each positive word matches in the passage's own text: a passage must match
-        # at least one of them, so that a title match alone does not bring in every
-        # passage of the article.
+        # at least one of them (or be its article's first), so that a title match alone
+        # does not bring in every passage of the article.
         self.in_text: list[wq.Query] = []
 
     def build(self, node, positive: bool = True) -> wq.Query | None:
@@ -428,8 +428,8 @@ def parse_query(text: str) -> ParsedQuery:
     elif q is not None and _only_negative(q):
         q = wq.And([wq.Every(), q])
     elif q is not None and builder.in_text:
-        in_text = builder.in_text
-        q = wq.And([q, in_text[0] if len(in_text) == 1 else wq.Or(in_text)])
+        # An article found by its title alone is found by its first passage.
+        q = wq.And([q, wq.Or([*builder.in_text, wq.Term("lead", "1")])])
     return ParsedQuery(
         text=cleaned,
         query=q,

@@ -6,6 +6,7 @@ whether ``veille build`` swapped in a new one (or an update committed) and reope
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -216,6 +217,14 @@ def _to_date(value) -> dt.date | None:
     return value.date() if isinstance(value, dt.datetime) else None
 
 
+def _folder_size(folder: Path) -> int:
+    size = 0
+    for f in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            size += f.stat().st_size
+    return size
+
+
 def _column_date(raw: int) -> dt.date | None:
     # An undated article's passages read the column's default, which is no real date.
     try:
@@ -243,6 +252,7 @@ class Searcher:
         self.meta: IndexMeta = read_meta(generation)
         self._ix = whoosh_index.open_dir(str(generation), readonly=True)
         self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+        self._size = _folder_size(generation)
         self._doc_article: list[str] | None = None
         self._article_month: dict[str, str | None] | None = None
         self._article_date: dict[str, dt.date | None] | None = None
@@ -261,12 +271,23 @@ class Searcher:
         articles = list(reader.column_reader("article_id"))
         self._doc_article = articles
         dates: dict[str, dt.date | None] = {}
-        raw_dates = reader.column_reader("date", translate=False)
-        for aid, raw in zip(articles, raw_dates, strict=True):
+        for aid, raw in zip(articles, self._raw_dates(reader), strict=True):
             if aid not in dates:
                 dates[aid] = _column_date(raw)
         self._article_date = dates
         self._article_month = {a: d.strftime("%Y-%m") if d else None for a, d in dates.items()}
+
+    @staticmethod
+    def _raw_dates(reader) -> list[int]:
+        # Segment by segment: a segment of undated articles has no date column at all.
+        leaves = reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
+        raw: list[int] = []
+        for leaf, _offset in leaves:
+            if leaf.has_column("date"):
+                raw.extend(leaf.column_reader("date", translate=False))
+            else:
+                raw.extend([0] * leaf.doc_count_all())
+        return raw
 
     def doc_articles(self) -> list[str]:
         if self._doc_article is None:
@@ -542,7 +563,6 @@ class Searcher:
 
     def info(self, path: str) -> IndexInfo:
         reader = self._searcher.reader()
-        size = sum(f.stat().st_size for f in self.generation.iterdir() if f.is_file())
         return IndexInfo(
             path=path,
             generation=self.generation.name,
@@ -553,7 +573,7 @@ class Searcher:
             analyzer_version=self.meta.analyzer_version,
             analyzer=describe_chain(),
             segments=len(reader.leaf_readers()) if hasattr(reader, "leaf_readers") else 1,
-            size_bytes=size,
+            size_bytes=self._size,
         )
 
 

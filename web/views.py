@@ -10,16 +10,18 @@ import calendar
 import datetime as dt
 import re
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from search import Index, IndexNotFoundError, IndexVersionError, Results
+from search import Index, IndexInfo, IndexNotFoundError, IndexVersionError, Results
 
 from .openapi import openapi_document
 
@@ -47,6 +49,7 @@ MONTHS = (
 )
 NO_INDEX_MESSAGE = "L'index n'est pas encore construit…"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INFO_ATTEMPTS = 12
 
 
 # --- The index, opened once per process ------------------------------------------------
@@ -71,6 +74,13 @@ class LazyIndex:
                 if self._index is None:
                     self._index = Index.open(self.path)
         return self._index
+
+    def close(self) -> None:
+        """Close the index if it was opened (the next use opens it again)."""
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
 
 
 def get_index() -> Index:
@@ -210,7 +220,7 @@ def _is_api() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def _error_json(status: int, message: str, **extra: Any):
+def _error_json(status: int, message: str, **extra: Any) -> ResponseReturnValue:
     return jsonify({"error": message, **extra}), status
 
 
@@ -243,6 +253,12 @@ def month_label(month: str) -> str:
     return f"{MONTHS[int(number) - 1]} {year}"
 
 
+def totals_text(results: Results) -> str:
+    """ "3 articles, 7 passages", or "environ 3 articles, 7 passages" when estimated."""
+    about = "environ " if results.total_is_estimate else ""
+    return f"{about}{plural(results.total, 'article')}, {plural(results.total_passages, 'passage')}"
+
+
 def took_text(ms: float) -> str:
     """The time a search took: "en 0,4 ms", "en 12 ms"."""
     shown = f"{ms:.1f}".replace(".", ",") if ms < 10 else f"{ms:.0f}"
@@ -268,8 +284,11 @@ class Bar:
     """One month of the timeline, as the SVG draws it."""
 
     month: str
+    name: str
     label: str
     count: int
+    slot_x: float
+    slot_width: float
     x: float
     y: float
     width: float
@@ -279,6 +298,7 @@ class Bar:
 
 TIMELINE_WIDTH = 600
 TIMELINE_HEIGHT = 80
+TIMELINE_MAX_BAR = 40
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -297,7 +317,8 @@ def timeline_bars(results: Results, params: SearchParams) -> list[Bar]:
     if not counts:
         return []
     months = _months(min(counts), max(counts))
-    width = TIMELINE_WIDTH / len(months)
+    slot = TIMELINE_WIDTH / len(months)
+    width = min(slot * 0.8, TIMELINE_MAX_BAR)
     highest = max(counts.values())
     bars = []
     for i, month in enumerate(months):
@@ -316,9 +337,12 @@ def timeline_bars(results: Results, params: SearchParams) -> list[Bar]:
         bars.append(
             Bar(
                 month=month,
+                name=month_label(month),
                 label=f"{month_label(month)} : {plural(count, 'article')}",
                 count=count,
-                x=round(i * width, 2),
+                slot_x=round(i * slot, 2),
+                slot_width=round(slot, 2),
+                x=round(i * slot + (slot - width) / 2, 2),
                 y=round(TIMELINE_HEIGHT - height, 2),
                 width=round(width, 2),
                 height=round(height, 2),
@@ -335,10 +359,12 @@ def page_numbers(current: int, last: int) -> list[int | None]:
     """The page numbers to link, None where a gap is: [1, None, 4, 5, 6, None, 20]."""
     shown = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
     numbers: list[int | None] = []
+    previous = 0
     for n in shown:
-        if numbers and n - numbers[-1] > 1:  # type: ignore[operator]
+        if n - previous > 1:
             numbers.append(None)
         numbers.append(n)
+        previous = n
     return numbers
 
 
@@ -346,7 +372,7 @@ def page_numbers(current: int, last: int) -> list[int | None]:
 
 
 @bp.get("/")
-def search():
+def search() -> ResponseReturnValue:
     """The search page: the form, and with `q` the results."""
     try:
         params = SearchParams.from_args(request.args)
@@ -354,19 +380,16 @@ def search():
         params = SearchParams(q=request.args.get("q", "")[:MAX_QUERY_CHARS])
         return render_template("search.html", params=params, error=error.message_fr), 400
     params = replace(params, group="article")  # the page lists articles
-    index = get_index()
+    index = get_index()  # before anything else: no index means a 503 page, even here
     if not params.q.strip():
-        return render_template("search.html", params=params, info=index.info())
+        return render_template("search.html", params=params)
     results = params.search(index)
     last_page = min(results.pages, MAX_PAGE)
     return render_template(
         "search.html",
         params=params,
         results=results,
-        total_text=(
-            ("environ " if results.total_is_estimate else "")
-            + f"{plural(results.total, 'article')}, {plural(results.total_passages, 'passage')}"
-        ),
+        total_text=totals_text(results),
         took=took_text(results.took_ms),
         bars=timeline_bars(results, params),
         first_rank=(results.page - 1) * results.per_page + 1,
@@ -378,7 +401,7 @@ def search():
 
 
 @bp.get("/articles/<path:article_id>")
-def article(article_id: str):
+def article(article_id: str) -> ResponseReturnValue:
     """An article with all its passages; with `q`, its matches highlighted."""
     q = query_text(request.args).strip()
     stored = get_index().article(article_id, query=q or None)
@@ -402,14 +425,14 @@ def article(article_id: str):
 
 
 @bp.get("/api/search")
-def api_search():
+def api_search() -> ResponseReturnValue:
     """Search: the results as JSON (see /api/openapi.json)."""
     params = SearchParams.from_args(request.args)
     return jsonify(params.search(get_index()).to_dict())
 
 
 @bp.get("/api/articles/<path:article_id>")
-def api_article(article_id: str):
+def api_article(article_id: str) -> ResponseReturnValue:
     """An article and its passages as JSON."""
     stored = get_index().article(article_id)
     if stored is None:
@@ -418,15 +441,27 @@ def api_article(article_id: str):
 
 
 @bp.get("/api/openapi.json")
-def api_openapi():
+def api_openapi() -> ResponseReturnValue:
     """The OpenAPI 3.1 description of the JSON API."""
     return jsonify(openapi_document())
 
 
+def _index_info(index: Index) -> IndexInfo:
+    # Workaround: Index.info() lists the files of the generation it has open, which a
+    # rebuild deletes; until the Index notices the new one (within 0.5 s) that raises
+    # FileNotFoundError. Searches are not affected (their files stay open).
+    for _ in range(_INFO_ATTEMPTS - 1):
+        try:
+            return index.info()
+        except FileNotFoundError:
+            time.sleep(0.1)
+    return index.info()
+
+
 @bp.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     """Whether the app can answer, and what the index holds."""
-    info = get_index().info()
+    info = _index_info(get_index())
     return jsonify(
         {
             "status": "ok",
@@ -447,7 +482,7 @@ _HTTP_ERRORS_FR = {
 
 
 @bp.app_errorhandler(ParameterError)
-def _bad_parameter(error: ParameterError):
+def _bad_parameter(error: ParameterError) -> ResponseReturnValue:
     if _is_api():
         return _error_json(400, str(error), parameter=error.name)
     return render_template(
@@ -457,7 +492,7 @@ def _bad_parameter(error: ParameterError):
 
 @bp.app_errorhandler(IndexNotFoundError)
 @bp.app_errorhandler(IndexVersionError)
-def _index_unavailable(error: Exception):
+def _index_unavailable(error: Exception) -> ResponseReturnValue:
     current_app.logger.warning("index unavailable: %s", error)
     if isinstance(error, IndexVersionError):
         message = (
@@ -483,10 +518,10 @@ def _index_unavailable(error: Exception):
 
 
 @bp.app_errorhandler(HTTPException)
-def _http_error(error: HTTPException):
+def _http_error(error: HTTPException) -> ResponseReturnValue:
     status = error.code or 500
     if _is_api():
-        return _error_json(status, error.description or error.name), status
+        return _error_json(status, error.description or error.name)
     title, message = _HTTP_ERRORS_FR.get(status, ("Erreur", "La requête n'a pas abouti."))
     return render_template(
         "error.html", title=title, message=message, params=SearchParams()
@@ -494,7 +529,7 @@ def _http_error(error: HTTPException):
 
 
 @bp.app_errorhandler(InternalServerError)
-def _server_error(error: InternalServerError):
+def _server_error(error: InternalServerError) -> ResponseReturnValue:
     # Flask has logged the exception with its traceback; the visitor sees none of it.
     if _is_api():
         return _error_json(500, "internal server error")

@@ -1,0 +1,273 @@
+"""The OpenAPI 3.1 description of the JSON API, with JSON schemas of every body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+API_VERSION = "1.0.0"
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_DATE = {
+    "type": ["string", "null"],
+    "format": "date",
+    "description": "publication date (YYYY-MM-DD), null when unknown",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+_ARTICLE_FIELDS = {
+    "article_id": {"type": "string"},
+    "title": {"type": "string"},
+    "date": _DATE,
+    "source": _NULLABLE_STRING,
+    "url": _NULLABLE_STRING,
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string", "description": "what is wrong, in a sentence"},
+            "parameter": {"type": "string", "description": "the faulty parameter, on 400"},
+        },
+    },
+    "MatchedPassage": {
+        "type": "object",
+        "required": ["position", "text", "snippet", "score"],
+        "properties": {
+            "position": {"type": "integer", "minimum": 0},
+            "text": {"type": "string"},
+            "snippet": {
+                "type": "string",
+                "description": "the passage, HTML-escaped, with <mark> around the matches",
+            },
+            "score": {"type": "number"},
+        },
+    },
+    "ArticleHit": {
+        "type": "object",
+        "required": [*_ARTICLE_FIELDS, "score", "passages"],
+        "properties": {
+            **_ARTICLE_FIELDS,
+            "score": {"type": "number"},
+            "passages": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 3,
+                "description": "the matching passages, best first",
+                "items": _ref("MatchedPassage"),
+            },
+        },
+    },
+    "PassageHit": {
+        "type": "object",
+        "required": [*_ARTICLE_FIELDS, "position", "text", "snippet", "score"],
+        "properties": {
+            **_ARTICLE_FIELDS,
+            "position": {"type": "integer", "minimum": 0},
+            "text": {"type": "string"},
+            "snippet": {"type": "string"},
+            "score": {"type": "number"},
+        },
+    },
+    "SearchResults": {
+        "type": "object",
+        "required": ["query", "total", "page", "per_page", "took_ms", "suggestion", "hits"],
+        "properties": {
+            "query": {"type": "string"},
+            "total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "matching articles (group=article) or passages (group=passage)",
+            },
+            "total_passages": {"type": "integer", "minimum": 0},
+            "total_is_estimate": {"type": "boolean"},
+            "page": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "group": {"enum": ["article", "passage"]},
+            "sort": {"enum": ["relevance", "date"]},
+            "took_ms": {"type": "number", "minimum": 0},
+            "suggestion": {
+                **_NULLABLE_STRING,
+                "description": "a corrected query worth trying, or null",
+            },
+            "timeline": {
+                "type": "array",
+                "description": "matching articles by month",
+                "items": {
+                    "type": "object",
+                    "required": ["month", "articles"],
+                    "properties": {
+                        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                        "articles": {"type": "integer", "minimum": 1},
+                    },
+                },
+            },
+            "hits": {"type": "array"},
+        },
+        "oneOf": [
+            {
+                "required": ["group"],
+                "properties": {
+                    "group": {"const": "article"},
+                    "hits": {"items": _ref("ArticleHit")},
+                },
+            },
+            {
+                "required": ["group"],
+                "properties": {
+                    "group": {"const": "passage"},
+                    "hits": {"items": _ref("PassageHit")},
+                },
+            },
+        ],
+    },
+    "Article": {
+        "type": "object",
+        "required": [*_ARTICLE_FIELDS, "passages"],
+        "properties": {
+            **_ARTICLE_FIELDS,
+            "passages": {
+                "type": "array",
+                "description": "every passage of the article, in order",
+                "items": {
+                    "type": "object",
+                    "required": ["position", "text"],
+                    "properties": {
+                        "position": {"type": "integer", "minimum": 0},
+                        "text": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "articles", "passages", "built_at"],
+        "properties": {
+            "status": {"const": "ok"},
+            "articles": {"type": "integer", "minimum": 0},
+            "passages": {"type": "integer", "minimum": 0},
+            "built_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Unavailable": {
+        "type": "object",
+        "required": ["status", "error"],
+        "properties": {"status": {"const": "unavailable"}, "error": {"type": "string"}},
+    },
+}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_SEARCH_PARAMETERS = [
+    _query(
+        "q",
+        {"type": "string", "maxLength": 1000},
+        "the query, in Veille's query language; empty gives no hits",
+    ),
+    _query("page", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1}, "page"),
+    _query(
+        "per_page",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        "hits per page",
+    ),
+    _query(
+        "group",
+        {"enum": ["article", "passage"], "default": "article"},
+        "one hit per article (with up to 3 passages, best first) or one per passage",
+    ),
+    _query(
+        "sort",
+        {"enum": ["relevance", "date"], "default": "relevance"},
+        "by relevance, or by date, newest first",
+    ),
+    _query("since", {"type": "string", "format": "date"}, "from this date, inclusive"),
+    _query("until", {"type": "string", "format": "date"}, "to this date, inclusive"),
+]
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the JSON API."""
+    unavailable = _error("the index is not built yet, or must be rebuilt")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Veille",
+            "version": API_VERSION,
+            "description": "Full-text search of French news articles.",
+        },
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "paths": {
+            "/api/search": {
+                "get": {
+                    "operationId": "search",
+                    "summary": "Search the articles",
+                    "parameters": _SEARCH_PARAMETERS,
+                    "responses": {
+                        "200": _json(_ref("SearchResults"), "a page of results"),
+                        "400": _error("a parameter is invalid: the error names it"),
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/api/articles/{article_id}": {
+                "get": {
+                    "operationId": "article",
+                    "summary": "An article and all its passages",
+                    "parameters": [
+                        {
+                            "name": "article_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(_ref("Article"), "the article"),
+                        "404": _error("no article has this id"),
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Whether the service can answer, and what the index holds",
+                    "responses": {
+                        "200": _json(_ref("Health"), "the service is up"),
+                        "503": _json(_ref("Unavailable"), "the index is not usable"),
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
+                }
+            },
+        },
+        "components": {"schemas": _SCHEMAS},
+    }
