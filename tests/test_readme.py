@@ -90,3 +90,4 @@ def test_serve_command_on_a_fresh_copy(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        server.stdout.close()
