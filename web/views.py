@@ -10,7 +10,6 @@ import calendar
 import datetime as dt
 import re
 import threading
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from search import Index, IndexInfo, IndexNotFoundError, IndexVersionError, Results
+from search import Index, IndexNotFoundError, IndexVersionError, Results
 
 from .openapi import openapi_document
 
@@ -49,7 +48,6 @@ MONTHS = (
 )
 NO_INDEX_MESSAGE = "L'index n'est pas encore construit…"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_INFO_ATTEMPTS = 12
 
 
 # --- The index, opened once per process ------------------------------------------------
@@ -446,22 +444,10 @@ def api_openapi() -> ResponseReturnValue:
     return jsonify(openapi_document())
 
 
-def _index_info(index: Index) -> IndexInfo:
-    # Workaround: Index.info() lists the files of the generation it has open, which a
-    # rebuild deletes; until the Index notices the new one (within 0.5 s) that raises
-    # FileNotFoundError. Searches are not affected (their files stay open).
-    for _ in range(_INFO_ATTEMPTS - 1):
-        try:
-            return index.info()
-        except FileNotFoundError:
-            time.sleep(0.1)
-    return index.info()
-
-
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """Whether the app can answer, and what the index holds."""
-    info = _index_info(get_index())
+    info = get_index().info()
     return jsonify(
         {
             "status": "ok",
