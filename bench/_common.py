@@ -30,6 +30,7 @@ TUNABLES = (
     "querying.LONG_QUERY_WORDS",
     "searching.BM25_K1",
     "searching.BM25_B",
+    "searching.COORDINATION",
 )
 
 if str(PROJECT) not in sys.path:
@@ -142,8 +143,32 @@ def current_settings(names: Sequence[str] = TUNABLES) -> dict[str, object]:
     for name in names:
         module_name, _, attr = name.rpartition(".")
         module = importlib.import_module(f"search.{module_name}")
-        values[name] = getattr(module, attr)
+        if hasattr(module, attr):  # a tunable this version of search/ does not have: skip
+            values[name] = getattr(module, attr)
     return values
+
+
+def code_version() -> str:
+    """Which search/ was measured: the git commit, and a digest of search/*.py as they are."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(PROJECT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(PROJECT), "status", "--porcelain", "--", "search"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        head, dirty = "?", ""
+    digest = source_key(*sorted((PROJECT / "search").glob("*.py")))
+    return f"git {head}{' + uncommitted changes' if dirty else ''}, search/*.py digest {digest}"
 
 
 def format_settings(values: dict[str, object]) -> str:

@@ -55,6 +55,7 @@ from _common import (
     PROJECT,
     Progress,
     apply_settings,
+    code_version,
     even_sample,
     file_key,
     format_settings,
@@ -65,7 +66,7 @@ from _common import (
     source_key,
 )
 
-from search import Index, build_index, read_corpus, split_passages
+from search import Index, IndexVersionError, build_index, read_corpus, split_passages
 
 # Bump when the corpus file this script writes changes shape (invalidates the cache).
 CORPUS_FORMAT = 1
@@ -212,8 +213,9 @@ class Ranking:
 class VeilleEngine:
     name = "veille"
 
-    def __init__(self, index_path: Path) -> None:
+    def __init__(self, index_path: Path, lead_limit: int = LIMIT) -> None:
         self.index = Index.open(index_path)
+        self.lead_limit = lead_limit
 
     def passages(self, text: str) -> Ranking:
         started = time.perf_counter()
@@ -223,7 +225,7 @@ class VeilleEngine:
 
     def articles(self, text: str) -> Ranking:
         started = time.perf_counter()
-        results = self.index.search(text, group="article", limit=LIMIT)
+        results = self.index.search(text, group="article", limit=self.lead_limit)
         ms = (time.perf_counter() - started) * 1000
         return Ranking([hit.article_id for hit in results.hits], ms)
 
@@ -431,10 +433,16 @@ def veille_index(
     corpus: Corpus, reuse: Path | None, procs: int, keep: bool
 ) -> Iterator[tuple[Path, str]]:
     """The Veille index to search: reused, built into --reuse-index, or built in a temp dir."""
+    info = None
     if reuse is not None and (reuse / "CURRENT").exists():
-        index = Index.open(reuse)
-        info = index.info()
-        index.close()
+        try:
+            index = Index.open(reuse)
+        except IndexVersionError as e:
+            log(f"--reuse-index {reuse}: {e}; rebuilding it")
+        else:
+            info = index.info()
+            index.close()
+    if info is not None:
         if info.articles != corpus.articles:
             raise SystemExit(
                 f"--reuse-index {reuse} holds {info.articles} articles, the corpus "
@@ -511,6 +519,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="MODULE.NAME=V1,V2,...",
         help="also score Veille with each value, one constant at a time (repeatable)",
     )
+    p.add_argument(
+        "--lead-limit",
+        type=int,
+        default=LIMIT,
+        help="Veille's page size for leads (default 100; lead MRR@10 and R@10 are the same "
+        "with 10, which is faster: handy for a grid, but the timings are then not comparable)",
+    )
     p.add_argument("--json", type=Path, help="write the figures there too")
     return p.parse_args(argv)
 
@@ -548,11 +563,14 @@ def main(argv: list[str] | None = None) -> int:
         f"queries: {len(questions)} of {len(corpus.questions)} PIAF questions; {len(leads)} of "
         f"the {corpus.leads_listed} listed leads ({len(corpus.leads)} in this corpus)"
     )
+    print(f"search/: {code_version()}")
     print(f"settings: {format_settings(base_settings)}")
+    if args.lead_limit != LIMIT:
+        print(f"Veille's leads ask for {args.lead_limit} articles a page, not {LIMIT}")
 
     with veille_index(corpus, args.reuse_index, args.procs, args.keep_index) as (ix_path, how):
         print(f"veille index: {how}")
-        engine = VeilleEngine(ix_path)
+        engine = VeilleEngine(ix_path, args.lead_limit)
         try:
             veille = evaluate(engine, questions, leads, "veille")
         finally:
@@ -576,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
                 apply_settings({**settings, name: value})
                 label = format_settings({name: value})
                 log(f"grid: {label}")
-                engine = VeilleEngine(ix_path)  # a new Searcher reads the BM25 parameters
+                # A new Searcher reads the BM25 parameters.
+                engine = VeilleEngine(ix_path, args.lead_limit)
                 try:
                     grid_results.append((label, evaluate(engine, questions, leads, label)))
                 finally:

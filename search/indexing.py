@@ -32,7 +32,7 @@ from .passages import Passage, split_passages
 
 # Bump when the schema or what is stored in it changes: an index records the version it was
 # built with, and Index.open refuses another one with a message that says to rebuild.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 CURRENT_FILE = "CURRENT"
 META_FILE = "veille.json"

@@ -65,6 +65,14 @@ class Highlights:
 
 
 @dataclass(frozen=True)
+class QueryWord:
+    """A plain query word as the ranking sees it: its stem and its exact (folded) form."""
+
+    stem: str
+    exact: str | None
+
+
+@dataclass(frozen=True)
 class ParsedQuery:
     """A user's query read: the whoosh query, what to highlight, and what was understood."""
 
@@ -78,6 +86,9 @@ class ParsedQuery:
     since: dt.date | None = None
     until: dt.date | None = None
     notes: tuple[str, ...] = field(default=())
+    # When the query is plain words (and -words), the searcher ranks them from arrays.
+    plain: tuple[QueryWord, ...] | None = None
+    excluded: tuple[str, ...] = ()  # stems of the -words
 
 
 # --- the syntax tree -------------------------------------------------------------------
@@ -359,8 +370,8 @@ class _Builder:
 
 
 def _ranked_or(parts: list[wq.Query]) -> wq.Query:
-    """Rank by how many of a question's words a passage has, then by BM25."""
-    return wq.Or(parts, scale=0.9)
+    """A question's words: any of them, the passages with more of them scoring higher."""
+    return wq.Or(parts)
 
 
 def _plain_words(text: str) -> list[tuple[str, str]]:
@@ -429,10 +440,15 @@ def parse_query(text: str) -> ParsedQuery:
         q = wq.And([wq.Every(), q])
     elif q is not None and builder.in_text:
         # An article found by its title alone is found by its first passage.
-        q = wq.And([q, wq.Or([*builder.in_text, wq.Term("lead", "1")])])
+        # A condition, not a score: the words were scored above.
+        in_text = wq.Or([*builder.in_text, wq.Term("lead", "1")])
+        q = wq.Require(q, in_text)
+    plan = _plain_plan(tree) if tree is not None and q is not None else None
     return ParsedQuery(
         text=cleaned,
         query=q,
+        plain=plan[0] if plan else None,
+        excluded=plan[1] if plan else (),
         highlights=Highlights(
             stems=frozenset(builder.stems),
             words=frozenset(builder.words),
@@ -447,6 +463,44 @@ def parse_query(text: str) -> ParsedQuery:
         until=until,
         notes=tuple(notes),
     )
+
+
+def _query_word(text: str) -> QueryWord | bool | None:
+    """The word as the ranking sees it; None for a stop word; False if not a plain word."""
+    exact = exact_terms(text)
+    if len(exact) > 1:
+        return False  # a compound is a phrase
+    stems = query_terms(text)
+    if not stems:
+        return None
+    return QueryWord(stems[0], exact[0] if exact else None)
+
+
+def _plain_plan(tree) -> tuple[tuple[QueryWord, ...], tuple[str, ...]] | None:
+    """The words and excluded stems of a query made only of plain words, else None."""
+    nodes = tree.nodes if isinstance(tree, _And) else [tree]
+    words: list[QueryWord] = []
+    excluded: list[str] = []
+    for node in nodes:
+        negative = isinstance(node, _Not)
+        if negative:
+            node = node.node
+        if not isinstance(node, _Word) or node.field is not None or _is_prefix_like(node):
+            return None
+        word = _query_word(node.text)
+        if word is False:
+            return None
+        if word is None:
+            continue
+        if negative:
+            excluded.append(word.stem)
+        elif word not in words:
+            words.append(word)
+    return (tuple(words), tuple(excluded)) if words else None
+
+
+def _is_prefix_like(node: _Word) -> bool:
+    return "*" in node.text
 
 
 def _only_negative(q: wq.Query) -> bool:

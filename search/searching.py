@@ -16,15 +16,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.util.times import long_to_datetime
 
+from . import querying
 from .analysis import describe_chain, exact_terms, fold_accents
 from .highlight import snippet
 from .indexing import IndexMeta, IndexNotFoundError, current_generation, read_meta
 from .querying import ParsedQuery, parse_query
+from .ranking import TermArrays, rank_words
 
 # BM25 parameters (the relevance benchmark tunes them).
 BM25_K1 = 1.2
@@ -36,6 +39,9 @@ MAX_PAGE = 1000
 # Below this many articles found, a spelling suggestion is looked for.
 SUGGEST_BELOW = 3
 _REFRESH_SECONDS = 0.5
+# How much a passage with more of a question's words beats one with fewer, beyond BM25's
+# own sum: the score is multiplied by (matched words / query words) ** COORDINATION.
+COORDINATION = 0.0
 
 
 @dataclass(frozen=True)
@@ -233,6 +239,17 @@ def _column_date(raw: int) -> dt.date | None:
         return None
 
 
+def _passage(fields: dict, score: float, pq: ParsedQuery) -> PassageHit:
+    return PassageHit(
+        position=fields["position"],
+        text=fields["text"],
+        snippet=snippet(fields["text"], pq.highlights, SNIPPET_CHARS),
+        score=score,
+        start=fields["start"],
+        end=fields["end"],
+    )
+
+
 def _check_params(limit: int, page: int, sort: str, group: str) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
@@ -244,6 +261,43 @@ def _check_params(limit: int, page: int, sort: str, group: str) -> None:
         raise ValueError(f"group must be 'article' or 'passage', not {group!r}")
 
 
+class _Documents:
+    """Per-generation arrays over documents (passages) and articles, read once."""
+
+    def __init__(self, reader) -> None:
+        article_of_doc = list(reader.column_reader("article_id"))
+        self.article_ids, doc_article = np.unique(
+            np.array(article_of_doc, dtype=object), return_inverse=True
+        )
+        self.doc_article = doc_article.astype(np.int32)  # article ordinal, in id order
+        n_articles = len(self.article_ids)
+        self.article_date = np.zeros(n_articles, dtype=np.int32)  # date ordinal, 0 if none
+        dates = np.array([_column_date(raw) for raw in _raw_dates(reader)], dtype=object)
+        seen = np.zeros(n_articles, dtype=bool)
+        for docnum, article in enumerate(self.doc_article):
+            if not seen[article]:
+                seen[article] = True
+                when = dates[docnum]
+                self.article_date[article] = when.toordinal() if when else 0
+        self.doc_date = self.article_date[self.doc_article]
+
+    def month(self, article: int) -> str | None:
+        ordinal = int(self.article_date[article])
+        return dt.date.fromordinal(ordinal).strftime("%Y-%m") if ordinal else None
+
+
+def _raw_dates(reader) -> list[int]:
+    # Segment by segment: a segment of undated articles has no date column at all.
+    leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
+    raw: list[int] = []
+    for leaf, _offset in leaves:
+        if leaf.has_column("date"):
+            raw.extend(leaf.column_reader("date", translate=False))
+        else:
+            raw.extend([0] * leaf.doc_count_all())
+    return raw
+
+
 class Searcher:
     """Searches one generation of an index; cheap to reuse, not to open."""
 
@@ -253,9 +307,9 @@ class Searcher:
         self._ix = whoosh_index.open_dir(str(generation), readonly=True)
         self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         self._size = _folder_size(generation)
-        self._doc_article: list[str] | None = None
-        self._article_month: dict[str, str | None] | None = None
-        self._article_date: dict[str, dt.date | None] | None = None
+        self._documents: _Documents | None = None
+        self._arrays: TermArrays | None = None
+        self._lead: np.ndarray | None = None
 
     def close(self) -> None:
         self._searcher.close()
@@ -264,40 +318,18 @@ class Searcher:
     def up_to_date(self) -> bool:
         return self._searcher.up_to_date()
 
-    # --- per-document arrays, read once per generation -----------------------------
+    def documents(self) -> _Documents:
+        if self._documents is None:
+            self._documents = _Documents(self._searcher.reader())
+        return self._documents
 
-    def _columns(self) -> None:
-        reader = self._searcher.reader()
-        articles = list(reader.column_reader("article_id"))
-        self._doc_article = articles
-        dates: dict[str, dt.date | None] = {}
-        for aid, raw in zip(articles, self._raw_dates(reader), strict=True):
-            if aid not in dates:
-                dates[aid] = _column_date(raw)
-        self._article_date = dates
-        self._article_month = {a: d.strftime("%Y-%m") if d else None for a, d in dates.items()}
-
-    @staticmethod
-    def _raw_dates(reader) -> list[int]:
-        # Segment by segment: a segment of undated articles has no date column at all.
-        leaves = reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
-        raw: list[int] = []
-        for leaf, _offset in leaves:
-            if leaf.has_column("date"):
-                raw.extend(leaf.column_reader("date", translate=False))
-            else:
-                raw.extend([0] * leaf.doc_count_all())
-        return raw
-
-    def doc_articles(self) -> list[str]:
-        if self._doc_article is None:
-            self._columns()
-        return self._doc_article
-
-    def article_dates(self) -> dict[str, dt.date | None]:
-        if self._article_date is None:
-            self._columns()
-        return self._article_date
+    def _term_arrays(self) -> tuple[TermArrays, np.ndarray]:
+        if self._arrays is None:
+            arrays = TermArrays(self._searcher.reader(), k1=BM25_K1, b=BM25_B)
+            lead = np.zeros(arrays.doc_count, dtype=bool)
+            lead[arrays.docs("lead", "1")] = True
+            self._arrays, self._lead = arrays, lead
+        return self._arrays, self._lead
 
     # --- searching ----------------------------------------------------------------
 
@@ -318,58 +350,41 @@ class Searcher:
         since = max(filter(None, (since, pq.since)), default=None)
         until = min(filter(None, (until, pq.until)), default=None)
         if pq.query is None:
-            return Results(
-                query=pq.text,
-                hits=(),
-                total=0,
-                total_passages=0,
-                page=page,
-                per_page=limit,
-                group=group,
-                sort=sort,
-                took_ms=(time.perf_counter() - started) * 1000,
-                since=since,
-                until=until,
-                notes=pq.notes,
-            )
-        date_filter = None
-        if since or until:
-            date_filter = wq.DateRange(
-                "date",
-                dt.datetime.combine(since, dt.time.min) if since else None,
-                dt.datetime.combine(until, dt.time.max) if until else None,
-            )
-        matching = self._matching_docs(pq.query, date_filter)
-        doc_article = self.doc_articles()
-        article_docs: dict[str, list[int]] = {}
-        for docnum in matching:
-            article_docs.setdefault(doc_article[docnum], []).append(docnum)
-        dates = self.article_dates()
-        months = Counter(self._article_month[a] for a in article_docs if self._article_month.get(a))
+            docs = np.zeros(0, dtype=np.int32)
+            scores = np.zeros(0, dtype=np.float32)
+        elif pq.plain is not None:
+            docs, scores = self._rank_plain(pq, since, until)
+        else:
+            docs, scores = self._rank_whoosh(pq, since, until)
+        d = self.documents()
+        arts = d.doc_article[docs]
+        # Best first; equal scores in document order, so that results are stable.
+        order = np.lexsort((docs, -scores))
         offset = (page - 1) * limit
+        ranked_arts = arts[order]
+        articles, first = np.unique(ranked_arts, return_index=True)
         if group == "passage":
-            hits = self._passage_page(pq, matching, sort, offset, limit, date_filter)
-            total = len(matching)
+            if sort == "date":
+                order = np.lexsort((docs, arts, -d.doc_date[docs]))
+            page_docs = order[offset : offset + limit]
+            hits = [self._passage_hit(int(docs[i]), float(scores[i]), pq) for i in page_docs]
+            total = len(docs)
         else:
             if sort == "date":
-                order = sorted(
-                    article_docs, key=lambda a: (dates.get(a) or dt.date.min, a), reverse=True
-                )
-                page_articles = order[offset : offset + limit]
+                by = np.lexsort((articles, -d.article_date[articles]))
+                article_order = articles[by]
             else:
-                page_articles = self._ranked_articles(pq.query, date_filter, offset + limit)[
-                    offset:
-                ]
-            hits = self._article_hits(pq, page_articles, article_docs)
-            total = len(article_docs)
-        suggestion = None
-        if len(article_docs) < SUGGEST_BELOW:
-            suggestion = self.suggest(pq)
+                article_order = ranked_arts[np.sort(first)]
+            page_articles = article_order[offset : offset + limit]
+            hits = self._article_hits(pq, page_articles, ranked_arts, docs[order], scores[order])
+            total = len(articles)
+        months = Counter(m for m in (d.month(int(a)) for a in articles) if m)
+        suggestion = self.suggest(pq) if len(articles) < SUGGEST_BELOW else None
         return Results(
             query=pq.text,
             hits=tuple(hits),
             total=total,
-            total_passages=len(matching),
+            total_passages=len(docs),
             page=page,
             per_page=limit,
             group=group,
@@ -382,92 +397,86 @@ class Searcher:
             notes=pq.notes,
         )
 
-    def _matching_docs(self, q: wq.Query, date_filter: wq.Query | None) -> list[int]:
-        docs = set(self._searcher.docs_for_query(q))
-        if date_filter is not None:
-            docs &= set(self._searcher.docs_for_query(date_filter))
-        return sorted(docs)
+    def _allowed(self, since: dt.date | None, until: dt.date | None) -> np.ndarray | None:
+        if since is None and until is None:
+            return None
+        dates = self.documents().doc_date
+        allowed = dates > 0
+        if since is not None:
+            allowed &= dates >= since.toordinal()
+        if until is not None:
+            allowed &= dates <= until.toordinal()
+        return allowed
 
-    def _ranked_articles(self, q: wq.Query, date_filter, wanted: int) -> list[str]:
-        """The ids of the first `wanted` articles, ranked by their best passage."""
-        doc_article = self.doc_articles()
-        n = max(50, wanted * 5)
-        while True:
-            results = self._searcher.search(q, limit=n, filter=date_filter)
-            order: dict[str, None] = {}
-            for hit in results:
-                order.setdefault(doc_article[hit.docnum], None)
-                if len(order) >= wanted:
-                    return list(order)
-            if results.scored_length() < n:
-                return list(order)
-            n *= 4
+    def _rank_plain(self, pq: ParsedQuery, since, until) -> tuple[np.ndarray, np.ndarray]:
+        arrays, lead = self._term_arrays()
+        ranked = rank_words(
+            arrays,
+            list(pq.plain),
+            list(pq.excluded),
+            require_all=not pq.ranked_or,
+            title_weight=querying.TITLE_WEIGHT,
+            exact_bonus=querying.EXACT_BONUS,
+            coordination=COORDINATION,
+            lead=lead,
+            allowed=self._allowed(since, until),
+        )
+        return ranked.docs, ranked.scores
+
+    def _rank_whoosh(self, pq: ParsedQuery, since, until) -> tuple[np.ndarray, np.ndarray]:
+        date_filter = None
+        if since or until:
+            date_filter = wq.DateRange(
+                "date",
+                dt.datetime.combine(since, dt.time.min) if since else None,
+                dt.datetime.combine(until, dt.time.max) if until else None,
+            )
+        results = self._searcher.search(pq.query, limit=None, filter=date_filter)
+        docs = np.fromiter((h.docnum for h in results), dtype=np.int32, count=len(results))
+        scores = np.fromiter((h.score for h in results), dtype=np.float32, count=len(results))
+        return docs, scores
 
     def _article_hits(
-        self, pq: ParsedQuery, article_ids: list[str], article_docs: dict[str, list[int]]
+        self,
+        pq: ParsedQuery,
+        page_articles: np.ndarray,
+        ranked_arts: np.ndarray,
+        ranked_docs: np.ndarray,
+        ranked_scores: np.ndarray,
     ) -> list[Hit]:
-        if not article_ids:
+        """One hit per article of the page, with its best passages (in score order)."""
+        if len(page_articles) == 0:
             return []
-        docs = {d for a in article_ids for d in article_docs[a]}
-        results = self._searcher.search(pq.query, limit=None, filter=docs)
-        by_article: dict[str, list] = {}
-        for hit in results:
-            by_article.setdefault(hit["article_id"], []).append(hit)
+        chosen = np.flatnonzero(np.isin(ranked_arts, page_articles))
+        passages: dict[int, list[int]] = {}
+        for i in chosen:
+            best = passages.setdefault(int(ranked_arts[i]), [])
+            if len(best) < PASSAGES_PER_HIT:
+                best.append(int(i))
+        reader = self._searcher.reader()
         hits = []
-        for aid in article_ids:
-            passages = by_article.get(aid)
-            if not passages:
-                continue
-            best = passages[0]
+        for article in page_articles:
+            picks = passages[int(article)]
+            fields = [reader.stored_fields(int(ranked_docs[i])) for i in picks]
+            head = fields[0]
             hits.append(
                 Hit(
-                    article_id=aid,
-                    title=best["title"],
-                    date=_to_date(best.get("date")),
-                    source=best.get("source"),
-                    url=best.get("url"),
-                    score=best.score,
-                    passages=tuple(self._passage_hit(h, pq) for h in passages[:PASSAGES_PER_HIT]),
+                    article_id=head["article_id"],
+                    title=head["title"],
+                    date=_to_date(head.get("date")),
+                    source=head.get("source"),
+                    url=head.get("url"),
+                    score=float(ranked_scores[picks[0]]),
+                    passages=tuple(
+                        _passage(f, float(ranked_scores[i]), pq)
+                        for f, i in zip(fields, picks, strict=True)
+                    ),
                 )
             )
         return hits
 
-    def _passage_page(self, pq, matching, sort, offset, limit, date_filter) -> list[Hit]:
-        if sort == "date":
-            dates = self.article_dates()
-            doc_article = self.doc_articles()
-            reader = self._searcher.reader()
-            keyed = sorted(
-                matching,
-                key=lambda d: (dates.get(doc_article[d]) or dt.date.min, doc_article[d]),
-                reverse=True,
-            )
-            page_docs = keyed[offset : offset + limit]
-            results = self._searcher.search(pq.query, limit=None, filter=set(page_docs))
-            scores = {h.docnum: h.score for h in results}
-            page_docs.sort(
-                key=lambda d: (
-                    -(dates.get(doc_article[d]) or dt.date.min).toordinal(),
-                    doc_article[d],
-                    reader.stored_fields(d)["position"],
-                )
-            )
-            hits = [
-                self._single(reader.stored_fields(d), scores.get(d, 0.0), pq) for d in page_docs
-            ]
-            return hits
-        results = self._searcher.search(pq.query, limit=offset + limit, filter=date_filter)
-        return [self._single(h.fields(), h.score, pq) for h in results[offset : offset + limit]]
-
-    def _single(self, fields: dict, score: float, pq: ParsedQuery) -> Hit:
-        passage = PassageHit(
-            position=fields["position"],
-            text=fields["text"],
-            snippet=snippet(fields["text"], pq.highlights, SNIPPET_CHARS),
-            score=score,
-            start=fields["start"],
-            end=fields["end"],
-        )
+    def _passage_hit(self, docnum: int, score: float, pq: ParsedQuery) -> Hit:
+        fields = self._searcher.reader().stored_fields(docnum)
         return Hit(
             article_id=fields["article_id"],
             title=fields["title"],
@@ -475,17 +484,7 @@ class Searcher:
             source=fields.get("source"),
             url=fields.get("url"),
             score=score,
-            passages=(passage,),
-        )
-
-    def _passage_hit(self, hit, pq: ParsedQuery) -> PassageHit:
-        return PassageHit(
-            position=hit["position"],
-            text=hit["text"],
-            snippet=snippet(hit["text"], pq.highlights, SNIPPET_CHARS),
-            score=hit.score,
-            start=hit["start"],
-            end=hit["end"],
+            passages=(_passage(fields, score, pq),),
         )
 
     # --- spelling -------------------------------------------------------------------
@@ -561,12 +560,16 @@ class Searcher:
             matched_positions=matched,
         )
 
+    @staticmethod
+    def _live_docs(reader) -> np.ndarray:
+        return np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+
     def info(self, path: str) -> IndexInfo:
         reader = self._searcher.reader()
         return IndexInfo(
             path=path,
             generation=self.generation.name,
-            articles=len(set(self.doc_articles()[d] for d in reader.all_doc_ids())),
+            articles=len(np.unique(self.documents().doc_article[self._live_docs(reader)])),
             passages=reader.doc_count(),
             built_at=self.meta.built_at,
             schema_version=self.meta.schema_version,

@@ -1,0 +1,192 @@
+"""Fast BM25F ranking of plain-word queries from postings held in numpy arrays.
+
+whoosh's matcher tree walks postings one document at a time in Python, which takes seconds
+for a long question over a large index. Most queries are plain words (all required, or a
+question ranked as OR, maybe with ``-words``): for those the searcher scores here instead.
+Each term's postings are read once per index generation into arrays of document numbers and
+BM25 weights (whoosh's own formula, idf and byte-coded field lengths, so scores equal the
+matcher tree's), then a query is a handful of vector additions over all documents.
+
+Part of the searcher: this module reads whoosh storage, and nothing outside searching.py
+calls it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.util.numeric import byte_to_length
+
+# The byte whoosh stores a field length as, decoded once.
+_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
+# Postings kept in memory per searcher, counted in documents (about 8 bytes each).
+_CACHE_POSTINGS = 30_000_000
+
+
+@dataclass(frozen=True)
+class Word:
+    """One plain query word: its stem (text and title fields) and its exact form."""
+
+    stem: str
+    exact: str | None
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Matching documents and their scores, in document order."""
+
+    docs: np.ndarray  # int32 document numbers
+    scores: np.ndarray  # float32
+
+
+class TermArrays:
+    """Per-generation arrays: field lengths, live documents, and cached term weights."""
+
+    def __init__(self, reader, k1: float, b: float) -> None:
+        self.reader = reader
+        self.k1 = k1
+        self.b = b
+        self.doc_count = reader.doc_count_all()
+        self.live = np.zeros(self.doc_count, dtype=bool)
+        self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+        self._leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
+        self._lengths: dict[str, np.ndarray] = {}
+        self._avg: dict[str, float] = {}
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached = 0
+
+    def _field_lengths(self, field: str) -> np.ndarray:
+        lengths = self._lengths.get(field)
+        if lengths is None:
+            parts = []
+            for leaf, _offset in self._leaves:
+                n = leaf.doc_count_all()
+                perdoc = getattr(leaf, "_perdoc", None)
+                column = None
+                if perdoc is not None and perdoc.has_column(_lenfield(field)):
+                    column = perdoc.column_reader(_lenfield(field), LENGTHS_COLUMN)
+                if column is None:
+                    parts.append(np.zeros(n, dtype=np.float32))
+                else:
+                    codes = np.frombuffer(bytes(column[i] for i in range(n)), dtype=np.uint8)
+                    parts.append(_LENGTH_OF_BYTE[codes])
+            lengths = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+            self._lengths[field] = lengths
+            self._avg[field] = (self.reader.field_length(field) / (self.doc_count or 1)) or 1.0
+        return lengths
+
+    def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        ids_parts, tf_parts = [], []
+        for leaf, offset in self._leaves:
+            if (field, term) not in leaf:
+                continue
+            matcher = leaf.postings(field, term)
+            ids, tfs = _read_all(matcher)
+            ids_parts.append(np.asarray(ids, dtype=np.int64) + offset)
+            tf_parts.append(np.asarray(tfs, dtype=np.float32))
+        if not ids_parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(ids_parts), np.concatenate(tf_parts)
+
+    def weights(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers, BM25 weights) of a term in a field, live documents only."""
+        key = (field, term)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        ids, tfs = self._postings(field, term)
+        if len(ids):
+            keep = self.live[ids]
+            ids, tfs = ids[keep], tfs[keep]
+        df = self.reader.doc_frequency(field, term)
+        idf = math.log(self.doc_count / (df + 1)) + 1
+        lengths = self._field_lengths(field)[ids]
+        norm = self.k1 * ((1 - self.b) + self.b * lengths / self._avg[field])
+        weights = (idf * (tfs * (self.k1 + 1)) / (tfs + norm)).astype(np.float32)
+        entry = (ids.astype(np.int32), weights)
+        self._cache[key] = entry
+        self._cached += len(ids)
+        while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
+            _, (old_ids, _w) = self._cache.popitem(last=False)
+            self._cached -= len(old_ids)
+        return entry
+
+    def docs(self, field: str, term: str) -> np.ndarray:
+        return self.weights(field, term)[0]
+
+
+def _read_all(matcher) -> tuple[list[int], list[float]]:
+    """All (docnum, weight) postings of a matcher, a block at a time where possible."""
+    ids: list[int] = []
+    weights: list[float] = []
+    if isinstance(matcher, FilterMatcher):
+        matcher = matcher.child  # deleted documents are dropped by the live mask instead
+    if isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.extend(matcher._ids)
+            weights.extend(matcher._weights)
+            matcher._next_block()
+        return ids, weights
+    while matcher.is_active():  # any other matcher: the public, slower way
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return ids, weights
+
+
+def rank_words(
+    arrays: TermArrays,
+    words: list[Word],
+    excluded: list[str],
+    *,
+    require_all: bool,
+    title_weight: float,
+    exact_bonus: float,
+    coordination: float,
+    lead: np.ndarray,
+    allowed: np.ndarray | None,
+) -> Ranked:
+    """Score every document for plain words; keep those the query matches.
+
+    A document matches when it has every word (``require_all``) or any word, in its text or
+    its title; and at least one in its own text unless it is its article's first passage
+    (so a title match alone brings in the article, by its lead, and not every passage).
+    """
+    n = arrays.doc_count
+    scores = np.zeros(n, dtype=np.float32)
+    matched = np.zeros(n, dtype=np.int16)
+    in_text = np.zeros(n, dtype=bool)
+    for word in words:
+        text_ids, text_w = arrays.weights("text", word.stem)
+        title_ids, title_w = arrays.weights("title", word.stem)
+        scores[text_ids] += text_w
+        scores[title_ids] += title_weight * title_w
+        if exact_bonus and word.exact is not None:
+            exact_ids, exact_w = arrays.weights("exact", word.exact)
+            scores[exact_ids] += exact_bonus * exact_w
+        has = np.zeros(n, dtype=bool)
+        has[text_ids] = True
+        has[title_ids] = True
+        matched += has
+        in_text[text_ids] = True
+    mask = (matched == len(words)) if require_all else (matched > 0)
+    mask &= in_text | lead
+    mask &= arrays.live
+    if allowed is not None:
+        mask &= allowed
+    for stem in excluded:
+        mask[arrays.docs("text", stem)] = False
+        mask[arrays.docs("title", stem)] = False
+    docs = np.flatnonzero(mask).astype(np.int32)
+    result = scores[docs]
+    if coordination and len(words) > 1:
+        result *= (matched[docs] / len(words)) ** coordination
+    return Ranked(docs=docs, scores=result)
