@@ -21,12 +21,23 @@ from .indexing import (
 )
 from .passages import Passage, split_passages
 from .querying import parse_query
-from .searching import Hit, Index, IndexInfo, PassageHit, Results, Searcher, StoredArticle
+from .searching import (
+    Explanation,
+    Hit,
+    Index,
+    IndexInfo,
+    PassageHit,
+    Results,
+    Searcher,
+    StoredArticle,
+    explain,
+)
 
 __all__ = [
     "Article",
     "BuildSummary",
     "CorpusError",
+    "Explanation",
     "Hit",
     "Index",
     "IndexInfo",
@@ -42,6 +53,7 @@ __all__ = [
     "VeilleError",
     "analysis_steps",
     "build_index",
+    "explain",
     "optimize_index",
     "parse_query",
     "read_corpus",

@@ -20,7 +20,7 @@ from .analysis import analysis_steps
 from .corpus import CorpusError
 from .errors import VeilleError
 from .indexing import IndexNotFoundError, build_index, optimize_index, update_index
-from .searching import MAX_LIMIT, Index, Results
+from .searching import MAX_LIMIT, Index, Results, explain
 
 DEFAULT_INDEX = "index"
 DEFAULT_CORPUS = "corpus"
@@ -129,7 +129,7 @@ def _terminal_snippet(snippet: str, color: bool) -> str:
     return html.unescape(re.sub(r"</?mark>", lambda m: off if m[0][1] == "/" else on, snippet))
 
 
-def _print_results(results: Results, color: bool) -> None:
+def _print_results(results: Results, color: bool, explain_query: str | None = None) -> None:
     unit = "articles" if results.group == "article" else "passages"
     estimate = "about " if results.total_is_estimate else ""
     print(
@@ -144,6 +144,9 @@ def _print_results(results: Results, color: bool) -> None:
         print(f"   /articles/{hit.article_id}#p{hit.position}   score {hit.score:.2f}")
         for passage in hit.passages:
             print(f"   ¶{passage.position}: {_terminal_snippet(passage.snippet, color)}")
+        if explain_query is not None:
+            for line in explain(explain_query, hit.text, hit.score).lines():
+                print(f"   ? {line}")
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -162,9 +165,15 @@ def _query(args: argparse.Namespace) -> int:
         until=args.until,
     )
     if args.json:
-        print(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+        body = results.to_dict()
+        if args.explain:
+            for hit, data in zip(results, body["hits"], strict=True):
+                data["explain"] = explain(args.text, hit.text, hit.score).to_dict()
+        print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
-        _print_results(results, color=sys.stdout.isatty())
+        _print_results(
+            results, color=sys.stdout.isatty(), explain_query=args.text if args.explain else None
+        )
     return 0
 
 
@@ -295,6 +304,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_date, help="from this date (YYYY-MM-DD), inclusive")
     p.add_argument("--until", type=_date, help="to this date (YYYY-MM-DD), inclusive")
     p.add_argument("--json", action="store_true", help="print the web API's JSON body")
+    p.add_argument("--explain", action="store_true", help="say why each result matched")
 
     p = command("info", _info)
     p.add_argument("--json", action="store_true")

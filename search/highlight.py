@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from functools import lru_cache
 
 from whoosh.analysis import LowercaseFilter
 
@@ -33,10 +34,11 @@ def _words(text: str) -> list[tuple[str, int, int]]:
     ]
 
 
-def _stems(word: str) -> set[str]:
+@lru_cache(maxsize=200_000)
+def _stems(word: str) -> frozenset[str]:
     # The same two stems the index makes: of the word as written, and without accents.
     plain = fold_accents(word)
-    return {fold_accents(stem(word)), stem(plain)}
+    return frozenset((fold_accents(stem(word)), stem(plain)))
 
 
 def match_spans(text: str, highlights: Highlights) -> list[tuple[int, int]]:

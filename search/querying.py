@@ -89,6 +89,7 @@ class ParsedQuery:
     # When the query is plain words (and -words), the searcher ranks them from arrays.
     plain: tuple[QueryWord, ...] | None = None
     excluded: tuple[str, ...] = ()  # stems of the -words
+    excluded_words: tuple[str, ...] = ()  # the excluded words as typed
 
 
 # --- the syntax tree -------------------------------------------------------------------
@@ -276,8 +277,11 @@ class _Builder:
         # at least one of them (or be its article's first), so that a title match alone
         # does not bring in every passage of the article.
         self.in_text: list[wq.Query] = []
+        self.excluded_words: list[str] = []
 
     def build(self, node, positive: bool = True) -> wq.Query | None:
+        if node is None:  # a date filter: not a condition on words
+            return None
         if isinstance(node, _Word):
             return self.word(node, positive)
         if isinstance(node, _Phrase):
@@ -308,9 +312,16 @@ class _Builder:
 
     def word(self, node: _Word, positive: bool) -> wq.Query | None:
         exact = exact_terms(node.text)
-        if len(exact) > 1:  # a hyphenated or dotted compound: the words in a row
-            return self.phrase(node.text, node.field, positive)
         stems = query_terms(node.text)
+        if len(exact) > 1 and len(stems) > 1:
+            if self.ranked_or and positive:  # in a question, a compound's parts are words
+                parts = [_Word(part, node.field) for part in exact if query_terms(part)]
+                return wq.Or([self.word(part, positive) for part in parts])
+            return self.phrase(node.text, node.field, positive)  # its words in a row
+        if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
+            exact = []
+        if not positive and stems:
+            self.excluded_words.append(node.text)
         if positive:
             self.plain.append(node.text)
         if not stems:
@@ -443,12 +454,13 @@ def parse_query(text: str) -> ParsedQuery:
         # A condition, not a score: the words were scored above.
         in_text = wq.Or([*builder.in_text, wq.Term("lead", "1")])
         q = wq.Require(q, in_text)
-    plan = _plain_plan(tree) if tree is not None and q is not None else None
+    plan = _plain_plan(tree, ranked_or) if tree is not None and q is not None else None
     return ParsedQuery(
         text=cleaned,
         query=q,
         plain=plan[0] if plan else None,
         excluded=plan[1] if plan else (),
+        excluded_words=tuple(builder.excluded_words),
         highlights=Highlights(
             stems=frozenset(builder.stems),
             words=frozenset(builder.words),
@@ -465,18 +477,19 @@ def parse_query(text: str) -> ParsedQuery:
     )
 
 
-def _query_word(text: str) -> QueryWord | bool | None:
-    """The word as the ranking sees it; None for a stop word; False if not a plain word."""
+def _query_words(text: str, ranked_or: bool) -> list[QueryWord] | None:
+    """The word as the ranking sees it ([] for a stop word); None if it must be a phrase."""
     exact = exact_terms(text)
-    if len(exact) > 1:
-        return False  # a compound is a phrase
     stems = query_terms(text)
-    if not stems:
-        return None
-    return QueryWord(stems[0], exact[0] if exact else None)
+    if len(exact) <= 1 or len(stems) <= 1:
+        # One word, or a compound with one significant part (tombe-t-il, est-ce).
+        return [QueryWord(s, exact[0] if len(exact) == 1 else None) for s in stems]
+    if ranked_or:  # in a question, its parts are words
+        return [QueryWord(query_terms(p)[0], p) for p in exact if query_terms(p)]
+    return None  # Corbeil-Essonnes: the words in a row
 
 
-def _plain_plan(tree) -> tuple[tuple[QueryWord, ...], tuple[str, ...]] | None:
+def _plain_plan(tree, ranked_or: bool) -> tuple[tuple[QueryWord, ...], tuple[str, ...]] | None:
     """The words and excluded stems of a query made only of plain words, else None."""
     nodes = tree.nodes if isinstance(tree, _And) else [tree]
     words: list[QueryWord] = []
@@ -487,15 +500,14 @@ def _plain_plan(tree) -> tuple[tuple[QueryWord, ...], tuple[str, ...]] | None:
             node = node.node
         if not isinstance(node, _Word) or node.field is not None or _is_prefix_like(node):
             return None
-        word = _query_word(node.text)
-        if word is False:
+        found = _query_words(node.text, ranked_or and not negative)
+        if found is None:
             return None
-        if word is None:
-            continue
-        if negative:
-            excluded.append(word.stem)
-        elif word not in words:
-            words.append(word)
+        for word in found:
+            if negative:
+                excluded.append(word.stem)
+            elif word not in words:
+                words.append(word)
     return (tuple(words), tuple(excluded)) if words else None
 
 

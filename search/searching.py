@@ -11,9 +11,8 @@ import datetime as dt
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,10 @@ from whoosh import scoring
 from whoosh.util.times import long_to_datetime
 
 from . import querying
-from .analysis import describe_chain, exact_terms, fold_accents
-from .highlight import snippet
+from .analysis import describe_chain, exact_terms, fold_accents, query_terms
+from .highlight import match_spans, snippet
 from .indexing import IndexMeta, IndexNotFoundError, current_generation, read_meta
-from .querying import ParsedQuery, parse_query
+from .querying import Highlights, ParsedQuery, parse_query
 from .ranking import TermArrays, rank_words
 
 # BM25 parameters (the relevance benchmark tunes them).
@@ -46,14 +45,24 @@ COORDINATION = 0.0
 
 @dataclass(frozen=True)
 class PassageHit:
-    """One matching passage: where it is in its article, its text and its snippet."""
+    """One matching passage: where it is in its article, its text and its snippet.
+
+    The snippet is made when it is first read: a caller that ranks (a benchmark, a script
+    reading ids) does not pay for highlighting.
+    """
 
     position: int
     text: str
-    snippet: str
     score: float
     start: int
     end: int
+    highlights: Highlights = field(default=Highlights(), repr=False, compare=False)
+    snippet_chars: int | None = field(default=SNIPPET_CHARS, repr=False, compare=False)
+
+    @property
+    def snippet(self) -> str:
+        """The text (or its best fragment), HTML-escaped, with the matches in <mark>."""
+        return snippet(self.text, self.highlights, self.snippet_chars)
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,89 @@ class StoredArticle:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """Why a passage matched a query, in plain French: what the query became, what matched."""
+
+    query: str
+    words: tuple[tuple[str, str], ...]  # (word as typed, the stem searched)
+    dropped: tuple[str, ...]  # words left out as too common
+    phrases: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    excluded: tuple[str, ...]
+    all_words_required: bool
+    matched: tuple[str, ...]  # the passage's words that matched, as written
+    score: float | None = None
+
+    def lines(self) -> list[str]:
+        """The explanation as French sentences."""
+        out = []
+        if self.words:
+            listed = ", ".join(f"« {w} » (racine « {s} »)" for w, s in self.words)
+            out.append(f"Mots cherchés, sous toutes leurs formes : {listed}.")
+        if self.phrases:
+            out.append("Expressions exactes : " + ", ".join(f"« {p} »" for p in self.phrases) + ".")
+        if self.prefixes:
+            out.append("Débuts de mots : " + ", ".join(f"« {p}… »" for p in self.prefixes) + ".")
+        if self.dropped:
+            out.append(
+                "Mots ignorés car trop courants : "
+                + ", ".join(f"« {w} »" for w in self.dropped)
+                + "."
+            )
+        if self.excluded:
+            out.append("Exclus : " + ", ".join(f"« {w} »" for w in self.excluded) + ".")
+        if self.all_words_required:
+            out.append("Tous les mots doivent figurer dans le passage ou le titre de l'article.")
+        else:
+            out.append(
+                "Question longue : il suffit d'un mot ; les passages qui en contiennent le plus "
+                "et les plus rares passent devant."
+            )
+        if self.matched:
+            out.append("Dans ce passage : " + ", ".join(f"« {w} »" for w in self.matched) + ".")
+        else:
+            out.append("Ce passage est le début d'un article dont le titre correspond.")
+        if self.score is not None:
+            out.append(f"Score (BM25F) : {self.score:.2f}.")
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "words": [{"word": w, "stem": s} for w, s in self.words],
+            "dropped": list(self.dropped),
+            "phrases": list(self.phrases),
+            "prefixes": list(self.prefixes),
+            "excluded": list(self.excluded),
+            "all_words_required": self.all_words_required,
+            "matched": list(self.matched),
+            "score": self.score,
+            "text": self.lines(),
+        }
+
+
+def explain(query: str, passage_text: str, score: float | None = None) -> Explanation:
+    """Explain what a query became and which words of a passage it matched."""
+    pq = parse_query(query)
+    spans = match_spans(passage_text, pq.highlights)
+    matched = tuple(dict.fromkeys(passage_text[s:e] for s, e in spans))
+    words = tuple(
+        (w, stems[0]) for w in pq.kept if (stems := query_terms(w)) and len(exact_terms(w)) == 1
+    )
+    return Explanation(
+        query=pq.text,
+        words=words,
+        dropped=tuple(dict.fromkeys(pq.dropped)),
+        phrases=tuple(" ".join(p) for p in pq.highlights.phrases),
+        prefixes=pq.highlights.prefixes,
+        excluded=pq.excluded_words,
+        all_words_required=not pq.ranked_or,
+        matched=matched,
+        score=score,
+    )
+
+
+@dataclass(frozen=True)
 class IndexInfo:
     """What `veille info` and /healthz report."""
 
@@ -243,7 +335,7 @@ def _passage(fields: dict, score: float, pq: ParsedQuery) -> PassageHit:
     return PassageHit(
         position=fields["position"],
         text=fields["text"],
-        snippet=snippet(fields["text"], pq.highlights, SNIPPET_CHARS),
+        highlights=pq.highlights,
         score=score,
         start=fields["start"],
         end=fields["end"],
@@ -280,10 +372,23 @@ class _Documents:
                 when = dates[docnum]
                 self.article_date[article] = when.toordinal() if when else 0
         self.doc_date = self.article_date[self.doc_article]
+        self.article_month = np.array(  # YYYYMM, 0 if undated
+            [
+                (d.year * 100 + d.month) if o else 0
+                for o in self.article_date.tolist()
+                for d in (dt.date.fromordinal(o or 1),)
+            ],
+            dtype=np.int32,
+        )
 
-    def month(self, article: int) -> str | None:
-        ordinal = int(self.article_date[article])
-        return dt.date.fromordinal(ordinal).strftime("%Y-%m") if ordinal else None
+    def timeline(self, articles: np.ndarray) -> tuple[tuple[str, int], ...]:
+        """(YYYY-MM, number of these articles) for each month, in order."""
+        months, counts = np.unique(self.article_month[articles], return_counts=True)
+        return tuple(
+            (f"{m // 100:04d}-{m % 100:02d}", int(c))
+            for m, c in zip(months.tolist(), counts.tolist(), strict=True)
+            if m
+        )
 
 
 def _raw_dates(reader) -> list[int]:
@@ -378,8 +483,9 @@ class Searcher:
             page_articles = article_order[offset : offset + limit]
             hits = self._article_hits(pq, page_articles, ranked_arts, docs[order], scores[order])
             total = len(articles)
-        months = Counter(m for m in (d.month(int(a)) for a in articles) if m)
-        suggestion = self.suggest(pq) if len(articles) < SUGGEST_BELOW else None
+        # A suggestion helps a few words that found little, not a long question.
+        few = len(articles) < SUGGEST_BELOW and not pq.ranked_or
+        suggestion = self.suggest(pq) if few else None
         return Results(
             query=pq.text,
             hits=tuple(hits),
@@ -393,7 +499,7 @@ class Searcher:
             suggestion=suggestion,
             since=since,
             until=until,
-            timeline=tuple(sorted(months.items())),
+            timeline=d.timeline(articles),
             notes=pq.notes,
         )
 
@@ -548,9 +654,8 @@ class Searcher:
                 PassageHit(
                     position=f["position"],
                     text=f["text"],
-                    snippet=snippet(f["text"], pq.highlights, None)
-                    if pq is not None
-                    else snippet(f["text"], parse_query("").highlights, None),
+                    highlights=pq.highlights if pq is not None else Highlights(),
+                    snippet_chars=None,
                     score=0.0,
                     start=f["start"],
                     end=f["end"],
@@ -646,6 +751,10 @@ class Index:
     def article(self, article_id: str, query: str | None = None) -> StoredArticle | None:
         """The article with this id and all its passages, or None."""
         return self.searcher().article(article_id, query)
+
+    def explain(self, query: str, hit: Hit) -> Explanation:
+        """Why this hit matched this query: the words kept, dropped, and found in it."""
+        return explain(query, hit.text, hit.score)
 
     def info(self) -> IndexInfo:
         """Counts, build date, analyzer chain and size of the live generation."""

@@ -140,3 +140,14 @@ def test_add_remove_optimize(tmp_path):
     run = veille("optimize", "--index", index)
     assert run.returncode == 0 and "merged into 1" in run.stdout
     assert "0 articles" in veille("query", "pêche", "--index", index).stdout
+
+
+def test_query_explain(built):
+    run = veille("query", "--index", str(built), "--explain", "Qui est Hammouchi ?")
+    assert run.returncode == 0
+    assert "? Mots ignorés car trop courants : « Qui », « est »." in run.stdout
+    assert "? Dans ce passage : « Hammouchi »." in run.stdout
+    body = json.loads(
+        veille("query", "--index", str(built), "--json", "--explain", "Hammouchi").stdout
+    )
+    assert body["hits"][0]["explain"]["words"] == [{"word": "Hammouchi", "stem": "hammouch"}]

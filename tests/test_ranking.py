@@ -44,3 +44,14 @@ def test_date_filter_on_the_array_path(news_index):
     assert len(docs) and np.all(
         searcher.documents().doc_date[docs] >= dt.date(2024, 5, 10).toordinal()
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "En quelle année le ministre français tombe-t-il malade au Maroc ?",
+        "Pourquoi les supporters marocains de Saint-Denis vont-ils au stade de France ?",
+    ],
+)
+def test_compounds_in_questions_rank_alike(news_index, query):
+    test_array_ranking_equals_whoosh(news_index, query)

@@ -216,3 +216,23 @@ def test_to_dict_is_the_api_shape(seed_index):
         "score",
     }
     assert body["hits"][0]["date"] == "2024-05-05" and body["hits"][0]["url"] is None
+
+
+def test_explain_says_what_the_query_became_and_what_matched(seed_index):
+    hit = seed_index.search("Qui est Abdellatif Hammouchi ? -Asie").hits[0]
+    why = seed_index.explain("Qui est Abdellatif Hammouchi ? -Asie", hit)
+    assert why.words == (("Abdellatif", "abdel"), ("Hammouchi", "hammouch"))
+    assert why.dropped == ("Qui", "est")
+    assert why.excluded == ("Asie",)
+    assert why.matched == ("Abdellatif Hammouchi",)
+    text = "\n".join(why.lines())
+    assert "Mots ignorés car trop courants : « Qui », « est »." in text
+    assert "Tous les mots doivent figurer" in text
+
+
+def test_explain_a_long_question(seed_index):
+    question = "Quel est le rôle du Maroc dans la lutte contre le terrorisme ?"
+    hit = seed_index.search(question).hits[0]
+    why = seed_index.explain(question, hit)
+    assert not why.all_words_required
+    assert "Question longue" in "\n".join(why.lines())

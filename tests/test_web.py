@@ -465,3 +465,14 @@ def test_the_app_never_writes_to_the_index(client, web_index_path):
     for url in ("/?q=gouvernement", "/articles/ecole?q=élus", "/api/search?q=lutte", "/healthz"):
         assert client.get(url).status_code == 200
     assert snapshot() == before
+
+
+def test_each_result_explains_itself(client):
+    soup = BeautifulSoup(client.get("/?q=coopération sécuritaire").data, "html.parser")
+    hits = soup.select("li.hit")
+    assert hits
+    for hit in hits:
+        why = hit.select_one("details.why")
+        assert why.summary.get_text(strip=True) == "Pourquoi ce résultat ?"
+        lines = [li.get_text() for li in why.select("li")]
+        assert any(line.startswith("Mots cherchés") and "coopération" in line for line in lines)

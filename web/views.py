@@ -390,6 +390,7 @@ def search() -> ResponseReturnValue:
         total_text=totals_text(results),
         took=took_text(results.took_ms),
         bars=timeline_bars(results, params),
+        explanations=[index.explain(params.q, hit).lines() for hit in results],
         first_rank=(results.page - 1) * results.per_page + 1,
         pages=page_numbers(params.page, last_page) if last_page > 1 else [],
         last_page=last_page,
