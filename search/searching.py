@@ -331,6 +331,21 @@ def _column_date(raw: int) -> dt.date | None:
         return None
 
 
+# The accented forms of a first letter, for words typed without their accent.
+_ACCENTED = {"e": "éèê", "a": "àâ", "i": "î", "o": "ô", "u": "û", "c": "ç"}
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (words are short: the plain dynamic programme will do)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
 def _passage(fields: dict, score: float, pq: ParsedQuery) -> PassageHit:
     return PassageHit(
         position=fields["position"],
@@ -596,7 +611,14 @@ class Searcher:
     # --- spelling -------------------------------------------------------------------
 
     def suggest(self, pq: ParsedQuery) -> str | None:
-        """The query with its unknown or rare words replaced by the corpus's likeliest words."""
+        """The query with its unknown words replaced by the corpus's likeliest words.
+
+        Candidates are the corpus's words as written (accents kept) within one edit, then
+        two, of the typed word; the closest wins once accents are set aside, then the most
+        frequent. Typos rarely touch a word's first letters, so the search of the
+        vocabulary starts from them (and from the first letter's accented forms), which
+        keeps it fast on a large vocabulary.
+        """
         reader = self._searcher.reader()
         text = pq.text
         changed = False
@@ -606,22 +628,7 @@ class Searcher:
                 continue
             if reader.doc_frequency("exact", exact[0]) > 0:
                 continue
-            lowered = word.lower()
-            best = None
-            for maxdist in (1, 2) if len(lowered) > 4 else (1,):
-                candidates = [
-                    c for c in reader.terms_within("spell", lowered, maxdist) if c != lowered
-                ]
-                if candidates:
-                    best = max(
-                        candidates,
-                        key=lambda c: (
-                            fold_accents(c) == fold_accents(lowered),
-                            reader.doc_frequency("spell", c),
-                            c,
-                        ),
-                    )
-                    break
+            best = self._closest_word(reader, word.lower())
             if best is None:
                 continue
             if word[:1].isupper():
@@ -629,6 +636,30 @@ class Searcher:
             text = text.replace(word, best, 1)
             changed = True
         return text if changed else None
+
+    @staticmethod
+    def _closest_word(reader, word: str) -> str | None:
+        starts = [word] + [v + word[1:] for v in _ACCENTED.get(fold_accents(word[0]), "")]
+        for maxdist, prefix in ((1, 1), (2, 2)):
+            if maxdist == 2 and len(word) <= 4:
+                break
+            candidates = {
+                c
+                for start in starts
+                for c in reader.terms_within("spell", start, maxdist, prefix=prefix)
+                if c != word
+            }
+            if candidates:
+                plain = fold_accents(word)
+                return min(
+                    candidates,
+                    key=lambda c: (
+                        _edit_distance(fold_accents(c), plain),
+                        -reader.doc_frequency("spell", c),
+                        c,
+                    ),
+                )
+        return None
 
     # --- articles -------------------------------------------------------------------
 

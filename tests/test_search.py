@@ -236,3 +236,8 @@ def test_explain_a_long_question(seed_index):
     why = seed_index.explain(question, hit)
     assert not why.all_words_required
     assert "Question longue" in "\n".join(why.lines())
+
+
+def test_suggestion_restores_accents(news_index):
+    assert news_index.search("electoins").suggestion == "élections"
+    assert news_index.search("Oeuvrre").suggestion == "Oeuvre"  # ligatures are spelled out
