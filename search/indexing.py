@@ -239,7 +239,9 @@ def _document(article: Article, passage: Passage, content_hash: str) -> dict:
         "url": article.url,
         "text": passage.text,
         "exact": passage.text,
-        "spell": passage.text + "\n" + article.title if passage.position == 0 else passage.text,
+        # The vocabulary for suggestions is per article (its first passage holds it): the
+        # same word in several passages would only repeat postings.
+        "spell": article.title + "\n" + article.body if passage.position == 0 else None,
         "content_hash": content_hash,
     }
     if article.date is not None:
