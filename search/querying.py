@@ -90,6 +90,9 @@ class ParsedQuery:
     plain: tuple[QueryWord, ...] | None = None
     excluded: tuple[str, ...] = ()  # stems of the -words
     excluded_words: tuple[str, ...] = ()  # the excluded words as typed
+    # Words typed side by side (no explicit ET/AND): if no passage has them all, the
+    # searcher may rank the passages that have most of them.
+    may_relax: bool = False
 
 
 # --- the syntax tree -------------------------------------------------------------------
@@ -391,6 +394,29 @@ def _plain_words(text: str) -> list[tuple[str, str]]:
     return [("word", w.lstrip("-+")) for w in words if w.lstrip("-+*")]
 
 
+# Words that open a French question; a question is ranked, not a list of required words.
+_QUESTION_WORDS = frozenset(
+    """qui que quoi quel quelle quels quelles quand où comment pourquoi combien lequel
+    laquelle lesquels lesquelles""".split()
+)
+
+
+def _is_question(text: str) -> bool:
+    stripped = text.strip()
+    if stripped.endswith("?"):
+        return True
+    first = stripped.split(maxsplit=1)[0].lower() if stripped else ""
+    return first in _QUESTION_WORDS or first.startswith(("qu'", "est-ce"))
+
+
+def _is_long_text(tokens: list[tuple[str, str]]) -> bool:
+    """Many words and no operator or field: text to rank, not a query to parse."""
+    if any(kind in ("op", "field", "datefield") for kind, _ in tokens):
+        return False
+    words = [v for kind, v in tokens if kind in ("word", "phrase")]
+    return sum(len(query_terms(w.strip('"'))) > 0 for w in words) > LONG_QUERY_WORDS
+
+
 def _count_plain(node) -> int:
     if isinstance(node, _Word):
         return 1 if query_terms(node.text) else 0
@@ -438,7 +464,12 @@ def parse_query(text: str) -> ParsedQuery:
             since = max(since, start) if since else start
         if kind in ("date", "until"):
             until = min(until, end) if until else end
-    ranked_or = tree is not None and _count_plain(tree) > LONG_QUERY_WORDS
+    if tree is not None and _is_long_text(tokens):
+        # A long text (a question, a pasted paragraph) is its words: quotes, parentheses
+        # and dashes in it are punctuation, not syntax.
+        tree = _Parser(_plain_words(cleaned)).parse()
+    count = _count_plain(tree) if tree is not None else 0
+    ranked_or = count > LONG_QUERY_WORDS or (count > 1 and _is_question(cleaned))
     builder = _Builder(ranked_or)
     q = builder.build(tree) if tree is not None else None
     if q is None and builder.dropped:
@@ -461,6 +492,7 @@ def parse_query(text: str) -> ParsedQuery:
         plain=plan[0] if plan else None,
         excluded=plan[1] if plan else (),
         excluded_words=tuple(builder.excluded_words),
+        may_relax=plan is not None and (not isinstance(tree, _And) or tree.implicit),
         highlights=Highlights(
             stems=frozenset(builder.stems),
             words=frozenset(builder.words),

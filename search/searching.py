@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,9 @@ MAX_PAGE = 1000
 # Below this many articles found, a spelling suggestion is looked for.
 SUGGEST_BELOW = 3
 _REFRESH_SECONDS = 0.5
+PARTIAL_MATCH_NOTE = (
+    "Aucun passage ne contient tous les mots : voici ceux qui en contiennent le plus."
+)
 # How much a passage with more of a question's words beats one with fewer, beyond BM25's
 # own sum: the score is multiplied by (matched words / query words) ** COORDINATION.
 COORDINATION = 0.0
@@ -474,6 +477,10 @@ class Searcher:
             scores = np.zeros(0, dtype=np.float32)
         elif pq.plain is not None:
             docs, scores = self._rank_plain(pq, since, until)
+            if len(docs) == 0 and len(pq.plain) > 1 and not pq.ranked_or and pq.may_relax:
+                # No passage has every word: rank those with the most of them.
+                pq = replace(pq, ranked_or=True, notes=(*pq.notes, PARTIAL_MATCH_NOTE))
+                docs, scores = self._rank_plain(pq, since, until)
         else:
             docs, scores = self._rank_whoosh(pq, since, until)
         d = self.documents()
