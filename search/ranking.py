@@ -22,18 +22,12 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.util.numeric import byte_to_length
 
+from .querying import QueryWord
+
 # The byte whoosh stores a field length as, decoded once.
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
 # Postings kept in memory per searcher, counted in documents (about 8 bytes each).
 _CACHE_POSTINGS = 30_000_000
-
-
-@dataclass(frozen=True)
-class Word:
-    """One plain query word: its stem (text and title fields) and its exact form."""
-
-    stem: str
-    exact: str | None
 
 
 @dataclass(frozen=True)
@@ -144,7 +138,7 @@ def _read_all(matcher) -> tuple[list[int], list[float]]:
 
 def rank_words(
     arrays: TermArrays,
-    words: list[Word],
+    words: list[QueryWord],
     excluded: list[str],
     *,
     require_all: bool,
