@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_baseline(args.corpus, args.out, args.limit)))
         return 0
 
+    version = code_version()  # what is measured: search/ as the run starts
     started = time.monotonic()
     command = "python3 " + shlex.join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     procs_list = [int(x) for x in args.procs.split(",") if x.strip()]
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {command}")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus (shared), "
-        f"Python {platform.python_version()}; search/: {code_version()}"
+        f"Python {platform.python_version()}; search/: {version}"
     )
     scope = "all" if args.articles is None else f"the first {args.articles}"
     print(

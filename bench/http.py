@@ -164,18 +164,58 @@ else:
         with contextlib.suppress(ProcessLookupError):
             _os.killpg(pgid, signal.SIGKILL)
 
+    _TICK = _os.sysconf("SC_CLK_TCK")
+
+    def tree_cpu(root: int) -> float:
+        """CPU seconds (user + system) used so far by root and its live descendants."""
+        children: dict[int, list[int]] = {}
+        stats: dict[int, list[bytes]] = {}
+        for name in _os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            fields = raw[raw.rindex(b")") + 2 :].split()
+            stats[int(name)] = fields
+            children.setdefault(int(fields[1]), []).append(int(name))
+        total, stack = 0, [root]
+        while stack:
+            pid = stack.pop()
+            if pid in stats:
+                total += int(stats[pid][11]) + int(stats[pid][12])  # utime, stime
+            stack.extend(children.get(pid, ()))
+        return total / _TICK
+
+    def machine_busy() -> tuple[float, float]:
+        """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, sum(values)
+
     @dataclass
     class Load:
         seconds: float = 0.0
         ms: list[float] = field(default_factory=list)
         failures: int = 0
         errors: list[str] = field(default_factory=list)
+        server_cpu: float = 0.0  # CPU seconds of the server's processes during the load
+        client_cpu: float = 0.0  # CPU seconds of this load generator during the load
+        machine_busy: float = 0.0  # fraction of all the machine's CPU time that was busy
+
+        def cores(self, cpu: float) -> float:
+            return cpu / self.seconds if self.seconds else float("nan")
 
         @property
         def rps(self) -> float:
             return len(self.ms) / self.seconds if self.seconds else float("nan")
 
-    def run_load(port: int, paths: list[str], clients: int, seconds: float) -> Load:
+    def run_load(
+        port: int, paths: list[str], clients: int, seconds: float, server_pid: int
+    ) -> Load:
         """`clients` threads, one request at a time each, for `seconds`."""
         load = Load()
         lock = threading.Lock()
@@ -210,12 +250,17 @@ else:
                 load.errors.extend(errors[:5])
 
         threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+        cpu0, own0, (busy0, all0) = tree_cpu(server_pid), time.process_time(), machine_busy()
         started = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         load.seconds = time.monotonic() - started
+        busy1, all1 = machine_busy()
+        load.server_cpu = tree_cpu(server_pid) - cpu0
+        load.client_cpu = time.process_time() - own0
+        load.machine_busy = (busy1 - busy0) / max(1, all1 - all0)
         return load
 
     def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -240,6 +285,7 @@ else:
 
     def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
+        version = code_version()  # what is measured: search/ as the run starts
         started = time.monotonic()
         command = "python3 " + shlex.join(
             [_sys.argv[0], *(_sys.argv[1:] if argv is None else argv)]
@@ -260,9 +306,9 @@ else:
                 log(f"{label}: serving on {HOST}:{server.port}, waiting for /healthz ...")
                 health = server.wait_healthy()
                 log(f"{label}: warming up for {args.warmup:.0f} s ...")
-                run_load(server.port, paths[::-1], args.clients, args.warmup)
+                run_load(server.port, paths[::-1], args.clients, args.warmup, server.proc.pid)
                 log(f"{label}: {args.clients} clients for {args.duration:.0f} s ...")
-                load = run_load(server.port, paths, args.clients, args.duration)
+                load = run_load(server.port, paths, args.clients, args.duration, server.proc.pid)
                 log(
                     f"{label}: {load.rps:.1f} requests/s, p50 {percentile(load.ms, 50):.0f} ms, "
                     f"{load.failures} failures"
@@ -280,7 +326,7 @@ else:
         print(
             f"machine: {platform.machine()}, {_os.cpu_count()} cpus (shared by the server and "
             f"the load generator), Python {platform.python_version()}; search/: "
-            f"{code_version()}"
+            f"{version}"
         )
         print(
             f"index: {args.index} ({health.get('articles')} articles, "
@@ -299,13 +345,16 @@ else:
         print()
         print(
             f"{'workers':<12} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
-            f"{'p99 ms':>7} {'failures':>8}  server stop"
+            f"{'p99 ms':>7} {'failures':>8} {'server cores':>12} {'client cores':>12} "
+            f"{'machine busy':>12}  server stop"
         )
         for label, load, how in rows:
             print(
                 f"{label:<12} {len(load.ms):>8} {load.rps:>7.1f} "
                 f"{percentile(load.ms, 50):>7.0f} {percentile(load.ms, 95):>7.0f} "
-                f"{percentile(load.ms, 99):>7.0f} {load.failures:>8}  {how}"
+                f"{percentile(load.ms, 99):>7.0f} {load.failures:>8} "
+                f"{load.cores(load.server_cpu):>12.2f} {load.cores(load.client_cpu):>12.2f} "
+                f"{load.machine_busy:>11.0%}  {how}"
             )
         single, default = rows[0][1], rows[1][1]
         ratio = default.rps / single.rps if single.rps else float("nan")
@@ -314,6 +363,12 @@ else:
         print(
             f"\ndefault / single: {ratio:.2f}x requests/s (target >= 1.5x, p99 < 250 ms, "
             f"no failures: {'met' if ok else 'MISSED'})"
+        )
+        print(
+            "server/client cores: CPU seconds used during the load by the server's processes / "
+            "by this load generator, per second of load; machine busy: the share of all "
+            f"{_os.cpu_count()} cores' time that was busy (other processes included). A ratio "
+            "near 1x with the machine near 100% busy means no core was free for a second worker."
         )
         print(f"total run time {time.monotonic() - started:.0f} s")
         if args.json is not None:
@@ -329,6 +384,9 @@ else:
                         "p95": percentile(load.ms, 95),
                         "p99": percentile(load.ms, 99),
                         "failures": load.failures,
+                        "server_cores": load.cores(load.server_cpu),
+                        "client_cores": load.cores(load.client_cpu),
+                        "machine_busy": load.machine_busy,
                     }
                     for label, load, _ in rows
                 ],

@@ -389,9 +389,9 @@ def _ranked_or(parts: list[wq.Query]) -> wq.Query:
 
 
 def _plain_words(text: str) -> list[tuple[str, str]]:
-    """Read any input as plain words: operators, quotes and parentheses become spaces."""
-    words = re.sub(r'["()]', " ", text).split()
-    return [("word", w.lstrip("-+")) for w in words if w.lstrip("-+*")]
+    """Read any input as plain words: quotes, parentheses, stars, dashes become spaces."""
+    words = re.sub(r'["()*]', " ", text).split()
+    return [("word", w.lstrip("-+")) for w in words if w.lstrip("-+")]
 
 
 # Words that open a French question; a question is ranked, not a list of required words.
@@ -413,8 +413,8 @@ def _is_long_text(tokens: list[tuple[str, str]]) -> bool:
     """Many words and no operator or field: text to rank, not a query to parse."""
     if any(kind in ("op", "field", "datefield") for kind, _ in tokens):
         return False
-    words = [v for kind, v in tokens if kind in ("word", "phrase")]
-    return sum(len(query_terms(w.strip('"'))) > 0 for w in words) > LONG_QUERY_WORDS
+    words = [v.strip('"') for kind, v in tokens if kind in ("word", "phrase")]
+    return sum(len(query_terms(w)) for w in words) > LONG_QUERY_WORDS
 
 
 def _count_plain(node) -> int:
