@@ -79,7 +79,7 @@ class FrenchTokenizer(Tokenizer):
                 word = word.replace(".", "")
             elif word[0] in _COMBINING and not _HAS_BASE_CHARACTER.search(word):
                 continue  # stray accents with no letter under them are not a word
-            token.text = unicodedata.normalize("NFC", word)
+            token.text = word if word.isascii() else unicodedata.normalize("NFC", word)
             token.boost = 1.0
             token.stopped = False
             if keeporiginal:
@@ -125,7 +125,8 @@ class LigatureFilter(Filter):
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
-            t.text = t.text.translate(_LIGATURES)
+            if not t.text.isascii():  # most words are: skip them cheaply
+                t.text = t.text.translate(_LIGATURES)
             yield t
 
 
