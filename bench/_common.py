@@ -31,6 +31,7 @@ TUNABLES = (
     "searching.BM25_K1",
     "searching.BM25_B",
     "searching.COORDINATION",
+    "searching.ARTICLE_SPREAD",
 )
 
 if str(PROJECT) not in sys.path:

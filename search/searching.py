@@ -44,6 +44,9 @@ _REFRESH_SECONDS = 0.5
 PARTIAL_MATCH_NOTE = (
     "Aucun passage ne contient tous les mots : voici ceux qui en contiennent le plus."
 )
+# An article's rank: its best passage's score plus this share of its other matching
+# passages' scores (0: the best passage alone). The passages of a hit are always best first.
+ARTICLE_SPREAD = 0.0
 # How much a passage with more of a question's words beats one with fewer, beyond BM25's
 # own sum: the score is multiplied by (matched words / query words) ** COORDINATION.
 COORDINATION = 0.0
@@ -352,6 +355,14 @@ def _edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+def _articles_by_evidence(arts, scores, articles, first, order) -> np.ndarray:
+    """Articles ranked by their best passage plus a share of their other passages' scores."""
+    best = scores[order][first]  # `first` indexes each article's best passage in `order`
+    total = np.bincount(arts, weights=scores, minlength=int(articles.max()) + 1)[articles]
+    combined = best + ARTICLE_SPREAD * (total - best)
+    return articles[np.lexsort((np.sort(first).searchsorted(first), -combined))]
+
+
 def _passage(fields: dict, score: float, pq: ParsedQuery) -> PassageHit:
     return PassageHit(
         position=fields["position"],
@@ -503,6 +514,8 @@ class Searcher:
             if sort == "date":
                 by = np.lexsort((articles, -d.article_date[articles]))
                 article_order = articles[by]
+            elif ARTICLE_SPREAD and len(articles):
+                article_order = _articles_by_evidence(arts, scores, articles, first, order)
             else:
                 article_order = ranked_arts[np.sort(first)]
             page_articles = article_order[offset : offset + limit]

@@ -253,3 +253,18 @@ def test_explain_a_long_question(seed_index):
 def test_suggestion_restores_accents(news_index):
     assert news_index.search("electoins").suggestion == "élections"
     assert news_index.search("Oeuvrre").suggestion == "Oeuvre"  # ligatures are spelled out
+
+
+def test_the_exact_form_ranks_above_a_stem_only_match(tmp_path):
+    from search import Index, build_index
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        '{"id": "a", "title": "Un", "text": "Le vote de la présidente du conseil régional."}\n'
+        '{"id": "b", "title": "Deux", "text": "Le vote du président du conseil régional."}\n',
+        encoding="utf-8",
+    )
+    build_index(corpus, tmp_path / "index")
+    index = Index.open(tmp_path / "index")
+    assert [h.article_id for h in index.search("présidente")] == ["a", "b"]
+    assert [h.article_id for h in index.search("président")] == ["b", "a"]
