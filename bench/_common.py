@@ -32,6 +32,8 @@ TUNABLES = (
     "searching.BM25_B",
     "searching.COORDINATION",
     "searching.ARTICLE_SPREAD",
+    "searching.ARTICLE_TITLE_WEIGHT",
+    "querying.REPEATED_WORDS_COUNT",
 )
 
 if str(PROJECT) not in sys.path:

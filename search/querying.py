@@ -30,6 +30,9 @@ LONG_QUERY_WORDS = 4
 # searching.BM25_*): title weight 0.1/0.2/0.4/0.7/1.0 gave PIAF MRR@10 0.640/0.644/0.643/
 # 0.627/0.593 and lead MRR@10 0.735/0.750/0.769/0.791/0.800; 0.4 balances the two.
 TITLE_WEIGHT = 0.4
+# A word a long text repeats counts again (as in Lucene's BooleanQuery): a lead that names
+# Macron three times is about Macron.
+REPEATED_WORDS_COUNT = False
 # A passage where the word stands as typed ranks above one that only shares its stem
 # (bonus 0/0.1/0.3/0.5: PIAF MRR@10 0.622/0.634/0.643/0.645, lead 0.778/0.776/0.769/0.764).
 EXACT_BONUS = 0.3
@@ -541,7 +544,7 @@ def _plain_plan(tree, ranked_or: bool) -> tuple[tuple[QueryWord, ...], tuple[str
         for word in found:
             if negative:
                 excluded.append(word.stem)
-            elif word not in words:
+            elif REPEATED_WORDS_COUNT or word not in words:
                 words.append(word)
     return (tuple(words), tuple(excluded)) if words else None
 
