@@ -217,7 +217,11 @@ def _serve(args: argparse.Namespace) -> int:
         Index.open(args.index)
     except IndexNotFoundError:
         print(f"No index at {args.index}: building it from {args.corpus} first.", file=sys.stderr)
-        _build(argparse.Namespace(**vars(args), skip_invalid=False, procs=1, wait=0.0))
+        _build(
+            argparse.Namespace(
+                **vars(args), skip_invalid=False, procs=os.cpu_count() or 1, wait=0.0
+            )
+        )
     from web.serve import serve  # the web layer is only needed here
 
     serve(args.index, host=args.host, port=args.port, workers=args.workers)
@@ -274,7 +278,12 @@ def make_parser() -> argparse.ArgumentParser:
         "--corpus", default=corpus_default, help="corpus folder or file (default: ./corpus)"
     )
     p.add_argument("--skip-invalid", action="store_true", help="skip bad articles, list them")
-    p.add_argument("--procs", type=_bounded(1, 64), default=1, help="processes (default: 1)")
+    p.add_argument(
+        "--procs",
+        type=_bounded(1, 64),
+        default=os.cpu_count() or 1,
+        help="indexing processes (default: the number of cores)",
+    )
 
     def writer_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(

@@ -9,6 +9,7 @@ so a crash or Ctrl-C mid-build leaves the previous generation serving.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import errno
 import fcntl
@@ -17,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -226,6 +228,7 @@ def writer_lock(index_path: str | os.PathLike, wait: float = 0.0) -> Iterator[No
     root = Path(index_path)
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    _HELD_LOCKS.add(fd)
     deadline = time.monotonic() + wait
     try:
         while True:
@@ -246,7 +249,30 @@ def writer_lock(index_path: str | os.PathLike, wait: float = 0.0) -> Iterator[No
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
+        _HELD_LOCKS.discard(fd)
         os.close(fd)  # closing releases the flock
+
+
+# The lock's file descriptors this process holds. A build with several processes forks
+# workers, which would inherit the descriptor and so keep the lock alive after their parent
+# died: each worker closes its copy at once (the parent's lock is unaffected), and asks to be
+# killed with its parent, so that a writer killed mid-build leaves no process behind.
+_HELD_LOCKS: set[int] = set()
+_PR_SET_PDEATHSIG = 1
+
+
+def _after_fork_in_child() -> None:
+    if not _HELD_LOCKS:
+        return
+    for fd in _HELD_LOCKS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _document(article: Article, passage: Passage, content_hash: str) -> dict:

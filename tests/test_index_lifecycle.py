@@ -185,3 +185,50 @@ def test_kill_during_add_keeps_the_index(first, tmp_path):
     assert index.search("Tanger").total == 1
     assert index.search("Maroc").total == 0
     assert update_index(first, add=write_corpus(tmp_path / "v", [("v", "T", "Oujda.")])).added == 1
+
+
+def test_kill_during_a_two_process_build_leaves_no_worker_and_no_lock(first, tmp_path):
+    big = write_corpus(
+        tmp_path / "big",
+        [(f"n{i}", f"Titre {i}", "Le Maroc et la sécurité régionale. " * 40) for i in range(4000)],
+    )
+    marker = f"veille-kill-test-{os.getpid()}-{time.monotonic_ns()}"
+    code = (
+        f"# {marker}\nfrom search import build_index\n"
+        f"build_index({str(big)!r}, {str(first)!r}, procs=2)"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+
+    def processes_with_marker() -> list[int]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and marker.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        return found
+
+    deadline = time.monotonic() + 60
+    while len(processes_with_marker()) < 2:  # the build's workers have started
+        assert time.monotonic() < deadline and writer.poll() is None
+        time.sleep(0.1)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    deadline = time.monotonic() + 10
+    while processes_with_marker() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with_marker() == []
+    assert Index.open(first).search("Tanger").total == 1
+    build_index(write_corpus(tmp_path / "v", [("v", "T", "Oujda.")]), first)  # not locked
+
+
+def test_two_process_build_keeps_every_passage(tmp_path):
+    corpus = write_corpus(
+        tmp_path / "c",
+        [(f"a{i}", f"Titre {i}", f"Le port numéro {i} de Tanger.") for i in range(450)],
+    )
+    summary = build_index(corpus, tmp_path / "index", procs=2)
+    info = Index.open(tmp_path / "index").info()
+    assert (info.articles, info.passages) == (450, summary.passages) == (450, 450)
+    assert info.segments >= 2  # the workers each wrote a segment
