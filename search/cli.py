@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from .analysis import analysis_steps
-from .corpus import CorpusError
+from .corpus import CorpusError, count_articles
 from .errors import VeilleError
 from .indexing import IndexNotFoundError, build_index, optimize_index, update_index
 from .searching import MAX_LIMIT, Index, Results, explain
@@ -27,11 +27,12 @@ DEFAULT_CORPUS = "corpus"
 
 
 class _Progress:
-    """A one-line progress display on a terminal; silent otherwise."""
+    """A one-line progress bar on a terminal (with passages/s and an ETA); silent otherwise."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, total_articles: int | None = None) -> None:
         self.stream = stream
         self.enabled = stream.isatty()
+        self.total = total_articles
         self.started = time.monotonic()
         self.shown = 0.0
 
@@ -40,15 +41,19 @@ class _Progress:
         if not self.enabled or now - self.shown < 0.2:
             return
         self.shown = now
-        rate = passages / max(now - self.started, 1e-6)
-        self.stream.write(
-            f"\r  {articles:,} articles, {passages:,} passages, {rate:,.0f} passages/s   "
-        )
+        elapsed = max(now - self.started, 1e-6)
+        line = f"{articles:,} articles, {passages:,} passages, {passages / elapsed:,.0f} passages/s"
+        if self.total:
+            done = min(articles / self.total, 1.0)
+            bar = "#" * int(done * 20)
+            eta = elapsed * (1 - done) / max(done, 1e-6)
+            line = f"[{bar:<20}] {done:4.0%} {line}, ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+        self.stream.write(f"\r  {line}   ")
         self.stream.flush()
 
     def done(self) -> None:
         if self.enabled:
-            self.stream.write("\r" + " " * 70 + "\r")
+            self.stream.write("\r" + " " * 110 + "\r")
             self.stream.flush()
 
 
@@ -60,7 +65,7 @@ def _build(args: argparse.Namespace) -> int:
 
     Example: veille build --corpus corpus --index index
     """
-    progress = _Progress(sys.stderr)
+    progress = _Progress(sys.stderr, count_articles(args.corpus) if sys.stderr.isatty() else None)
     summary = build_index(
         args.corpus,
         args.index,

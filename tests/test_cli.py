@@ -151,3 +151,51 @@ def test_query_explain(built):
         veille("query", "--index", str(built), "--json", "--explain", "Hammouchi").stdout
     )
     assert body["hits"][0]["explain"]["words"] == [{"word": "Hammouchi", "stem": "hammouch"}]
+
+
+def test_build_shows_a_progress_bar_with_an_eta_on_a_terminal(tmp_path):
+    import pty
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": f"a{i}", "title": "T", "text": f"Le Maroc, article {i}."}) + "\n"
+            for i in range(300)
+        ),
+        encoding="utf-8",
+    )
+    leader, follower = pty.openpty()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "search",
+            "build",
+            "--corpus",
+            str(corpus),
+            "--index",
+            str(tmp_path / "index"),
+            "--procs",
+            "1",
+        ],
+        stderr=follower,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert run.returncode == 0
+    assert "300 articles" in run.stdout
+    assert b"ETA " in shown and b"passages/s" in shown and b"[" in shown

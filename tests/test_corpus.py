@@ -536,3 +536,12 @@ def test_corpus_error_survives_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.path, copy.line, copy.problem) == ("corpus/x.txt", 3, error.problem)
     assert str(copy) == "corpus/x.txt, line 3: no body text after the title"
+
+
+def test_count_articles_estimates_without_parsing(tmp_path):
+    from search.corpus import count_articles
+
+    (tmp_path / "a.txt").write_text("5 mai 2024\n\nTitre\n\nTexte.\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_bytes(b'{"id": 1}\n\n{"id": 2}\n{"id": 3}')  # no final newline
+    (tmp_path / "README.md").write_text("not an article")
+    assert count_articles(tmp_path) == 4
