@@ -458,6 +458,7 @@ class Searcher:
         self._documents: _Documents | None = None
         self._arrays: TermArrays | None = None
         self._lead: np.ndarray | None = None
+        self._articles: int | None = None
 
     def close(self) -> None:
         self._searcher.close()
@@ -733,16 +734,20 @@ class Searcher:
             matched_positions=matched,
         )
 
-    @staticmethod
-    def _live_docs(reader) -> np.ndarray:
-        return np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+    def _live_articles(self) -> int:
+        # Counted once: a searcher's view of its generation never changes (an update opens
+        # a new searcher), and /healthz asks on every probe.
+        if self._articles is None:
+            live = np.fromiter(self._searcher.reader().all_doc_ids(), dtype=np.int64)
+            self._articles = len(np.unique(self.documents().doc_article[live]))
+        return self._articles
 
     def info(self, path: str) -> IndexInfo:
         reader = self._searcher.reader()
         return IndexInfo(
             path=path,
             generation=self.generation.name,
-            articles=len(np.unique(self.documents().doc_article[self._live_docs(reader)])),
+            articles=self._live_articles(),
             passages=reader.doc_count(),
             built_at=self.meta.built_at,
             schema_version=self.meta.schema_version,
