@@ -7,8 +7,10 @@ the original text, which the highlighter relies on.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
@@ -35,6 +37,10 @@ _TOKEN_PATTERN = re.compile(
     r"|(?P<word>[\w\u0300-\u036f]+(?:'[\w\u0300-\u036f]+)*)"
 )
 
+# The same pattern without its groups, so that findall returns the text of each match.
+_MATCHES = re.compile(
+    _TOKEN_PATTERN.pattern.replace("(?P<acronym>", "(?:").replace("(?P<word>", "(?:")
+)
 
 _COMBINING = frozenset(chr(c) for c in range(0x300, 0x370))
 _HAS_BASE_CHARACTER = re.compile(r"\w")
@@ -72,24 +78,40 @@ class FrenchTokenizer(Tokenizer):
         **kwargs: object,
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        text = normalize_chars(value)
-        for pos, match in enumerate(_TOKEN_PATTERN.finditer(text)):
-            word = match.group(0)
-            if match.lastgroup == "acronym":
-                word = word.replace(".", "")
-            elif word[0] in _COMBINING and not _HAS_BASE_CHARACTER.search(word):
-                continue  # stray accents with no letter under them are not a word
-            token.text = word if word.isascii() else unicodedata.normalize("NFC", word)
+        for pos, start, end, word in words(value):
+            token.text = word
             token.boost = 1.0
             token.stopped = False
             if keeporiginal:
-                token.original = token.text
+                token.original = word
             if positions:
                 token.pos = start_pos + pos
             if chars:
-                token.startchar = start_char + match.start()
-                token.endchar = start_char + match.end()
+                token.startchar = start_char + start
+                token.endchar = start_char + end
             yield token
+
+
+def words(text: str) -> Iterator[tuple[int, int, int, str]]:
+    """The tokenizer's words as (position, start, end, word), the word in NFC."""
+    for pos, match in enumerate(_TOKEN_PATTERN.finditer(normalize_chars(text))):
+        word = _clean_word(match.group(0))
+        if word is not None:
+            yield pos, match.start(), match.end(), word
+
+
+def word_matches(text: str) -> list[str]:
+    """The tokenizer's raw matches in a text, one a position (see WordCache)."""
+    return _MATCHES.findall(normalize_chars(text))
+
+
+def _clean_word(matched: str) -> str | None:
+    """The word a match of _TOKEN_PATTERN makes (None for no word); it takes a position."""
+    if "." in matched:  # only an acronym has dots
+        matched = matched.replace(".", "")
+    elif matched[0] in _COMBINING and not _HAS_BASE_CHARACTER.search(matched):
+        return None  # stray accents with no letter under them are not a word
+    return matched if matched.isascii() else unicodedata.normalize("NFC", matched)
 
 
 # Lucene's French elision articles, with the longer conjunctions news text uses.
@@ -383,3 +405,70 @@ def query_terms(text: str) -> list[str]:
 def exact_terms(text: str) -> list[str]:
     """The unstemmed, folded words of a phrase, stop words kept."""
     return [t.text for t in exact_analyzer()(text, mode="query")]
+
+
+class WordCache:
+    """A chain's index-time terms for a text, its filters run once per distinct word.
+
+    Every filter after FrenchTokenizer looks at one token alone, so a word makes the same
+    terms wherever it stands. A build meets the same words again and again: running the
+    filters once per word, not once per occurrence, makes its analysis several times
+    faster with the very same terms (a test compares them with the chain's).
+    """
+
+    def __init__(self, analyzer, limit: int = 400_000) -> None:
+        tokenizer, *filters = analyzer.items
+        if not isinstance(tokenizer, FrenchTokenizer):
+            raise TypeError(f"WordCache needs a FrenchTokenizer chain, not {analyzer!r}")
+        self._filters = filters
+        self._limit = limit
+        self._terms: dict[str, tuple[str, ...]] = {}
+
+    def _word_terms(self, matched: str) -> tuple[str, ...]:
+        word = _clean_word(matched)
+        if word is None:
+            return ()
+        token = Token(positions=True, removestops=True, mode="index", text=word, pos=0)
+        token.boost = 1.0
+        token.stopped = False
+        tokens: Iterable[Token] = iter((token,))
+        for step in self._filters:
+            tokens = step(tokens)
+        return tuple(t.text for t in tokens)
+
+    def _learn(self, matched: str) -> tuple[str, ...]:
+        if len(self._terms) >= self._limit:
+            self._terms.clear()  # a bound on memory; the words come back quickly
+        made = self._terms[matched] = self._word_terms(matched)
+        return made
+
+    def _made(self, matches: list[str]) -> list[tuple[str, ...]]:
+        # Keyed by the text matched, before NFC and acronym joining, which it decides.
+        cache = self._terms
+        return [cache[m] if m in cache else self._learn(m) for m in matches]
+
+    def terms(self, text: str) -> list[tuple[int, str]]:
+        """(position, term) for each term the chain makes of ``text`` at index time."""
+        made = self._made(word_matches(text))
+        return [(pos, term) for pos, terms in enumerate(made) for term in terms]
+
+    def counts(self, matches: list[str]) -> tuple[Counter[str], int]:
+        """Each term's frequency in a text given its ``word_matches``, and the term count."""
+        terms = list(itertools.chain.from_iterable(self._made(matches)))
+        return Counter(terms), len(terms)
+
+    def positions(self, matches: list[str]) -> dict[str, list[int]]:
+        """Each term's positions in a text given its ``word_matches``."""
+        out: dict[str, list[int]] = {}
+        for pos, terms in enumerate(self._made(matches)):
+            for term in terms:
+                found = out.get(term)
+                if found is None:
+                    out[term] = [pos]
+                else:
+                    found.append(pos)
+        return out
+
+    def distinct(self, matches: list[str]) -> set[str]:
+        """The terms a text given its ``word_matches`` makes, each once."""
+        return set(itertools.chain.from_iterable(self._made(list(set(matches)))))

@@ -15,7 +15,9 @@ import errno
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -27,11 +29,13 @@ from pathlib import Path
 from whoosh import fields, formats
 from whoosh import index as whoosh_index
 from whoosh.codec import whoosh3
+from whoosh.index import TOC
 
 from .analysis import ANALYZER_VERSION, exact_analyzer, spelling_analyzer, text_analyzer
 from .corpus import Article, CorpusError, read_corpus
 from .errors import VeilleError
 from .passages import Passage, split_passages
+from .segments import SegmentBuilder
 
 
 def _remember_missing_length_columns() -> None:
@@ -57,7 +61,7 @@ _remember_missing_length_columns()
 
 # Bump when the schema or what is stored in it changes: an index records the version it was
 # built with, and Index.open refuses another one with a message that says to rebuild.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CURRENT_FILE = "CURRENT"
 META_FILE = "veille.json"
@@ -93,17 +97,25 @@ class _SpellingField(fields.FieldType):
         self.vector = None
 
 
+def _date_field() -> fields.DATETIME:
+    # Dates filter through the field's column (a numpy array per searcher), never through
+    # terms: not indexing them saves eight postings a passage.
+    date = fields.DATETIME(stored=True, sortable=True)
+    date.indexed = False
+    return date
+
+
 def make_schema() -> fields.Schema:
     """The whoosh schema: one document a passage, carrying its article's fields."""
     return fields.Schema(
-        passage_id=fields.ID(unique=True, stored=True),
+        passage_id=fields.STORED(),
         article_id=fields.ID(stored=True, sortable=True),
         position=fields.STORED(),
         lead=fields.ID(),  # "1" on an article's first passage, which title-only matches find
         start=fields.STORED(),
         end=fields.STORED(),
         title=fields.TEXT(analyzer=text_analyzer(), phrase=False, stored=True),
-        date=fields.DATETIME(stored=True, sortable=True),
+        date=_date_field(),
         source=fields.ID(stored=True),
         url=fields.STORED(),
         text=fields.TEXT(analyzer=text_analyzer(), phrase=False, stored=True),
@@ -308,18 +320,136 @@ def article_hash(article: Article) -> str:
     return h.hexdigest()
 
 
-def add_articles(writer, articles: Iterable[Article], progress=None) -> tuple[int, int]:
-    """Add articles' passages to a whoosh writer; return (articles, passages) added."""
-    n_articles = n_passages = 0
-    for article in articles:
-        digest = article_hash(article)
-        for passage in split_passages(article):
-            writer.add_document(**_document(article, passage, digest))
-            n_passages += 1
-        n_articles += 1
-        if progress is not None:
-            progress(n_articles, n_passages)
-    return n_articles, n_passages
+def _add_article(builder: SegmentBuilder, article: Article, passages: list[Passage]) -> None:
+    digest = article_hash(article)
+    for passage in passages:
+        builder.add_document(_document(article, passage, digest))
+
+
+class _SegmentsWriter:
+    """Write an article stream as whoosh segments, a new one whenever memory is full."""
+
+    def __init__(self, schema: fields.Schema, storage, indexname: str, limitmb: int) -> None:
+        self.schema, self.storage, self.indexname = schema, storage, indexname
+        self.limit = limitmb * 1024 * 1024
+        self.builder: SegmentBuilder | None = None
+        self.segments: list = []
+
+    def add(self, article: Article, passages: list[Passage]) -> None:
+        if self.builder is None:
+            self.builder = SegmentBuilder(self.schema, self.storage, self.indexname)
+        _add_article(self.builder, article, passages)
+        if self.builder.estimated_bytes() >= self.limit:
+            self.flush()
+
+    def flush(self) -> list:
+        if self.builder is not None:
+            self.segments.append(self.builder.write())
+            self.builder = None
+        return self.segments
+
+
+_BATCH = 64  # articles a task for a build worker
+
+
+def _segment_worker(writer: _SegmentsWriter, tasks, results) -> None:
+    """A build worker: write the batches it takes as segments; report them or the error."""
+    try:
+        while (batch := tasks.get()) is not None:
+            for article, passages in batch:
+                writer.add(article, passages)
+        results.put(("segments", writer.flush()))
+    except BaseException as e:  # reported to the parent, which raises it
+        results.put(("error", f"{type(e).__name__}: {e}"))
+
+
+class BuildWorkerError(VeilleError):
+    """A build worker process failed."""
+
+
+def _write_segments(
+    ix,
+    corpus: Iterable[tuple[Article, list[Passage]]],
+    procs: int,
+    limitmb: int,
+) -> list:
+    """Write the corpus's passages as segments of ``ix``, with ``procs`` worker processes."""
+    if procs <= 1:
+        writer = _SegmentsWriter(ix.schema, ix.storage, ix.indexname, limitmb)
+        for article, passages in corpus:
+            writer.add(article, passages)
+        return writer.flush()
+    ctx = multiprocessing.get_context("fork")
+    tasks = ctx.Queue(maxsize=procs * 4)
+    results = ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=_segment_worker,
+            args=(_SegmentsWriter(ix.schema, ix.storage, ix.indexname, limitmb), tasks, results),
+            daemon=True,
+        )
+        for _ in range(procs)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        batch: list[tuple[Article, list[Passage]]] = []
+        for item in corpus:
+            batch.append(item)
+            if len(batch) >= _BATCH:
+                _put(tasks, batch, workers, results)
+                batch = []
+        if batch:
+            _put(tasks, batch, workers, results)
+        for _ in workers:
+            _put(tasks, None, workers, results)
+        segments = []
+        for _ in workers:
+            segments.extend(_take(results, workers))
+        for worker in workers:
+            worker.join(timeout=10)
+        return segments
+    finally:
+        for worker in workers:  # on an error or an interrupt: stop them all
+            if worker.is_alive():
+                worker.kill()
+            worker.join()
+        tasks.close()
+        tasks.cancel_join_thread()
+
+
+def _put(tasks, item, workers, results) -> None:
+    while True:
+        try:
+            tasks.put(item, timeout=0.5)
+            return
+        except queue.Full:
+            _check_workers(workers, results)
+
+
+def _take(results, workers) -> list:
+    while True:
+        try:
+            kind, payload = results.get(timeout=0.5)
+        except queue.Empty:
+            _check_workers(workers, results)
+            continue
+        if kind == "error":
+            raise BuildWorkerError(f"a build worker failed: {payload}")
+        return payload
+
+
+def _check_workers(workers, results) -> None:
+    if all(worker.is_alive() for worker in workers):
+        return
+    try:
+        kind, payload = results.get(timeout=0.5)
+    except queue.Empty:
+        kind, payload = "error", None
+    if kind == "error":
+        codes = [w.exitcode for w in workers if not w.is_alive()]
+        raise BuildWorkerError(f"a build worker failed: {payload or f'exit code {codes}'}")
+    results.put((kind, payload))  # a worker that finished early: keep its segments
 
 
 def build_index(
@@ -355,21 +485,26 @@ def build_index(
         building.mkdir(parents=True)
         try:
             ix = whoosh_index.create_in(str(building), make_schema())
-            writer_args = {"limitmb": limitmb}
-            if procs > 1:
-                writer_args.update(procs=procs, multisegment=True)
-            writer = ix.writer(**writer_args)
-            try:
-                articles = read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=on_skip)
-                n_articles, n_passages = add_articles(writer, articles, progress)
-            except BaseException:
-                writer.cancel()
-                raise
+            n_articles = n_passages = 0
+
+            def corpus() -> Iterator[tuple[Article, list[Passage]]]:
+                nonlocal n_articles, n_passages
+                for article in read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=on_skip):
+                    passages = split_passages(article)
+                    n_articles += 1
+                    n_passages += len(passages)
+                    if progress is not None:
+                        progress(n_articles, n_passages)
+                    yield article, passages
+
+            segments = _write_segments(ix, corpus(), procs, limitmb)
             if n_articles == 0:
-                writer.cancel()
                 raise CorpusError(str(corpus_path), None, "no articles found")
-            writer.commit()
+            toc = TOC(ix.schema, segments, ix.latest_generation() + 1)
+            toc.write(ix.storage, ix.indexname)
+            whoosh_index.clean_files(ix.storage, ix.indexname, toc.generation, segments)
             ix.close()
+            shutil.rmtree(building / f"{ix.indexname}.tmp", ignore_errors=True)
             meta = IndexMeta(
                 schema_version=SCHEMA_VERSION,
                 analyzer_version=ANALYZER_VERSION,

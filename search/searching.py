@@ -583,16 +583,13 @@ class Searcher:
         return ranked.docs, ranked.scores
 
     def _rank_whoosh(self, pq: ParsedQuery, since, until) -> tuple[np.ndarray, np.ndarray]:
-        date_filter = None
-        if since or until:
-            date_filter = wq.DateRange(
-                "date",
-                dt.datetime.combine(since, dt.time.min) if since else None,
-                dt.datetime.combine(until, dt.time.max) if until else None,
-            )
-        results = self._searcher.search(pq.query, limit=None, filter=date_filter)
+        results = self._searcher.search(pq.query, limit=None)
         docs = np.fromiter((h.docnum for h in results), dtype=np.int32, count=len(results))
         scores = np.fromiter((h.score for h in results), dtype=np.float32, count=len(results))
+        allowed = self._allowed(since, until)
+        if allowed is not None:  # dates filter through their column: they are not terms
+            keep = allowed[docs]
+            docs, scores = docs[keep], scores[keep]
         return docs, scores
 
     def _article_hits(

@@ -1,14 +1,19 @@
 """The French analyzer chain, pinned case by case: input text -> tokens."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search.analysis import (
     ElisionFilter,
     FrenchTokenizer,
     LigatureFilter,
+    WordCache,
     analysis_steps,
+    exact_analyzer,
     exact_terms,
     query_terms,
+    spelling_analyzer,
     text_analyzer,
 )
 
@@ -167,3 +172,28 @@ def test_steps_show_each_filter():
 def test_filters_compose_as_a_chain():
     chain = FrenchTokenizer() | ElisionFilter() | LigatureFilter()
     assert [t.text for t in chain("l'œil")] == ["oeil"]
+
+
+CHAINS = {"text": text_analyzer, "exact": exact_analyzer, "spell": spelling_analyzer}
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+@pytest.mark.parametrize("text", [text for text, _ in INDEX_CASES])
+def test_word_cache_makes_the_chains_terms(chain, text):
+    """The build's WordCache gives each chain's terms and positions, case by case."""
+    analyzer = CHAINS[chain]()
+    cache = WordCache(analyzer)
+    expected = [(t.pos, t.text) for t in analyzer(text, positions=True, mode="index")]
+    assert cache.terms(text) == expected
+    assert cache.terms(text) == expected  # and again, from the cache
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aéeÉ’'.- œDGSN\u0301\u00a0?«»lqu1"), max_size=60))
+def test_word_cache_agrees_with_the_chain_on_any_text(text):
+    for make in CHAINS.values():
+        analyzer = make()
+        cache = WordCache(analyzer, limit=4)  # a tiny cache: it also clears itself
+        expected = [(t.pos, t.text) for t in analyzer(text, positions=True, mode="index")]
+        assert cache.terms(text) == expected
+        assert cache.terms(text + " " + text)[: len(expected)] == expected

@@ -1,0 +1,156 @@
+"""The build's SegmentBuilder writes what whoosh's own writer writes, posting for posting."""
+
+import datetime as dt
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.index import TOC
+
+from search import Article, split_passages
+from search.analysis import exact_analyzer
+from search.indexing import _document, article_hash, make_schema
+from search.segments import SegmentBuilder
+
+WORDS = (
+    "élection présidentielle Maroc marocaine sécurité l'État d’urgence qu'il aujourd'hui "
+    "D.G.S.N. œuvre porte-parole « guillemets » 2024 l'économie française des régions"
+).split()
+
+
+def articles() -> list[Article]:
+    """Enough small French articles for a term to span several whoosh blocks (128 postings)."""
+    out = []
+    for n in range(170):
+        words = [WORDS[(n * 7 + i * 3) % len(WORDS)] for i in range(12 + n % 9)]
+        paragraphs = [
+            "La commune de Tanger " + " ".join(words) + ".",
+            "Le maire de la commune, la commune et encore la commune : " + " ".join(words[:5]),
+        ]
+        if n % 3 == 0:
+            paragraphs.append("Un troisième paragraphe, sur l'État et l’économie.")
+        out.append(
+            Article(
+                id=f"a{n}",
+                title=f"Titre {n} : {words[0]} et {words[-1]}",
+                date=None if n % 10 == 0 else dt.date(2020 + n % 5, 1 + n % 12, 1 + n % 28),
+                source="" if n % 4 == 0 else f"Source {n % 3}",
+                url=f"https://example.fr/{n}",
+                paragraphs=tuple(paragraphs),
+            )
+        )
+    return out
+
+
+def documents() -> list[dict]:
+    return [
+        _document(article, passage, article_hash(article))
+        for article in articles()
+        for passage in split_passages(article)
+    ]
+
+
+def posting_list(reader, field, term) -> list[tuple]:
+    """Every posting with the statistics of its block, as whoosh reads them."""
+    matcher = reader.postings(field, term)
+    out = []
+    while matcher.is_active():
+        out.append(
+            (
+                matcher.id(),
+                matcher.weight(),
+                matcher.value(),
+                matcher.block_max_weight(),
+                matcher.block_min_length(),
+                matcher.block_max_length(),
+            )
+        )
+        matcher.next()
+    return out
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    """The same documents written by whoosh's writer and by SegmentBuilder."""
+    docs = documents()
+    by_whoosh = whoosh_index.create_in(tmp_path_factory.mktemp("whoosh"), make_schema())
+    writer = by_whoosh.writer()
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+    ours = whoosh_index.create_in(tmp_path_factory.mktemp("ours"), make_schema())
+    builder = SegmentBuilder(ours.schema, ours.storage, ours.indexname)
+    for doc in docs:
+        builder.add_document(doc)
+    TOC(ours.schema, [builder.write()], 1).write(ours.storage, ours.indexname)
+    with by_whoosh.reader() as expected, ours.reader() as actual:
+        yield expected, actual
+
+
+def test_same_documents_stored_fields_and_lengths(both):
+    expected, actual = both
+    assert actual.doc_count() == expected.doc_count() > 300
+    for docnum in range(expected.doc_count()):
+        assert actual.stored_fields(docnum) == expected.stored_fields(docnum)
+        for field in ("title", "text", "exact"):
+            assert actual.doc_field_length(docnum, field) == expected.doc_field_length(
+                docnum, field
+            )
+    for field in ("title", "text", "exact"):
+        assert actual.field_length(field) == expected.field_length(field) > 0
+
+
+def test_same_columns(both):
+    expected, actual = both
+    for field in ("article_id", "date"):
+        ours = actual.column_reader(field, translate=False)
+        assert list(ours) == list(expected.column_reader(field, translate=False))
+
+
+def test_same_terms_and_postings(both):
+    expected, actual = both
+    terms = list(expected.all_terms())
+    assert list(actual.all_terms()) == terms
+    assert {field for field, _ in terms} == {
+        "article_id",
+        "exact",
+        "lead",
+        "source",
+        "spell",
+        "text",
+        "title",
+    }
+    longest = max(expected.doc_frequency(f, t) for f, t in terms)
+    assert longest > 128, "some term spans several blocks"
+    for field, term in terms:
+        info, ours = expected.term_info(field, term), actual.term_info(field, term)
+        assert (
+            ours.weight(),
+            ours.doc_frequency(),
+            ours.min_length(),
+            ours.max_length(),
+            ours.max_weight(),
+            ours.min_id(),
+            ours.max_id(),
+        ) == (
+            info.weight(),
+            info.doc_frequency(),
+            info.min_length(),
+            info.max_length(),
+            info.max_weight(),
+            info.min_id(),
+            info.max_id(),
+        ), (field, term)
+        assert posting_list(actual, field, term) == posting_list(expected, field, term)
+
+
+def test_positions_of_a_repeated_word(both):
+    _, actual = both
+    matcher = actual.postings("exact", b"commune")
+    seen = 0
+    while matcher.is_active():
+        text = actual.stored_fields(matcher.id())["text"]
+        positions = [t.pos for t in exact_analyzer()(text, positions=True) if t.text == "commune"]
+        assert matcher.value_as("positions") == positions
+        seen += len(positions) > 1
+        matcher.next()
+    assert seen > 100
