@@ -424,7 +424,8 @@ class WordCache:
         self._limit = limit
         self._terms: dict[str, tuple[str, ...]] = {}
 
-    def _word_terms(self, matched: str) -> tuple[str, ...]:
+    def word_terms(self, matched: str) -> tuple[str, ...]:
+        """The terms one of ``word_matches`` makes, by the chain's filters (not cached)."""
         word = _clean_word(matched)
         if word is None:
             return ()
@@ -439,7 +440,7 @@ class WordCache:
     def _learn(self, matched: str) -> tuple[str, ...]:
         if len(self._terms) >= self._limit:
             self._terms.clear()  # a bound on memory; the words come back quickly
-        made = self._terms[matched] = self._word_terms(matched)
+        made = self._terms[matched] = self.word_terms(matched)
         return made
 
     def _made(self, matches: list[str]) -> list[tuple[str, ...]]:

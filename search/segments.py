@@ -10,14 +10,17 @@ the same whoosh code (a test builds one corpus both ways and compares every post
 
 from __future__ import annotations
 
+import itertools
 import operator
 import pickle
 import struct
 import zlib
 from array import array
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from whoosh import fields, formats
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3Segment
 from whoosh.filedb import filetables
@@ -32,7 +35,7 @@ _FREQUENCY, _POSITIONS, _EXISTENCE, _OTHER = range(4)
 
 # A rough size of one posting in memory (arrays, the positions' bytes, the term's entry):
 # a segment is written once its postings would pass the memory it is given.
-_BYTES_PER_POSTING = 40
+_BYTES_PER_POSTING = 24
 
 
 def _kind(field: fields.FieldType) -> int:
@@ -49,83 +52,82 @@ def _kind(field: fields.FieldType) -> int:
 
 
 class _FieldPostings:
-    """One field's postings in a segment: per term, the documents and their values."""
+    """One field's postings in a segment, as flat arrays grouped by term when written.
+
+    Each analyzed word is remembered as the ids of the terms it makes, so a document adds
+    its postings with a few whole-list operations, not a Python step per posting.
+    """
 
     def __init__(self, name: str, field: fields.FieldType) -> None:
         self.name = name
         self.field = field
         self.kind = _kind(field)
-        self.cache = WordCache(field.analyzer) if self.kind != _OTHER else None
+        self.analysis = WordCache(field.analyzer) if self.kind != _OTHER else None
         self.boost = float(getattr(field.format, "field_boost", 1.0))
         self.value_size = field.format.fixed_value_size()
-        # term -> [docnums, frequencies, values]: values are the encoded positions for
-        # _POSITIONS, the (weight, bytes) pairs for _OTHER (whose terms are bytes already),
-        # None otherwise.
-        self.terms: dict[Any, list] = {}
+        self.term_ids: dict[Any, int] = {}  # term (bytes for _OTHER) -> id
+        self.word_ids: dict[str, tuple[int, ...]] = {}  # a word's match -> its terms' ids
+        # One entry a posting (a token, for _POSITIONS): term id, document, and the
+        # frequency (_FREQUENCY), the position (_POSITIONS) or (weight, bytes) (_OTHER).
+        self.flat_terms = array("I")
+        self.flat_docs = array("I")
+        self.flat_values: array | list = array("I") if self.kind != _OTHER else []
         self.lengths = array("I")  # per document; only for a scorable field
-        self.postings = 0
         self._last_value: Any = None
         self._last_items: list = []
-        self._single_positions: dict[int, bytes] = {}
 
-    def _encode_positions(self, poslist: list[int]) -> bytes:
-        # Most words occur once in a passage: their encoding is remembered by position.
-        if len(poslist) > 1:
-            return self.field.format.encode(poslist)
-        pos = poslist[0]
-        encoded = self._single_positions.get(pos)
-        if encoded is None:
-            encoded = self._single_positions[pos] = self.field.format.encode(poslist)
-        return encoded
+    @property
+    def postings(self) -> int:
+        return len(self.flat_terms)
+
+    def _ids(self, matches: list[str]) -> list[tuple[int, ...]]:
+        made = list(map(self.word_ids.get, matches))
+        if None in made:
+            term_ids = self.term_ids
+            for i, ids in enumerate(made):
+                if ids is None:
+                    terms = self.analysis.word_terms(matches[i])
+                    ids = tuple(term_ids.setdefault(t, len(term_ids)) for t in terms)
+                    made[i] = self.word_ids[matches[i]] = ids
+        return made
 
     def add(self, docnum: int, value: Any, matches: list[str] | None) -> int:
         """Add one document's value; return its field length (0 if not scorable)."""
-        terms = self.terms
         kind = self.kind
         if kind == _FREQUENCY:
-            counts, length = self.cache.counts(matches)
-            for term, freq in counts.items():
-                posting = terms.get(term)
-                if posting is None:
-                    posting = terms[term] = [array("I"), array("I"), None]
-                posting[0].append(docnum)
-                posting[1].append(freq)
-            self.postings += len(counts)
+            tokens = list(itertools.chain.from_iterable(self._ids(matches)))
+            counts = Counter(tokens)
+            self.flat_terms.extend(counts.keys())
+            self.flat_values.extend(counts.values())
+            self.flat_docs.extend(itertools.repeat(docnum, len(counts)))
+            length = len(tokens)
         elif kind == _POSITIONS:
-            length = 0
-            encode = self._encode_positions
-            for term, poslist in self.cache.positions(matches).items():
-                posting = terms.get(term)
-                if posting is None:
-                    posting = terms[term] = [array("I"), array("I"), []]
-                posting[0].append(docnum)
-                posting[1].append(len(poslist))
-                posting[2].append(encode(poslist))
-                length += len(poslist)
-                self.postings += 1
+            made = self._ids(matches)
+            tokens = list(itertools.chain.from_iterable(made))
+            self.flat_terms.extend(tokens)
+            if len(tokens) == len(made):  # one term a word: positions are 0, 1, 2...
+                self.flat_values.extend(range(len(tokens)))
+            else:
+                self.flat_values.extend(p for p, ids in enumerate(made) for _ in ids)
+            self.flat_docs.extend(itertools.repeat(docnum, len(tokens)))
+            length = len(tokens)
         elif kind == _EXISTENCE:
+            distinct = set(itertools.chain.from_iterable(self._ids(list(set(matches)))))
+            self.flat_terms.extend(distinct)
+            self.flat_docs.extend(itertools.repeat(docnum, len(distinct)))
             length = 0
-            distinct = self.cache.distinct(matches)
-            for term in distinct:
-                posting = terms.get(term)
-                if posting is None:
-                    posting = terms[term] = [array("I"), None, None]
-                posting[0].append(docnum)
-            self.postings += len(distinct)
         else:
             length = 0
-            # An article's passages repeat its date and source: index each value once.
+            # An article's passages repeat its source: index each value once.
             if value != self._last_value:
                 self._last_value = value
                 self._last_items = list(self.field.index(value))
+            term_ids = self.term_ids
             for tbytes, freq, weight, vbytes in self._last_items:
-                posting = terms.get(tbytes)
-                if posting is None:
-                    posting = terms[tbytes] = [array("I"), None, []]
-                posting[0].append(docnum)
-                posting[2].append((weight, vbytes))
+                self.flat_terms.append(term_ids.setdefault(tbytes, len(term_ids)))
+                self.flat_docs.append(docnum)
+                self.flat_values.append((weight, vbytes))
                 length += freq
-                self.postings += 1
         if not self.field.scorable:
             return 0
         lengths = self.lengths
@@ -140,32 +142,81 @@ class _FieldPostings:
         boost = self.boost
         # What whoosh records per posting is the length as its lengths column gives it back.
         lengths = [byte_to_length(length_to_byte(n)) for n in self.lengths]
-        prefix = pack_ushort(fieldid)
+        terms = np.frombuffer(self.flat_terms, dtype=np.uint32)
+        order = np.argsort(terms, kind="stable")  # by term, then as added: by document
+        terms = terms[order]
+        docs = np.frombuffer(self.flat_docs, dtype=np.uint32)[order]
         if kind == _OTHER:
-            items = sorted(self.terms.items())
+            values = [self.flat_values[i] for i in order.tolist()]
+        elif kind == _EXISTENCE:
+            values = None
         else:
-            items = sorted((term.encode("utf-8"), posting) for term, posting in self.terms.items())
-        for tbytes, (docnums, freqs, values) in items:
+            values = np.frombuffer(self.flat_values, dtype=np.uint32)[order]
+        if kind == _POSITIONS:
+            # A posting per (term, document), its positions the run of tokens.
+            first = np.ones(len(terms), dtype=bool)
+            first[1:] = (terms[1:] != terms[:-1]) | (docs[1:] != docs[:-1])
+            starts = np.flatnonzero(first)
+            freqs = np.diff(np.append(starts, len(terms)))
+            encoded = _encode_positions(self.field.format, values, starts, freqs)
+            terms, docs, values = terms[starts], docs[starts], encoded
+        else:
+            freqs = values if kind == _FREQUENCY else None
+        bounds = np.searchsorted(terms, np.arange(len(self.term_ids) + 1))
+        names = self.term_ids.items()
+        if kind == _OTHER:
+            items = sorted(names)
+        else:
+            items = sorted((term.encode("utf-8"), tid) for term, tid in names)
+        prefix = pack_ushort(fieldid)
+        docs_list = docs.tolist()
+        freqs_list = freqs.tolist() if freqs is not None else None
+        for tbytes, tid in items:
+            start, end = int(bounds[tid]), int(bounds[tid + 1])
+            if start == end:
+                continue
+            docnums = docs_list[start:end]
             if kind == _OTHER:
-                weights = [w for w, _ in values]
-                values = [v for _, v in values]
-            elif freqs is None:
-                weights = [boost] * len(docnums)
+                pairs = values[start:end]
+                weights = [w for w, _ in pairs]
+                term_values = [v for _, v in pairs]
+                term_freqs = None
+            elif freqs_list is None:
+                weights = [boost] * (end - start)
+                term_values, term_freqs = None, None
             else:
-                weights = [f * boost for f in freqs]
+                term_freqs = freqs_list[start:end]
+                weights = [f * boost for f in term_freqs]
+                term_values = values[start:end] if kind == _POSITIONS else None
             terminfo = _write_postings(
-                postfile, docnums, weights, freqs, values, lengths, self.value_size
+                postfile, docnums, weights, term_freqs, term_values, lengths, self.value_size
             )
             tindex.add(prefix + tbytes, terminfo)
 
 
+def _encode_positions(fmt, positions: np.ndarray, starts: np.ndarray, freqs: np.ndarray) -> list:
+    """Each posting's positions as formats.Positions encodes them."""
+    single: dict[int, bytes] = {}  # most words occur once in a passage: one encoding each
+    out = []
+    for pos in positions[starts].tolist():
+        encoded = single.get(pos)
+        if encoded is None:
+            encoded = single[pos] = fmt.encode([pos])
+        out.append(encoded)
+    for i in np.flatnonzero(freqs > 1).tolist():
+        start = int(starts[i])
+        out[i] = fmt.encode(positions[start : start + int(freqs[i])].tolist())
+    return out
+
+
 _BLOCK_LIMIT = 128  # postings a block, as W3Codec writes them
 _COMPRESSION = 3  # zlib level, as W3Codec writes them
+_COMPRESS_FROM = 64  # bytes of pickled block
 _TERMINFO = struct.Struct("!BfIBBfII")  # W3TermInfo's layout
 
 
 def _write_postings(
-    postfile, docnums: array, weights: list, freqs, values, lengths: list, value_size
+    postfile, docnums: list[int], weights: list, freqs, values, lengths: list, value_size
 ) -> bytes:
     """Write one term's postings as W3PostingsWriter does; return its W3TermInfo bytes."""
     start = postfile.tell()
@@ -180,20 +231,20 @@ def _write_postings(
         ids = docnums[first:end]
         block_weights = array("f", weights[first:end])
         max_weight = max(weights[first:end])
-        if lengths:
-            found = [lengths[d] for d in ids if d < len(lengths) and lengths[d]]
-            min_length = min(found) if found else None
-            max_length = max(found) if found else 0
+        if lengths:  # a scorable field: every document with a posting has a length
+            found = list(map(lengths.__getitem__, ids))
+            min_length, max_length = min(found), max(found)
         else:
             min_length, max_length = None, 0
         # The block: (id deltas, weights, values), pickled and compressed.
-        deltas = tuple(map(operator.sub, ids, _previous(ids)))
-        if all(w == 1.0 for w in block_weights):
-            mini_weights = None
-        elif all(w == block_weights[0] for w in block_weights):
-            mini_weights = block_weights[0]
-        else:
+        deltas = tuple(map(operator.sub, ids, [0, *ids[:-1]]))
+        lightest = min(block_weights)
+        if lightest != max(block_weights):
             mini_weights = tuple(block_weights)
+        elif lightest == 1.0:
+            mini_weights = None
+        else:
+            mini_weights = block_weights[0]
         if value_size == 0:
             mini_values = None
         elif value_size is None:
@@ -202,13 +253,18 @@ def _write_postings(
             mini_values = struct.pack(f"!{end - first}I", *freqs[first:end])
         else:
             mini_values = b"".join(values[first:end])
-        data = zlib.compress(pickle.dumps((deltas, mini_weights, mini_values), 2), _COMPRESSION)
+        data = pickle.dumps((deltas, mini_weights, mini_values), 2)
+        # zlib makes a short block longer (and whoosh meant to leave those as they are:
+        # the block records its compression, and readers follow it).
+        compression = _COMPRESSION if len(data) >= _COMPRESS_FROM else 0
+        if compression:
+            data = zlib.compress(data, compression)
         info = pickle.dumps(
             (
                 end - first,
                 ids[-1],
                 max_weight,
-                _COMPRESSION,
+                compression,
                 length_to_byte(min_length),
                 length_to_byte(max_length),
             ),
@@ -239,12 +295,6 @@ def _write_postings(
         + pack_long(start)
         + pack_int(postfile.tell() - start)
     )
-
-
-def _previous(ids: array) -> array:
-    previous = array(ids.typecode, [0])
-    previous.extend(ids[:-1])
-    return previous
 
 
 class SegmentBuilder:
@@ -314,7 +364,7 @@ class SegmentBuilder:
         postfile = self.segment.create_file(self.storage, W3Codec.POSTS_EXT)
         for name in sorted(self.fields):
             postings = self.fields[name]
-            if postings.terms:
+            if postings.postings:
                 fieldmap[name] = len(fieldmap)
                 postings.write(fieldmap[name], postfile, tindex)
         tindex.close()
