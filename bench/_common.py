@@ -33,6 +33,9 @@ TUNABLES = (
     "searching.COORDINATION",
     "searching.ARTICLE_SPREAD",
     "searching.ARTICLE_TITLE_WEIGHT",
+    "searching.ARTICLE_TEXT_WEIGHT",
+    "searching.ARTICLE_BM25_K1",
+    "searching.ARTICLE_BM25_B",
     "querying.REPEATED_WORDS_COUNT",
 )
 

@@ -51,8 +51,10 @@ class TermArrays:
         self._leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+        self._cache = OrderedDict()
         self._cached = 0
+        self._articles: tuple[np.ndarray, float, int] | None = None
 
     def _field_lengths(self, field: str) -> np.ndarray:
         lengths = self._lengths.get(field)
@@ -113,6 +115,48 @@ class TermArrays:
 
     def docs(self, field: str, term: str) -> np.ndarray:
         return self.weights(field, term)[0]
+
+    def article_weights(
+        self, term: str, doc_article: np.ndarray, n_articles: int, k1: float, b: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(article numbers, BM25 weights) of a term in whole articles' text.
+
+        An article is scored as one document: its passages' frequencies added up, its
+        length theirs, the idf counted in articles.
+        """
+        key = ("#article", f"{term}|{k1}|{b}")
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        ids, tfs = self._postings("text", term)
+        if len(ids):
+            keep = self.live[ids]
+            ids, tfs = ids[keep], tfs[keep]
+        per_article = np.bincount(doc_article[ids], weights=tfs, minlength=n_articles)
+        articles = np.flatnonzero(per_article)
+        tfs = per_article[articles]
+        lengths, average, live_articles = self._article_lengths(doc_article, n_articles)
+        idf = math.log(live_articles / (len(articles) + 1)) + 1
+        norm = k1 * ((1 - b) + b * lengths[articles] / average)
+        weights = (idf * (tfs * (k1 + 1)) / (tfs + norm)).astype(np.float32)
+        entry = (articles.astype(np.int32), weights)
+        self._cache[key] = entry
+        self._cached += len(articles)
+        return entry
+
+    def _article_lengths(
+        self, doc_article: np.ndarray, n_articles: int
+    ) -> tuple[np.ndarray, float, int]:
+        if self._articles is None:
+            lengths = np.bincount(
+                doc_article[self.live],
+                weights=self._field_lengths("text")[self.live],
+                minlength=n_articles,
+            )
+            live = int(np.count_nonzero(np.bincount(doc_article[self.live], minlength=n_articles)))
+            self._articles = (lengths, float(lengths.sum() / max(live, 1)) or 1.0, max(live, 1))
+        return self._articles
 
 
 def _read_all(matcher) -> tuple[list[int], list[float]]:
@@ -184,3 +228,20 @@ def rank_words(
     if coordination and len(words) > 1:
         result *= (matched[docs] / len(words)) ** coordination
     return Ranked(docs=docs, scores=result)
+
+
+def rank_articles(
+    arrays: TermArrays,
+    words: list[QueryWord],
+    doc_article: np.ndarray,
+    n_articles: int,
+    *,
+    k1: float,
+    b: float,
+) -> np.ndarray:
+    """Every article's BM25 score for plain words over its whole text (by article number)."""
+    scores = np.zeros(n_articles, dtype=np.float32)
+    for word in words:
+        articles, weights = arrays.article_weights(word.stem, doc_article, n_articles, k1, b)
+        scores[articles] += weights
+    return scores

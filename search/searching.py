@@ -26,7 +26,7 @@ from .analysis import describe_chain, exact_terms, fold_accents, query_terms
 from .highlight import match_spans, snippet
 from .indexing import IndexMeta, IndexNotFoundError, current_generation, read_meta
 from .querying import Highlights, ParsedQuery, parse_query
-from .ranking import TermArrays, rank_words
+from .ranking import TermArrays, rank_articles, rank_words
 
 # BM25 parameters, chosen by bench/relevance.py on the development data (2,000 OrangeSum
 # articles + the lead sample's + 761 PIAF paragraphs, 21,609 passages; all 1,922 questions and
@@ -56,8 +56,19 @@ ARTICLE_SPREAD = 0.1
 # When ranking articles (not passages), the title says what the whole article is about and
 # may weigh more: it lifts all of an article's passages alike, which does not change the
 # order of passages inside an article. (Plain-word queries; others use querying.TITLE_WEIGHT.)
-# Full run, with ARTICLE_SPREAD=0.1: 0.4/0.7/1.0/1.5 gave lead MRR@10 0.589/0.595/0.591/0.566.
-ARTICLE_TITLE_WEIGHT = 0.7
+# Full run, with ARTICLE_SPREAD=0.1: 0.4/0.7/1.0/1.5 gave lead MRR@10 0.589/0.595/0.591/0.566;
+# with whole articles scored as well (below): 0.4/0.7/1.0 gave 0.620/0.636/0.641.
+ARTICLE_TITLE_WEIGHT = 1.0
+# When ranking articles, their score as whole documents (BM25 over all their text, with
+# BM25's usual parameters for long documents) is added to their passages' evidence: a lead,
+# a summary, finds words spread over an article's paragraphs. bench/relevance.py, all 1,019
+# leads on all 181,463 passages (title 0.7): lead MRR@10 0.597 without; weight 0.1/0.25/0.5/
+# 1.0 with K1 0.6, B 0.3: 0.601/0.608/0.613/0.616; weight 1.0, B 0.5/0.75: 0.622/0.627;
+# then weight 0.7/1.5/2: 0.623/0.632/0.632, B 0.9: 0.632, K1 0.9/1.2: 0.632/0.633;
+# weight 1.5, K1 1.2, B 0.75: 0.636 (spread 0/0.05/0.1: 0.624/0.633/0.636).
+ARTICLE_TEXT_WEIGHT = 1.5
+ARTICLE_BM25_K1 = 1.2
+ARTICLE_BM25_B = 0.75
 # How much a passage with more of a question's words beats one with fewer, beyond BM25's
 # own sum: the score is multiplied by (matched words / query words) ** COORDINATION.
 COORDINATION = 0.0
@@ -366,11 +377,14 @@ def _edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def _articles_by_evidence(arts, scores, articles, first, order) -> np.ndarray:
-    """Articles ranked by their best passage plus a share of their other passages' scores."""
+def _articles_by_evidence(arts, scores, articles, first, order, whole=None) -> np.ndarray:
+    """Articles ranked by their best passage plus a share of their other passages' scores,
+    plus their score as whole articles (``whole``, if given)."""
     best = scores[order][first]  # `first` indexes each article's best passage in `order`
     total = np.bincount(arts, weights=scores, minlength=int(articles.max()) + 1)[articles]
     combined = best + ARTICLE_SPREAD * (total - best)
+    if whole is not None:
+        combined = combined + whole
     return articles[np.lexsort((np.sort(first).searchsorted(first), -combined))]
 
 
@@ -480,6 +494,18 @@ class Searcher:
             self._arrays, self._lead = arrays, lead
         return self._arrays, self._lead
 
+    def _whole_articles(self, pq: ParsedQuery) -> np.ndarray:
+        arrays, _ = self._term_arrays()
+        d = self.documents()
+        return rank_articles(
+            arrays,
+            list(pq.plain),
+            d.doc_article,
+            len(d.article_ids),
+            k1=ARTICLE_BM25_K1,
+            b=ARTICLE_BM25_B,
+        )
+
     # --- searching ----------------------------------------------------------------
 
     def search(
@@ -527,8 +553,11 @@ class Searcher:
             if sort == "date":
                 by = np.lexsort((articles, -d.article_date[articles]))
                 article_order = articles[by]
-            elif ARTICLE_SPREAD and len(articles):
-                article_order = _articles_by_evidence(arts, scores, articles, first, order)
+            elif (ARTICLE_SPREAD or ARTICLE_TEXT_WEIGHT) and len(articles):
+                whole = None
+                if ARTICLE_TEXT_WEIGHT and pq.plain is not None:
+                    whole = ARTICLE_TEXT_WEIGHT * self._whole_articles(pq)[articles]
+                article_order = _articles_by_evidence(arts, scores, articles, first, order, whole)
             else:
                 article_order = ranked_arts[np.sort(first)]
             page_articles = article_order[offset : offset + limit]

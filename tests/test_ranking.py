@@ -55,3 +55,35 @@ def test_date_filter_on_the_array_path(news_index):
 )
 def test_compounds_in_questions_rank_alike(news_index, query):
     test_array_ranking_equals_whoosh(news_index, query)
+
+
+@pytest.mark.parametrize("stem", ["secur", "maroc", "supporter", "elect"])
+def test_whole_article_weights_are_bm25_over_each_article(news_index, stem):
+    """An article's weight for a term, recomputed by hand from its passages' stored text."""
+    import math
+
+    from search.analysis import text_analyzer
+
+    searcher = news_index.searcher()
+    arrays, _ = searcher._term_arrays()
+    d = searcher.documents()
+    reader = searcher._searcher.reader()
+    k1, b = 0.9, 0.5
+    articles, weights = arrays.article_weights(stem, d.doc_article, len(d.article_ids), k1, b)
+    tf: dict[int, int] = {}
+    length: dict[int, float] = {}
+    for docnum in reader.all_doc_ids():
+        article = int(d.doc_article[docnum])
+        text = reader.stored_fields(docnum)["text"]
+        tf[article] = tf.get(article, 0) + [
+            t.text for t in text_analyzer()(text, mode="index")
+        ].count(stem)
+        length[article] = length.get(article, 0) + reader.doc_field_length(docnum, "text")
+    found = {a for a, n in tf.items() if n}
+    assert found and set(articles.tolist()) == found
+    average = sum(length.values()) / len(length)
+    idf = math.log(len(length) / (len(found) + 1)) + 1
+    for article, weight in zip(articles.tolist(), weights.tolist(), strict=True):
+        n = tf[article]
+        norm = k1 * ((1 - b) + b * length[article] / average)
+        assert weight == pytest.approx(idf * n * (k1 + 1) / (n + norm), rel=1e-4)

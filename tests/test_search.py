@@ -1,10 +1,11 @@
 """Searching real indexes through the Python API: the core issue's acceptance queries."""
 
 import datetime as dt
+import json
 
 import pytest
 
-from search import Hit, Results
+from search import Hit, Index, Results, build_index
 from search.searching import PARTIAL_MATCH_NOTE
 
 
@@ -268,3 +269,35 @@ def test_the_exact_form_ranks_above_a_stem_only_match(tmp_path):
     index = Index.open(tmp_path / "index")
     assert [h.article_id for h in index.search("présidente")] == ["a", "b"]
     assert [h.article_id for h in index.search("président")] == ["b", "a"]
+
+
+def test_an_article_that_covers_a_long_query_ranks_first(tmp_path):
+    """Ranking articles, the one whose paragraphs together hold a lead's words comes first,
+    above one whose single paragraph holds more of them than any one of its own."""
+    filler = "Les autorités ont fait le point dans la soirée sur la situation du secteur."
+    records = [
+        {
+            "id": "whole",
+            "title": "Un été difficile dans le Sud",
+            "text": f"Un incendie de forêt s'est déclaré mardi. {filler}\n\n"
+            f"Le Var est en alerte rouge et les pompiers sont sur place. {filler}\n\n"
+            f"L'évacuation des habitants a commencé dans la nuit. {filler}",
+        },
+        {
+            "id": "one-paragraph",
+            "title": "Un été difficile dans le Sud",
+            "text": f"Incendie de forêt dans le Var : les pompiers mobilisés. {filler}\n\n"
+            f"Le marché de Noël ouvrira comme prévu en décembre. {filler}\n\n"
+            f"La mairie a présenté son budget pour l'année prochaine. {filler}",
+        },
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    build_index(corpus, tmp_path / "index")
+    lead = "Incendie de forêt dans le Var : les pompiers ont procédé à l'évacuation des habitants"
+    index = Index.open(tmp_path / "index")
+    by_passage = index.search(lead, group="passage")
+    by_article = index.search(lead, group="article")
+    index.close()
+    assert by_passage.hits[0].article_id == "one-paragraph"  # the best single paragraph
+    assert [hit.article_id for hit in by_article] == ["whole", "one-paragraph"]
