@@ -232,3 +232,29 @@ def test_two_process_build_keeps_every_passage(tmp_path):
     info = Index.open(tmp_path / "index").info()
     assert (info.articles, info.passages) == (450, summary.passages) == (450, 450)
     assert info.segments >= 2  # the workers each wrote a segment
+
+
+def test_a_build_worker_that_fails_leaves_the_live_index_and_says_why(first, tmp_path):
+    """A disk that fills up under a two-process build: a clear error, the old index kept."""
+    corpus = write_corpus(
+        tmp_path / "c",
+        [(f"a{i}", f"Titre {i}", "Le port de Tanger et la sécurité. " * 30) for i in range(600)],
+    )
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the limit: an OSError\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\n"
+        "from search.cli import main\n"
+        f"sys.exit(main(['build', '--corpus', {str(corpus)!r}, '--index', {str(first)!r},"
+        " '--procs', '2']))\n"
+    )
+    before = generations(first)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "veille: error: a build worker failed: OSError" in done.stderr
+    assert "File too large" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert generations(first) == before
+    assert Index.open(first).search("Tanger").total == 1
