@@ -397,14 +397,18 @@ def analysis_steps(text: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
+# Built once: the chains hold no state between calls, and a query analyzes each of its words.
+_QUERY_CHAINS = {"text": text_analyzer(), "exact": exact_analyzer()}
+
+
 def query_terms(text: str) -> list[str]:
     """The stems a query word or phrase makes, stop words dropped."""
-    return [t.text for t in text_analyzer()(text, mode="query")]
+    return [t.text for t in _QUERY_CHAINS["text"](text, mode="query")]
 
 
 def exact_terms(text: str) -> list[str]:
     """The unstemmed, folded words of a phrase, stop words kept."""
-    return [t.text for t in exact_analyzer()(text, mode="query")]
+    return [t.text for t in _QUERY_CHAINS["exact"](text, mode="query")]
 
 
 class WordCache:

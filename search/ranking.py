@@ -26,7 +26,7 @@ from .querying import QueryWord
 
 # The byte whoosh stores a field length as, decoded once.
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
-# Postings kept in memory per searcher, counted in documents (about 8 bytes each).
+# Postings kept in memory per searcher, counted in documents (about 12 bytes each).
 _CACHE_POSTINGS = 30_000_000
 
 
@@ -51,8 +51,7 @@ class TermArrays:
         self._leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
-        self._cache = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], tuple] = OrderedDict()
         self._cached = 0
         self._articles: tuple[np.ndarray, float, int] | None = None
 
@@ -83,14 +82,19 @@ class TermArrays:
                 continue
             matcher = leaf.postings(field, term)
             ids, tfs = _read_all(matcher)
-            ids_parts.append(np.asarray(ids, dtype=np.int64) + offset)
-            tf_parts.append(np.asarray(tfs, dtype=np.float32))
+            ids_parts.append(ids + offset)
+            tf_parts.append(tfs)
         if not ids_parts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return np.concatenate(ids_parts), np.concatenate(tf_parts)
 
     def weights(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, BM25 weights) of a term in a field, live documents only."""
+        ids, weights, _ = self._entry(field, term)
+        return ids, weights
+
+    def _entry(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(document numbers, BM25 weights, frequencies), read once and cached."""
         key = (field, term)
         hit = self._cache.get(key)
         if hit is not None:
@@ -105,12 +109,14 @@ class TermArrays:
         lengths = self._field_lengths(field)[ids]
         norm = self.k1 * ((1 - self.b) + self.b * lengths / self._avg[field])
         weights = (idf * (tfs * (self.k1 + 1)) / (tfs + norm)).astype(np.float32)
-        entry = (ids.astype(np.int32), weights)
+        return self._remember(key, (ids.astype(np.int32), weights, tfs))
+
+    def _remember(self, key: tuple[str, str], entry: tuple) -> tuple:
         self._cache[key] = entry
-        self._cached += len(ids)
+        self._cached += len(entry[0])
         while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
-            _, (old_ids, _w) = self._cache.popitem(last=False)
-            self._cached -= len(old_ids)
+            _, old = self._cache.popitem(last=False)
+            self._cached -= len(old[0])
         return entry
 
     def docs(self, field: str, term: str) -> np.ndarray:
@@ -129,10 +135,7 @@ class TermArrays:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        ids, tfs = self._postings("text", term)
-        if len(ids):
-            keep = self.live[ids]
-            ids, tfs = ids[keep], tfs[keep]
+        ids, _, tfs = self._entry("text", term)  # live documents only
         per_article = np.bincount(doc_article[ids], weights=tfs, minlength=n_articles)
         articles = np.flatnonzero(per_article)
         tfs = per_article[articles]
@@ -140,10 +143,7 @@ class TermArrays:
         idf = math.log(live_articles / (len(articles) + 1)) + 1
         norm = k1 * ((1 - b) + b * lengths[articles] / average)
         weights = (idf * (tfs * (k1 + 1)) / (tfs + norm)).astype(np.float32)
-        entry = (articles.astype(np.int32), weights)
-        self._cache[key] = entry
-        self._cached += len(articles)
-        return entry
+        return self._remember(key, (articles.astype(np.int32), weights))
 
     def _article_lengths(
         self, doc_article: np.ndarray, n_articles: int
@@ -159,25 +159,37 @@ class TermArrays:
         return self._articles
 
 
-def _read_all(matcher) -> tuple[list[int], list[float]]:
+def _read_all(matcher) -> tuple[np.ndarray, np.ndarray]:
     """All (docnum, weight) postings of a matcher, a block at a time where possible."""
-    ids: list[int] = []
-    weights: list[float] = []
     if isinstance(matcher, FilterMatcher):
         matcher = matcher.child  # deleted documents are dropped by the live mask instead
     if isinstance(matcher, W3LeafMatcher):
+        # A block's data is (id deltas from the block's start, weights, values): decoded
+        # here with numpy rather than by whoosh's per-posting Python generators.
+        ids, weights = [], []
         while matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.extend(matcher._ids)
-            weights.extend(matcher._weights)
+            if matcher._data is None:
+                matcher._read_data()
+            deltas, block_weights, _ = matcher._data
+            n = len(deltas)
+            ids.append(np.cumsum(np.fromiter(deltas, dtype=np.int64, count=n)))
+            if block_weights is None:
+                weights.append(np.ones(n, dtype=np.float32))
+            elif isinstance(block_weights, float):
+                weights.append(np.full(n, block_weights, dtype=np.float32))
+            else:
+                weights.append(np.asarray(block_weights, dtype=np.float32))
             matcher._next_block()
-        return ids, weights
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(ids), np.concatenate(weights)
+    ids_list: list[int] = []
+    weights_list: list[float] = []
     while matcher.is_active():  # any other matcher: the public, slower way
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
+        ids_list.append(matcher.id())
+        weights_list.append(matcher.weight())
         matcher.next()
-    return ids, weights
+    return np.asarray(ids_list, dtype=np.int64), np.asarray(weights_list, dtype=np.float32)
 
 
 def rank_words(
