@@ -137,7 +137,7 @@ class _FieldPostings:
         lengths.append(length)
         return length
 
-    def write(self, fieldid: int, postfile, tindex) -> None:
+    def write(self, fieldid: int, postfile, tindex, block_limit: int) -> None:
         """Write the field's terms, sorted, as whoosh's field writer would."""
         kind = self.kind
         boost = self.boost
@@ -192,7 +192,14 @@ class _FieldPostings:
                 weights = [f * boost for f in term_freqs]
                 term_values = values[start:end] if kind == _POSITIONS else None
             terminfo = _write_postings(
-                postfile, docnums, weights, term_freqs, term_values, lengths, self.value_size
+                postfile,
+                docnums,
+                weights,
+                term_freqs,
+                term_values,
+                lengths,
+                self.value_size,
+                block_limit,
             )
             tindex.add(prefix + tbytes, terminfo)
 
@@ -212,14 +219,24 @@ def _encode_positions(fmt, positions: np.ndarray, starts: np.ndarray, freqs: np.
     return out
 
 
-_BLOCK_LIMIT = 128  # postings a block, as W3Codec writes them
+# Postings a block. whoosh's writer makes blocks of 128; its readers take any size. Bigger
+# blocks are read with fewer steps: bench/query.py on the full index (same run), keywords
+# p95 17.8 -> 10.9 ms, leads p50 43 -> 39 ms with 1,024.
+BLOCK_LIMIT = 1024
 _COMPRESSION = 3  # zlib level, as W3Codec writes them
 _COMPRESS_FROM = 64  # bytes of pickled block
 _TERMINFO = struct.Struct("!BfIBBfII")  # W3TermInfo's layout
 
 
 def _write_postings(
-    postfile, docnums: list[int], weights: list, freqs, values, lengths: list, value_size
+    postfile,
+    docnums: list[int],
+    weights: list,
+    freqs,
+    values,
+    lengths: list,
+    value_size,
+    block_limit: int,
 ) -> bytes:
     """Write one term's postings as W3PostingsWriter does; return its W3TermInfo bytes."""
     start = postfile.tell()
@@ -229,8 +246,8 @@ def _write_postings(
     term_min_length = None
     term_max_length = 0
     term_max_weight = 0
-    for first in range(0, total, _BLOCK_LIMIT):
-        end = min(first + _BLOCK_LIMIT, total)
+    for first in range(0, total, block_limit):
+        end = min(first + block_limit, total)
         ids = docnums[first:end]
         block_weights = array("f", weights[first:end])
         max_weight = max(weights[first:end])
@@ -303,7 +320,14 @@ def _write_postings(
 class SegmentBuilder:
     """Collect documents for one new whoosh segment in memory, then write it."""
 
-    def __init__(self, schema: fields.Schema, storage: Storage, indexname: str) -> None:
+    def __init__(
+        self,
+        schema: fields.Schema,
+        storage: Storage,
+        indexname: str,
+        block_limit: int = BLOCK_LIMIT,
+    ) -> None:
+        self.block_limit = block_limit
         self.schema = schema
         self.storage = storage
         self.codec = W3Codec()
@@ -369,7 +393,7 @@ class SegmentBuilder:
             postings = self.fields[name]
             if postings.postings:
                 fieldmap[name] = len(fieldmap)
-                postings.write(fieldmap[name], postfile, tindex)
+                postings.write(fieldmap[name], postfile, tindex, self.block_limit)
         tindex.close()
         postfile.close()
         self.segment.set_doc_count(self.docs)

@@ -9,7 +9,7 @@ from whoosh.index import TOC
 from search import Article, split_passages
 from search.analysis import exact_analyzer
 from search.indexing import _document, article_hash, make_schema
-from search.segments import SegmentBuilder
+from search.segments import BLOCK_LIMIT, SegmentBuilder
 
 WORDS = (
     "élection présidentielle Maroc marocaine sécurité l'État d’urgence qu'il aujourd'hui "
@@ -49,41 +49,49 @@ def documents() -> list[dict]:
     ]
 
 
-def posting_list(reader, field, term) -> list[tuple]:
-    """Every posting with the statistics of its block, as whoosh reads them."""
+def posting_list(reader, field, term, blocks: bool = True) -> list[tuple]:
+    """Every posting (with the statistics of its block, if asked), as whoosh reads them."""
     matcher = reader.postings(field, term)
     out = []
     while matcher.is_active():
-        out.append(
-            (
-                matcher.id(),
-                matcher.weight(),
-                matcher.value(),
+        posting = (matcher.id(), matcher.weight(), matcher.value())
+        if blocks:
+            posting += (
                 matcher.block_max_weight(),
                 matcher.block_min_length(),
                 matcher.block_max_length(),
             )
-        )
+        out.append(posting)
         matcher.next()
     return out
 
 
-@pytest.fixture(scope="module")
-def both(tmp_path_factory):
+def write_both(folder, block_limit: int):
     """The same documents written by whoosh's writer and by SegmentBuilder."""
     docs = documents()
-    by_whoosh = whoosh_index.create_in(tmp_path_factory.mktemp("whoosh"), make_schema())
+    by_whoosh = whoosh_index.create_in(folder / "whoosh", make_schema())
     writer = by_whoosh.writer()
     for doc in docs:
         writer.add_document(**doc)
     writer.commit()
-    ours = whoosh_index.create_in(tmp_path_factory.mktemp("ours"), make_schema())
-    builder = SegmentBuilder(ours.schema, ours.storage, ours.indexname)
+    ours = whoosh_index.create_in(folder / "ours", make_schema())
+    builder = SegmentBuilder(ours.schema, ours.storage, ours.indexname, block_limit=block_limit)
     for doc in docs:
         builder.add_document(doc)
     TOC(ours.schema, [builder.write()], 1).write(ours.storage, ours.indexname)
-    with by_whoosh.reader() as expected, ours.reader() as actual:
-        yield expected, actual
+    return by_whoosh.reader(), ours.reader()
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    """Whoosh's writer and SegmentBuilder with whoosh's own block size, 128 postings."""
+    folder = tmp_path_factory.mktemp("both")
+    (folder / "whoosh").mkdir()
+    (folder / "ours").mkdir()
+    expected, actual = write_both(folder, block_limit=128)
+    yield expected, actual
+    expected.close()
+    actual.close()
 
 
 def test_same_documents_stored_fields_and_lengths(both):
@@ -141,6 +149,26 @@ def test_same_terms_and_postings(both):
             info.max_id(),
         ), (field, term)
         assert posting_list(actual, field, term) == posting_list(expected, field, term)
+
+
+@pytest.mark.parametrize("block_limit", [BLOCK_LIMIT, 50])
+def test_same_postings_with_other_block_sizes(tmp_path, block_limit):
+    (tmp_path / "whoosh").mkdir()
+    (tmp_path / "ours").mkdir()
+    expected, actual = write_both(tmp_path, block_limit)
+    with expected, actual:
+        terms = list(expected.all_terms())
+        assert list(actual.all_terms()) == terms
+        for field, term in terms:
+            ours, info = actual.term_info(field, term), expected.term_info(field, term)
+            assert (ours.weight(), ours.doc_frequency(), ours.max_weight()) == (
+                info.weight(),
+                info.doc_frequency(),
+                info.max_weight(),
+            )
+            assert posting_list(actual, field, term, blocks=False) == posting_list(
+                expected, field, term, blocks=False
+            )
 
 
 def test_positions_of_a_repeated_word(both):
