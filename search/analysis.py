@@ -7,10 +7,8 @@ the original text, which the highlighter relies on.
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
@@ -101,7 +99,7 @@ def words(text: str) -> Iterator[tuple[int, int, int, str]]:
 
 
 def word_matches(text: str) -> list[str]:
-    """The tokenizer's raw matches in a text, one a position (see WordCache)."""
+    """The tokenizer's raw matches in a text, one a position (see WordChain)."""
     return _MATCHES.findall(normalize_chars(text))
 
 
@@ -411,25 +409,23 @@ def exact_terms(text: str) -> list[str]:
     return [t.text for t in _QUERY_CHAINS["exact"](text, mode="query")]
 
 
-class WordCache:
-    """A chain's index-time terms for a text, its filters run once per distinct word.
+class WordChain:
+    """A chain's filters applied to one word at a time, as a build applies them.
 
     Every filter after FrenchTokenizer looks at one token alone, so a word makes the same
-    terms wherever it stands. A build meets the same words again and again: running the
-    filters once per word, not once per occurrence, makes its analysis several times
-    faster with the very same terms (a test compares them with the chain's).
+    terms wherever it stands: a build (search/segments.py) runs the filters once per
+    distinct word and remembers the result, not once per occurrence. ``terms`` gives what
+    that makes of a text, which a test compares with the chain's own output.
     """
 
-    def __init__(self, analyzer, limit: int = 400_000) -> None:
+    def __init__(self, analyzer) -> None:
         tokenizer, *filters = analyzer.items
         if not isinstance(tokenizer, FrenchTokenizer):
-            raise TypeError(f"WordCache needs a FrenchTokenizer chain, not {analyzer!r}")
+            raise TypeError(f"WordChain needs a FrenchTokenizer chain, not {analyzer!r}")
         self._filters = filters
-        self._limit = limit
-        self._terms: dict[str, tuple[str, ...]] = {}
 
     def word_terms(self, matched: str) -> tuple[str, ...]:
-        """The terms one of ``word_matches`` makes, by the chain's filters (not cached)."""
+        """The terms one of ``word_matches`` makes at index time."""
         word = _clean_word(matched)
         if word is None:
             return ()
@@ -441,39 +437,10 @@ class WordCache:
             tokens = step(tokens)
         return tuple(t.text for t in tokens)
 
-    def _learn(self, matched: str) -> tuple[str, ...]:
-        if len(self._terms) >= self._limit:
-            self._terms.clear()  # a bound on memory; the words come back quickly
-        made = self._terms[matched] = self.word_terms(matched)
-        return made
-
-    def _made(self, matches: list[str]) -> list[tuple[str, ...]]:
-        # Keyed by the text matched, before NFC and acronym joining, which it decides.
-        cache = self._terms
-        return [cache[m] if m in cache else self._learn(m) for m in matches]
-
     def terms(self, text: str) -> list[tuple[int, str]]:
         """(position, term) for each term the chain makes of ``text`` at index time."""
-        made = self._made(word_matches(text))
-        return [(pos, term) for pos, terms in enumerate(made) for term in terms]
-
-    def counts(self, matches: list[str]) -> tuple[Counter[str], int]:
-        """Each term's frequency in a text given its ``word_matches``, and the term count."""
-        terms = list(itertools.chain.from_iterable(self._made(matches)))
-        return Counter(terms), len(terms)
-
-    def positions(self, matches: list[str]) -> dict[str, list[int]]:
-        """Each term's positions in a text given its ``word_matches``."""
-        out: dict[str, list[int]] = {}
-        for pos, terms in enumerate(self._made(matches)):
-            for term in terms:
-                found = out.get(term)
-                if found is None:
-                    out[term] = [pos]
-                else:
-                    found.append(pos)
-        return out
-
-    def distinct(self, matches: list[str]) -> set[str]:
-        """The terms a text given its ``word_matches`` makes, each once."""
-        return set(itertools.chain.from_iterable(self._made(list(set(matches)))))
+        return [
+            (pos, term)
+            for pos, matched in enumerate(word_matches(text))
+            for term in self.word_terms(matched)
+        ]

@@ -2,10 +2,11 @@
 
 whoosh's own writer makes a Python tuple of every posting, pickles it into a pool, sorts the
 pool, then writes each posting on its own, reading its document's field length back from
-disk. For a whole corpus that is most of the build. ``SegmentBuilder`` keeps a segment's
-postings in memory, term by term in arrays, analyzes each distinct word once (``WordCache``),
-and writes the sorted terms with whoosh's own codec, block by block: the same files, read by
-the same whoosh code (a test builds one corpus both ways and compares every posting).
+disk. For a whole corpus that was most of the build. ``SegmentBuilder`` keeps a segment's
+postings in memory in flat arrays, analyzes each distinct word once (``WordChain``), groups
+the postings by term with numpy and writes them in whoosh's format, block by block: the
+files whoosh's writer makes, read by whoosh's own code (a test writes one corpus both ways
+and compares every term, posting and block).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from whoosh.filedb.filestore import Storage
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from .analysis import FrenchTokenizer, WordCache, word_matches
+from .analysis import FrenchTokenizer, WordChain, word_matches
 
 # The kinds of postings a field keeps, after its whoosh format.
 _FREQUENCY, _POSITIONS, _EXISTENCE, _OTHER = range(4)
@@ -63,7 +64,7 @@ class _FieldPostings:
         self.name = name
         self.field = field
         self.kind = _kind(field)
-        self.analysis = WordCache(field.analyzer) if self.kind != _OTHER else None
+        self.analysis = WordChain(field.analyzer) if self.kind != _OTHER else None
         self.boost = float(getattr(field.format, "field_boost", 1.0))
         self.value_size = field.format.fixed_value_size()
         self.term_ids: dict[Any, int] = {}  # term (bytes for _OTHER) -> id

@@ -8,7 +8,7 @@ from search.analysis import (
     ElisionFilter,
     FrenchTokenizer,
     LigatureFilter,
-    WordCache,
+    WordChain,
     analysis_steps,
     exact_analyzer,
     exact_terms,
@@ -179,21 +179,17 @@ CHAINS = {"text": text_analyzer, "exact": exact_analyzer, "spell": spelling_anal
 
 @pytest.mark.parametrize("chain", sorted(CHAINS))
 @pytest.mark.parametrize("text", [text for text, _ in INDEX_CASES])
-def test_word_cache_makes_the_chains_terms(chain, text):
-    """The build's WordCache gives each chain's terms and positions, case by case."""
+def test_word_chain_makes_the_chains_terms(chain, text):
+    """A chain applied word by word, as a build does, gives its terms and positions."""
     analyzer = CHAINS[chain]()
-    cache = WordCache(analyzer)
     expected = [(t.pos, t.text) for t in analyzer(text, positions=True, mode="index")]
-    assert cache.terms(text) == expected
-    assert cache.terms(text) == expected  # and again, from the cache
+    assert WordChain(analyzer).terms(text) == expected
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from("aéeÉ’'.- œDGSN\u0301\u00a0?«»lqu1"), max_size=60))
-def test_word_cache_agrees_with_the_chain_on_any_text(text):
+def test_word_chain_agrees_with_the_chain_on_any_text(text):
     for make in CHAINS.values():
         analyzer = make()
-        cache = WordCache(analyzer, limit=4)  # a tiny cache: it also clears itself
         expected = [(t.pos, t.text) for t in analyzer(text, positions=True, mode="index")]
-        assert cache.terms(text) == expected
-        assert cache.terms(text + " " + text)[: len(expected)] == expected
+        assert WordChain(analyzer).terms(text) == expected
