@@ -424,7 +424,13 @@ def _put(tasks, item, workers, results) -> None:
             tasks.put(item, timeout=0.5)
             return
         except queue.Full:
-            _check_workers(workers, results)
+            _raise_if_died(workers)
+            # Until the end of the corpus is sent, a worker only reports an error.
+            try:
+                _, payload = results.get_nowait()
+            except queue.Empty:
+                continue
+            raise BuildWorkerError(f"a build worker failed: {payload}") from None
 
 
 def _take(results, workers) -> list:
@@ -432,24 +438,18 @@ def _take(results, workers) -> list:
         try:
             kind, payload = results.get(timeout=0.5)
         except queue.Empty:
-            _check_workers(workers, results)
+            # A worker that has reported may have exited; one killed never reports.
+            _raise_if_died(workers)
             continue
         if kind == "error":
             raise BuildWorkerError(f"a build worker failed: {payload}")
         return payload
 
 
-def _check_workers(workers, results) -> None:
-    if all(worker.is_alive() for worker in workers):
-        return
-    try:
-        kind, payload = results.get(timeout=0.5)
-    except queue.Empty:
-        kind, payload = "error", None
-    if kind == "error":
-        codes = [w.exitcode for w in workers if not w.is_alive()]
-        raise BuildWorkerError(f"a build worker failed: {payload or f'exit code {codes}'}")
-    results.put((kind, payload))  # a worker that finished early: keep its segments
+def _raise_if_died(workers) -> None:
+    killed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+    if killed:
+        raise BuildWorkerError(f"a build worker died (exit code {killed[0]})")
 
 
 def build_index(

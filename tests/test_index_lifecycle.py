@@ -258,3 +258,41 @@ def test_a_build_worker_that_fails_leaves_the_live_index_and_says_why(first, tmp
     assert "Traceback" not in done.stderr
     assert generations(first) == before
     assert Index.open(first).search("Tanger").total == 1
+
+
+def test_a_build_worker_killed_fails_the_build_and_keeps_the_live_index(first, tmp_path):
+    big = write_corpus(
+        tmp_path / "big",
+        [(f"n{i}", f"Titre {i}", "Le Maroc et la sécurité régionale. " * 40) for i in range(4000)],
+    )
+    code = (
+        "import sys\nfrom search.cli import main\n"
+        f"sys.exit(main(['build', '--corpus', {str(big)!r}, '--index', {str(first)!r},"
+        " '--procs', '2']))\n"
+    )
+    build = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+
+    def workers() -> list[int]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == build.pid:
+                found.append(int(proc.name))
+        return found
+
+    deadline = time.monotonic() + 60
+    while len(workers()) < 2:
+        assert time.monotonic() < deadline and build.poll() is None
+        time.sleep(0.05)
+    os.kill(workers()[0], signal.SIGKILL)
+    _, err = build.communicate(timeout=60)
+    assert build.returncode == 1
+    assert "veille: error: a build worker died (exit code -9)" in err
+    assert "Traceback" not in err
+    assert Index.open(first).search("Tanger").total == 1
+    assert [g for g in generations(first) if g.startswith(".building")] == []
