@@ -17,7 +17,7 @@ from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -207,11 +207,14 @@ class FrenchStopFilter(Filter):
 
 
 # Where Snowball conflates words that mean different things in the news, the word keeps a
-# stem of its own: France is not the franc, a political parti is not a partie.
+# stem of its own: France is not the franc, a political parti is not a partie; and place
+# names ending like an infinitive keep their -er (Tanger is not Tang, Niger not "nig").
 STEM_EXCLUSIONS = {
     "france": "france",
     "parti": "parti",
     "partis": "parti",
+    "tanger": "tanger",
+    "niger": "niger",
 }
 
 # Countries and their people: a query for Maroc also finds marocain, marocaines… (and the
@@ -224,6 +227,7 @@ DEMONYMS = {
     "tunisie": "tunisien",
     "sénégal": "sénégalais",
     "mali": "malien",
+    "niger": "nigérien",
     "égypte": "égyptien",
     "libye": "libyen",
     "liban": "libanais",

@@ -92,6 +92,11 @@ INDEX_CASES = [
     ("franc", ["franc"]),
     ("parti", ["parti"]),
     ("partie", ["part"]),
+    # place names Snowball would cut like verbs: Tanger is not Tang, Niger not "nig"
+    ("Tanger", ["tanger"]),
+    ("Tang", ["tang"]),
+    ("Niger", ["niger"]),
+    ("nigériennes", ["niger"]),
     # inflections meet
     ("terroristes", ["terror"]),
     ("terrorisme", ["terror"]),
