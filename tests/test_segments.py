@@ -1,8 +1,11 @@
 """The build's SegmentBuilder writes what whoosh's own writer writes, posting for posting."""
 
 import datetime as dt
+import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 from whoosh.index import TOC
 
@@ -182,3 +185,49 @@ def test_positions_of_a_repeated_word(both):
         seen += len(positions) > 1
         matcher.next()
     assert seen > 100
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("aéeÉ’'.- œDGSN\u0301\u00a0?«»lqu1T\n"), max_size=80),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_text_is_written_as_whoosh_writes_it(texts):
+    """Odd text (stray accents, dots, apostrophes, empty paragraphs) makes the same postings."""
+    docs = [
+        {
+            "passage_id": f"a{n}#0",
+            "article_id": f"a{n}",
+            "position": 0,
+            "lead": "1",
+            "title": text[:20] or "T",
+            "text": text,
+            "exact": text,
+            "spell": text,
+        }
+        for n, text in enumerate(texts)
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        by_whoosh = whoosh_index.create_in(folder, make_schema(), indexname="W")
+        writer = by_whoosh.writer()
+        for doc in docs:
+            writer.add_document(**doc)
+        writer.commit()
+        ours = whoosh_index.create_in(folder, make_schema(), indexname="O")
+        builder = SegmentBuilder(ours.schema, ours.storage, ours.indexname, block_limit=128)
+        for doc in docs:
+            builder.add_document(doc)
+        TOC(ours.schema, [builder.write()], 1).write(ours.storage, ours.indexname)
+        with by_whoosh.reader() as expected, ours.reader() as actual:
+            terms = list(expected.all_terms())
+            assert list(actual.all_terms()) == terms
+            for field, term in terms:
+                assert posting_list(actual, field, term) == posting_list(expected, field, term)
+            for docnum in range(len(docs)):
+                for field in ("title", "text", "exact"):
+                    assert actual.doc_field_length(docnum, field) == expected.doc_field_length(
+                        docnum, field
+                    )
