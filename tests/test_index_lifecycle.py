@@ -35,6 +35,22 @@ def write_corpus(folder: Path, articles: list[tuple[str, str, str]]) -> Path:
     return folder
 
 
+def big_corpus(folder: Path, articles: int = 8000) -> Path:
+    """A corpus that takes a build a few seconds: time to kill it."""
+    text = "Le Maroc et la sécurité régionale. " * 40
+    return write_corpus(folder, [(f"n{i}", f"Titre {i}", text) for i in range(articles)])
+
+
+def cli_build(corpus: Path, index: Path, prelude: str = "") -> list[str]:
+    """The command running `veille build --procs 2` in a fresh interpreter, after ``prelude``."""
+    code = (
+        f"import sys\n{prelude}from search.cli import main\n"
+        f"sys.exit(main(['build', '--corpus', {str(corpus)!r}, '--index', {str(index)!r},"
+        " '--procs', '2']))\n"
+    )
+    return [sys.executable, "-c", code]
+
+
 def generations(index: Path) -> list[str]:
     return sorted(p.name for p in index.iterdir() if p.name.startswith(("gen-", ".building")))
 
@@ -119,10 +135,7 @@ def test_second_writer_is_refused_clearly(first, tmp_path):
 
 
 def test_kill_during_build_keeps_the_previous_index(first, tmp_path):
-    big = write_corpus(
-        tmp_path / "big",
-        [(f"n{i}", f"Titre {i}", "Le Maroc et la sécurité régionale. " * 40) for i in range(4000)],
-    )
+    big = big_corpus(tmp_path / "big")
     code = f"import sys; from search import build_index; build_index({str(big)!r}, {str(first)!r})"
     writer = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -171,10 +184,7 @@ def test_optimize_merges_segments(first, tmp_path):
 
 
 def test_kill_during_add_keeps_the_index(first, tmp_path):
-    big = write_corpus(
-        tmp_path / "big",
-        [(f"n{i}", f"Titre {i}", "Le Maroc et la sécurité régionale. " * 40) for i in range(3000)],
-    )
+    big = big_corpus(tmp_path / "big", articles=3000)
     code = f"from search import update_index; update_index({str(first)!r}, add={str(big)!r})"
     writer = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     time.sleep(2.0)
@@ -188,10 +198,7 @@ def test_kill_during_add_keeps_the_index(first, tmp_path):
 
 
 def test_kill_during_a_two_process_build_leaves_no_worker_and_no_lock(first, tmp_path):
-    big = write_corpus(
-        tmp_path / "big",
-        [(f"n{i}", f"Titre {i}", "Le Maroc et la sécurité régionale. " * 40) for i in range(4000)],
-    )
+    big = big_corpus(tmp_path / "big")
     marker = f"veille-kill-test-{os.getpid()}-{time.monotonic_ns()}"
     code = (
         f"# {marker}\nfrom search import build_index\n"
@@ -236,21 +243,19 @@ def test_two_process_build_keeps_every_passage(tmp_path):
 
 def test_a_build_worker_that_fails_leaves_the_live_index_and_says_why(first, tmp_path):
     """A disk that fills up under a two-process build: a clear error, the old index kept."""
-    corpus = write_corpus(
-        tmp_path / "c",
-        [(f"a{i}", f"Titre {i}", "Le port de Tanger et la sécurité. " * 30) for i in range(600)],
-    )
-    code = (
-        "import resource, signal, sys\n"
+    corpus = big_corpus(tmp_path / "c", articles=600)
+    limit_file_size = (
+        "import resource, signal\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the limit: an OSError\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\n"
-        "from search.cli import main\n"
-        f"sys.exit(main(['build', '--corpus', {str(corpus)!r}, '--index', {str(first)!r},"
-        " '--procs', '2']))\n"
     )
     before = generations(first)
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+        cli_build(corpus, first, limit_file_size),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1
     assert "veille: error: a build worker failed: OSError" in done.stderr
@@ -261,18 +266,8 @@ def test_a_build_worker_that_fails_leaves_the_live_index_and_says_why(first, tmp
 
 
 def test_a_build_worker_killed_fails_the_build_and_keeps_the_live_index(first, tmp_path):
-    big = write_corpus(
-        tmp_path / "big",
-        [(f"n{i}", f"Titre {i}", "Le Maroc et la sécurité régionale. " * 40) for i in range(4000)],
-    )
-    code = (
-        "import sys\nfrom search.cli import main\n"
-        f"sys.exit(main(['build', '--corpus', {str(big)!r}, '--index', {str(first)!r},"
-        " '--procs', '2']))\n"
-    )
-    build = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True
-    )
+    big = big_corpus(tmp_path / "big")
+    build = subprocess.Popen(cli_build(big, first), cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
     def workers() -> list[int]:
         found = []
