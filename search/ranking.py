@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.columns import NumericColumn
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.util.numeric import byte_to_length
 
@@ -46,8 +47,11 @@ class TermArrays:
         self.k1 = k1
         self.b = b
         self.doc_count = reader.doc_count_all()
-        self.live = np.zeros(self.doc_count, dtype=bool)
-        self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+        if reader.has_deletions():
+            self.live = np.zeros(self.doc_count, dtype=bool)
+            self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+        else:
+            self.live = np.ones(self.doc_count, dtype=bool)
         self._leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
@@ -68,8 +72,7 @@ class TermArrays:
                 if column is None:
                     parts.append(np.zeros(n, dtype=np.float32))
                 else:
-                    codes = np.frombuffer(bytes(column[i] for i in range(n)), dtype=np.uint8)
-                    parts.append(_LENGTH_OF_BYTE[codes])
+                    parts.append(_LENGTH_OF_BYTE[numeric_column(column, n)])
             lengths = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
             self._lengths[field] = lengths
             self._avg[field] = (self.reader.field_length(field) / (self.doc_count or 1)) or 1.0
@@ -157,6 +160,22 @@ class TermArrays:
             live = int(np.count_nonzero(np.bincount(doc_article[self.live], minlength=n_articles)))
             self._articles = (lengths, float(lengths.sum() / max(live, 1)) or 1.0, max(live, 1))
         return self._articles
+
+
+def numeric_column(column, count: int) -> np.ndarray:
+    """The ``count`` values of a whoosh numeric column, read at once."""
+    if not isinstance(column, NumericColumn.Reader):
+        return np.array([column[i] for i in range(count)])
+    # The column is the values packed big-endian, then the default for the documents after
+    # the last one written (whoosh's NumericColumn layout).
+    stored = min(column._count, count)
+    raw = column._dbfile.get(column._basepos, stored * column._fixedlen)
+    packed = np.dtype(">" + column._typecode)
+    values = np.frombuffer(raw, dtype=packed).astype(packed.newbyteorder("="))
+    if stored < count:
+        rest = np.full(count - stored, column._default, dtype=values.dtype)
+        values = np.concatenate([values, rest])
+    return values
 
 
 def _read_all(matcher) -> tuple[np.ndarray, np.ndarray]:

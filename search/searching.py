@@ -26,7 +26,7 @@ from .analysis import describe_chain, exact_terms, fold_accents, query_terms
 from .highlight import match_spans, snippet
 from .indexing import IndexMeta, IndexNotFoundError, current_generation, read_meta
 from .querying import Highlights, ParsedQuery, parse_query
-from .ranking import TermArrays, rank_articles, rank_words
+from .ranking import TermArrays, numeric_column, rank_articles, rank_words
 
 # BM25 parameters, chosen by bench/relevance.py on the development data (2,000 OrangeSum
 # articles + the lead sample's + 761 PIAF paragraphs, 21,609 passages; all 1,922 questions and
@@ -419,15 +419,13 @@ class _Documents:
             np.array(article_of_doc, dtype=object), return_inverse=True
         )
         self.doc_article = doc_article.astype(np.int32)  # article ordinal, in id order
-        n_articles = len(self.article_ids)
-        self.article_date = np.zeros(n_articles, dtype=np.int32)  # date ordinal, 0 if none
-        dates = np.array([_column_date(raw) for raw in _raw_dates(reader)], dtype=object)
-        seen = np.zeros(n_articles, dtype=bool)
-        for docnum, article in enumerate(self.doc_article):
-            if not seen[article]:
-                seen[article] = True
-                when = dates[docnum]
-                self.article_date[article] = when.toordinal() if when else 0
+        # Each article's date: its first passage's (all its passages carry the same).
+        _, first = np.unique(self.doc_article, return_index=True)
+        raw = _raw_dates(reader)[first].tolist()
+        self.article_date = np.array(  # date ordinal, 0 if none
+            [(when.toordinal() if when else 0) for when in map(_column_date, raw)],
+            dtype=np.int32,
+        )
         self.doc_date = self.article_date[self.doc_article]
         self.article_month = np.array(  # YYYYMM, 0 if undated
             [
@@ -448,16 +446,17 @@ class _Documents:
         )
 
 
-def _raw_dates(reader) -> list[int]:
+def _raw_dates(reader) -> np.ndarray:
     # Segment by segment: a segment of undated articles has no date column at all.
     leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
-    raw: list[int] = []
+    parts = []
     for leaf, _offset in leaves:
+        n = leaf.doc_count_all()
         if leaf.has_column("date"):
-            raw.extend(leaf.column_reader("date", translate=False))
+            parts.append(numeric_column(leaf.column_reader("date", translate=False), n))
         else:
-            raw.extend([0] * leaf.doc_count_all())
-    return raw
+            parts.append(np.zeros(n, dtype=np.int64))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 class Searcher:
