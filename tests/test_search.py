@@ -301,3 +301,31 @@ def test_an_article_that_covers_a_long_query_ranks_first(tmp_path):
     index.close()
     assert by_passage.hits[0].article_id == "one-paragraph"  # the best single paragraph
     assert [hit.article_id for hit in by_article] == ["whole", "one-paragraph"]
+
+
+def test_dates_read_from_the_column_when_the_last_articles_are_undated(tmp_path):
+    """whoosh leaves a column's trailing default values unwritten: they read as no date."""
+    records = [
+        {"id": "a", "title": "Port de Tanger", "date": "2024-05-05", "text": "Le port de Tanger."},
+        {"id": "b", "title": "Port de Tanger", "date": "2023-01-02", "text": "Le port de Tanger."},
+        {"id": "c", "title": "Port de Tanger", "text": "Le port de Tanger, sans date."},
+        {"id": "d", "title": "Port de Tanger", "text": "Le port de Tanger, toujours sans date."},
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    build_index(corpus, tmp_path / "index")
+    index = Index.open(tmp_path / "index")
+    by_date = index.search("Tanger", sort="date")
+    since = index.search("Tanger", since=dt.date(2024, 1, 1))
+    index.close()
+    assert [(hit.article_id, hit.date) for hit in by_date][:2] == [
+        ("a", dt.date(2024, 5, 5)),
+        ("b", dt.date(2023, 1, 2)),
+    ]
+    assert {hit.article_id: hit.date for hit in by_date} == {
+        "a": dt.date(2024, 5, 5),
+        "b": dt.date(2023, 1, 2),
+        "c": None,
+        "d": None,
+    }
+    assert [hit.article_id for hit in since] == ["a"]
