@@ -38,12 +38,17 @@ class _Progress:
 
     def __call__(self, articles: int, passages: int) -> None:
         now = time.monotonic()
-        if not self.enabled or now - self.shown < 0.2:
+        finished = bool(self.total) and articles >= self.total
+        if not self.enabled or (now - self.shown < 0.2 and not finished):
             return
         self.shown = now
         elapsed = max(now - self.started, 1e-6)
         line = f"{articles:,} articles, {passages:,} passages, {passages / elapsed:,.0f} passages/s"
-        if self.total:
+        if finished:
+            # The build processes are still analyzing the last articles and writing their
+            # segments (a few seconds to a few tens of seconds): say so, not "ETA 0:00".
+            line = f"[{'#' * 20}] 100% {articles:,} articles read; writing the index ..."
+        elif self.total:
             done = min(articles / self.total, 1.0)
             bar = "#" * int(done * 20)
             eta = elapsed * (1 - done) / max(done, 1e-6)

@@ -199,3 +199,4 @@ def test_build_shows_a_progress_bar_with_an_eta_on_a_terminal(tmp_path):
     assert run.returncode == 0
     assert "300 articles" in run.stdout
     assert b"ETA " in shown and b"passages/s" in shown and b"[" in shown
+    assert b"100% 300 articles read; writing the index" in shown
