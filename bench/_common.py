@@ -37,6 +37,7 @@ TUNABLES = (
     "searching.ARTICLE_BM25_K1",
     "searching.ARTICLE_BM25_B",
     "querying.REPEATED_WORDS_COUNT",
+    "querying.DROP_INTERROGATIVES",
 )
 
 if str(PROJECT) not in sys.path:

@@ -235,7 +235,7 @@ class Explanation:
 
     query: str
     words: tuple[tuple[str, str], ...]  # (word as typed, the stem searched)
-    dropped: tuple[str, ...]  # words left out as too common
+    dropped: tuple[str, ...]  # words left out: too common, or a question's interrogatives
     phrases: tuple[str, ...]
     prefixes: tuple[str, ...]
     excluded: tuple[str, ...]
@@ -255,7 +255,7 @@ class Explanation:
             out.append("Débuts de mots : " + ", ".join(f"« {p}… »" for p in self.prefixes) + ".")
         if self.dropped:
             out.append(
-                "Mots ignorés car trop courants : "
+                "Mots ignorés (trop courants, ou interrogatifs dans une question) : "
                 + ", ".join(f"« {w} »" for w in self.dropped)
                 + "."
             )

@@ -145,7 +145,10 @@ def test_add_remove_optimize(tmp_path):
 def test_query_explain(built):
     run = veille("query", "--index", str(built), "--explain", "Qui est Hammouchi ?")
     assert run.returncode == 0
-    assert "? Mots ignorés car trop courants : « Qui », « est »." in run.stdout
+    assert (
+        "? Mots ignorés (trop courants, ou interrogatifs dans une question) : « Qui », « est »."
+        in run.stdout
+    )
     assert "? Dans ce passage : « Hammouchi »." in run.stdout
     body = json.loads(
         veille("query", "--index", str(built), "--json", "--explain", "Hammouchi").stdout

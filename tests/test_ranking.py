@@ -16,6 +16,7 @@ QUERIES = [
     "Qui est Abdellatif Hammouchi ?",
     "Quel est le rôle du Maroc dans la lutte contre le terrorisme international ?",
     "supporters marocains stade",
+    "Comment-faire la paix, et quand, au Maroc ?",
 ]
 
 

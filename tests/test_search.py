@@ -239,7 +239,7 @@ def test_explain_says_what_the_query_became_and_what_matched(seed_index):
     assert why.excluded == ("Asie",)
     assert why.matched == ("Abdellatif Hammouchi",)
     text = "\n".join(why.lines())
-    assert "Mots ignorés car trop courants : « et »." in text
+    assert "Mots ignorés (trop courants, ou interrogatifs dans une question) : « et »." in text
     assert "Tous les mots doivent figurer" in text
 
 
@@ -329,3 +329,32 @@ def test_dates_read_from_the_column_when_the_last_articles_are_undated(tmp_path)
         "d": None,
     }
     assert [hit.article_id for hit in since] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("query", "stems", "dropped"),
+    [
+        # a question's interrogative words are not looked for: its answer does not hold them
+        (
+            "Quand la guerre de Cent Ans a-t-elle pris fin ?",
+            ["guerr", "cent", "an", "pris", "fin"],
+            ["Quand", "la", "de", "a-t-elle"],
+        ),
+        ("Combien d'habitants compte Tanger ?", ["habit", "compt", "tanger"], ["Combien"]),
+        (
+            "Pourquoi et comment-faire la paix ?",
+            ["fair", "paix"],
+            ["Pourquoi", "et", "comment", "la"],
+        ),
+        # not a question of several words: the word is searched
+        ("comment", ["comment"], []),
+        ("Pourquoi ?", ["pourquoi"], []),
+    ],
+)
+def test_question_words_are_left_out_of_a_question(query, stems, dropped):
+    from search.querying import parse_query
+
+    parsed = parse_query(query)
+    assert [w.stem for w in parsed.plain] == stems
+    assert list(parsed.dropped) == dropped
+    assert parsed.query is not None
