@@ -346,6 +346,12 @@ def test_dates_read_from_the_column_when_the_last_articles_are_undated(tmp_path)
             ["fair", "paix"],
             ["Pourquoi", "et", "comment", "la"],
         ),
+        # a compound made only of interrogatives leaves nothing of itself
+        (
+            "Quand et comment-pourquoi le Maroc ?",
+            ["maroc"],
+            ["Quand", "et", "comment", "pourquoi", "le"],
+        ),
         # not a question of several words: the word is searched
         ("comment", ["comment"], []),
         ("Pourquoi ?", ["pourquoi"], []),
