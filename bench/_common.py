@@ -7,9 +7,11 @@ The development data lives outside the project, in ``../shared/data/`` (see its 
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import hashlib
 import importlib
 import os
+import platform
 import statistics
 import sys
 import time
@@ -180,3 +182,13 @@ def code_version() -> str:
 
 def format_settings(values: dict[str, object]) -> str:
     return " ".join(f"{name}={value!r}" for name, value in values.items())
+
+
+def print_header(title: str, command: str, version: str, shared: str = "shared") -> None:
+    """The first lines of a scale benchmark's output: what ran, when, where, on which code."""
+    print(f"# Veille {title}, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %z}")
+    print(f"command: {command}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus ({shared}), "
+        f"Python {platform.python_version()}; search/: {version}"
+    )

@@ -33,7 +33,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -44,10 +43,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import Progress, code_version, log
-from relevance import DEFAULT_CACHE, baseline_schema, prepare_corpus
+from _common import Progress, code_version, log, print_header
+from relevance import DEFAULT_CACHE, add_baseline_passages, baseline_schema, prepare_corpus
 
-from search import build_index, read_corpus, split_passages
+from search import build_index
 
 BASELINE_ARTICLES = 2000
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -72,22 +71,7 @@ def child_baseline(corpus: Path, out: Path, limit: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(out), baseline_schema())
     writer = ix.writer()
-    n_articles = n_passages = 0
-    for article in read_corpus(corpus):
-        if n_articles >= limit:
-            break
-        for passage in split_passages(article):
-            writer.add_document(
-                passage_id=f"{article.id}#{passage.position}",
-                article_id=article.id,
-                title=article.title,
-                text=passage.text,
-            )
-            n_passages += 1
-        n_articles += 1
-        if n_articles % 500 == 0:
-            rate = n_passages / (time.perf_counter() - started)
-            log(f"  baseline: {n_articles}/{limit} articles, {n_passages} passages ({rate:.0f}/s)")
+    n_articles, n_passages = add_baseline_passages(writer, corpus, limit=limit, log_every=500)
     log("  baseline: committing ...")
     writer.commit()
     ix.close()
@@ -274,12 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(t, ignore_errors=True)
 
     base = next((m for m in measures if m.engine == "baseline"), None)
-    print(f"# Veille build benchmark, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %z}")
-    print(f"command: {command}")
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cpus (shared), "
-        f"Python {platform.python_version()}; search/: {version}"
-    )
+    print_header("build benchmark", command, version)
     scope = "all" if args.articles is None else f"the first {args.articles}"
     print(
         f"corpus: {scope} OrangeSum articles ({corpus.orangesum}) + {corpus.piaf} PIAF "

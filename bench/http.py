@@ -52,7 +52,6 @@ else:
     import datetime as dt
     import http.client
     import json
-    import platform
     import shlex
     import signal
     import socket
@@ -64,7 +63,7 @@ else:
     from dataclasses import dataclass, field
     from pathlib import Path
 
-    from _common import PROJECT, code_version, even_sample, log, percentile
+    from _common import PROJECT, code_version, even_sample, log, percentile, print_header
     from query import keyword_queries, questions
     from relevance import DEFAULT_CACHE, prepare_corpus
 
@@ -321,13 +320,7 @@ else:
             rows.append((label, load, how))
             log_path.unlink(missing_ok=True)
 
-        print(f"# Veille HTTP load, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %z}")
-        print(f"command: {command}")
-        print(
-            f"machine: {platform.machine()}, {_os.cpu_count()} cpus (shared by the server and "
-            f"the load generator), Python {platform.python_version()}; search/: "
-            f"{version}"
-        )
+        print_header("HTTP load", command, version, "shared by the server and the load generator")
         print(
             f"index: {args.index} ({health.get('articles')} articles, "
             f"{health.get('passages')} passages)"

@@ -38,8 +38,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import re
 import shlex
 import shutil
@@ -60,6 +58,7 @@ from _common import (
     even_sample,
     log,
     percentile,
+    print_header,
 )
 from relevance import DEFAULT_CACHE, BaselineEngine, baseline_folder, prepare_corpus
 
@@ -413,12 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(folder, ignore_errors=True)
 
     # --- the table ---
-    print(f"# Veille query latency, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %z}")
-    print(f"command: {command}")
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cpus (shared), "
-        f"Python {platform.python_version()}; search/: {version}"
-    )
+    print_header("query latency", command, version)
     scope = "all" if args.articles is None else f"the first {args.articles}"
     print(
         f"corpus: {scope} OrangeSum articles ({corpus.orangesum}) + {corpus.piaf} PIAF "

@@ -245,6 +245,30 @@ def baseline_schema():
     )
 
 
+def add_baseline_passages(
+    writer, corpus: Path, limit: int | None = None, log_every: int = 2000
+) -> tuple[int, int]:
+    """Add the corpus's passages (the first ``limit`` articles') to a naive whoosh writer."""
+    started = time.perf_counter()
+    n_articles = n_passages = 0
+    for article in read_corpus(corpus):
+        if limit is not None and n_articles >= limit:
+            break
+        for passage in split_passages(article):
+            writer.add_document(
+                passage_id=f"{article.id}#{passage.position}",
+                article_id=article.id,
+                title=article.title,
+                text=passage.text,
+            )
+            n_passages += 1
+        n_articles += 1
+        if n_articles % log_every == 0:
+            rate = n_passages / (time.perf_counter() - started)
+            log(f"  baseline: {n_articles} articles, {n_passages} passages ({rate:.0f}/s)")
+    return n_articles, n_passages
+
+
 def build_baseline(corpus: Path, folder: Path, procs: int) -> tuple[int, int, float]:
     """Index the same passages as Veille (split_passages of read_corpus) the naive way."""
     from whoosh import index as whoosh_index
@@ -253,20 +277,8 @@ def build_baseline(corpus: Path, folder: Path, procs: int) -> tuple[int, int, fl
     folder.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(folder), baseline_schema())
     writer = ix.writer(procs=procs, limitmb=256) if procs > 1 else ix.writer(limitmb=256)
-    n_articles = n_passages = 0
     try:
-        for article in read_corpus(corpus):
-            for passage in split_passages(article):
-                writer.add_document(
-                    passage_id=f"{article.id}#{passage.position}",
-                    article_id=article.id,
-                    title=article.title,
-                    text=passage.text,
-                )
-                n_passages += 1
-            n_articles += 1
-            if n_articles % 2000 == 0:
-                log(f"  baseline: {n_articles} articles, {n_passages} passages")
+        n_articles, n_passages = add_baseline_passages(writer, corpus)
     except BaseException:
         writer.cancel()
         raise
