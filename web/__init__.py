@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response
+from flask import Flask, Response, request
+from werkzeug.routing import RequestRedirect
 
 from .views import LazyIndex, bp
 
@@ -36,6 +38,14 @@ SECURITY_HEADERS = {
 }
 
 
+def _relative_url(url: str) -> str:
+    """The URL's path (from the root), query and fragment, without its scheme and host."""
+    parts = urlsplit(url)
+    # One leading slash: "app/x" would be relative to the page, "//x" a URL on host x.
+    path = "/" + parts.path.lstrip("/")
+    return urlunsplit(("", "", path, parts.query, parts.fragment))
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Make the web app: defaults, then the environment, then the given mapping (for tests).
 
@@ -58,6 +68,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def _security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        return response
+
+    @app.after_request
+    def _relative_routing_redirect(response: Response) -> Response:
+        # Werkzeug builds a routing redirect (/articles//x -> /articles/x) on the request's
+        # Host header, which anyone can set; the browser resolves a relative one on the URL
+        # it asked for.
+        if isinstance(request.routing_exception, RequestRedirect) and response.location:
+            response.location = _relative_url(response.location)
         return response
 
     return app

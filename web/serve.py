@@ -51,6 +51,10 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "loglevel": "info",
         "proc_name": "veille",
         "preload_app": False,
+        # gunicorn 27's control socket is one path per account ($HOME/.gunicorn/gunicorn.ctl):
+        # a second server would take it over and the first to stop would delete it. Veille
+        # never uses it; stop a server with SIGINT or SIGTERM.
+        "control_socket_disable": True,
     }
 
 
