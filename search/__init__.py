@@ -8,12 +8,19 @@ for hit in index.search("coopération sécuritaire"):
 
 from .analysis import analysis_steps
 from .corpus import Article, CorpusError, read_corpus
-from .errors import VeilleError
-from .indexing import (
-    BuildSummary,
+from .errors import (
+    IndexDamagedError,
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
+    ParameterError,
+    VeilleError,
+)
+from .explain import Explanation, explain
+from .index import (
+    BuildSummary,
+    Index,
+    IndexInfo,
     UpdateSummary,
     build_index,
     optimize_index,
@@ -21,17 +28,11 @@ from .indexing import (
 )
 from .passages import Passage, split_passages
 from .querying import parse_query
-from .searching import (
-    Explanation,
-    Hit,
-    Index,
-    IndexInfo,
-    PassageHit,
-    Results,
-    Searcher,
-    StoredArticle,
-    explain,
-)
+from .ranking import RankingConfig
+from .request import SearchRequest
+from .results import Hit, PassageHit, Results, StoredArticle
+
+__version__ = "0.2.0"
 
 __all__ = [
     "Article",
@@ -40,14 +41,17 @@ __all__ = [
     "Explanation",
     "Hit",
     "Index",
+    "IndexDamagedError",
     "IndexInfo",
     "IndexLockedError",
     "IndexNotFoundError",
     "IndexVersionError",
+    "ParameterError",
     "Passage",
     "PassageHit",
+    "RankingConfig",
     "Results",
-    "Searcher",
+    "SearchRequest",
     "StoredArticle",
     "UpdateSummary",
     "VeilleError",

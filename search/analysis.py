@@ -1,8 +1,9 @@
 """French text analysis: the one chain used to index, to query and to highlight.
 
-Each step is a small whoosh filter (a generator over tokens), so that the chains below read
-as what they do, one step per line. Tokens keep their position and character offsets into
-the original text, which the highlighter relies on.
+Each step is a small filter (a generator over tokens), composed with ``|`` after a tokenizer,
+so that the chains below read as what they do, one step per line (whoosh's own design, on
+Veille's small classes: the library above the backends knows no search engine). Tokens keep
+their position and character offsets into the original text, which the highlighter relies on.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import snowballstemmer
-from whoosh.analysis import Filter, LowercaseFilter, Token, Tokenizer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
@@ -44,12 +44,89 @@ _COMBINING = frozenset(chr(c) for c in range(0x300, 0x370))
 _HAS_BASE_CHARACTER = re.compile(r"\w")
 
 
+class Token:
+    """One word of a text as the chain carries it: its text, position and character offsets."""
+
+    __slots__ = ("boost", "endchar", "mode", "pos", "removestops", "startchar", "stopped", "text")
+
+    def __init__(
+        self, text: str = "", pos: int = 0, mode: str = "", removestops: bool = True
+    ) -> None:
+        self.text = text
+        self.pos = pos
+        self.startchar = 0
+        self.endchar = 0
+        self.boost = 1.0
+        self.stopped = False
+        self.mode = mode
+        self.removestops = removestops
+
+
+class Filter:
+    """A step of a chain: a generator over tokens. ``tokenizer | filter`` makes a Chain."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return self.__class__ is other.__class__ and vars_of(self) == vars_of(other)
+
+    def __hash__(self) -> int:
+        return hash(self.__class__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def vars_of(step: object) -> dict:
+    """A step's settings, for comparing two chains."""
+    return dict(getattr(step, "__dict__", {}))
+
+
+class Chain:
+    """A tokenizer followed by filters: text in, tokens out."""
+
+    def __init__(self, items: tuple) -> None:
+        self.items = items
+
+    def __or__(self, step: Filter) -> Chain:
+        return Chain((*self.items, step))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Chain) and self.items == other.items
+
+    def __hash__(self) -> int:
+        return hash(self.items)
+
+    def __repr__(self) -> str:
+        return " | ".join(repr(step) for step in self.items)
+
+    def __call__(
+        self, text: str, mode: str = "", removestops: bool = True, **_: object
+    ) -> Iterator[Token]:
+        """The tokens of ``text``; ``mode="index"`` for indexing, ``"query"`` for a query."""
+        tokenizer, *filters = self.items
+        tokens = tokenizer(text, mode=mode, removestops=removestops)
+        for step in filters:
+            tokens = step(tokens)
+        return tokens
+
+
+class LowercaseFilter(Filter):
+    """Lowercase every word: État -> état."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            t.text = t.text.lower()
+            yield t
+
+
 def normalize_chars(text: str) -> str:
     """Unify apostrophes and odd spaces, one character for one (offsets stay valid)."""
     return text.translate(_CHAR_MAP)
 
 
-class FrenchTokenizer(Tokenizer):
+class FrenchTokenizer:
     """Split French text into words, keeping positions and character offsets.
 
     Apostrophes are unified first; hyphens split words; dotted acronyms are joined
@@ -62,31 +139,17 @@ class FrenchTokenizer(Tokenizer):
     def __hash__(self) -> int:
         return hash(self.__class__)
 
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: object,
-    ) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+    def __repr__(self) -> str:
+        return "FrenchTokenizer()"
+
+    def __or__(self, step: Filter) -> Chain:
+        return Chain((self, step))
+
+    def __call__(self, value: str, mode: str = "", removestops: bool = True) -> Iterator[Token]:
         for pos, start, end, word in words(value):
-            token.text = word
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = word
-            if positions:
-                token.pos = start_pos + pos
-            if chars:
-                token.startchar = start_char + start
-                token.endchar = start_char + end
+            token = Token(word, pos, mode, removestops)
+            token.startchar = start
+            token.endchar = end
             yield token
 
 
@@ -190,12 +253,6 @@ class FrenchStopFilter(Filter):
 
     def __init__(self, stoplist: frozenset[str] = FRENCH_STOP_WORDS) -> None:
         self.stoplist = stoplist
-
-    def __eq__(self, other: object) -> bool:
-        return self.__class__ is other.__class__ and self.stoplist == other.stoplist
-
-    def __hash__(self) -> int:
-        return hash(self.__class__)
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
@@ -307,12 +364,6 @@ class FrenchStemFilter(Filter):
     typed, so nothing is counted twice.
     """
 
-    def __eq__(self, other: object) -> bool:
-        return self.__class__ is other.__class__
-
-    def __hash__(self) -> int:
-        return hash(self.__class__)
-
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
             if t.stopped:
@@ -330,7 +381,8 @@ class FrenchStemFilter(Filter):
                         yield t
 
 
-def _text_chain():
+def text_analyzer() -> Chain:
+    """The ranking chain: stop words dropped, stems, accents folded after stemming."""
     return (
         FrenchTokenizer()
         | LowercaseFilter()
@@ -342,12 +394,7 @@ def _text_chain():
     )
 
 
-def text_analyzer():
-    """The ranking chain: stop words dropped, stems, accents folded after stemming."""
-    return _text_chain()
-
-
-def exact_analyzer():
+def exact_analyzer() -> Chain:
     """The phrase chain: every word as written, accents and case aside, no stemming."""
     return (
         FrenchTokenizer()
@@ -371,7 +418,7 @@ class SpellingWordFilter(Filter):
                 yield t
 
 
-def spelling_analyzer():
+def spelling_analyzer() -> Chain:
     """The vocabulary chain for suggestions: words as written, accents kept, lowercased."""
     return (
         FrenchTokenizer()
@@ -384,15 +431,15 @@ def spelling_analyzer():
 
 def describe_chain() -> str:
     """Name the steps of the ranking chain, for `veille info`."""
-    return " | ".join(type(step).__name__ for step in _text_chain().items)
+    return " | ".join(type(step).__name__ for step in text_analyzer().items)
 
 
 def analysis_steps(text: str) -> list[tuple[str, list[str]]]:
     """Show the tokens after each step of the ranking chain, for `veille analyze`."""
-    chain = _text_chain().items
+    chain = text_analyzer().items
     steps = []
     for n in range(1, len(chain) + 1):
-        tokens = chain[0](text, positions=True, chars=True, mode="index")
+        tokens = chain[0](text, mode="index")
         for step in chain[1:n]:
             tokens = step(tokens)
         steps.append((type(chain[n - 1]).__name__, [t.text for t in tokens]))
@@ -422,10 +469,10 @@ class WordChain:
     that makes of a text, which a test compares with the chain's own output.
     """
 
-    def __init__(self, analyzer) -> None:
-        tokenizer, *filters = analyzer.items
+    def __init__(self, chain: Chain) -> None:
+        tokenizer, *filters = chain.items
         if not isinstance(tokenizer, FrenchTokenizer):
-            raise TypeError(f"WordChain needs a FrenchTokenizer chain, not {analyzer!r}")
+            raise TypeError(f"WordChain needs a FrenchTokenizer chain, not {chain!r}")
         self._filters = filters
 
     def word_terms(self, matched: str) -> tuple[str, ...]:
@@ -433,10 +480,7 @@ class WordChain:
         word = _clean_word(matched)
         if word is None:
             return ()
-        token = Token(positions=True, removestops=True, mode="index", text=word, pos=0)
-        token.boost = 1.0
-        token.stopped = False
-        tokens: Iterable[Token] = iter((token,))
+        tokens: Iterable[Token] = iter((Token(word, 0, "index"),))
         for step in self._filters:
             tokens = step(tokens)
         return tuple(t.text for t in tokens)

@@ -7,7 +7,6 @@ act on become a one-line message and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import html
 import json
 import os
@@ -15,12 +14,16 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
+from urllib.parse import quote
 
+from . import __version__
 from .analysis import analysis_steps
 from .corpus import CorpusError, count_articles
-from .errors import VeilleError
-from .indexing import IndexNotFoundError, build_index, optimize_index, update_index
-from .searching import MAX_LIMIT, Index, Results, explain
+from .errors import IndexNotFoundError, ParameterError, VeilleError
+from .explain import explain
+from .index import Index, build_index, optimize_index, update_index
+from .request import GROUPS, SORTS, SearchRequest
+from .results import Results
 
 DEFAULT_INDEX = "index"
 DEFAULT_CORPUS = "corpus"
@@ -81,7 +84,7 @@ def _build(args: argparse.Namespace) -> int:
     )
     progress.done()
     for problem in summary.skipped:
-        print(f"skipped: {problem}", file=sys.stderr)
+        print(f"skipped: {_plain(problem)}", file=sys.stderr)
     rate = summary.passages / max(summary.seconds, 1e-6)
     print(
         f"Built {args.index}: {summary.articles:,} articles, {summary.passages:,} passages "
@@ -103,7 +106,7 @@ def _add(args: argparse.Namespace) -> int:
         args.index, add=args.path, skip_invalid=args.skip_invalid, wait=args.wait
     )
     for problem in summary.skipped:
-        print(f"skipped: {problem}", file=sys.stderr)
+        print(f"skipped: {_plain(problem)}", file=sys.stderr)
     print(
         f"Updated {args.index}: {summary.added} added, {summary.replaced} replaced, "
         f"{summary.unchanged} unchanged ({summary.passages} passages written) "
@@ -119,7 +122,7 @@ def _remove(args: argparse.Namespace) -> int:
     """
     summary = update_index(args.index, remove=args.ids, wait=args.wait)
     for article_id in summary.missing:
-        print(f"not in the index: {article_id}", file=sys.stderr)
+        print(f"not in the index: {_plain(article_id)}", file=sys.stderr)
     print(f"Updated {args.index}: {summary.removed} removed in {summary.seconds:.1f} s")
     return 1 if summary.missing and not summary.removed else 0
 
@@ -134,46 +137,71 @@ def _optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+# Control characters (escape sequences in corpus text: window titles, clipboard writes)
+# never reach the terminal; tabs and newlines become spaces.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _plain(text: str) -> str:
+    """Text safe to print on a terminal: control characters replaced by spaces."""
+    return _CONTROL.sub(" ", text)
+
+
 def _terminal_snippet(snippet: str, color: bool) -> str:
     on, off = ("\x1b[1;33m", "\x1b[0m") if color else ("[", "]")
-    return html.unescape(re.sub(r"</?mark>", lambda m: off if m[0][1] == "/" else on, snippet))
+    parts = re.split(r"(</?mark>)", snippet)
+    return "".join(
+        (off if part == "</mark>" else on)
+        if part in ("<mark>", "</mark>")
+        else _plain(html.unescape(part))
+        for part in parts
+    )
 
 
 def _print_results(results: Results, color: bool, explain_query: str | None = None) -> None:
     unit = "articles" if results.group == "article" else "passages"
-    estimate = "about " if results.total_is_estimate else ""
+    estimate = "at least " if results.total_is_estimate else ""
     print(
         f"{estimate}{results.total:,} {unit}, {results.total_passages:,} passages "
         f"(page {results.page} of {results.pages}, {results.took_ms:.0f} ms)"
     )
+    for note in results.notes:
+        print(f"Note : {_plain(note)}")
     if results.suggestion:
-        print(f"Essayez : {results.suggestion}")
-    for rank, hit in enumerate(results, start=(results.page - 1) * results.per_page + 1):
+        print(f"Essayez : {_plain(results.suggestion)}")
+    for rank, hit in enumerate(results, start=(results.page - 1) * results.limit + 1):
         meta = ", ".join(x for x in (hit.date and hit.date.isoformat(), hit.source) if x)
-        print(f"\n{rank}. {hit.title}" + (f"  ({meta})" if meta else ""))
-        print(f"   /articles/{hit.article_id}#p{hit.position}   score {hit.score:.2f}")
+        print(f"\n{rank}. {_plain(hit.title)}" + (f"  ({_plain(meta)})" if meta else ""))
+        link = quote(hit.article_id, safe="/")
+        print(f"   /articles/{link}#p{hit.position}   score {hit.score:.2f}")
         for passage in hit.passages:
             print(f"   ¶{passage.position}: {_terminal_snippet(passage.snippet, color)}")
         if explain_query is not None:
             for line in explain(explain_query, hit.text, hit.score).lines():
-                print(f"   ? {line}")
+                print(f"   ? {_plain(line)}")
 
 
 def _query(args: argparse.Namespace) -> int:
     """Search the index and print ranked results with highlighted snippets.
 
+    Dates (--since, --until) are written as in the query language: 2024, 2024-05 or
+    2024-05-31.
+
     Example: veille query "coopération sécuritaire" --limit 5
     """
-    index = Index.open(args.index)
-    results = index.search(
-        args.text,
-        limit=args.limit,
-        page=args.page,
-        group=args.group,
-        sort=args.sort,
-        since=args.since,
-        until=args.until,
+    request = SearchRequest.from_params(
+        {
+            "query": args.text,
+            "limit": args.limit,
+            "page": args.page,
+            "group": args.group,
+            "sort": args.sort,
+            "since": args.since,
+            "until": args.until,
+            "budget": args.budget,
+        }
     )
+    results = Index.open(args.index).search(request)
     if args.json:
         body = results.to_dict()
         if args.explain:
@@ -196,7 +224,7 @@ def _info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(f"index:      {info.path} ({info.generation})")
+    print(f"index:      {_plain(info.path)} ({info.generation})")
     print(f"articles:   {info.articles:,}")
     print(f"passages:   {info.passages:,}")
     print(f"built:      {info.built_at.isoformat(timespec='seconds')}")
@@ -212,7 +240,7 @@ def _analyze(args: argparse.Namespace) -> int:
     Example: veille analyze "L’État d’urgence"
     """
     for step, tokens in analysis_steps(args.text):
-        print(f"{step:<18} {' '.join(tokens) if tokens else '(nothing)'}")
+        print(f"{step:<18} {_plain(' '.join(tokens)) if tokens else '(nothing)'}")
     return 0
 
 
@@ -238,13 +266,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
 def _bounded(low: int, high: int) -> Callable[[str], int]:
     def parse(value: str) -> int:
         try:
@@ -258,11 +279,66 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _writer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="seconds to wait for another writer to finish (default: refuse at once)",
+    )
+
+
+def _build_options(p: argparse.ArgumentParser, corpus_default: str) -> None:
+    p.add_argument(
+        "--corpus", default=corpus_default, help="corpus folder or file (default: ./corpus)"
+    )
+    p.add_argument("--skip-invalid", action="store_true", help="skip bad articles, list them")
+    p.add_argument(
+        "--procs",
+        type=_bounded(1, 64),
+        default=os.cpu_count() or 1,
+        help="indexing processes (default: the number of cores)",
+    )
+    _writer_options(p)
+
+
+def _query_options(p: argparse.ArgumentParser) -> None:
+    # Checked by SearchRequest, as for every way in: a bad value is one line and exit 2.
+    p.add_argument("text", help="the query, in Veille's query language")
+    p.add_argument("--limit", default="10", help="hits per page, 1 to 100 (default 10)")
+    p.add_argument("--page", default="1", help="page number, 1 to 1000")
+    p.add_argument("--group", default="article", help=f"{' or '.join(GROUPS)}")
+    p.add_argument("--sort", default="relevance", help=f"{' or '.join(SORTS)}")
+    p.add_argument("--since", help="from this date (YYYY, YYYY-MM or YYYY-MM-DD), inclusive")
+    p.add_argument("--until", help="to this date (YYYY, YYYY-MM or YYYY-MM-DD), inclusive")
+    p.add_argument("--budget", help="seconds the search may take (default 2)")
+    p.add_argument("--json", action="store_true", help="print the web API's JSON body")
+    p.add_argument("--explain", action="store_true", help="say why each result matched")
+
+
+def _serve_options(p: argparse.ArgumentParser, corpus_default: str) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--port",
+        type=_bounded(1, 65535),
+        default=int(os.environ.get("VEILLE_PORT", "8000")),
+        help="port (default: $VEILLE_PORT or 8000)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_bounded(1, 64),
+        default=os.cpu_count() or 1,
+        help="worker processes (default: the number of cores)",
+    )
+    p.add_argument("--corpus", default=corpus_default, help="corpus to build from if needed")
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser of every command; each command's docstring is its help."""
     parser = argparse.ArgumentParser(
         prog="veille", description="Veille: full-text search for French news."
     )
+    parser.add_argument("--version", action="version", version=f"veille {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     index_default = os.environ.get("VEILLE_INDEX", DEFAULT_INDEX)
     corpus_default = os.environ.get("VEILLE_CORPUS", DEFAULT_CORPUS)
@@ -280,73 +356,26 @@ def make_parser() -> argparse.ArgumentParser:
             default=index_default,
             help=f"index folder (default: $VEILLE_INDEX or ./{DEFAULT_INDEX})",
         )
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, parser=p)
         return p
 
-    p = build_parser = command("build", _build)
-    p.add_argument(
-        "--corpus", default=corpus_default, help="corpus folder or file (default: ./corpus)"
-    )
-    p.add_argument("--skip-invalid", action="store_true", help="skip bad articles, list them")
-    p.add_argument(
-        "--procs",
-        type=_bounded(1, 64),
-        default=os.cpu_count() or 1,
-        help="indexing processes (default: the number of cores)",
-    )
-
-    def writer_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--wait",
-            type=float,
-            default=0.0,
-            help="seconds to wait for another writer to finish (default: refuse at once)",
-        )
-
-    writer_options(build_parser)
+    _build_options(command("build", _build), corpus_default)
     p = command("add", _add)
     p.add_argument("path", help="a corpus file or folder")
     p.add_argument("--skip-invalid", action="store_true", help="skip bad articles, list them")
-    writer_options(p)
+    _writer_options(p)
     p = command("remove", _remove)
     p.add_argument("ids", nargs="+", metavar="ID", help="article ids")
-    writer_options(p)
-    p = command("optimize", _optimize)
-    writer_options(p)
-
-    p = command("query", _query)
-    p.add_argument("text", help="the query, in Veille's query language")
-    p.add_argument("--limit", type=_bounded(1, MAX_LIMIT), default=10, help="hits per page")
-    p.add_argument("--page", type=_bounded(1, 1000), default=1)
-    p.add_argument("--group", choices=("article", "passage"), default="article")
-    p.add_argument("--sort", choices=("relevance", "date"), default="relevance")
-    p.add_argument("--since", type=_date, help="from this date (YYYY-MM-DD), inclusive")
-    p.add_argument("--until", type=_date, help="to this date (YYYY-MM-DD), inclusive")
-    p.add_argument("--json", action="store_true", help="print the web API's JSON body")
-    p.add_argument("--explain", action="store_true", help="say why each result matched")
-
-    p = command("info", _info)
-    p.add_argument("--json", action="store_true")
-
-    p = command("analyze", _analyze)
-    p.add_argument("text", help="French text to analyze")
-
-    p = command("serve", _serve)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument(
-        "--port",
-        type=_bounded(1, 65535),
-        default=int(os.environ.get("VEILLE_PORT", "8000")),
-        help="port (default: $VEILLE_PORT or 8000)",
-    )
-    p.add_argument(
-        "--workers",
-        type=_bounded(1, 64),
-        default=os.cpu_count() or 1,
-        help="worker processes (default: the number of cores)",
-    )
-    p.add_argument("--corpus", default=corpus_default, help="corpus to build from if needed")
+    _writer_options(p)
+    _writer_options(command("optimize", _optimize))
+    _query_options(command("query", _query))
+    command("info", _info).add_argument("--json", action="store_true")
+    command("analyze", _analyze).add_argument("text", help="French text to analyze")
+    _serve_options(command("serve", _serve), corpus_default)
     return parser
+
+
+_OPTIONS = {"query": "TEXT"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -354,6 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ParameterError as e:
+        option = _OPTIONS.get(e.name, f"--{e.name}")
+        print(f"{args.parser.prog}: error: argument {option}: {e.message}", file=sys.stderr)
+        return 2
     except CorpusError as e:
         print(f"veille: error: {e}", file=sys.stderr)
         print("veille: the live index, if any, is unchanged", file=sys.stderr)

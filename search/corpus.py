@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -171,6 +172,54 @@ def _clean_paragraphs(lines: Iterable[str]) -> tuple[str, ...]:
     return tuple(paragraphs)
 
 
+# --- Ids and characters ---------------------------------------------------------------------
+
+# Python strings may hold lone surrogates (JSON's "\ud83d" escape, a file name that is not
+# UTF-8); no encoder writes them, so the index would fail on them far from their line.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_ID_FORBIDDEN = ("#", "?", "\\")
+# What an id may be, said in every error about one: ids are paths in /articles/<id>.
+_ID_RULE = (
+    "an id is segments joined by single '/', none of them '.' or '..', "
+    "with no '#', '?', '\\' or control character and no space at either end"
+)
+
+
+def _invalid_character(text: str) -> str | None:
+    """Say which character of text cannot be written as UTF-8, or None when all can."""
+    if match := _LONE_SURROGATE.search(text):
+        return f"an invalid character (lone surrogate U+{ord(match[0]):04X})"
+    return None
+
+
+def _id_flaw(article_id: str) -> str | None:
+    """Say what makes an id ambiguous in a link such as /articles/<id>, or None if nothing."""
+    if not article_id.strip():
+        return "is empty"
+    if character := _invalid_character(article_id):
+        return f"contains {character}"
+    if control := next((c for c in article_id if unicodedata.category(c) == "Cc"), None):
+        return f"contains a control character (U+{ord(control):04X})"
+    if article_id != article_id.strip():
+        return "starts or ends with a space"
+    if forbidden := next((c for c in _ID_FORBIDDEN if c in article_id), None):
+        return f"contains '{forbidden}'"
+    if "//" in article_id:
+        return "contains '//'"
+    if article_id.startswith("/") or article_id.endswith("/"):
+        return "starts or ends with '/'"
+    # Browsers and servers resolve "." and ".." in a path: the link would lead elsewhere.
+    if dots := next((s for s in article_id.split("/") if s in {".", ".."}), None):
+        return f"has a '{dots}' segment"
+    return None
+
+
+def _id_problem(article_id: str) -> str | None:
+    """Say why an id cannot be used in a link, with the rule, or None when it can."""
+    flaw = _id_flaw(article_id)
+    return None if flaw is None else f"id {article_id!r} {flaw} ({_ID_RULE})"
+
+
 # --- Files ----------------------------------------------------------------------------------
 
 _SUFFIXES = (".txt", ".jsonl")
@@ -196,6 +245,9 @@ def _decode_line(raw: bytes, number: int, display: str) -> str:
 
 def _read_text_file(file: Path, display: str) -> Article:
     """Parse one article in the seed's format: date line, title line, then paragraphs."""
+    if problem := _id_problem(file.stem):
+        rename = "rename the file (its name without .txt is the id)"
+        raise CorpusError(display, None, f"{problem}; {rename}")
     with file.open("rb") as stream:
         lines = [
             (number, _decode_line(raw, number, display)) for number, raw in enumerate(stream, 1)
@@ -263,22 +315,62 @@ def _optional_text(record: dict[str, Any], name: str) -> str | None:
     return value.strip() or None
 
 
-def _article_from_record(record: object) -> Article:
-    """Build an article from one decoded JSON line; ValueError says what is wrong with it."""
-    if not isinstance(record, dict):
-        raise ValueError(f"expected a JSON object, got {_json_type(record)}")
+# Deeper records are refused: nothing in an article needs them, and sending one to a build
+# worker (pickling) would hit Python's recursion limit.
+_MAX_DEPTH = 100
+
+
+def _value_flaw(value: object) -> str | None:
+    """Say what makes a decoded JSON value unusable (bad character, too deep), or None."""
+    # Iterative, so that checking depth cannot itself exhaust the recursion limit.
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if character := _invalid_character(item):
+                return f"contains {character}"
+        elif isinstance(item, dict | list):
+            if depth >= _MAX_DEPTH:
+                return f"is nested more than {_MAX_DEPTH} levels deep"
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _record_problem(record: dict[str, Any]) -> str | None:
+    """Say which field of a record holds an unusable value, or None when all are usable."""
+    for key, value in record.items():
+        if character := _invalid_character(key):
+            return f"field name {key!r} contains {character}"
+        if flaw := _value_flaw(value):
+            return f"field {key!r} {flaw}"
+    return None
+
+
+def _record_id(record: dict[str, Any]) -> str:
+    """Return the record's id as a string; ValueError says what is wrong with it."""
     if "id" not in record:
         raise ValueError("missing required field 'id'")
     raw_id = record["id"]
     # JSON booleans are ints to Python; an id of `true` is a mistake, not 1.
     if isinstance(raw_id, int) and not isinstance(raw_id, bool):
-        article_id = str(raw_id)
-    elif isinstance(raw_id, str):
-        article_id = raw_id.strip()
-        if not article_id:
-            raise ValueError("field 'id' is empty")
-    else:
+        return str(raw_id)
+    if not isinstance(raw_id, str):
         raise ValueError(f"field 'id' must be a string or an integer, got {_json_type(raw_id)}")
+    if not raw_id.strip():
+        raise ValueError("field 'id' is empty")
+    if problem := _id_problem(raw_id):
+        raise ValueError(problem)
+    return raw_id
+
+
+def _article_from_record(record: object) -> Article:
+    """Build an article from one decoded JSON line; ValueError says what is wrong with it."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {_json_type(record)}")
+    if problem := _record_problem(record):
+        raise ValueError(problem)
+    article_id = _record_id(record)
     title = _required_text(record, "title")
     text = _required_text(record, "text")
     paragraphs = _clean_paragraphs(text.split("\n"))
@@ -307,28 +399,41 @@ def _article_from_record(record: object) -> Article:
     )
 
 
+def _load_json(text: str) -> object:
+    """Decode one JSON line; ValueError says what is wrong with it."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"invalid JSON: {error.msg} (column {error.colno})") from None
+    except ValueError:
+        # json's only other ValueError: an integer past Python's int conversion limit.
+        limit = sys.get_int_max_str_digits()
+        raise ValueError(f"invalid JSON: a number has more than {limit} digits") from None
+    except RecursionError:
+        raise ValueError(f"invalid JSON: nested more than {_MAX_DEPTH} levels deep") from None
+
+
+def _read_jsonl_line(raw: bytes, number: int, display: str) -> Article | CorpusError | None:
+    """Read one line of a JSON Lines file: its article, its error, or None when blank."""
+    # Every error becomes the line's: a bad line spoils its own line only.
+    try:
+        text = _decode_line(raw, number, display)
+        if not text.strip():
+            return None
+        return _article_from_record(_load_json(text))
+    except CorpusError as error:
+        return error
+    except ValueError as error:
+        return CorpusError(display, number, str(error))
+
+
 def _read_jsonl_file(file: Path, display: str) -> Iterator[tuple[int, Article | CorpusError]]:
     """Yield (line number, article or the error of that line), streaming the file."""
     with file.open("rb") as stream:
         for number, raw in enumerate(stream, start=1):
-            try:
-                text = _decode_line(raw, number, display)
-            except CorpusError as error:
-                # A bad byte spoils its own line only.
-                yield number, error
-                continue
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as error:
-                problem = f"invalid JSON: {error.msg} (column {error.colno})"
-                yield number, CorpusError(display, number, problem)
-                continue
-            try:
-                yield number, _article_from_record(record)
-            except ValueError as error:
-                yield number, CorpusError(display, number, str(error))
+            item = _read_jsonl_line(raw, number, display)
+            if item is not None:
+                yield number, item
 
 
 def _read_file(file: Path, display: str) -> Iterator[tuple[int | None, Article | CorpusError]]:
@@ -379,7 +484,9 @@ def read_corpus(
     A folder is searched recursively for *.txt and *.jsonl files (hidden files and READMEs
     left out). A missing path raises CorpusError at once. An invalid article raises
     CorpusError when reading reaches it, unless skip_invalid is set: then it is left out and
-    on_skip(error) is called (for a .txt file, the whole file is one article).
+    on_skip(error) is called (for a .txt file, the whole file is one article). An id must be
+    usable as the path of a link: segments joined by single '/', none of them '.' or '..',
+    with no '#', '?', '\\' or control character and no space at either end.
     """
     files = _corpus_files(Path(path))
     return _articles(files, skip_invalid=skip_invalid, on_skip=on_skip)

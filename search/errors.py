@@ -3,3 +3,29 @@
 
 class VeilleError(Exception):
     """Base of every error Veille reports to a user."""
+
+
+class IndexNotFoundError(VeilleError):
+    """There is no built index at the given path."""
+
+
+class IndexVersionError(VeilleError):
+    """The index was built by an incompatible version of Veille."""
+
+
+class IndexLockedError(VeilleError):
+    """Another command is writing the index."""
+
+
+class IndexDamagedError(VeilleError):
+    """The index's files are damaged (truncated, altered or missing): it must be rebuilt."""
+
+
+class ParameterError(VeilleError, ValueError):
+    """A search parameter that is not acceptable: which one, and why, in English and French."""
+
+    def __init__(self, name: str, message: str, message_fr: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+        self.message_fr = message_fr

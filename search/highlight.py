@@ -12,12 +12,11 @@ import html
 from collections.abc import Iterable
 from functools import lru_cache
 
-from whoosh.analysis import LowercaseFilter
-
 from .analysis import (
     ElisionFilter,
     FrenchTokenizer,
     LigatureFilter,
+    LowercaseFilter,
     fold_accents,
     stem,
 )
@@ -29,9 +28,7 @@ _words_chain = FrenchTokenizer() | LowercaseFilter() | ElisionFilter() | Ligatur
 
 def _words(text: str) -> list[tuple[str, int, int]]:
     """(word lowercased, start, end) for each word of the text, stop words included."""
-    return [
-        (t.text, t.startchar, t.endchar) for t in _words_chain(text, positions=True, chars=True)
-    ]
+    return [(t.text, t.startchar, t.endchar) for t in _words_chain(text)]
 
 
 @lru_cache(maxsize=200_000)

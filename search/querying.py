@@ -1,4 +1,4 @@
-"""The query language: what a user types, turned into a whoosh query.
+"""The query language: what a user types, read into a query tree that any backend compiles.
 
 Words must all match (for short queries); "quoted phrases" match the words as written;
 ``-word``, ``SAUF`` and ``NOT`` exclude; ``OU``/``OR`` and ``ET``/``AND`` combine (only in
@@ -6,36 +6,33 @@ capitals: ``ou`` and ``et`` are words); parentheses group; ``titre:`` (or ``titl
 titles; ``terror*`` is a prefix; ``date:2024-05``, ``depuis:2024`` and ``jusqua:2024-06-30``
 filter by date. ``?`` and ``!`` are punctuation. Nothing a user types raises: input the
 grammar cannot read is searched as plain words.
+
+Each typed word is classified once (a word in any form, a compound read as a phrase, a
+question's interrogative, a stop word) into the nodes below; a query made only of words
+and ``-words`` also gets a ``plan``, which a backend may rank without walking the tree.
+The bounds below keep every query cheap: what passes them is read as plain words or left
+out, and a note says so.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from whoosh import query as wq
-
 from .analysis import exact_terms, fold_accents, normalize_chars, query_terms
+from .request import MAX_QUERY_CHARS, date_bounds
 
-# The longest query read; the rest is ignored (a question is never this long).
-MAX_QUERY_CHARS = 1000
 # A query of more plain words than this (after stop words) is a question, not a list of
 # required words: it is ranked as an OR, documents matching more of its words first.
 LONG_QUERY_WORDS = 4
-# Title matches count less than text matches: every passage carries its article's title,
-# so a heavy title lifts all of an article's passages at once. bench/relevance.py (same grid as
-# searching.BM25_*): title weight 0.1/0.2/0.4/0.7/1.0 gave PIAF MRR@10 0.640/0.644/0.643/
-# 0.627/0.593 and lead MRR@10 0.735/0.750/0.769/0.791/0.800; 0.4 balances the two.
-TITLE_WEIGHT = 0.4
-# A word a long text repeats counts again (as in Lucene's BooleanQuery): a lead that names
-# Macron three times is about Macron.
-REPEATED_WORDS_COUNT = False
-# A passage where the word stands as typed ranks above one that only shares its stem
-# (bonus 0/0.1/0.3/0.5: PIAF MRR@10 0.622/0.634/0.643/0.645, lead 0.778/0.776/0.769/0.764).
-EXACT_BONUS = 0.3
+# Bounds on what one query may ask of a backend (the hardening issue's cost model).
+MAX_DEPTH = 8  # nested parentheses; deeper text is read as plain words
+MAX_BRANCHES = 32  # alternatives of one OR
+MAX_PHRASE_WORDS = 12  # words of one quoted phrase
+MAX_PHRASES = 4  # quoted phrases in one query
+MIN_PREFIX_LETTERS = 3  # `co*` is too short to expand: read as the word `co`
 
 _OPERATORS = {"OU": "OR", "OR": "OR", "ET": "AND", "AND": "AND", "SAUF": "NOT", "NOT": "NOT"}
 _FIELDS = {"titre": "title", "title": "title"}
@@ -70,35 +67,96 @@ class Highlights:
     prefixes: tuple[str, ...] = ()
 
 
+# --- the query tree: what backends compile ----------------------------------------------
+
+
 @dataclass(frozen=True)
-class QueryWord:
-    """A plain query word as the ranking sees it: its stem and its exact (folded) form."""
+class Term:
+    """A word in any of its forms: its stem; ``exact`` its folded spelling as typed.
+
+    ``field`` None means the passage's text or its article's title; "title" the title only.
+    """
 
     stem: str
-    exact: str | None
+    exact: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Words as written (accents and case aside), in a row, in the passage's text."""
+
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """Words starting with ``prefix`` (folded), in the text or (field "title") the title."""
+
+    prefix: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Not:
+    """Passages without ``node``."""
+
+    node: Node
+
+
+@dataclass(frozen=True)
+class All:
+    """Passages matching every node."""
+
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Any:
+    """Passages matching at least one node; more matches score higher."""
+
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Everything:
+    """Every passage (a query of exclusions only)."""
+
+
+Node = Term | Phrase | Prefix | Not | All | Any | Everything
+
+
+@dataclass(frozen=True)
+class PlainPlan:
+    """A query of plain words: rank by these terms, leave out passages with the excluded.
+
+    ``require_all``: every word must match; else any (a question, a long text).
+    ``may_relax``: words typed side by side; if no passage has them all, the passages with
+    most of them may be ranked instead.
+    """
+
+    words: tuple[Term, ...]
+    excluded: tuple[str, ...] = ()
+    require_all: bool = True
+    may_relax: bool = False
 
 
 @dataclass(frozen=True)
 class ParsedQuery:
-    """A user's query read: the whoosh query, what to highlight, and what was understood."""
+    """A user's query read: its tree, what to highlight, and what was understood."""
 
     text: str
-    query: wq.Query | None
-    highlights: Highlights
+    tree: Node | None
+    highlights: Highlights = Highlights()
     ranked_or: bool = False
-    words: tuple[str, ...] = ()  # the plain words typed, in order (for suggestions)
-    kept: tuple[str, ...] = ()  # words that became search terms
-    dropped: tuple[str, ...] = ()  # stop words, and a question's interrogatives
+    plan: PlainPlan | None = None
+    typed_words: tuple[str, ...] = ()  # the plain words as typed, in order (for suggestions)
+    searched: tuple[str, ...] = ()  # what became search terms, as typed
+    ignored: tuple[str, ...] = ()  # stop words, and a question's interrogatives
+    excluded_words: tuple[str, ...] = ()  # the excluded words as typed
     since: dt.date | None = None
     until: dt.date | None = None
     notes: tuple[str, ...] = field(default=())
-    # When the query is plain words (and -words), the searcher ranks them from arrays.
-    plain: tuple[QueryWord, ...] | None = None
-    excluded: tuple[str, ...] = ()  # stems of the -words
-    excluded_words: tuple[str, ...] = ()  # the excluded words as typed
-    # Words typed side by side (no explicit ET/AND): if no passage has them all, the
-    # searcher may rank the passages that have most of them.
-    may_relax: bool = False
 
 
 # --- the syntax tree -------------------------------------------------------------------
@@ -178,6 +236,7 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
         self.dates: list[tuple[str, str]] = []
 
     def peek(self) -> tuple[str, str] | None:
@@ -242,21 +301,30 @@ class _Parser:
             self.dates.append((value, self.take()[1]))
             return None
         if kind == "open":
-            node = self.parse_or()
-            if self.peek() != ("close", ")"):
-                raise _SyntaxError("unclosed parenthesis")
-            self.take()
-            return node
+            return self._group()
         if kind == "phrase":
             return _Phrase(value.strip('"'))
         if kind == "word":
             return self._word(value, None)
         raise _SyntaxError(f"unexpected {value}")
 
+    def _group(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _SyntaxError("parentheses nested too deep")
+        node = self.parse_or()
+        if self.peek() != ("close", ")"):
+            raise _SyntaxError("unclosed parenthesis")
+        self.take()
+        self.depth -= 1
+        return node
+
     def _word(self, value: str, field: str | None):
-        if value.endswith("*") and len(value.rstrip("*")) >= 2 and "*" not in value.rstrip("*"):
-            return _Prefix(value.rstrip("*"), field)
-        return _Word(value, field)
+        stem = value.rstrip("*")
+        if value.endswith("*") and "*" not in stem and len(stem) >= MIN_PREFIX_LETTERS:
+            return _Prefix(stem, field)
+        # A stray star (`*`, `co*`, `a*b`) is punctuation: the word is its letters.
+        return _Word(value.replace("*", " ").strip() or value, field)
 
     def _with_field(self, node, field: str):
         if isinstance(node, _Word | _Phrase | _Prefix):
@@ -269,132 +337,180 @@ class _Parser:
         return node
 
 
-# --- from the tree to a whoosh query ---------------------------------------------------
+# --- from the syntax tree to the query tree: each word classified once --------------------
 
 
-class _Builder:
+class _Classifier:
+    """Read the syntax tree into query nodes, collecting what to highlight and explain."""
+
     def __init__(self, ranked_or: bool) -> None:
         self.ranked_or = ranked_or
         self.stems: set[str] = set()
         self.words: set[str] = set()
         self.phrases: list[tuple[str, ...]] = []
         self.prefixes: list[str] = []
-        self.plain: list[str] = []
-        self.kept: list[str] = []
-        self.dropped: list[str] = []
-        # What each positive word matches in the passage's own text: a passage must match
-        # at least one of them (or be its article's first), so that a title match alone
-        # does not bring in every passage of the article.
-        self.in_text: list[wq.Query] = []
+        self.typed: list[str] = []
+        self.searched: list[str] = []
+        self.ignored: list[str] = []
         self.excluded_words: list[str] = []
+        self.notes: list[str] = []
+        self.phrase_count = 0
 
-    def build(self, node, positive: bool = True) -> wq.Query | None:
+    def node(self, node, positive: bool = True) -> Node | None:
         if node is None:  # a date filter: not a condition on words
             return None
         if isinstance(node, _Word):
-            return self.word(node, positive)
+            return self.word(node.text, node.field, positive)
         if isinstance(node, _Phrase):
             return self.phrase(node.text, node.field, positive)
         if isinstance(node, _Prefix):
             return self.prefix(node, positive)
         if isinstance(node, _Not):
-            inner = self.build(node.node, positive=False)
-            return None if inner is None else wq.Not(inner)
-        parts = [q for q in (self.build(n, positive) for n in node.nodes) if q is not None]
+            inner = self.node(node.node, positive=False)
+            return None if inner is None else Not(inner)
+        children = node.nodes
+        if len(children) > MAX_BRANCHES:
+            self.notes.append(
+                f"seules les {MAX_BRANCHES} premières parties d'un groupe sont cherchées"
+            )
+            children = children[:MAX_BRANCHES]
+        parts = [q for q in (self.node(n, positive) for n in children) if q is not None]
         if not parts:
             return None
         if isinstance(node, _Or):
-            return parts[0] if len(parts) == 1 else wq.Or(parts)
-        excluded = [q.query for q in parts if isinstance(q, wq.Not)]
-        required = [q for q in parts if not isinstance(q, wq.Not)]
+            return parts[0] if len(parts) == 1 else Any(tuple(parts))
+        return self.conjunction(parts, ranked=node.implicit and self.ranked_or and positive)
+
+    def conjunction(self, parts: list[Node], ranked: bool) -> Node:
+        excluded = [q for q in parts if isinstance(q, Not)]
+        required = [q for q in parts if not isinstance(q, Not)]
         if not required:
-            return parts[0] if len(parts) == 1 else wq.And(parts)
+            return parts[0] if len(parts) == 1 else All(tuple(parts))
         if len(required) == 1:
             match = required[0]
-        elif node.implicit and self.ranked_or and positive:
-            match = _ranked_or(required)
         else:
-            match = wq.And(required)
-        if not excluded:
-            return match
-        return wq.AndNot(match, excluded[0] if len(excluded) == 1 else wq.Or(excluded))
+            match = Any(tuple(required)) if ranked else All(tuple(required))
+        return All((match, *excluded)) if excluded else match
 
-    def word(self, node: _Word, positive: bool) -> wq.Query | None:
-        exact = exact_terms(node.text)
-        stems = query_terms(node.text)
-        if positive and _is_interrogative(node.text, self.ranked_or):
+    def word(self, text: str, field: str | None, positive: bool) -> Node | None:
+        exact = exact_terms(text)
+        stems = query_terms(text)
+        if positive and _is_interrogative(text, self.ranked_or):
             stems = []
         if len(exact) > 1 and len(stems) > 1:
             if self.ranked_or and positive:  # in a question, a compound's parts are words
-                parts = [_Word(part, node.field) for part in exact if query_terms(part)]
-                found = [q for q in (self.word(part, positive) for part in parts) if q]
-                return wq.Or(found) if len(found) > 1 else (found[0] if found else None)
-            return self.phrase(node.text, node.field, positive)  # its words in a row
+                found = [self.word(p, field, positive) for p in exact if query_terms(p)]
+                found = [q for q in found if q is not None]
+                return Any(tuple(found)) if len(found) > 1 else (found[0] if found else None)
+            return self.phrase(text, field, positive)  # Corbeil-Essonnes: its words in a row
         if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
             exact = []
         if not positive and stems:
-            self.excluded_words.append(node.text)
+            self.excluded_words.append(text)
         if positive:
-            self.plain.append(node.text)
+            self.typed.append(text)
         if not stems:
             if positive and exact:
-                self.dropped.append(node.text)
+                self.ignored.append(text)
             return None
         if positive:
-            self.kept.append(node.text)
+            self.searched.append(text)
             self.stems.update(stems)
             self.words.update(exact)
-            if node.field is None:
-                self.in_text.append(wq.Term("text", stems[0]))
-        return self.term(stems[0], exact[0] if exact else None, node.field)
+        return Term(stems[0], exact[0] if exact else None, field)
 
-    def term(self, stem: str, exact: str | None, field: str | None) -> wq.Query:
-        if field == "title":
-            return wq.Term("title", stem)
-        match = wq.Or([wq.Term("text", stem), wq.Term("title", stem, boost=TITLE_WEIGHT)])
-        if exact is None or EXACT_BONUS <= 0:
-            return match
-        return wq.AndMaybe(match, wq.Term("exact", exact, boost=EXACT_BONUS))
-
-    def phrase(self, text: str, field: str | None, positive: bool) -> wq.Query | None:
+    def phrase(self, text: str, field: str | None, positive: bool) -> Node | None:
         words = exact_terms(text)
         if not words:
             return None
-        if field == "title":
+        if field == "title":  # a title has no exact field: its words, in any order
             stems = query_terms(text)
             if positive:
                 self.stems.update(stems)
-            terms = [wq.Term("title", s) for s in stems]
-            return None if not terms else terms[0] if len(terms) == 1 else wq.And(terms)
+            terms = tuple(Term(s, None, "title") for s in stems)
+            return None if not terms else terms[0] if len(terms) == 1 else All(terms)
+        if len(words) > 1:
+            self.phrase_count += 1
+            if self.phrase_count > MAX_PHRASES:
+                self.notes.append(f"seules les {MAX_PHRASES} premières expressions sont cherchées")
+                return None
+            if len(words) > MAX_PHRASE_WORDS:
+                self.notes.append(
+                    f"expression coupée à ses {MAX_PHRASE_WORDS} premiers mots : "
+                    f"« {' '.join(words[:MAX_PHRASE_WORDS])} »"
+                )
+                words = words[:MAX_PHRASE_WORDS]
         if positive:
-            self.kept.append(text)
+            self.searched.append(text)
             if len(words) == 1:
                 self.words.add(words[0])
             else:
                 self.phrases.append(tuple(words))
-        q = wq.Term("exact", words[0]) if len(words) == 1 else wq.Phrase("exact", words)
-        if positive:
-            self.in_text.append(q)
-        return q
+        return Phrase(tuple(words))
 
-    def prefix(self, node: _Prefix, positive: bool) -> wq.Query | None:
+    def prefix(self, node: _Prefix, positive: bool) -> Node | None:
         words = exact_terms(node.text)
         if not words:
             return None
         prefix = words[-1]
+        if len(prefix) < MIN_PREFIX_LETTERS:
+            return self.word(node.text, node.field, positive)
         if positive:
-            self.kept.append(node.text + "*")
+            self.searched.append(node.text + "*")
             self.prefixes.append(prefix)
-        if node.field == "title":
-            return wq.Prefix("title", prefix)
-        if positive:
-            self.in_text.append(wq.Prefix("exact", prefix))
-        return wq.Or([wq.Prefix("exact", prefix), wq.Prefix("title", prefix, boost=TITLE_WEIGHT)])
+        return Prefix(prefix, node.field)
+
+    def highlights(self) -> Highlights:
+        return Highlights(
+            stems=frozenset(self.stems),
+            words=frozenset(self.words),
+            phrases=tuple(self.phrases),
+            prefixes=tuple(self.prefixes),
+        )
 
 
-def _ranked_or(parts: list[wq.Query]) -> wq.Query:
-    """A question's words: any of them, the passages with more of them scoring higher."""
-    return wq.Or(parts)
+def _plain_plan(tree: Node | None, syntax, ranked_or: bool) -> PlainPlan | None:
+    """The plan of a query made only of words (anywhere) and excluded words, else None."""
+    if tree is None:
+        return None
+    nodes = tree.nodes if isinstance(tree, All) else (tree,)
+    words: list[Term] = []
+    excluded: list[str] = []
+    for node in nodes:
+        if isinstance(node, Not) and _is_plain_term(node.node):
+            excluded.append(node.node.stem)
+        elif _is_plain_term(node):
+            words.append(node)
+        elif isinstance(node, Any) and ranked_or and (terms := _any_terms(node)) is not None:
+            words.extend(terms)  # a question ranks any of its words: one list
+        else:
+            return None
+    words = list(dict.fromkeys(words))
+    if not words:
+        return None
+    return PlainPlan(
+        words=tuple(words),
+        excluded=tuple(excluded),
+        require_all=not ranked_or,
+        may_relax=not isinstance(syntax, _And) or syntax.implicit,
+    )
+
+
+def _any_terms(node: Any) -> list[Term] | None:
+    """The words of an OR of words (and of compounds' words), or None if it holds more."""
+    terms: list[Term] = []
+    for child in node.nodes:
+        if _is_plain_term(child):
+            terms.append(child)
+        elif isinstance(child, Any) and (inner := _any_terms(child)) is not None:
+            terms.extend(inner)
+        else:
+            return None
+    return terms
+
+
+def _is_plain_term(node: Node) -> bool:
+    return isinstance(node, Term) and node.field is None
 
 
 def _plain_words(text: str) -> list[tuple[str, str]]:
@@ -409,19 +525,15 @@ _QUESTION_WORDS = frozenset(
     laquelle lesquels lesquelles""".split()
 )
 
-
 # In a question, the interrogative words ask; the answer does not contain them (« Quand … ? »
 # is answered by a date, not by "quand"): a question's ranking leaves them out.
-# bench/relevance.py, all 1,922 PIAF questions on the full index: MRR@10 0.625 -> 0.630,
-# R@10 0.759 -> 0.764, R@100 0.848 -> 0.851; leads unchanged (0.642).
 INTERROGATIVES = frozenset(
     fold_accents(w) for w in "quand où comment pourquoi combien quoi".split()
 )
-DROP_INTERROGATIVES = True
 
 
 def _is_interrogative(text: str, ranked_or: bool) -> bool:
-    return DROP_INTERROGATIVES and ranked_or and fold_accents(text.lower()) in INTERROGATIVES
+    return ranked_or and fold_accents(text.lower()) in INTERROGATIVES
 
 
 def _is_question(text: str) -> bool:
@@ -448,27 +560,8 @@ def _count_plain(node) -> int:
     return 0
 
 
-def _parse_date(value: str, end: bool) -> dt.date | None:
-    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value)
-    if not m:
-        return None
-    year, month, day = int(m[1]), m[2], m[3]
-    try:
-        if month is None:
-            return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
-        month = int(month)
-        if day is None:
-            last = calendar.monthrange(year, month)[1]
-            return dt.date(year, month, last) if end else dt.date(year, month, 1)
-        return dt.date(year, month, int(day))
-    except ValueError:
-        return None
-
-
-def parse_query(text: str) -> ParsedQuery:
-    """Read what a user typed; never raises."""
-    cleaned = _clean(text or "")
-    notes: list[str] = []
+def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, list[tuple[str, str]]]:
+    """The syntax tree of the text (plain words where the grammar fails) and its dates."""
     tokens = _lex(cleaned)
     parser = _Parser(tokens)
     try:
@@ -477,108 +570,64 @@ def parse_query(text: str) -> ParsedQuery:
         notes.append("la syntaxe n'a pas pu être lue : recherche des mots tels quels")
         parser = _Parser(_plain_words(cleaned))
         tree = parser.parse() if parser.tokens else None
-    since = until = None
-    for kind, value in parser.dates:
-        start, end = _parse_date(value, end=False), _parse_date(value, end=True)
-        if start is None:
-            notes.append(f"date ignorée : {value}")
-            continue
-        if kind in ("date", "since"):
-            since = max(since, start) if since else start
-        if kind in ("date", "until"):
-            until = min(until, end) if until else end
     if tree is not None and _is_long_text(tokens):
         # A long text (a question, a pasted paragraph) is its words: quotes, parentheses
         # and dashes in it are punctuation, not syntax.
         tree = _Parser(_plain_words(cleaned)).parse()
-    count = _count_plain(tree) if tree is not None else 0
+    return tree, parser.dates
+
+
+def _date_filters(dates: list[tuple[str, str]], notes: list[str]):
+    since = until = None
+    for kind, value in dates:
+        bounds = date_bounds(value)
+        if bounds is None:
+            notes.append(f"date ignorée : {value}")
+            continue
+        if kind in ("date", "since"):
+            since = max(since, bounds[0]) if since else bounds[0]
+        if kind in ("date", "until"):
+            until = min(until, bounds[1]) if until else bounds[1]
+    return since, until
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Read what a user typed; never raises."""
+    cleaned = _clean(text or "")
+    notes: list[str] = []
+    if len(text or "") > MAX_QUERY_CHARS:
+        notes.append(f"la recherche a été coupée à ses {MAX_QUERY_CHARS} premiers caractères")
+    syntax, dates = _syntax_tree(cleaned, notes)
+    since, until = _date_filters(dates, notes)
+    count = _count_plain(syntax) if syntax is not None else 0
     ranked_or = count > LONG_QUERY_WORDS or (count > 1 and _is_question(cleaned))
-    builder = _Builder(ranked_or)
-    q = builder.build(tree) if tree is not None else None
-    if q is None and builder.dropped:
+    reader = _Classifier(ranked_or)
+    tree = reader.node(syntax) if syntax is not None else None
+    if tree is None and reader.ignored:
         # Only common words (e.g. "qui est"): look for them as written.
-        words = list(dict.fromkeys(w for text in builder.dropped for w in exact_terms(text)))
-        builder.words.update(words)
-        terms = [wq.Term("exact", w) for w in words]
-        q = terms[0] if len(terms) == 1 else wq.And(terms)
-    elif q is not None and _only_negative(q):
-        q = wq.And([wq.Every(), q])
-    elif q is not None and builder.in_text:
-        # An article found by its title alone is found by its first passage.
-        # A condition, not a score: the words were scored above.
-        in_text = wq.Or([*builder.in_text, wq.Term("lead", "1")])
-        q = wq.Require(q, in_text)
-    plan = _plain_plan(tree, ranked_or) if tree is not None and q is not None else None
+        words = list(dict.fromkeys(w for typed in reader.ignored for w in exact_terms(typed)))
+        reader.words.update(words)
+        phrases = tuple(Phrase((w,)) for w in words)
+        tree = phrases[0] if len(phrases) == 1 else All(phrases)
+    elif tree is not None and _only_negative(tree):
+        tree = All((Everything(), tree))
     return ParsedQuery(
         text=cleaned,
-        query=q,
-        plain=plan[0] if plan else None,
-        excluded=plan[1] if plan else (),
-        excluded_words=tuple(builder.excluded_words),
-        may_relax=plan is not None and (not isinstance(tree, _And) or tree.implicit),
-        highlights=Highlights(
-            stems=frozenset(builder.stems),
-            words=frozenset(builder.words),
-            phrases=tuple(builder.phrases),
-            prefixes=tuple(builder.prefixes),
-        ),
+        tree=tree,
+        highlights=reader.highlights(),
         ranked_or=ranked_or,
-        words=tuple(builder.plain),
-        kept=tuple(builder.kept),
-        dropped=tuple(builder.dropped),
+        plan=_plain_plan(tree, syntax, ranked_or),
+        typed_words=tuple(reader.typed),
+        searched=tuple(reader.searched),
+        ignored=tuple(reader.ignored),
+        excluded_words=tuple(reader.excluded_words),
         since=since,
         until=until,
-        notes=tuple(notes),
+        notes=tuple(notes + reader.notes),
     )
 
 
-def _query_words(text: str, ranked_or: bool) -> list[QueryWord] | None:
-    """The word as the ranking sees it ([] for a stop word); None if it must be a phrase."""
-    exact = exact_terms(text)
-    stems = query_terms(text)
-    if len(exact) <= 1 or len(stems) <= 1:
-        # One word, or a compound with one significant part (tombe-t-il, est-ce).
-        return [QueryWord(s, exact[0] if len(exact) == 1 else None) for s in stems]
-    if ranked_or:  # in a question, its parts are words
-        return [
-            QueryWord(query_terms(p)[0], p)
-            for p in exact
-            if query_terms(p) and not _is_interrogative(p, ranked_or)
-        ]
-    return None  # Corbeil-Essonnes: the words in a row
-
-
-def _plain_plan(tree, ranked_or: bool) -> tuple[tuple[QueryWord, ...], tuple[str, ...]] | None:
-    """The words and excluded stems of a query made only of plain words, else None."""
-    nodes = tree.nodes if isinstance(tree, _And) else [tree]
-    words: list[QueryWord] = []
-    excluded: list[str] = []
-    for node in nodes:
-        negative = isinstance(node, _Not)
-        if negative:
-            node = node.node
-        if not isinstance(node, _Word) or node.field is not None or _is_prefix_like(node):
-            return None
-        found = _query_words(node.text, ranked_or and not negative)
-        if found is None:
-            return None
-        if not negative and _is_interrogative(node.text, ranked_or):
-            continue
-        for word in found:
-            if negative:
-                excluded.append(word.stem)
-            elif REPEATED_WORDS_COUNT or word not in words:
-                words.append(word)
-    return (tuple(words), tuple(excluded)) if words else None
-
-
-def _is_prefix_like(node: _Word) -> bool:
-    return "*" in node.text
-
-
-def _only_negative(q: wq.Query) -> bool:
-    if isinstance(q, wq.Not):
+def _only_negative(node: Node) -> bool:
+    if isinstance(node, Not):
         return True
-    if isinstance(q, wq.And):
-        return all(isinstance(s, wq.Not) for s in q.subqueries)
-    return False
+    return isinstance(node, All) and all(isinstance(n, Not) for n in node.nodes)

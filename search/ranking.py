@@ -1,278 +1,78 @@
-"""Fast BM25F ranking of plain-word queries from postings held in numpy arrays.
+"""RankingConfig, every weight of the ranking in one place, and the ranking of articles.
 
-whoosh's matcher tree walks postings one document at a time in Python, which takes seconds
-for a long question over a large index. Most queries are plain words (all required, or a
-question ranked as OR, maybe with ``-words``): for those the searcher scores here instead.
-Each term's postings are read once per index generation into arrays of document numbers and
-BM25 weights (whoosh's own formula, idf and byte-coded field lengths, so scores equal the
-matcher tree's), then a query is a handful of vector additions over all documents.
-
-Part of the searcher: this module reads whoosh storage, and nothing outside searching.py
-calls it.
+A backend scores passages (the first stage: BM25F over their text, their article's title and
+the exact form of the words, with this config's parameters); ``rank_articles`` orders the
+articles those passages belong to (the second stage of the page's default). The values were
+chosen with ``bench/relevance.py`` on the development data; the tables that chose them are in
+``bench/README.md``. The benchmarks pass their own configs, nothing patches these values.
 """
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
-from whoosh.columns import NumericColumn
-from whoosh.matching.wrappers import FilterMatcher
-from whoosh.util.numeric import byte_to_length
-
-from .querying import QueryWord
-
-# The byte whoosh stores a field length as, decoded once.
-_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
-# Postings kept in memory per searcher, counted in documents (about 12 bytes each).
-_CACHE_POSTINGS = 30_000_000
 
 
 @dataclass(frozen=True)
-class Ranked:
-    """Matching documents and their scores, in document order."""
+class RankingConfig:
+    """Every weight and parameter of the ranking, each with its reason."""
 
-    docs: np.ndarray  # int32 document numbers
-    scores: np.ndarray  # float32
+    # Passages are short and even: their length matters less than a document's (B low),
+    # and a word repeated in one passage adds little (K1 low).
+    bm25_k1: float = 0.6
+    bm25_b: float = 0.3
+    # Every passage carries its article's title, so a heavy title lifts all of an article's
+    # passages at once: ranking passages, the title counts less than the text.
+    title_weight: float = 0.4
+    # Ranking articles, the title says what the whole article is about (it lifts all of its
+    # passages alike, which leaves the order of passages inside an article as it was).
+    article_title_weight: float = 1.0
+    # A passage where the word stands as typed ranks above one sharing only its stem.
+    exact_bonus: float = 0.3
+    # An article's rank adds this share of its other matching passages' scores to its best.
+    article_spread: float = 0.1
+    # ... and its BM25 score as one whole document (all its text), with BM25's usual
+    # parameters for long documents: a lead, a summary, finds words spread over paragraphs.
+    article_text_weight: float = 1.5
+    article_bm25_k1: float = 1.2
+    article_bm25_b: float = 0.75
 
+    def with_changes(self, **changes: Any) -> RankingConfig:
+        """The same config with some values changed (a benchmark's grid, a test)."""
+        return replace(self, **changes)
 
-class TermArrays:
-    """Per-generation arrays: field lengths, live documents, and cached term weights."""
-
-    def __init__(self, reader, k1: float, b: float) -> None:
-        self.reader = reader
-        self.k1 = k1
-        self.b = b
-        self.doc_count = reader.doc_count_all()
-        if reader.has_deletions():
-            self.live = np.zeros(self.doc_count, dtype=bool)
-            self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
-        else:
-            self.live = np.ones(self.doc_count, dtype=bool)
-        self._leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
-        self._lengths: dict[str, np.ndarray] = {}
-        self._avg: dict[str, float] = {}
-        self._cache: OrderedDict[tuple[str, str], tuple] = OrderedDict()
-        self._cached = 0
-        self._articles: tuple[np.ndarray, float, int] | None = None
-
-    def _field_lengths(self, field: str) -> np.ndarray:
-        lengths = self._lengths.get(field)
-        if lengths is None:
-            parts = []
-            for leaf, _offset in self._leaves:
-                n = leaf.doc_count_all()
-                perdoc = getattr(leaf, "_perdoc", None)
-                column = None
-                if perdoc is not None and perdoc.has_column(_lenfield(field)):
-                    column = perdoc.column_reader(_lenfield(field), LENGTHS_COLUMN)
-                if column is None:
-                    parts.append(np.zeros(n, dtype=np.float32))
-                else:
-                    parts.append(_LENGTH_OF_BYTE[numeric_column(column, n)])
-            lengths = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-            self._lengths[field] = lengths
-            self._avg[field] = (self.reader.field_length(field) / (self.doc_count or 1)) or 1.0
-        return lengths
-
-    def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        ids_parts, tf_parts = [], []
-        for leaf, offset in self._leaves:
-            if (field, term) not in leaf:
-                continue
-            matcher = leaf.postings(field, term)
-            ids, tfs = _read_all(matcher)
-            ids_parts.append(ids + offset)
-            tf_parts.append(tfs)
-        if not ids_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return np.concatenate(ids_parts), np.concatenate(tf_parts)
-
-    def weights(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(document numbers, BM25 weights) of a term in a field, live documents only."""
-        ids, weights, _ = self._entry(field, term)
-        return ids, weights
-
-    def _entry(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(document numbers, BM25 weights, frequencies), read once and cached."""
-        key = (field, term)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        ids, tfs = self._postings(field, term)
-        if len(ids):
-            keep = self.live[ids]
-            ids, tfs = ids[keep], tfs[keep]
-        df = self.reader.doc_frequency(field, term)
-        idf = math.log(self.doc_count / (df + 1)) + 1
-        lengths = self._field_lengths(field)[ids]
-        norm = self.k1 * ((1 - self.b) + self.b * lengths / self._avg[field])
-        weights = (idf * (tfs * (self.k1 + 1)) / (tfs + norm)).astype(np.float32)
-        return self._remember(key, (ids.astype(np.int32), weights, tfs))
-
-    def _remember(self, key: tuple[str, str], entry: tuple) -> tuple:
-        self._cache[key] = entry
-        self._cached += len(entry[0])
-        while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
-            self._cached -= len(old[0])
-        return entry
-
-    def docs(self, field: str, term: str) -> np.ndarray:
-        return self.weights(field, term)[0]
-
-    def article_weights(
-        self, term: str, doc_article: np.ndarray, n_articles: int, k1: float, b: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(article numbers, BM25 weights) of a term in whole articles' text.
-
-        An article is scored as one document: its passages' frequencies added up, its
-        length theirs, the idf counted in articles.
-        """
-        key = ("#article", f"{term}|{k1}|{b}")
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        ids, _, tfs = self._entry("text", term)  # live documents only
-        per_article = np.bincount(doc_article[ids], weights=tfs, minlength=n_articles)
-        articles = np.flatnonzero(per_article)
-        tfs = per_article[articles]
-        lengths, average, live_articles = self._article_lengths(doc_article, n_articles)
-        idf = math.log(live_articles / (len(articles) + 1)) + 1
-        norm = k1 * ((1 - b) + b * lengths[articles] / average)
-        weights = (idf * (tfs * (k1 + 1)) / (tfs + norm)).astype(np.float32)
-        return self._remember(key, (articles.astype(np.int32), weights))
-
-    def _article_lengths(
-        self, doc_article: np.ndarray, n_articles: int
-    ) -> tuple[np.ndarray, float, int]:
-        if self._articles is None:
-            lengths = np.bincount(
-                doc_article[self.live],
-                weights=self._field_lengths("text")[self.live],
-                minlength=n_articles,
-            )
-            live = int(np.count_nonzero(np.bincount(doc_article[self.live], minlength=n_articles)))
-            self._articles = (lengths, float(lengths.sum() / max(live, 1)) or 1.0, max(live, 1))
-        return self._articles
+    def as_dict(self) -> dict[str, float]:
+        """The config's values by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def numeric_column(column, count: int) -> np.ndarray:
-    """The ``count`` values of a whoosh numeric column, read at once."""
-    if not isinstance(column, NumericColumn.Reader):
-        return np.array([column[i] for i in range(count)])
-    # The column is the values packed big-endian, then the default for the documents after
-    # the last one written (whoosh's NumericColumn layout).
-    stored = min(column._count, count)
-    raw = column._dbfile.get(column._basepos, stored * column._fixedlen)
-    packed = np.dtype(">" + column._typecode)
-    values = np.frombuffer(raw, dtype=packed).astype(packed.newbyteorder("="))
-    if stored < count:
-        rest = np.full(count - stored, column._default, dtype=values.dtype)
-        values = np.concatenate([values, rest])
-    return values
-
-
-def _read_all(matcher) -> tuple[np.ndarray, np.ndarray]:
-    """All (docnum, weight) postings of a matcher, a block at a time where possible."""
-    if isinstance(matcher, FilterMatcher):
-        matcher = matcher.child  # deleted documents are dropped by the live mask instead
-    if isinstance(matcher, W3LeafMatcher):
-        # A block's data is (id deltas from the block's start, weights, values): decoded
-        # here with numpy rather than by whoosh's per-posting Python generators.
-        ids, weights = [], []
-        while matcher.is_active():
-            if matcher._data is None:
-                matcher._read_data()
-            deltas, block_weights, _ = matcher._data
-            n = len(deltas)
-            ids.append(np.cumsum(np.fromiter(deltas, dtype=np.int64, count=n)))
-            if block_weights is None:
-                weights.append(np.ones(n, dtype=np.float32))
-            elif isinstance(block_weights, float):
-                weights.append(np.full(n, block_weights, dtype=np.float32))
-            else:
-                weights.append(np.asarray(block_weights, dtype=np.float32))
-            matcher._next_block()
-        if not ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return np.concatenate(ids), np.concatenate(weights)
-    ids_list: list[int] = []
-    weights_list: list[float] = []
-    while matcher.is_active():  # any other matcher: the public, slower way
-        ids_list.append(matcher.id())
-        weights_list.append(matcher.weight())
-        matcher.next()
-    return np.asarray(ids_list, dtype=np.int64), np.asarray(weights_list, dtype=np.float32)
-
-
-def rank_words(
-    arrays: TermArrays,
-    words: list[QueryWord],
-    excluded: list[str],
-    *,
-    require_all: bool,
-    title_weight: float,
-    exact_bonus: float,
-    coordination: float,
-    lead: np.ndarray,
-    allowed: np.ndarray | None,
-) -> Ranked:
-    """Score every document for plain words; keep those the query matches.
-
-    A document matches when it has every word (``require_all``) or any word, in its text or
-    its title; and at least one in its own text unless it is its article's first passage
-    (so a title match alone brings in the article, by its lead, and not every passage).
-    """
-    n = arrays.doc_count
-    scores = np.zeros(n, dtype=np.float32)
-    matched = np.zeros(n, dtype=np.int16)
-    in_text = np.zeros(n, dtype=bool)
-    for word in words:
-        text_ids, text_w = arrays.weights("text", word.stem)
-        title_ids, title_w = arrays.weights("title", word.stem)
-        scores[text_ids] += text_w
-        scores[title_ids] += title_weight * title_w
-        if exact_bonus and word.exact is not None:
-            exact_ids, exact_w = arrays.weights("exact", word.exact)
-            scores[exact_ids] += exact_bonus * exact_w
-        has = np.zeros(n, dtype=bool)
-        has[text_ids] = True
-        has[title_ids] = True
-        matched += has
-        in_text[text_ids] = True
-    mask = (matched == len(words)) if require_all else (matched > 0)
-    mask &= in_text | lead
-    mask &= arrays.live
-    if allowed is not None:
-        mask &= allowed
-    for stem in excluded:
-        mask[arrays.docs("text", stem)] = False
-        mask[arrays.docs("title", stem)] = False
-    docs = np.flatnonzero(mask).astype(np.int32)
-    result = scores[docs]
-    if coordination and len(words) > 1:
-        result *= (matched[docs] / len(words)) ** coordination
-    return Ranked(docs=docs, scores=result)
+DEFAULT_RANKING = RankingConfig()
 
 
 def rank_articles(
-    arrays: TermArrays,
-    words: list[QueryWord],
-    doc_article: np.ndarray,
-    n_articles: int,
-    *,
-    k1: float,
-    b: float,
-) -> np.ndarray:
-    """Every article's BM25 score for plain words over its whole text (by article number)."""
-    scores = np.zeros(n_articles, dtype=np.float32)
-    for word in words:
-        articles, weights = arrays.article_weights(word.stem, doc_article, n_articles, k1, b)
-        scores[articles] += weights
-    return scores
+    articles: np.ndarray,
+    scores: np.ndarray,
+    config: RankingConfig,
+    whole: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Order articles by their passages' evidence; return (articles, their scores), best first.
+
+    ``articles`` and ``scores`` hold each candidate passage's article number and score, best
+    passage first (ties already broken); ``whole`` holds each of these articles' score as
+    one whole document (in article-number order, as ``np.unique`` gives them), if known.
+    An article scores its best passage, plus ``article_spread`` times its other passages,
+    plus ``article_text_weight`` times ``whole``.
+    Equal scores keep the order of their best passages.
+    """
+    if len(articles) == 0:
+        return articles, scores
+    found, first = np.unique(articles, return_index=True)
+    best = scores[first]
+    total = np.bincount(articles, weights=scores, minlength=int(found.max()) + 1)[found]
+    combined = best + config.article_spread * (total - best)
+    if whole is not None and config.article_text_weight:
+        combined = combined + config.article_text_weight * whole
+    order = np.lexsort((first, -combined))
+    return found[order], combined[order].astype(np.float32)

@@ -21,7 +21,17 @@ PASSAGE_HIT_KEYS = {
     "snippet",
     "score",
 }
-SEARCH_KEYS = {"query", "total", "page", "per_page", "took_ms", "suggestion", "hits"}
+SEARCH_KEYS = {
+    "query",
+    "total",
+    "page",
+    "limit",
+    "took_ms",
+    "suggestion",
+    "notes",
+    "timed_out",
+    "hits",
+}
 
 
 def get_json(client, url: str, status: int = 200, **params) -> dict:
@@ -46,7 +56,7 @@ def test_search_article_hits_shape(client):
     body = search(client, q="coopération sécuritaire")
     assert set(body) >= SEARCH_KEYS
     assert body["query"] == "coopération sécuritaire"
-    assert (body["total"], body["page"], body["per_page"]) == (2, 1, 10)
+    assert (body["total"], body["page"], body["limit"]) == (2, 1, 10)
     assert body["suggestion"] is None
     assert isinstance(body["took_ms"], int | float)
     assert body["took_ms"] >= 0
@@ -60,7 +70,11 @@ def test_search_article_hits_shape(client):
     assert sorted(p["position"] for p in hit["passages"]) == [0, 2]
     scores = [p["score"] for p in hit["passages"]]
     assert scores == sorted(scores, reverse=True)  # best first
-    assert hit["score"] == scores[0]
+    # An article is ranked by its best passage, a share of the others and its whole text.
+    assert hit["score"] > scores[0]
+    assert [h["score"] for h in body["hits"]] == sorted(
+        (h["score"] for h in body["hits"]), reverse=True
+    )
     for passage in hit["passages"]:
         assert "<mark>coopération sécuritaire</mark>" in passage["snippet"]
         assert "<mark>" not in passage["text"]
@@ -119,11 +133,12 @@ def test_spelling_suggestion(client):
     assert body["suggestion"] == "coopération"
 
 
-@pytest.mark.parametrize("per_page", [1, 5, 100])
-def test_per_page_bounds_accepted(client, per_page):
-    body = search(client, q="gouvernement", per_page=per_page)
-    assert body["per_page"] == per_page
-    assert len(body["hits"]) == min(per_page, 12)
+@pytest.mark.parametrize("name", ["limit", "per_page"])
+@pytest.mark.parametrize("limit", [1, 5, 50, 100])
+def test_limit_and_its_alias_per_page_are_obeyed(client, name, limit):
+    body = search(client, q="gouvernement", **{name: limit})
+    assert body["limit"] == limit
+    assert len(body["hits"]) == min(limit, 12)
 
 
 def test_pages_split_the_results_without_overlap(client):
@@ -192,13 +207,11 @@ def test_timeline_counts_matching_articles_by_month(client):
         ({"per_page": "dix"}, "per_page"),
         ({"since": "2024-13-01"}, "since"),
         ({"since": "05/05/2024"}, "since"),
-        ({"since": "2024-5-5"}, "since"),
         ({"until": "hier"}, "until"),
         ({"until": "2024-02-30"}, "until"),
         ({"since": "2024-06-01", "until": "2024-05-01"}, "since"),
         ({"sort": "popularity"}, "sort"),
         ({"group": "source"}, "group"),
-        ({"q": "a" * 1001}, "q"),
     ],
 )
 def test_invalid_parameters_are_400_naming_the_parameter(client, params, parameter):
@@ -300,7 +313,7 @@ def test_openapi_document_describes_every_endpoint(openapi):
         "/api/openapi.json",
     }
     search_params = {p["name"] for p in openapi["paths"]["/api/search"]["get"]["parameters"]}
-    assert search_params == {"q", "page", "per_page", "group", "sort", "since", "until"}
+    assert search_params == {"q", "page", "limit", "per_page", "group", "sort", "since", "until"}
     for schema in openapi["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
 
@@ -341,6 +354,22 @@ def test_the_document_rejects_what_the_contract_forbids(client, openapi):
     with pytest.raises(jsonschema.ValidationError):
         check(openapi, "/api/search", 200, passages | {"group": "article"})
     with pytest.raises(jsonschema.ValidationError):
-        check(openapi, "/api/search", 200, body | {"per_page": 1000})
+        check(openapi, "/api/search", 200, body | {"limit": 1000})
     with pytest.raises(jsonschema.ValidationError):
         check(openapi, "/healthz", 200, {"status": "ok", "articles": 1, "passages": 1})
+
+
+def test_a_query_past_1000_characters_is_read_from_its_beginning_with_a_note(client):
+    body = search(client, q="gouvernement " + "x" * 2000)
+    assert body["total"] >= 1
+    assert any("1000 premiers caractères" in note for note in body["notes"])
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "titles_of"),
+    [("2024", "2024", 2024), ("2023-11", "2023-11", "2023-11")],
+)
+def test_dates_as_the_query_language_writes_them(client, since, until, titles_of):
+    body = search(client, q="gouvernement", since=since, until=until, limit=100)
+    assert body["total"] >= 1
+    assert all(hit["date"].startswith(str(titles_of)) for hit in body["hits"])

@@ -16,11 +16,13 @@ from search import (
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
+    RankingConfig,
     build_index,
     optimize_index,
     update_index,
 )
-from search.indexing import writer_lock
+from search.backends import store_for
+from search.backends.whoosh.store import writer_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,11 +81,17 @@ def test_rebuild_switches_generation_and_removes_the_old_one(first, tmp_path):
     assert index.search("Tanger").total == 0
 
 
-def test_a_searcher_of_the_old_generation_keeps_answering(first, tmp_path):
-    index = Index.open(first)
-    old = index.searcher()
+def test_a_reader_of_the_old_generation_keeps_answering(first, tmp_path):
+    backend = store_for(first).open(first, RankingConfig())
+    old = backend.reader()
+    (tanger,) = old.article("a")
     build_index(write_corpus(tmp_path / "v2", [("b", "T", "La ville de Fès.")]), first)
-    assert old.search("Tanger").total == 1
+    assert backend.reader() is old  # followed within half a second, not at once
+    assert old.article("a") == [tanger]
+    assert "Tanger" in old.passages([0])[0].text
+    time.sleep(0.6)
+    assert backend.reader().article("a") == []
+    backend.close()
 
 
 def test_failed_build_leaves_the_live_index_untouched(first, tmp_path):

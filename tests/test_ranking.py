@@ -1,9 +1,21 @@
-"""The array ranking of plain-word queries against whoosh's own matcher tree (the reference)."""
+"""The whoosh backend's array ranking of plain-word queries against whoosh's own matchers.
+
+Both go through the backend's public ``match``: with the query's plain plan (the numpy path)
+and without it (the query tree compiled for whoosh's matchers, the reference).
+"""
+
+import datetime as dt
+import math
+import time
 
 import numpy as np
 import pytest
 
-from search.querying import parse_query
+from search import RankingConfig, parse_query
+from search.analysis import text_analyzer
+from search.backends import store_for
+from search.backends.base import Filters
+from search.ranking import rank_articles
 
 QUERIES = [
     "sécurité",
@@ -17,74 +29,87 @@ QUERIES = [
     "Quel est le rôle du Maroc dans la lutte contre le terrorisme international ?",
     "supporters marocains stade",
     "Comment-faire la paix, et quand, au Maroc ?",
+    "En quelle année le ministre français tombe-t-il malade au Maroc ?",
+    "Pourquoi les supporters marocains de Saint-Denis vont-ils au stade de France ?",
 ]
 
 
-@pytest.mark.parametrize("query", QUERIES)
-def test_array_ranking_equals_whoosh(news_index, query):
-    searcher = news_index.searcher()
+@pytest.fixture(scope="module")
+def reader(news_index_path):
+    backend = store_for(news_index_path).open(news_index_path, RankingConfig())
+    yield backend.reader()
+    backend.close()
+
+
+def scored(reader, query: str, plain: bool, filters=None, title_weight=0.4):
     parsed = parse_query(query)
-    assert parsed.plain is not None, "a plain-word query takes the array path"
-    fast_docs, fast_scores = searcher._rank_plain(parsed, None, None)
-    ref_docs, ref_scores = searcher._rank_whoosh(parsed, None, None)
-    fast = dict(zip(fast_docs.tolist(), fast_scores.tolist(), strict=True))
-    ref = dict(zip(ref_docs.tolist(), ref_scores.tolist(), strict=True))
-    assert fast.keys() == ref.keys()
+    plan = parsed.plan if plain else None
+    filters = filters or Filters()
+    found = reader.match(parsed, plan, filters, title_weight, time.monotonic() + 60)
+    return dict(zip(found.docs.tolist(), found.scores.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("title_weight", [0.4, 1.0])
+@pytest.mark.parametrize("query", QUERIES)
+def test_array_ranking_equals_whoosh(reader, query, title_weight):
+    assert parse_query(query).plan is not None, "a plain-word query takes the array path"
+    fast = scored(reader, query, plain=True, title_weight=title_weight)
+    ref = scored(reader, query, plain=False, title_weight=title_weight)
+    assert fast and fast.keys() == ref.keys()
     for doc, score in ref.items():
         assert fast[doc] == pytest.approx(score, rel=1e-4), doc
 
 
-def test_date_filter_on_the_array_path(news_index):
-    import datetime as dt
-
-    searcher = news_index.searcher()
-    parsed = parse_query("sécurité")
-    docs, _ = searcher._rank_plain(parsed, dt.date(2024, 5, 10), None)
-    ref, _ = searcher._rank_whoosh(parsed, dt.date(2024, 5, 10), None)
-    assert sorted(docs.tolist()) == sorted(ref.tolist())
-    assert len(docs) and np.all(
-        searcher.documents().doc_date[docs] >= dt.date(2024, 5, 10).toordinal()
-    )
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        "En quelle année le ministre français tombe-t-il malade au Maroc ?",
-        "Pourquoi les supporters marocains de Saint-Denis vont-ils au stade de France ?",
-    ],
-)
-def test_compounds_in_questions_rank_alike(news_index, query):
-    test_array_ranking_equals_whoosh(news_index, query)
+def test_date_filter_on_the_array_path(reader):
+    since = Filters(since=dt.date(2024, 5, 10))
+    fast = scored(reader, "sécurité", plain=True, filters=since)
+    ref = scored(reader, "sécurité", plain=False, filters=since)
+    everything = scored(reader, "sécurité", plain=True)
+    assert fast.keys() == ref.keys()
+    assert 0 < len(fast) < len(everything)
+    stored = reader.passages(sorted(fast))
+    assert all(p.date is not None and p.date >= dt.date(2024, 5, 10) for p in stored)
 
 
 @pytest.mark.parametrize("stem", ["secur", "maroc", "supporter", "elect"])
-def test_whole_article_weights_are_bm25_over_each_article(news_index, stem):
+def test_whole_article_weights_are_bm25_over_each_article(news_index_path, stem):
     """An article's weight for a term, recomputed by hand from its passages' stored text."""
-    import math
+    config = RankingConfig(article_bm25_k1=0.9, article_bm25_b=0.5)
+    backend = store_for(news_index_path).open(news_index_path, config)
+    reader = backend.reader()
+    ids = sorted({p.article_id for p in reader.passages(range(reader.stats().passages))})
+    tf: dict[str, int] = {}
+    length: dict[str, int] = {}
+    for article_id in ids:
+        texts = [p.text for p in reader.article(article_id)]
+        terms = [t.text for text in texts for t in text_analyzer()(text, mode="index")]
+        tf[article_id] = terms.count(stem)
+        # The index's length of a text: its terms, a word's two stems counting twice.
+        length[article_id] = len(terms)
+    numbers = np.arange(len(ids))
+    from search.querying import Term
 
-    from search.analysis import text_analyzer
-
-    searcher = news_index.searcher()
-    arrays, _ = searcher._term_arrays()
-    d = searcher.documents()
-    reader = searcher._searcher.reader()
-    k1, b = 0.9, 0.5
-    articles, weights = arrays.article_weights(stem, d.doc_article, len(d.article_ids), k1, b)
-    tf: dict[int, int] = {}
-    length: dict[int, float] = {}
-    for docnum in reader.all_doc_ids():
-        article = int(d.doc_article[docnum])
-        text = reader.stored_fields(docnum)["text"]
-        tf[article] = tf.get(article, 0) + [
-            t.text for t in text_analyzer()(text, mode="index")
-        ].count(stem)
-        length[article] = length.get(article, 0) + reader.doc_field_length(docnum, "text")
-    found = {a for a, n in tf.items() if n}
-    assert found and set(articles.tolist()) == found
+    weights = reader.whole_article_scores((Term(stem),), numbers, config)
     average = sum(length.values()) / len(length)
-    idf = math.log(len(length) / (len(found) + 1)) + 1
-    for article, weight in zip(articles.tolist(), weights.tolist(), strict=True):
-        n = tf[article]
-        norm = k1 * ((1 - b) + b * length[article] / average)
-        assert weight == pytest.approx(idf * n * (k1 + 1) / (n + norm), rel=1e-4)
+    found = [a for a in ids if tf[a]]
+    idf = math.log(len(ids) / (len(found) + 1)) + 1
+    k1, b = 0.9, 0.5
+    for number, article_id in enumerate(ids):
+        n = tf[article_id]
+        expected = idf * n * (k1 + 1) / (n + k1 * ((1 - b) + b * length[article_id] / average))
+        assert weights[number] == pytest.approx(expected, rel=0.02), article_id
+    backend.close()
+
+
+def test_articles_rank_by_best_passage_a_share_of_the_others_and_the_whole():
+    articles = np.array([3, 1, 3, 2], dtype=np.int32)  # best passage first
+    scores = np.array([5.0, 4.0, 1.0, 0.5], dtype=np.float32)
+    config = RankingConfig(article_spread=0.5, article_text_weight=0.0)
+    ranked, combined = rank_articles(articles, scores, config)
+    assert ranked.tolist() == [3, 1, 2]
+    assert combined.tolist() == pytest.approx([5.5, 4.0, 0.5])
+    whole = np.array([10.0, 0.0, 0.0], dtype=np.float32)  # articles 1, 2, 3 as np.unique
+    config = RankingConfig(article_spread=0.0, article_text_weight=1.0)
+    ranked, combined = rank_articles(articles, scores, config, whole)
+    assert ranked.tolist() == [1, 3, 2]
+    assert combined.tolist() == pytest.approx([14.0, 5.0, 0.5])

@@ -11,8 +11,9 @@ from whoosh.index import TOC
 
 from search import Article, split_passages
 from search.analysis import exact_analyzer
-from search.indexing import _document, article_hash, make_schema
-from search.segments import BLOCK_LIMIT, SegmentBuilder
+from search.backends.whoosh.schema import make_schema, passage_document
+from search.backends.whoosh.segments import BLOCK_LIMIT, SegmentBuilder
+from search.backends.whoosh.store import article_hash
 
 WORDS = (
     "élection présidentielle Maroc marocaine sécurité l'État d’urgence qu'il aujourd'hui "
@@ -46,7 +47,7 @@ def articles() -> list[Article]:
 
 def documents() -> list[dict]:
     return [
-        _document(article, passage, article_hash(article))
+        passage_document(article, passage, article_hash(article))
         for article in articles()
         for passage in split_passages(article)
     ]

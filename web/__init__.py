@@ -51,11 +51,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ``VEILLE_INDEX`` is the index folder. The index is opened on the first request that
     needs it, once per process, so the app starts even before the index is built.
+    ``VEILLE_SEARCH_BUDGET`` is the time in seconds a search may take before it answers
+    with the results found so far, marked partial (default 2).
     """
     app = Flask(__name__)
-    app.config.from_mapping(VEILLE_INDEX="index")
-    if os.environ.get("VEILLE_INDEX"):
-        app.config["VEILLE_INDEX"] = os.environ["VEILLE_INDEX"]
+    app.config.from_mapping(VEILLE_INDEX="index", VEILLE_SEARCH_BUDGET=2.0)
+    for name in ("VEILLE_INDEX", "VEILLE_SEARCH_BUDGET"):
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
     if config is not None:
         app.config.from_mapping(config)
 

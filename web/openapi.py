@@ -84,7 +84,17 @@ _SCHEMAS: dict[str, Any] = {
     },
     "SearchResults": {
         "type": "object",
-        "required": ["query", "total", "page", "per_page", "took_ms", "suggestion", "hits"],
+        "required": [
+            "query",
+            "total",
+            "page",
+            "limit",
+            "took_ms",
+            "suggestion",
+            "notes",
+            "timed_out",
+            "hits",
+        ],
         "properties": {
             "query": {"type": "string"},
             "total": {
@@ -93,9 +103,23 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "matching articles (group=article) or passages (group=passage)",
             },
             "total_passages": {"type": "integer", "minimum": 0},
-            "total_is_estimate": {"type": "boolean"},
+            "total_is_estimate": {
+                "type": "boolean",
+                "description": "true when the search timed out: total is then a lower bound",
+            },
+            "timed_out": {
+                "type": "boolean",
+                "description": "the search used its time budget; these are the results found "
+                "by then",
+            },
+            "notes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "what the search did with the query, in French: a partial "
+                "match (not every word found together), a bound applied, a time-out",
+            },
             "page": {"type": "integer", "minimum": 1, "maximum": 1000},
-            "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100},
             "group": {"enum": ["article", "passage"]},
             "sort": {"enum": ["relevance", "date"]},
             "took_ms": {"type": "number", "minimum": 0},
@@ -189,9 +213,14 @@ _SEARCH_PARAMETERS = [
     ),
     _query("page", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1}, "page"),
     _query(
-        "per_page",
+        "limit",
         {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
         "hits per page",
+    ),
+    _query(
+        "per_page",
+        {"type": "integer", "minimum": 1, "maximum": 100},
+        "another name for limit",
     ),
     _query(
         "group",
@@ -203,8 +232,16 @@ _SEARCH_PARAMETERS = [
         {"enum": ["relevance", "date"], "default": "relevance"},
         "by relevance, or by date, newest first",
     ),
-    _query("since", {"type": "string", "format": "date"}, "from this date, inclusive"),
-    _query("until", {"type": "string", "format": "date"}, "to this date, inclusive"),
+    _query(
+        "since",
+        {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{1,2}(-[0-9]{1,2})?)?$"},
+        "from this date (a year, a month or a day: its first day), inclusive",
+    ),
+    _query(
+        "until",
+        {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{1,2}(-[0-9]{1,2})?)?$"},
+        "to this date (a year, a month or a day: its last day), inclusive",
+    ),
 ]
 
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,18 +19,21 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from search import Index, IndexNotFoundError, IndexVersionError, Results
+from search import (
+    Index,
+    IndexNotFoundError,
+    IndexVersionError,
+    ParameterError,
+    Results,
+    SearchRequest,
+)
 
 from .openapi import openapi_document
 
 bp = Blueprint("web", __name__)
 
-MAX_QUERY_CHARS = 1000
+MAX_QUERY_CHARS = 1000  # the form's maxlength; longer queries are refused by the library
 MAX_PAGE = 1000
-MAX_PER_PAGE = 100
-DEFAULT_PER_PAGE = 10
-SORTS = ("relevance", "date")
-GROUPS = ("article", "passage")
 MONTHS = (
     "janvier",
     "février",
@@ -47,7 +49,6 @@ MONTHS = (
     "décembre",
 )
 NO_INDEX_MESSAGE = "L'index n'est pas encore construit…"
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 # --- The index, opened once per process ------------------------------------------------
@@ -89,129 +90,18 @@ def get_index() -> Index:
 # --- Parameters ------------------------------------------------------------------------
 
 
-class ParameterError(ValueError):
-    """A request parameter that is not acceptable: which one, and why (in English and French)."""
-
-    def __init__(self, name: str, message: str, message_fr: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
-        self.message_fr = message_fr
-
-
-def _whole_number(args: MultiDict, name: str, default: int, high: int, label_fr: str) -> int:
-    raw = args.get(name, "").strip()
-    if not raw:
-        return default
-    message = f"must be a whole number between 1 and {high}"
-    message_fr = f"{label_fr} doit être un nombre entier entre 1 et {high}."
-    if not raw.isascii() or not raw.isdigit():
-        raise ParameterError(name, f"{message}, not {raw[:50]!r}", message_fr)
-    value = int(raw)
-    if not 1 <= value <= high:
-        raise ParameterError(name, f"{message}, not {value}", message_fr)
-    return value
-
-
-def _choice(args: MultiDict, name: str, choices: tuple[str, ...], label_fr: str) -> str:
-    raw = args.get(name, "").strip()
-    if not raw:
-        return choices[0]
-    if raw not in choices:
-        allowed = " or ".join(repr(c) for c in choices)
-        raise ParameterError(
-            name,
-            f"must be {allowed}, not {raw[:50]!r}",
-            f"{label_fr} doit valoir {' ou '.join(choices)}.",
-        )
-    return raw
-
-
-def _date(args: MultiDict, name: str, label_fr: str) -> dt.date | None:
-    raw = args.get(name, "").strip()
-    if not raw:
-        return None
-    problem = (
-        f"not a date (expected YYYY-MM-DD): {raw[:50]!r}",
-        f"{label_fr} n'est pas une date valide (attendu : AAAA-MM-JJ).",
+def search_request(args: MultiDict, **fixed: Any) -> SearchRequest:
+    """The request's search parameters, checked by the library; ParameterError if bad."""
+    params = {name: args.get(name) for name in args}
+    params.pop("budget", None)  # the time budget is the app's, not the visitor's
+    return SearchRequest.from_params(
+        params, budget=current_app.config["VEILLE_SEARCH_BUDGET"], **fixed
     )
-    if not _ISO_DATE.fullmatch(raw):
-        raise ParameterError(name, *problem)
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ParameterError(name, *problem) from None
 
 
-def query_text(args: MultiDict) -> str:
-    """The `q` parameter; ParameterError if it is longer than MAX_QUERY_CHARS."""
-    q = args.get("q", "")
-    if len(q) > MAX_QUERY_CHARS:
-        raise ParameterError(
-            "q",
-            f"must be at most {MAX_QUERY_CHARS} characters, not {len(q)}",
-            f"La recherche est trop longue : {MAX_QUERY_CHARS} caractères au plus.",
-        )
-    return q
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    """The parameters of a search, as the page and the API take them."""
-
-    q: str = ""
-    page: int = 1
-    per_page: int = DEFAULT_PER_PAGE
-    group: str = "article"
-    sort: str = "relevance"
-    since: dt.date | None = None
-    until: dt.date | None = None
-
-    @classmethod
-    def from_args(cls, args: MultiDict) -> SearchParams:
-        """Read and check the parameters; ParameterError names the first bad one."""
-        since = _date(args, "since", "La date de début")
-        until = _date(args, "until", "La date de fin")
-        if since and until and since > until:
-            raise ParameterError(
-                "since",
-                f"must not be after until ({since.isoformat()} > {until.isoformat()})",
-                "La date de début est postérieure à la date de fin.",
-            )
-        return cls(
-            q=query_text(args),
-            page=_whole_number(args, "page", 1, MAX_PAGE, "Le numéro de page"),
-            per_page=_whole_number(
-                args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE, "Le nombre de résultats par page"
-            ),
-            group=_choice(args, "group", GROUPS, "Le regroupement (group)"),
-            sort=_choice(args, "sort", SORTS, "Le tri (sort)"),
-            since=since,
-            until=until,
-        )
-
-    def url_args(self, **changes: Any) -> dict[str, Any]:
-        """The URL parameters of these params with changes, leaving out the defaults."""
-        params = replace(self, **changes)
-        defaults = SearchParams()
-        args: dict[str, Any] = {}
-        for name in ("q", "sort", "since", "until", "per_page", "group", "page"):
-            value = getattr(params, name)
-            if value != getattr(defaults, name):
-                args[name] = value.isoformat() if isinstance(value, dt.date) else value
-        return args
-
-    def search(self, index: Index) -> Results:
-        """Run this search on the index."""
-        return index.search(
-            self.q,
-            limit=self.per_page,
-            page=self.page,
-            sort=self.sort,
-            since=self.since,
-            until=self.until,
-            group=self.group,
-        )
+def _page_request(query: str = "") -> SearchRequest:
+    """A request for the page's form alone (on an error page, say)."""
+    return SearchRequest(query=query[:MAX_QUERY_CHARS])
 
 
 def _is_api() -> bool:
@@ -309,7 +199,7 @@ def _months(first: str, last: str) -> list[str]:
     return months
 
 
-def timeline_bars(results: Results, params: SearchParams) -> list[Bar]:
+def timeline_bars(results: Results, params: SearchRequest) -> list[Bar]:
     """The bars of the timeline: every month from the first match to the last, with links."""
     counts = dict(results.timeline)
     if not counts:
@@ -328,7 +218,7 @@ def timeline_bars(results: Results, params: SearchParams) -> list[Bar]:
             last_day = calendar.monthrange(year, number)[1]
             href = url_for(
                 "web.search",
-                **params.url_args(
+                **params.url_params(
                     since=dt.date(year, number, 1), until=dt.date(year, number, last_day), page=1
                 ),
             )
@@ -373,15 +263,15 @@ def page_numbers(current: int, last: int) -> list[int | None]:
 def search() -> ResponseReturnValue:
     """The search page: the form, and with `q` the results."""
     try:
-        params = SearchParams.from_args(request.args)
+        params = search_request(request.args, group="article")  # the page lists articles
     except ParameterError as error:
-        params = SearchParams(q=request.args.get("q", "")[:MAX_QUERY_CHARS])
-        return render_template("search.html", params=params, error=error.message_fr), 400
-    params = replace(params, group="article")  # the page lists articles
+        return render_template(
+            "search.html", params=_page_request(request.args.get("q", "")), error=error.message_fr
+        ), 400
     index = get_index()  # before anything else: no index means a 503 page, even here
-    if not params.q.strip():
+    if not params.query.strip():
         return render_template("search.html", params=params)
-    results = params.search(index)
+    results = index.search(params)
     last_page = min(results.pages, MAX_PAGE)
     return render_template(
         "search.html",
@@ -390,8 +280,8 @@ def search() -> ResponseReturnValue:
         total_text=totals_text(results),
         took=took_text(results.took_ms),
         bars=timeline_bars(results, params),
-        explanations=[index.explain(params.q, hit).lines() for hit in results],
-        first_rank=(results.page - 1) * results.per_page + 1,
+        explanations=[index.explain(params.query, hit).lines() for hit in results],
+        first_rank=(results.page - 1) * results.limit + 1,
         pages=page_numbers(params.page, last_page) if last_page > 1 else [],
         last_page=last_page,
         timeline_width=TIMELINE_WIDTH,
@@ -402,21 +292,21 @@ def search() -> ResponseReturnValue:
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str) -> ResponseReturnValue:
     """An article with all its passages; with `q`, its matches highlighted."""
-    q = query_text(request.args).strip()
+    q = SearchRequest(query=request.args.get("q", "")).query.strip()
     stored = get_index().article(article_id, query=q or None)
     if stored is None:
         return render_template(
             "error.html",
             title="Article introuvable",
             message="Aucun article ne porte cet identifiant dans l'index.",
-            params=SearchParams(q=q),
+            params=_page_request(q),
         ), 404
     return render_template(
         "article.html",
         article=stored,
         original_url=web_url(stored.url),
         matched=set(stored.matched_positions),
-        params=SearchParams(q=q),
+        params=_page_request(q),
     )
 
 
@@ -426,8 +316,7 @@ def article(article_id: str) -> ResponseReturnValue:
 @bp.get("/api/search")
 def api_search() -> ResponseReturnValue:
     """Search: the results as JSON (see /api/openapi.json)."""
-    params = SearchParams.from_args(request.args)
-    return jsonify(params.search(get_index()).to_dict())
+    return jsonify(get_index().search(search_request(request.args)).to_dict())
 
 
 @bp.get("/api/articles/<path:article_id>")
@@ -471,9 +360,12 @@ _HTTP_ERRORS_FR = {
 @bp.app_errorhandler(ParameterError)
 def _bad_parameter(error: ParameterError) -> ResponseReturnValue:
     if _is_api():
-        return _error_json(400, str(error), parameter=error.name)
+        name = {"query": "q"}.get(error.name, error.name)
+        if name == "limit" and "limit" not in request.args and "per_page" in request.args:
+            name = "per_page"  # the alias the client used
+        return _error_json(400, f"{name}: {error.message}", parameter=name)
     return render_template(
-        "error.html", title="Paramètre invalide", message=error.message_fr, params=SearchParams()
+        "error.html", title="Paramètre invalide", message=error.message_fr, params=_page_request()
     ), 400
 
 
@@ -497,7 +389,7 @@ def _index_unavailable(error: Exception) -> ResponseReturnValue:
         return jsonify(body), 503, {"Retry-After": "30"}
     return (
         render_template(
-            "error.html", title="Index indisponible", message=message, params=SearchParams()
+            "error.html", title="Index indisponible", message=message, params=_page_request()
         ),
         503,
         {"Retry-After": "30"},
@@ -511,7 +403,7 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
         return _error_json(status, error.description or error.name)
     title, message = _HTTP_ERRORS_FR.get(status, ("Erreur", "La requête n'a pas abouti."))
     return render_template(
-        "error.html", title=title, message=message, params=SearchParams()
+        "error.html", title=title, message=message, params=_page_request()
     ), status
 
 
@@ -524,5 +416,5 @@ def _server_error(error: InternalServerError) -> ResponseReturnValue:
         "error.html",
         title="Une erreur est survenue",
         message="Une erreur est survenue de notre côté. Réessayez dans un instant.",
-        params=SearchParams(),
+        params=_page_request(),
     ), 500

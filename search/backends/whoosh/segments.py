@@ -29,7 +29,8 @@ from whoosh.filedb.filestore import Storage
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from .analysis import FrenchTokenizer, WordChain, word_matches
+from ...analysis import FrenchTokenizer, WordChain, word_matches
+from ._internals import TERMINFO_FORMAT
 
 # The kinds of postings a field keeps, after its whoosh format.
 _FREQUENCY, _POSITIONS, _EXISTENCE, _OTHER = range(4)
@@ -41,8 +42,8 @@ _BYTES_PER_POSTING = 40
 
 
 def _kind(field: fields.FieldType) -> int:
-    analyzer = getattr(field, "analyzer", None)
-    items = getattr(analyzer, "items", None)
+    chain = getattr(getattr(field, "analyzer", None), "chain", None)
+    items = getattr(chain, "items", None)
     if not items or not isinstance(items[0], FrenchTokenizer):
         return _OTHER
     fmt = type(field.format)
@@ -64,7 +65,7 @@ class _FieldPostings:
         self.name = name
         self.field = field
         self.kind = _kind(field)
-        self.analysis = WordChain(field.analyzer) if self.kind != _OTHER else None
+        self.analysis = WordChain(field.analyzer.chain) if self.kind != _OTHER else None
         self.boost = float(getattr(field.format, "field_boost", 1.0))
         self.value_size = field.format.fixed_value_size()
         self.term_ids: dict[Any, int] = {}  # term (bytes for _OTHER) -> id
@@ -226,7 +227,35 @@ def _encode_positions(fmt, positions: np.ndarray, starts: np.ndarray, freqs: np.
 BLOCK_LIMIT = 1024
 _COMPRESSION = 3  # zlib level, as W3Codec writes them
 _COMPRESS_FROM = 64  # bytes of pickled block
-_TERMINFO = struct.Struct("!BfIBBfII")  # W3TermInfo's layout
+_TERMINFO = struct.Struct(TERMINFO_FORMAT)
+
+
+def _mini_values(values, freqs, value_size, first: int, end: int):
+    """A block's values as W3PostingsWriter encodes them."""
+    if value_size == 0:
+        return None
+    if value_size is None:
+        return tuple(values[first:end])
+    if freqs is not None and value_size == 4:
+        return struct.pack(f"!{end - first}I", *freqs[first:end])
+    return b"".join(values[first:end])
+
+
+def _block(ids: list[int], block_weights: array, mini_values) -> tuple[bytes, int]:
+    """A block's data: (id deltas, weights, values) pickled, compressed when it pays."""
+    deltas = tuple(map(operator.sub, ids, [0, *ids[:-1]]))
+    lightest = min(block_weights)
+    if lightest != max(block_weights):
+        mini_weights = tuple(block_weights)
+    elif lightest == 1.0:
+        mini_weights = None
+    else:
+        mini_weights = block_weights[0]
+    data = pickle.dumps((deltas, mini_weights, mini_values), 2)
+    # zlib makes a short block longer (and whoosh meant to leave those as they are:
+    # the block records its compression, and readers follow it).
+    compression = _COMPRESSION if len(data) >= _COMPRESS_FROM else 0
+    return (zlib.compress(data, compression) if compression else data), compression
 
 
 def _write_postings(
@@ -257,29 +286,8 @@ def _write_postings(
             min_length, max_length = min(found), max(found)
         else:
             min_length, max_length = None, 0
-        # The block: (id deltas, weights, values), pickled and compressed.
-        deltas = tuple(map(operator.sub, ids, [0, *ids[:-1]]))
-        lightest = min(block_weights)
-        if lightest != max(block_weights):
-            mini_weights = tuple(block_weights)
-        elif lightest == 1.0:
-            mini_weights = None
-        else:
-            mini_weights = block_weights[0]
-        if value_size == 0:
-            mini_values = None
-        elif value_size is None:
-            mini_values = tuple(values[first:end])
-        elif freqs is not None and value_size == 4:
-            mini_values = struct.pack(f"!{end - first}I", *freqs[first:end])
-        else:
-            mini_values = b"".join(values[first:end])
-        data = pickle.dumps((deltas, mini_weights, mini_values), 2)
-        # zlib makes a short block longer (and whoosh meant to leave those as they are:
-        # the block records its compression, and readers follow it).
-        compression = _COMPRESSION if len(data) >= _COMPRESS_FROM else 0
-        if compression:
-            data = zlib.compress(data, compression)
+        mini_values = _mini_values(values, freqs, value_size, first, end)
+        data, compression = _block(ids, block_weights, mini_values)
         info = pickle.dumps(
             (
                 end - first,

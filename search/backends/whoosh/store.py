@@ -1,4 +1,4 @@
-"""The index on disk: its schema, its generations, the writers' lock, build_index.
+"""The whoosh index on disk: its generations, the writers' lock, and the writes.
 
 An index folder holds generations (``gen-*/``, each a complete whoosh index with a
 ``veille.json`` beside it) and a ``CURRENT`` file naming the live one. A build writes a new
@@ -17,123 +17,33 @@ import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import queue
 import secrets
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from whoosh import fields, formats
+from whoosh import fields
 from whoosh import index as whoosh_index
-from whoosh.codec import whoosh3
 from whoosh.index import TOC
 
-from .analysis import ANALYZER_VERSION, exact_analyzer, spelling_analyzer, text_analyzer
-from .corpus import Article, CorpusError, read_corpus
-from .errors import VeilleError
-from .passages import Passage, split_passages
+from ...analysis import ANALYZER_VERSION
+from ...corpus import Article
+from ...errors import IndexLockedError, IndexNotFoundError, IndexVersionError, VeilleError
+from ...passages import Passage
+from ..base import Changes
+from .schema import SCHEMA_VERSION, make_schema, passage_document
 from .segments import SegmentBuilder
-
-
-def _remember_missing_length_columns() -> None:
-    """Make whoosh remember that a field has no lengths column.
-
-    whoosh looks up a document's field length for every posting it writes; for a field that
-    keeps no lengths (ids, the spelling vocabulary) it forgets the answer and asks the disk
-    again (an os.stat) each time. Remembering it made whoosh's writer about 15% faster
-    (11.3 s -> 9.5 s for 4,131 passages); `veille add`, `remove` and `optimize` use it.
-    """
-
-    def cached_reader(self, fieldname, column):
-        readers = self._readers
-        if fieldname not in readers:
-            found = self.has_column(fieldname)
-            readers[fieldname] = self.column_reader(fieldname, column) if found else None
-        return readers[fieldname]
-
-    whoosh3.W3PerDocReader._cached_reader = cached_reader
-
-
-_remember_missing_length_columns()
-
-# Bump when the schema or what is stored in it changes: an index records the version it was
-# built with, and Index.open refuses another one with a message that says to rebuild.
-SCHEMA_VERSION = 3
 
 CURRENT_FILE = "CURRENT"
 META_FILE = "veille.json"
 LOCK_FILE = ".lock"
 _GENERATION_PREFIX = "gen-"
 _BUILDING_PREFIX = ".building-"
-
-
-class IndexNotFoundError(VeilleError):
-    """There is no built index at the given path."""
-
-
-class IndexVersionError(VeilleError):
-    """The index was built by an incompatible version of Veille."""
-
-
-class IndexLockedError(VeilleError):
-    """Another command is writing the index."""
-
-
-class _SpellingField(fields.FieldType):
-    """Words as written (accents kept), for spelling suggestions: presence only, never scored."""
-
-    def __init__(self, analyzer) -> None:
-        self.format = formats.Existence()
-        self.analyzer = analyzer
-        self.column_type = None
-        self.scorable = False
-        self.stored = False
-        self.unique = False
-        self.indexed = True
-        self.spelling = False
-        self.vector = None
-
-
-def _date_field() -> fields.DATETIME:
-    # Dates filter through the field's column (a numpy array per searcher), never through
-    # terms: not indexing them saves eight postings a passage.
-    date = fields.DATETIME(stored=True, sortable=True)
-    date.indexed = False
-    return date
-
-
-def make_schema() -> fields.Schema:
-    """The whoosh schema: one document a passage, carrying its article's fields."""
-    return fields.Schema(
-        passage_id=fields.STORED(),
-        article_id=fields.ID(stored=True, sortable=True),
-        position=fields.STORED(),
-        lead=fields.ID(),  # "1" on an article's first passage, which title-only matches find
-        start=fields.STORED(),
-        end=fields.STORED(),
-        title=fields.TEXT(analyzer=text_analyzer(), phrase=False, stored=True),
-        date=_date_field(),
-        source=fields.ID(stored=True),
-        url=fields.STORED(),
-        text=fields.TEXT(analyzer=text_analyzer(), phrase=False, stored=True),
-        exact=fields.TEXT(analyzer=exact_analyzer(), phrase=True),
-        spell=_SpellingField(spelling_analyzer()),
-        content_hash=fields.STORED(),
-    )
-
-
-@dataclass(frozen=True)
-class BuildSummary:
-    """What a build did: counts, time, and the corpus problems it skipped."""
-
-    articles: int
-    passages: int
-    seconds: float
-    generation: str
-    skipped: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -287,29 +197,6 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _document(article: Article, passage: Passage, content_hash: str) -> dict:
-    doc = {
-        "passage_id": f"{article.id}#{passage.position}",
-        "article_id": article.id,
-        "position": passage.position,
-        "lead": "1" if passage.position == 0 else None,
-        "start": passage.start,
-        "end": passage.end,
-        "title": article.title,
-        "source": article.source or None,
-        "url": article.url,
-        "text": passage.text,
-        "exact": passage.text,
-        # The vocabulary for suggestions is per article (its first passage holds it): the
-        # same word in several passages would only repeat postings.
-        "spell": article.title + "\n" + article.body if passage.position == 0 else None,
-        "content_hash": content_hash,
-    }
-    if article.date is not None:
-        doc["date"] = dt.datetime(article.date.year, article.date.month, article.date.day)
-    return {k: v for k, v in doc.items() if v is not None}
-
-
 def article_hash(article: Article) -> str:
     """A digest of everything indexed about an article, to skip unchanged ones on update."""
     h = hashlib.blake2b(digest_size=16)
@@ -323,7 +210,7 @@ def article_hash(article: Article) -> str:
 def _add_article(builder: SegmentBuilder, article: Article, passages: list[Passage]) -> None:
     digest = article_hash(article)
     for passage in passages:
-        builder.add_document(_document(article, passage, digest))
+        builder.add_document(passage_document(article, passage, digest))
 
 
 class _SegmentsWriter:
@@ -356,7 +243,7 @@ def _segment_worker(writer: _SegmentsWriter, tasks, results) -> None:
     """A build worker: write the batches it takes as segments; report them or the error."""
     try:
         while (batch := tasks.get()) is not None:
-            for article, passages in batch:
+            for article, passages in pickle.loads(batch):
                 writer.add(article, passages)
         results.put(("segments", writer.flush()))
     except BaseException as e:  # reported to the parent, which raises it
@@ -397,10 +284,10 @@ def _write_segments(
         for item in corpus:
             batch.append(item)
             if len(batch) >= _BATCH:
-                _put(tasks, batch, workers, results)
+                _put(tasks, _pickled(batch), workers, results)
                 batch = []
         if batch:
-            _put(tasks, batch, workers, results)
+            _put(tasks, _pickled(batch), workers, results)
         for _ in workers:
             _put(tasks, None, workers, results)
         segments = []
@@ -416,6 +303,12 @@ def _write_segments(
             worker.join()
         tasks.close()
         tasks.cancel_join_thread()
+
+
+def _pickled(batch: list) -> bytes:
+    # Pickled here, not in the queue's feeder thread, which would print an error and drop
+    # the whole batch: a build must fail on what it cannot send, not lose articles.
+    return pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
 
 
 def _put(tasks, item, workers, results) -> None:
@@ -452,99 +345,65 @@ def _raise_if_died(workers) -> None:
         raise BuildWorkerError(f"a build worker died (exit code {killed[0]})")
 
 
-def build_index(
-    corpus_path: str | os.PathLike,
+def _new_generation_name() -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    return f"{_GENERATION_PREFIX}{stamp}-{secrets.token_hex(3)}"
+
+
+def _commit_segments(ix, segments: list) -> None:
+    toc = TOC(ix.schema, segments, ix.latest_generation() + 1)
+    toc.write(ix.storage, ix.indexname)
+    whoosh_index.clean_files(ix.storage, ix.indexname, toc.generation, segments)
+    ix.close()
+
+
+def build(
     index_path: str | os.PathLike,
+    articles: Iterable[tuple[Article, list[Passage]]],
     *,
-    skip_invalid: bool = False,
-    progress: Callable[[int, int], None] | None = None,
     procs: int = 1,
     limitmb: int = 400,
     wait: float = 0.0,
-) -> BuildSummary:
-    """Build a new index generation from a corpus and make it the live one.
+) -> tuple[str, int, int]:
+    """Write the articles as a new generation and make it the live one.
 
-    Each of the ``procs`` processes writes a segment whenever its postings reach about
-    ``limitmb`` megabytes (the full development corpus: one segment a process, under 1.5 GB
-    in all with two).
-
-    Raises CorpusError on the first bad article unless ``skip_invalid``; the live index,
-    if any, is untouched by a failed build.
+    Returns (generation, articles, passages). Each of the ``procs`` processes writes a
+    segment whenever its postings reach about ``limitmb`` megabytes. An error raised while
+    the articles are read (or any other) leaves the live generation untouched.
     """
-    started = time.monotonic()
     root = Path(index_path)
-    skipped: list[str] = []
+    counts = [0, 0]
 
-    def on_skip(error: CorpusError) -> None:
-        skipped.append(str(error))
+    def counted() -> Iterator[tuple[Article, list[Passage]]]:
+        for article, passages in articles:
+            counts[0] += 1
+            counts[1] += len(passages)
+            yield article, passages
 
     with writer_lock(root, wait=wait):
         _remove_stale(root, keep=None)
-        name = (
-            _GENERATION_PREFIX
-            + dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-            + ("-" + secrets.token_hex(3))
-        )
+        name = _new_generation_name()
         building = root / (_BUILDING_PREFIX + name)
         building.mkdir(parents=True)
         try:
             ix = whoosh_index.create_in(str(building), make_schema())
-            n_articles = n_passages = 0
-
-            def corpus() -> Iterator[tuple[Article, list[Passage]]]:
-                nonlocal n_articles, n_passages
-                for article in read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=on_skip):
-                    passages = split_passages(article)
-                    n_articles += 1
-                    n_passages += len(passages)
-                    if progress is not None:
-                        progress(n_articles, n_passages)
-                    yield article, passages
-
-            segments = _write_segments(ix, corpus(), procs, limitmb)
-            if n_articles == 0:
-                raise CorpusError(str(corpus_path), None, "no articles found")
-            toc = TOC(ix.schema, segments, ix.latest_generation() + 1)
-            toc.write(ix.storage, ix.indexname)
-            whoosh_index.clean_files(ix.storage, ix.indexname, toc.generation, segments)
-            ix.close()
+            _commit_segments(ix, _write_segments(ix, counted(), procs, limitmb))
             shutil.rmtree(building / f"{ix.indexname}.tmp", ignore_errors=True)
             meta = IndexMeta(
                 schema_version=SCHEMA_VERSION,
                 analyzer_version=ANALYZER_VERSION,
                 built_at=dt.datetime.now().astimezone(),
-                articles=n_articles,
-                passages=n_passages,
+                articles=counts[0],
+                passages=counts[1],
             )
             write_meta(building, meta)
-            generation = root / name
-            os.rename(building, generation)
+            os.rename(building, root / name)
             _atomic_write(root / CURRENT_FILE, name + "\n")
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
         _remove_stale(root, keep=name)
-    return BuildSummary(
-        articles=n_articles,
-        passages=n_passages,
-        seconds=time.monotonic() - started,
-        generation=name,
-        skipped=tuple(skipped),
-    )
-
-
-@dataclass(frozen=True)
-class UpdateSummary:
-    """What an update did to the live index."""
-
-    added: int  # articles new to the index
-    replaced: int  # articles whose content changed
-    unchanged: int  # articles skipped: same content hash
-    removed: int
-    passages: int  # passages written
-    seconds: float
-    missing: tuple[str, ...] = ()  # ids asked to remove that the index does not hold
-    skipped: tuple[str, ...] = ()  # corpus problems skipped (skip_invalid)
+    return name, counts[0], counts[1]
 
 
 def _stored_hash(searcher, article_id: str) -> str | None:
@@ -566,79 +425,87 @@ def _update_meta(generation: Path, articles_delta: int, passages: int) -> None:
     )
 
 
-def update_index(
-    index_path: str | os.PathLike,
-    *,
-    add: str | os.PathLike | None = None,
-    remove: Iterable[str] = (),
-    skip_invalid: bool = False,
-    wait: float = 0.0,
-) -> UpdateSummary:
-    """Add or replace articles (by id) from a corpus path, and/or remove articles by id.
+class _Update:
+    """The counts of one update as its writer goes."""
 
-    An article whose content hash is unchanged is skipped. The update is one whoosh commit:
-    readers see all of it or none of it, and a crash before the commit leaves the index
-    as it was.
+    def __init__(self, writer, searcher) -> None:
+        self.writer, self.searcher = writer, searcher
+        self.added = self.replaced = self.unchanged = self.removed = self.passages = 0
+        self.missing: list[str] = []
+
+    def remove(self, article_id: str) -> None:
+        if self.searcher.document(article_id=article_id) is None:
+            self.missing.append(article_id)
+            return
+        self.writer.delete_by_term("article_id", article_id)
+        self.removed += 1
+
+    def add(self, article: Article, passages: list[Passage]) -> None:
+        digest = article_hash(article)
+        old = _stored_hash(self.searcher, article.id)
+        if old == digest:
+            self.unchanged += 1
+            return
+        if old is None:
+            self.added += 1
+        else:
+            self.writer.delete_by_term("article_id", article.id)
+            self.replaced += 1
+        for passage in passages:
+            self.writer.add_document(**passage_document(article, passage, digest))
+            self.passages += 1
+
+    def changes(self) -> Changes:
+        return Changes(
+            self.added,
+            self.replaced,
+            self.unchanged,
+            self.removed,
+            self.passages,
+            tuple(self.missing),
+        )
+
+
+def update(
+    index_path: str | os.PathLike,
+    articles: Iterable[tuple[Article, list[Passage]]] = (),
+    remove: Iterable[str] = (),
+    *,
+    wait: float = 0.0,
+) -> Changes:
+    """Add or replace articles (by id, skipping unchanged ones) and remove articles by id.
+
+    One whoosh commit: readers see all of it or none of it, and a failure before the
+    commit leaves the index as it was.
     """
-    started = time.monotonic()
     root = Path(index_path)
-    skipped: list[str] = []
     with writer_lock(root, wait=wait):
         generation = current_generation(root)
         read_meta(generation)
         ix = whoosh_index.open_dir(str(generation))
-        added = replaced = unchanged = removed = passages = 0
-        missing: list[str] = []
         writer = ix.writer(limitmb=128)
         try:
             with ix.searcher() as searcher:
+                update = _Update(writer, searcher)
                 for article_id in remove:
-                    if searcher.document(article_id=article_id) is None:
-                        missing.append(article_id)
-                        continue
-                    writer.delete_by_term("article_id", article_id)
-                    removed += 1
-                if add is not None:
-                    articles = read_corpus(
-                        add, skip_invalid=skip_invalid, on_skip=lambda e: skipped.append(str(e))
-                    )
-                    for article in articles:
-                        digest = article_hash(article)
-                        old = _stored_hash(searcher, article.id)
-                        if old == digest:
-                            unchanged += 1
-                            continue
-                        if old is None:
-                            added += 1
-                        else:
-                            writer.delete_by_term("article_id", article.id)
-                            replaced += 1
-                        for passage in split_passages(article):
-                            writer.add_document(**_document(article, passage, digest))
-                            passages += 1
+                    update.remove(article_id)
+                for article, passages in articles:
+                    update.add(article, passages)
         except BaseException:
             writer.cancel()
             raise
-        if added or replaced or removed:
+        changes = update.changes()
+        if changes.added or changes.replaced or changes.removed:
             writer.commit()
             with ix.reader() as reader:
-                _update_meta(generation, added - removed, reader.doc_count())
+                _update_meta(generation, changes.added - changes.removed, reader.doc_count())
         else:
             writer.cancel()
         ix.close()
-    return UpdateSummary(
-        added=added,
-        replaced=replaced,
-        unchanged=unchanged,
-        removed=removed,
-        passages=passages,
-        seconds=time.monotonic() - started,
-        missing=tuple(missing),
-        skipped=tuple(skipped),
-    )
+    return changes
 
 
-def optimize_index(index_path: str | os.PathLike, wait: float = 0.0) -> int:
+def optimize(index_path: str | os.PathLike, wait: float = 0.0) -> int:
     """Merge the live generation's segments into one; returns the segment count before."""
     root = Path(index_path)
     with writer_lock(root, wait=wait):

@@ -1,0 +1,161 @@
+"""The backend seam: what the layers above ask of a storage engine, and the values it returns.
+
+Above the seam (the query language, analysis, ranking config, grouping, snippets, spelling,
+explain) nothing knows which engine holds the passages. A backend stores analysed passages
+(built in generations switched atomically, updated by article), keeps the corpus statistics
+its scores need, and answers a query with scored candidate passages: their numbers, scores,
+articles and dates, enough for grouping, paging, the timeline and a second-stage ranker.
+Passage and article numbers are the backend's own; only ``StoredPassage`` leaves it whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..corpus import Article
+from ..passages import Passage
+from ..querying import ParsedQuery, PlainPlan, Term
+from ..ranking import RankingConfig
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Conditions on the articles a search may return (besides its words)."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The passages a query matched, scored by the first stage (arrays of equal length).
+
+    ``timed_out``: the search used its time budget, and these are what it found by then.
+    """
+
+    docs: np.ndarray  # int32: the backend's passage numbers
+    scores: np.ndarray  # float32
+    articles: np.ndarray  # int32: the backend's article numbers
+    dates: np.ndarray  # int32: their articles' date ordinals, 0 when undated
+    notes: tuple[str, ...] = ()
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage as the index stores it, with its article's fields."""
+
+    article_id: str
+    title: str
+    date: dt.date | None
+    source: str | None
+    url: str | None
+    position: int
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What a backend says about the index it reads."""
+
+    generation: str
+    articles: int
+    passages: int
+    built_at: dt.datetime
+    schema_version: int
+    analyzer_version: int
+    segments: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What an update did to the live index."""
+
+    added: int  # articles new to the index
+    replaced: int  # articles whose content changed
+    unchanged: int  # articles skipped: same content hash
+    removed: int
+    passages: int  # passages written
+    missing: tuple[str, ...] = ()  # ids asked to remove that the index does not hold
+
+
+class Reader(Protocol):
+    """One consistent view of an index: every call of one search reads the same data."""
+
+    def match(
+        self,
+        query: ParsedQuery,
+        plan: PlainPlan | None,
+        filters: Filters,
+        title_weight: float,
+        deadline: float,
+    ) -> Candidates:
+        """Score the passages the query matches (by ``plan`` when given, else its tree)."""
+        ...
+
+    def whole_article_scores(
+        self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
+    ) -> np.ndarray:
+        """BM25 of each article (by number) as one document, for plain words."""
+        ...
+
+    def passages(self, docs: Sequence[int]) -> list[StoredPassage]: ...
+
+    def article(self, article_id: str) -> list[StoredPassage]: ...
+
+    def matching_positions(self, article_id: str, query: ParsedQuery) -> tuple[int, ...]: ...
+
+    def word_is_known(self, word: str) -> bool: ...
+
+    def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]: ...
+
+    def spelling_frequency(self, word: str) -> int: ...
+
+    def stats(self) -> IndexStats: ...
+
+
+class Backend(Protocol):
+    """A handle on one index that follows its updates."""
+
+    def reader(self) -> Reader:
+        """The live view, reopened when a writer has changed the index."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """The writing side of a backend: one writer at a time, under one lock."""
+
+    def open(self, path: str | os.PathLike, config: RankingConfig) -> Backend: ...
+
+    def build(
+        self,
+        path: str | os.PathLike,
+        articles: Iterable[tuple[Article, list[Passage]]],
+        *,
+        procs: int,
+        wait: float,
+    ) -> tuple[str, int, int]:
+        """Write a new generation and switch to it: (generation, articles, passages)."""
+        ...
+
+    def update(
+        self,
+        path: str | os.PathLike,
+        articles: Iterable[tuple[Article, list[Passage]]],
+        remove: Iterable[str],
+        *,
+        wait: float,
+    ) -> Changes: ...
+
+    def optimize(self, path: str | os.PathLike, *, wait: float) -> int: ...

@@ -1,0 +1,105 @@
+"""The embedded backend: whoosh files in generations under an index folder.
+
+The only package that imports whoosh. ``WhooshStore`` writes (a build writes its segments in
+bulk, ``segments.py``; updates and merges use whoosh's writer) and opens ``WhooshBackend``,
+which follows the live generation: each call checks, at most twice a second, whether a build
+swapped in a new one (or an update committed) and reopens if so.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from ...corpus import Article
+from ...errors import IndexNotFoundError
+from ...passages import Passage
+from ...ranking import RankingConfig
+from ..base import Changes
+from . import _internals  # noqa: F401  (checks whoosh's private parts at import)
+from .reader import WhooshReader
+from .store import build, current_generation, optimize, update
+
+_REFRESH_SECONDS = 0.5
+
+
+class WhooshBackend:
+    """A handle on an index folder that always reads its live generation."""
+
+    def __init__(self, path: str | os.PathLike, config: RankingConfig) -> None:
+        self.path = Path(path)
+        self.config = config
+        self._lock = threading.Lock()
+        self._reader: WhooshReader | None = None
+        self._checked = 0.0
+        self.reader()  # fail now, clearly, if there is no index
+
+    def reader(self) -> WhooshReader:
+        """The reader of the live generation, reopened when the index has changed."""
+        with self._lock:
+            now = time.monotonic()
+            current = self._reader
+            if current is not None and now - self._checked < _REFRESH_SECONDS:
+                return current
+            self._reader = self._current(current)
+            self._checked = now
+            return self._reader
+
+    def _current(self, current: WhooshReader | None) -> WhooshReader:
+        for attempt in range(3):
+            try:
+                generation = current_generation(self.path)
+                if current is None or current.generation != generation or not current.up_to_date():
+                    return WhooshReader(generation, self.config)
+                return current
+            except (FileNotFoundError, IndexNotFoundError):
+                # A build may have swapped generations between our reads: look again.
+                if attempt == 2:
+                    if current is not None:
+                        return current
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+
+class WhooshStore:
+    """Writes and opens whoosh indexes (see ``search.backends.base.Store``)."""
+
+    def open(self, path: str | os.PathLike, config: RankingConfig) -> WhooshBackend:
+        return WhooshBackend(path, config)
+
+    def build(
+        self,
+        path: str | os.PathLike,
+        articles: Iterable[tuple[Article, list[Passage]]],
+        *,
+        procs: int = 1,
+        wait: float = 0.0,
+        limitmb: int = 400,
+    ) -> tuple[str, int, int]:
+        return build(path, articles, procs=procs, limitmb=limitmb, wait=wait)
+
+    def update(
+        self,
+        path: str | os.PathLike,
+        articles: Iterable[tuple[Article, list[Passage]]],
+        remove: Iterable[str],
+        *,
+        wait: float = 0.0,
+    ) -> Changes:
+        return update(path, articles, remove, wait=wait)
+
+    def optimize(self, path: str | os.PathLike, *, wait: float = 0.0) -> int:
+        return optimize(path, wait=wait)
+
+
+__all__ = ["WhooshBackend", "WhooshStore"]

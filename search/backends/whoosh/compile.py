@@ -1,0 +1,110 @@
+"""The query tree (``search.querying``) compiled into a whoosh query.
+
+A word matches its stem in the text or (weighted) the title, plus a bonus where it stands as
+typed; a phrase matches the exact field; a prefix expands to at most MAX_PREFIX_TERMS words
+of the vocabulary, the most frequent, so that ``de*`` costs no more than a long question.
+"""
+
+from __future__ import annotations
+
+from whoosh import query as wq
+
+from ...querying import All, Any, Everything, Node, Not, Phrase, Prefix, Term
+from ...ranking import RankingConfig
+
+MAX_PREFIX_TERMS = 50
+
+
+class Compiler:
+    """Compile one query for one reader, collecting the notes it makes on the way."""
+
+    def __init__(self, reader, config: RankingConfig, title_weight: float) -> None:
+        self.reader = reader
+        self.config = config
+        self.title_weight = title_weight
+        self.notes: list[str] = []
+        # What each positive node matches in the passage's own text: a passage must match
+        # one of them (or be its article's first), so that a title match alone does not
+        # bring in every passage of the article.
+        self.in_text: list[wq.Query] = []
+
+    def compile(self, tree: Node) -> wq.Query:
+        q = self.node(tree, positive=True)
+        if self.in_text:
+            q = wq.Require(q, wq.Or([*self.in_text, wq.Term("lead", "1")]))
+        return q
+
+    def node(self, node: Node, positive: bool) -> wq.Query:
+        if isinstance(node, Term):
+            return self.term(node, positive)
+        if isinstance(node, Phrase):
+            return self.phrase(node, positive)
+        if isinstance(node, Prefix):
+            return self.prefix(node, positive)
+        if isinstance(node, Not):
+            return wq.Not(self.node(node.node, positive=False))
+        if isinstance(node, Everything):
+            return wq.Every()
+        parts = [self.node(n, positive) for n in node.nodes]
+        if isinstance(node, Any):
+            return wq.Or(parts)
+        assert isinstance(node, All)
+        excluded = [q.query for q in parts if isinstance(q, wq.Not)]
+        required = [q for q in parts if not isinstance(q, wq.Not)]
+        if not required or not excluded:
+            return wq.And(parts)
+        match = required[0] if len(required) == 1 else wq.And(required)
+        return wq.AndNot(match, excluded[0] if len(excluded) == 1 else wq.Or(excluded))
+
+    def term(self, node: Term, positive: bool) -> wq.Query:
+        if node.field == "title":
+            return wq.Term("title", node.stem)
+        if positive:
+            self.in_text.append(wq.Term("text", node.stem))
+        match = wq.Or(
+            [wq.Term("text", node.stem), wq.Term("title", node.stem, boost=self.title_weight)]
+        )
+        bonus = self.config.exact_bonus
+        if node.exact is None or bonus <= 0:
+            return match
+        return wq.AndMaybe(match, wq.Term("exact", node.exact, boost=bonus))
+
+    def phrase(self, node: Phrase, positive: bool) -> wq.Query:
+        words = list(node.words)
+        q = wq.Term("exact", words[0]) if len(words) == 1 else wq.Phrase("exact", words)
+        if positive:
+            self.in_text.append(q)
+        return q
+
+    def prefix(self, node: Prefix, positive: bool) -> wq.Query:
+        # Titles hold stems, the exact field the words as written: each field expands alone.
+        titles = [wq.Term("title", w) for w in self.expand("title", node.prefix)]
+        if node.field == "title":
+            return _any(titles) if titles else wq.NullQuery()
+        words = [wq.Term("exact", w) for w in self.expand("exact", node.prefix)]
+        if not words and not titles:
+            return wq.NullQuery()
+        exact = _any(words) if words else wq.NullQuery()
+        if positive and words:
+            self.in_text.append(exact)
+        for title in titles:
+            title.boost = self.title_weight
+        return wq.Or([exact, *titles])
+
+    def expand(self, field: str, prefix: str) -> list[str]:
+        """The prefix's words in the vocabulary, the MAX_PREFIX_TERMS most frequent."""
+        found = [
+            (self.reader.doc_frequency(field, word), word)
+            for word in self.reader.expand_prefix(field, prefix)
+        ]
+        if len(found) > MAX_PREFIX_TERMS:
+            found = sorted(found, key=lambda f: (-f[0], f[1]))[:MAX_PREFIX_TERMS]
+            self.notes.append(
+                f"« {prefix}* » : les {MAX_PREFIX_TERMS} mots les plus fréquents commençant "
+                f"par « {prefix} » sont cherchés"
+            )
+        return [w.decode("utf-8") if isinstance(w, bytes) else w for _, w in found]
+
+
+def _any(parts: list[wq.Query]) -> wq.Query:
+    return parts[0] if len(parts) == 1 else wq.Or(parts)

@@ -1,0 +1,228 @@
+"""Fast BM25F ranking of plain-word queries from postings held in numpy arrays.
+
+whoosh's matcher tree walks postings one document at a time in Python, which takes seconds
+for a long question over a large index. Most queries are plain words (all required, or a
+question ranked as OR, maybe with ``-words``): for those the searcher scores here instead.
+Each term's postings are read once per index generation into arrays of document numbers and
+BM25 weights (whoosh's own formula, idf and byte-coded field lengths, so scores equal the
+matcher tree's), then a query is a handful of vector additions over all documents.
+
+Part of the whoosh backend: the private parts of whoosh it reads are in ``_internals``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...querying import Term
+from ...ranking import RankingConfig
+from ._internals import field_lengths, read_postings
+
+# Postings kept in memory per searcher, counted in documents (about 12 bytes each).
+_CACHE_POSTINGS = 30_000_000
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Matching documents and their scores, in document order."""
+
+    docs: np.ndarray  # int32 document numbers
+    scores: np.ndarray  # float32
+    timed_out: bool = False
+
+
+class TermArrays:
+    """Per-generation arrays: field lengths, live documents, and cached term weights."""
+
+    def __init__(self, reader, k1: float, b: float) -> None:
+        self.reader = reader
+        self.k1 = k1
+        self.b = b
+        self.doc_count = reader.doc_count_all()
+        if reader.has_deletions():
+            self.live = np.zeros(self.doc_count, dtype=bool)
+            self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+        else:
+            self.live = np.ones(self.doc_count, dtype=bool)
+        self._leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
+        self._lengths: dict[str, np.ndarray] = {}
+        self._avg: dict[str, float] = {}
+        self._cache: OrderedDict[tuple[str, str], tuple] = OrderedDict()
+        self._cached = 0
+        self._articles: tuple[np.ndarray, float, int] | None = None
+
+    def _field_lengths(self, field: str) -> np.ndarray:
+        lengths = self._lengths.get(field)
+        if lengths is None:
+            parts = []
+            for leaf, _offset in self._leaves:
+                n = leaf.doc_count_all()
+                found = field_lengths(leaf, field, n)
+                parts.append(np.zeros(n, dtype=np.float32) if found is None else found)
+            lengths = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+            self._lengths[field] = lengths
+            self._avg[field] = (self.reader.field_length(field) / (self.doc_count or 1)) or 1.0
+        return lengths
+
+    def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        ids_parts, tf_parts = [], []
+        for leaf, offset in self._leaves:
+            if (field, term) not in leaf:
+                continue
+            ids, tfs = read_postings(leaf.postings(field, term))
+            ids_parts.append(ids + offset)
+            tf_parts.append(tfs)
+        if not ids_parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(ids_parts), np.concatenate(tf_parts)
+
+    def weights(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers, BM25 weights) of a term in a field, live documents only."""
+        ids, weights, _ = self._entry(field, term)
+        return ids, weights
+
+    def _entry(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(document numbers, BM25 weights, frequencies), read once and cached."""
+        key = (field, term)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        ids, tfs = self._postings(field, term)
+        if len(ids):
+            keep = self.live[ids]
+            ids, tfs = ids[keep], tfs[keep]
+        df = self.reader.doc_frequency(field, term)
+        idf = _idf(self.doc_count, df)
+        lengths = self._field_lengths(field)[ids]
+        norm = self.k1 * ((1 - self.b) + self.b * lengths / self._avg[field])
+        weights = (idf * (tfs * (self.k1 + 1)) / (tfs + norm)).astype(np.float32)
+        return self._remember(key, (ids.astype(np.int32), weights, tfs))
+
+    def _remember(self, key: tuple[str, str], entry: tuple) -> tuple:
+        self._cache[key] = entry
+        self._cached += len(entry[0])
+        while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cached -= len(old[0])
+        return entry
+
+    def docs(self, field: str, term: str) -> np.ndarray:
+        return self.weights(field, term)[0]
+
+    def article_weights(
+        self, term: str, doc_article: np.ndarray, n_articles: int, k1: float, b: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(article numbers, BM25 weights) of a term in whole articles' text.
+
+        An article is scored as one document: its passages' frequencies added up, its
+        length theirs, the idf counted in articles.
+        """
+        key = ("#article", f"{term}|{k1}|{b}")
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        ids, _, tfs = self._entry("text", term)  # live documents only
+        per_article = np.bincount(doc_article[ids], weights=tfs, minlength=n_articles)
+        articles = np.flatnonzero(per_article)
+        tfs = per_article[articles]
+        lengths, average, live_articles = self._article_lengths(doc_article, n_articles)
+        idf = _idf(live_articles, len(articles))
+        norm = k1 * ((1 - b) + b * lengths[articles] / average)
+        weights = (idf * (tfs * (k1 + 1)) / (tfs + norm)).astype(np.float32)
+        return self._remember(key, (articles.astype(np.int32), weights))
+
+    def _article_lengths(
+        self, doc_article: np.ndarray, n_articles: int
+    ) -> tuple[np.ndarray, float, int]:
+        if self._articles is None:
+            lengths = np.bincount(
+                doc_article[self.live],
+                weights=self._field_lengths("text")[self.live],
+                minlength=n_articles,
+            )
+            live = int(np.count_nonzero(np.bincount(doc_article[self.live], minlength=n_articles)))
+            self._articles = (lengths, float(lengths.sum() / max(live, 1)) or 1.0, max(live, 1))
+        return self._articles
+
+
+def _idf(documents: int, frequency: int) -> float:
+    """whoosh's BM25 idf; an index emptied by removals has none to give (0, not an error)."""
+    if documents <= 0:
+        return 0.0
+    return math.log(documents / (frequency + 1)) + 1
+
+
+def rank_words(
+    arrays: TermArrays,
+    words: tuple[Term, ...],
+    excluded: tuple[str, ...],
+    *,
+    require_all: bool,
+    title_weight: float,
+    exact_bonus: float,
+    lead: np.ndarray,
+    allowed: np.ndarray | None,
+    deadline: float,
+) -> Ranked:
+    """Score every document for plain words; keep those the query matches.
+
+    A document matches when it has every word (``require_all``) or any word, in its text or
+    its title; and at least one in its own text unless it is its article's first passage
+    (so a title match alone brings in the article, by its lead, and not every passage).
+    Past the deadline (``time.monotonic()``), the words not yet read are left out and the
+    result says it timed out.
+    """
+    n = arrays.doc_count
+    scores = np.zeros(n, dtype=np.float32)
+    matched = np.zeros(n, dtype=np.int16)
+    in_text = np.zeros(n, dtype=bool)
+    read = 0
+    for word in words:
+        if read and time.monotonic() > deadline:
+            break
+        text_ids, text_w = arrays.weights("text", word.stem)
+        title_ids, title_w = arrays.weights("title", word.stem)
+        scores[text_ids] += text_w
+        scores[title_ids] += title_weight * title_w
+        if exact_bonus and word.exact is not None:
+            exact_ids, exact_w = arrays.weights("exact", word.exact)
+            scores[exact_ids] += exact_bonus * exact_w
+        has = np.zeros(n, dtype=bool)
+        has[text_ids] = True
+        has[title_ids] = True
+        matched += has
+        in_text[text_ids] = True
+        read += 1
+    mask = (matched == len(words)) if require_all else (matched > 0)
+    mask &= in_text | lead
+    mask &= arrays.live
+    if allowed is not None:
+        mask &= allowed
+    for stem in excluded:
+        mask[arrays.docs("text", stem)] = False
+        mask[arrays.docs("title", stem)] = False
+    docs = np.flatnonzero(mask).astype(np.int32)
+    return Ranked(docs=docs, scores=scores[docs], timed_out=read < len(words))
+
+
+def whole_article_scores(
+    arrays: TermArrays,
+    words: tuple[Term, ...],
+    doc_article: np.ndarray,
+    n_articles: int,
+    config: RankingConfig,
+) -> np.ndarray:
+    """Every article's BM25 score for plain words over its whole text (by article number)."""
+    scores = np.zeros(n_articles, dtype=np.float32)
+    k1, b = config.article_bm25_k1, config.article_bm25_b
+    for word in words:
+        articles, weights = arrays.article_weights(word.stem, doc_article, n_articles, k1, b)
+        scores[articles] += weights
+    return scores

@@ -1,0 +1,284 @@
+"""Reading one generation of a whoosh index: matching, stored passages, vocabulary, stats."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from whoosh import collectors, scoring
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.util.times import long_to_datetime
+
+from ...querying import ParsedQuery, PlainPlan, Term
+from ...ranking import RankingConfig
+from ..base import Candidates, Filters, IndexStats, StoredPassage
+from ._internals import numeric_column
+from .compile import Compiler
+from .postings import TermArrays, rank_words, whole_article_scores
+from .store import IndexMeta, read_meta
+
+PASSAGE_FIELDS = ("article_id", "title", "date", "source", "url", "position", "text")
+
+
+class _Deadline(collectors.WrappingCollector):
+    """Stop collecting at a deadline (``time.monotonic()``), keeping what was found."""
+
+    def __init__(self, child: collectors.Collector, deadline: float) -> None:
+        super().__init__(child)
+        self.deadline = deadline
+        self.timed_out = False
+
+    def collect_matches(self) -> None:
+        for n, sub_docnum in enumerate(self.matches()):
+            if n % 64 == 0 and time.monotonic() > self.deadline:
+                self.timed_out = True
+                return
+            self.collect(sub_docnum)
+
+
+class _Documents:
+    """Per-generation arrays over documents (passages) and articles, read once."""
+
+    def __init__(self, reader) -> None:
+        article_of_doc = list(reader.column_reader("article_id"))
+        self.article_ids, doc_article = np.unique(
+            np.array(article_of_doc, dtype=object), return_inverse=True
+        )
+        self.doc_article = doc_article.astype(np.int32)  # article ordinal, in id order
+        # Each article's date: its first passage's (all its passages carry the same).
+        _, first = np.unique(self.doc_article, return_index=True)
+        raw = _raw_dates(reader)[first].tolist()
+        self.article_date = np.array(  # date ordinal, 0 if none
+            [(when.toordinal() if when else 0) for when in map(_column_date, raw)],
+            dtype=np.int32,
+        )
+        self.doc_date = self.article_date[self.doc_article]
+
+
+def _raw_dates(reader) -> np.ndarray:
+    # Segment by segment: a segment of undated articles has no date column at all.
+    leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
+    parts = []
+    for leaf, _offset in leaves:
+        n = leaf.doc_count_all()
+        if leaf.has_column("date"):
+            parts.append(numeric_column(leaf.column_reader("date", translate=False), n))
+        else:
+            parts.append(np.zeros(n, dtype=np.int64))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _column_date(raw: int) -> dt.date | None:
+    # An undated article's passages read the column's default, which is no real date.
+    try:
+        return long_to_datetime(raw).date() if raw > 0 else None
+    except (OverflowError, ValueError):
+        return None
+
+
+def _to_date(value) -> dt.date | None:
+    return value.date() if isinstance(value, dt.datetime) else None
+
+
+def _stored_passage(fields: dict) -> StoredPassage:
+    return StoredPassage(
+        article_id=fields["article_id"],
+        title=fields["title"],
+        date=_to_date(fields.get("date")),
+        source=fields.get("source"),
+        url=fields.get("url"),
+        position=fields["position"],
+        text=fields["text"],
+        start=fields["start"],
+        end=fields["end"],
+    )
+
+
+def _folder_size(folder: Path) -> int:
+    size = 0
+    for f in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            size += f.stat().st_size
+    return size
+
+
+class WhooshReader:
+    """One generation of a whoosh index, searched; cheap to reuse, not to open."""
+
+    def __init__(self, generation: Path, config: RankingConfig) -> None:
+        self.generation = generation
+        self.config = config
+        self.meta: IndexMeta = read_meta(generation)
+        self._ix = whoosh_index.open_dir(str(generation), readonly=True)
+        weighting = scoring.BM25F(B=config.bm25_b, K1=config.bm25_k1)
+        self._searcher = self._ix.searcher(weighting=weighting)
+        self._size = _folder_size(generation)
+        self._documents: _Documents | None = None
+        self._arrays: TermArrays | None = None
+        self._lead: np.ndarray | None = None
+        self._articles: int | None = None
+
+    def close(self) -> None:
+        self._searcher.close()
+        self._ix.close()
+
+    def up_to_date(self) -> bool:
+        return self._searcher.up_to_date()
+
+    def documents(self) -> _Documents:
+        if self._documents is None:
+            self._documents = _Documents(self._searcher.reader())
+        return self._documents
+
+    def term_arrays(self) -> tuple[TermArrays, np.ndarray]:
+        """The postings reader of plain-word queries, and the mask of lead passages."""
+        if self._arrays is None:
+            config = self.config
+            arrays = TermArrays(self._searcher.reader(), k1=config.bm25_k1, b=config.bm25_b)
+            lead = np.zeros(arrays.doc_count, dtype=bool)
+            lead[arrays.docs("lead", "1")] = True
+            self._arrays, self._lead = arrays, lead
+        return self._arrays, self._lead
+
+    # --- matching ---------------------------------------------------------------------
+
+    def match(
+        self,
+        query: ParsedQuery,
+        plan: PlainPlan | None,
+        filters: Filters,
+        title_weight: float,
+        deadline: float,
+    ) -> Candidates:
+        """The passages the query matches, scored, with their articles and dates."""
+        notes: tuple[str, ...] = ()
+        timed_out = False
+        if query.tree is None:
+            docs, scores = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        elif plan is not None:
+            arrays, lead = self.term_arrays()
+            ranked = rank_words(
+                arrays,
+                plan.words,
+                plan.excluded,
+                require_all=plan.require_all,
+                title_weight=title_weight,
+                exact_bonus=self.config.exact_bonus,
+                lead=lead,
+                allowed=self._allowed(filters),
+                deadline=deadline,
+            )
+            docs, scores, timed_out = ranked.docs, ranked.scores, ranked.timed_out
+        else:
+            compiler = Compiler(self._searcher.reader(), self.config, title_weight)
+            docs, scores, timed_out = self._whoosh_match(compiler.compile(query.tree), deadline)
+            notes = tuple(compiler.notes)
+            allowed = self._allowed(filters)
+            if allowed is not None:  # dates filter through their column: they are not terms
+                keep = allowed[docs]
+                docs, scores = docs[keep], scores[keep]
+        d = self.documents()
+        return Candidates(
+            docs=docs,
+            scores=scores,
+            articles=d.doc_article[docs],
+            dates=d.doc_date[docs],
+            notes=notes,
+            timed_out=timed_out,
+        )
+
+    def _whoosh_match(self, q: wq.Query, deadline: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        collector = _Deadline(self._searcher.collector(limit=None), deadline)
+        self._searcher.search_with_collector(q, collector)
+        results = collector.results()
+        docs = np.fromiter((h.docnum for h in results), dtype=np.int32, count=len(results))
+        scores = np.fromiter((h.score for h in results), dtype=np.float32, count=len(results))
+        return docs, scores, collector.timed_out
+
+    def _allowed(self, filters: Filters) -> np.ndarray | None:
+        if filters.since is None and filters.until is None:
+            return None
+        dates = self.documents().doc_date
+        allowed = dates > 0
+        if filters.since is not None:
+            allowed &= dates >= filters.since.toordinal()
+        if filters.until is not None:
+            allowed &= dates <= filters.until.toordinal()
+        return allowed
+
+    def whole_article_scores(
+        self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
+    ) -> np.ndarray:
+        """The articles' BM25 scores for the words over each whole article's text."""
+        arrays, _ = self.term_arrays()
+        d = self.documents()
+        scores = whole_article_scores(arrays, words, d.doc_article, len(d.article_ids), config)
+        return scores[articles]
+
+    # --- stored passages ----------------------------------------------------------------
+
+    def passages(self, docs: Sequence[int]) -> list[StoredPassage]:
+        """The stored passages of these documents, in that order."""
+        reader = self._searcher.reader()
+        return [_stored_passage(reader.stored_fields(int(d))) for d in docs]
+
+    def article_docs(self, article_id: str) -> list[int]:
+        return list(self._searcher.docs_for_query(wq.Term("article_id", article_id)))
+
+    def article(self, article_id: str) -> list[StoredPassage]:
+        """All the passages of an article, in order; [] if there is none."""
+        stored = self.passages(self.article_docs(article_id))
+        return sorted(stored, key=lambda p: p.position)
+
+    def matching_positions(self, article_id: str, query: ParsedQuery) -> tuple[int, ...]:
+        """The positions of the article's passages that the query matches."""
+        docs = self.article_docs(article_id)
+        if not docs or query.tree is None:
+            return ()
+        compiler = Compiler(self._searcher.reader(), self.config, self.config.title_weight)
+        results = self._searcher.search(compiler.compile(query.tree), limit=None, filter=set(docs))
+        return tuple(sorted(h["position"] for h in results))
+
+    # --- vocabulary --------------------------------------------------------------------
+
+    def word_is_known(self, word: str) -> bool:
+        """Whether a folded word as written occurs in some passage."""
+        return self._searcher.reader().doc_frequency("exact", word) > 0
+
+    def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
+        """Words of the corpus (accents kept) within max_edits of ``start``."""
+        reader = self._searcher.reader()
+        return set(reader.terms_within("spell", start, max_edits, prefix=prefix))
+
+    def spelling_frequency(self, word: str) -> int:
+        """In how many articles a word (accents kept) occurs."""
+        return self._searcher.reader().doc_frequency("spell", word)
+
+    # --- stats ------------------------------------------------------------------------
+
+    def _live_articles(self) -> int:
+        # Counted once: a reader's view of its generation never changes (an update opens
+        # a new reader), and /healthz asks on every probe.
+        if self._articles is None:
+            live = np.fromiter(self._searcher.reader().all_doc_ids(), dtype=np.int64)
+            self._articles = len(np.unique(self.documents().doc_article[live]))
+        return self._articles
+
+    def stats(self) -> IndexStats:
+        """Counts, build date, versions and size of this generation."""
+        reader = self._searcher.reader()
+        return IndexStats(
+            generation=self.generation.name,
+            articles=self._live_articles(),
+            passages=reader.doc_count(),
+            built_at=self.meta.built_at,
+            schema_version=self.meta.schema_version,
+            analyzer_version=self.meta.analyzer_version,
+            segments=len(reader.leaf_readers()) if not reader.is_atomic() else 1,
+            size_bytes=self._size,
+        )

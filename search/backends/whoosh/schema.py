@@ -1,0 +1,98 @@
+"""The whoosh schema of a Veille index: one document a passage, with its article's fields.
+
+Veille's French chains (``search.analysis``) are wrapped as whoosh analyzers here: the
+same chain indexes, queries and highlights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from whoosh import analysis, fields, formats
+
+from ...analysis import Chain, Token, exact_analyzer, spelling_analyzer, text_analyzer
+from ...corpus import Article
+from ...passages import Passage
+
+# Bump when the schema or what is stored in it changes: an index records the version it was
+# built with, and Index.open refuses another one with a message that says to rebuild.
+SCHEMA_VERSION = 4
+
+
+class VeilleAnalyzer(analysis.Analyzer):
+    """A Veille chain as whoosh calls an analyzer."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def __call__(self, value: str, **kwargs: object) -> Iterator[Token]:
+        return self.chain(value, **kwargs)
+
+
+class _SpellingField(fields.FieldType):
+    """Words as written (accents kept), for spelling suggestions: presence only, never scored."""
+
+    def __init__(self, analyzer: analysis.Analyzer) -> None:
+        self.format = formats.Existence()
+        self.analyzer = analyzer
+        self.column_type = None
+        self.scorable = False
+        self.stored = False
+        self.unique = False
+        self.indexed = True
+        self.spelling = False
+        self.vector = None
+
+
+def _date_field() -> fields.DATETIME:
+    # Dates filter through the field's column (a numpy array per searcher), never through
+    # terms: not indexing them saves eight postings a passage.
+    date = fields.DATETIME(stored=True, sortable=True)
+    date.indexed = False
+    return date
+
+
+def make_schema() -> fields.Schema:
+    """The whoosh schema: one document a passage, carrying its article's fields."""
+    text = VeilleAnalyzer(text_analyzer())
+    return fields.Schema(
+        passage_id=fields.STORED(),
+        article_id=fields.ID(stored=True, sortable=True),
+        position=fields.STORED(),
+        lead=fields.ID(),  # "1" on an article's first passage, which title-only matches find
+        start=fields.STORED(),
+        end=fields.STORED(),
+        title=fields.TEXT(analyzer=text, phrase=False, stored=True),
+        date=_date_field(),
+        source=fields.ID(stored=True),
+        url=fields.STORED(),
+        text=fields.TEXT(analyzer=text, phrase=False, stored=True),
+        exact=fields.TEXT(analyzer=VeilleAnalyzer(exact_analyzer()), phrase=True),
+        spell=_SpellingField(VeilleAnalyzer(spelling_analyzer())),
+        content_hash=fields.STORED(),
+    )
+
+
+def passage_document(article: Article, passage: Passage, content_hash: str) -> dict:
+    """The whoosh document of one passage: its fields and its article's."""
+    doc = {
+        "passage_id": f"{article.id}#{passage.position}",
+        "article_id": article.id,
+        "position": passage.position,
+        "lead": "1" if passage.position == 0 else None,
+        "start": passage.start,
+        "end": passage.end,
+        "title": article.title,
+        "source": article.source or None,
+        "url": article.url,
+        "text": passage.text,
+        "exact": passage.text,
+        # The vocabulary for suggestions is per article (its first passage holds it): the
+        # same word in several passages would only repeat postings.
+        "spell": article.title + "\n" + article.body if passage.position == 0 else None,
+        "content_hash": content_hash,
+    }
+    if article.date is not None:
+        doc["date"] = dt.datetime(article.date.year, article.date.month, article.date.day)
+    return {k: v for k, v in doc.items() if v is not None}

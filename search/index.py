@@ -1,0 +1,323 @@
+"""Index: the handle every way in uses to search, and the functions that write an index.
+
+``Index.open(path).search(...)`` reads a SearchRequest through one path: the query language,
+the backend's first-stage candidates, the ranking of articles, paging, hits, suggestions.
+``build_index``, ``update_index`` and ``optimize_index`` read the corpus, split it into
+passages and hand them to the backend's store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import describe_chain
+from .backends import store_for
+from .backends.base import Backend, Filters, Reader
+from .corpus import Article, CorpusError, read_corpus
+from .explain import Explanation, explain
+from .passages import Passage, split_passages
+from .querying import Highlights, ParsedQuery, parse_query
+from .ranking import DEFAULT_RANKING, RankingConfig
+from .request import SearchRequest
+from .results import (
+    Hit,
+    Results,
+    StoredArticle,
+    group_and_page,
+    make_hits,
+    passage_hit,
+    timeline,
+)
+from .spelling import suggest
+
+# Below this many articles found, a spelling suggestion is looked for.
+SUGGEST_BELOW = 3
+PARTIAL_MATCH_NOTE = (
+    "Aucun passage ne contient tous les mots : voici ceux qui en contiennent le plus."
+)
+TIMED_OUT_NOTE = (
+    "La recherche a pris trop de temps : voici les résultats trouvés jusque-là "
+    "(précisez-la pour des résultats complets)."
+)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What `veille info` and /healthz report."""
+
+    path: str
+    generation: str
+    articles: int
+    passages: int
+    built_at: dt.datetime
+    schema_version: int
+    analyzer_version: int
+    analyzer: str
+    segments: int
+    size_bytes: int
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "generation": self.generation,
+            "articles": self.articles,
+            "passages": self.passages,
+            "built_at": self.built_at.isoformat(timespec="seconds"),
+            "schema_version": self.schema_version,
+            "analyzer_version": self.analyzer_version,
+            "analyzer": self.analyzer,
+            "segments": self.segments,
+            "size_bytes": self.size_bytes,
+        }
+
+
+class Index:
+    """A handle on an index that always searches its live version.
+
+    >>> index = Index.open("index")
+    >>> results = index.search("coopération sécuritaire")
+    """
+
+    def __init__(self, path: str | os.PathLike, ranking: RankingConfig = DEFAULT_RANKING) -> None:
+        self.path = Path(path)
+        self.ranking = ranking
+        self._backend: Backend = store_for(path).open(path, ranking)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike = "index", ranking: RankingConfig = DEFAULT_RANKING
+    ) -> Index:
+        """Open the index at path; IndexNotFoundError or IndexVersionError if unusable."""
+        return cls(path, ranking)
+
+    def search(self, query: str | SearchRequest = "", **params: Any) -> Results:
+        """Search the index: a query and its parameters, or a SearchRequest.
+
+        The parameters are SearchRequest's (``limit``, ``page``, ``group``, ``sort``,
+        ``since``, ``until``, ``budget``); a bad one raises ParameterError. What the query
+        says never raises: text the grammar cannot read is searched as plain words.
+        """
+        request = query if isinstance(query, SearchRequest) else SearchRequest(query, **params)
+        return _search(self._backend.reader(), request, self.ranking)
+
+    def article(self, article_id: str, query: str | None = None) -> StoredArticle | None:
+        """The article with this id and all its passages (matches marked), or None."""
+        return _article(self._backend.reader(), article_id, query)
+
+    def explain(self, query: str, hit: Hit) -> Explanation:
+        """Why this hit matched this query: the words kept, dropped, and found in it."""
+        return explain(query, hit.text, hit.score)
+
+    def info(self) -> IndexInfo:
+        """Counts, build date, analyzer chain and size of the live index."""
+        stats = self._backend.reader().stats()
+        return IndexInfo(
+            path=str(self.path),
+            generation=stats.generation,
+            articles=stats.articles,
+            passages=stats.passages,
+            built_at=stats.built_at,
+            schema_version=stats.schema_version,
+            analyzer_version=stats.analyzer_version,
+            analyzer=describe_chain(),
+            segments=stats.segments,
+            size_bytes=stats.size_bytes,
+        )
+
+    def close(self) -> None:
+        self._backend.close()
+
+
+def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Results:
+    started = time.perf_counter()
+    deadline = time.monotonic() + request.budget
+    pq = parse_query(request.query)
+    since = max(filter(None, (request.since, pq.since)), default=None)
+    until = min(filter(None, (request.until, pq.until)), default=None)
+    filters = Filters(since=since, until=until)
+    title_weight = (
+        config.article_title_weight if request.group == "article" else config.title_weight
+    )
+    plan = pq.plan
+    found = reader.match(pq, plan, filters, title_weight, deadline)
+    notes = [*pq.notes, *found.notes]
+    if plan is not None and len(found.docs) == 0 and _may_relax(plan):
+        # No passage has every word: rank those with the most of them.
+        plan = replace(plan, require_all=False)
+        found = reader.match(pq, plan, filters, title_weight, deadline)
+        notes.append(PARTIAL_MATCH_NOTE)
+    whole = None
+    if request.group == "article" and request.sort == "relevance" and plan is not None:
+        articles = np.unique(found.articles)
+        whole = reader.whole_article_scores(plan.words, articles, config)
+    page = group_and_page(found, request, config, whole)
+    docs = sorted({doc for _, passages in page.hits for doc, _ in passages})
+    stored = dict(zip(docs, reader.passages(docs), strict=True))
+    if found.timed_out:
+        notes.append(TIMED_OUT_NOTE)
+    # A suggestion helps a few words that found little, not a long question.
+    few = page.articles < SUGGEST_BELOW and not pq.ranked_or
+    return Results(
+        query=pq.text,
+        hits=make_hits(page, stored, pq.highlights),
+        total=page.total,
+        total_passages=len(found.docs),
+        page=request.page,
+        limit=request.limit,
+        group=request.group,
+        sort=request.sort,
+        took_ms=(time.perf_counter() - started) * 1000,
+        suggestion=suggest(reader, pq) if few else None,
+        total_is_estimate=found.timed_out,
+        since=since,
+        until=until,
+        timeline=timeline(found),
+        notes=tuple(dict.fromkeys(notes)),
+        timed_out=found.timed_out,
+    )
+
+
+def _may_relax(plan) -> bool:
+    return plan.require_all and plan.may_relax and len(plan.words) > 1
+
+
+def _article(reader: Reader, article_id: str, query: str | None) -> StoredArticle | None:
+    stored = reader.article(article_id)
+    if not stored:
+        return None
+    pq: ParsedQuery | None = parse_query(query) if query else None
+    highlights = pq.highlights if pq is not None else Highlights()
+    matched = reader.matching_positions(article_id, pq) if pq is not None else ()
+    first = stored[0]
+    return StoredArticle(
+        article_id=article_id,
+        title=first.title,
+        date=first.date,
+        source=first.source,
+        url=first.url,
+        passages=tuple(passage_hit(p, 0.0, highlights, snippet_chars=None) for p in stored),
+        matched_positions=matched,
+    )
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a build did: counts, time, and the corpus problems it skipped."""
+
+    articles: int
+    passages: int
+    seconds: float
+    generation: str
+    skipped: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class UpdateSummary:
+    """What an update did to the live index."""
+
+    added: int  # articles new to the index
+    replaced: int  # articles whose content changed
+    unchanged: int  # articles skipped: same content hash
+    removed: int
+    passages: int  # passages written
+    seconds: float
+    missing: tuple[str, ...] = ()  # ids asked to remove that the index does not hold
+    skipped: tuple[str, ...] = ()  # corpus problems skipped (skip_invalid)
+
+
+def _with_passages(articles: Iterable[Article]) -> Iterator[tuple[Article, list[Passage]]]:
+    for article in articles:
+        yield article, split_passages(article)
+
+
+def build_index(
+    corpus_path: str | os.PathLike,
+    index_path: str | os.PathLike,
+    *,
+    skip_invalid: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    procs: int = 1,
+    wait: float = 0.0,
+) -> BuildSummary:
+    """Build a new index from a corpus and make it the live one.
+
+    Raises CorpusError on the first bad article unless ``skip_invalid``; the live index,
+    if any, is untouched by a failed build.
+    """
+    started = time.monotonic()
+    skipped: list[str] = []
+
+    def articles() -> Iterator[tuple[Article, list[Passage]]]:
+        counts = [0, 0]
+        corpus = read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=_note(skipped))
+        for article, passages in _with_passages(corpus):
+            counts[0] += 1
+            counts[1] += len(passages)
+            if progress is not None:
+                progress(*counts)
+            yield article, passages
+        if counts[0] == 0:
+            raise CorpusError(str(corpus_path), None, "no articles found")
+
+    name, n_articles, n_passages = store_for(index_path).build(
+        index_path, articles(), procs=procs, wait=wait
+    )
+    return BuildSummary(
+        articles=n_articles,
+        passages=n_passages,
+        seconds=time.monotonic() - started,
+        generation=name,
+        skipped=tuple(skipped),
+    )
+
+
+def _note(skipped: list[str]) -> Callable[[CorpusError], None]:
+    return lambda error: skipped.append(str(error))
+
+
+def update_index(
+    index_path: str | os.PathLike,
+    *,
+    add: str | os.PathLike | None = None,
+    remove: Iterable[str] = (),
+    skip_invalid: bool = False,
+    wait: float = 0.0,
+) -> UpdateSummary:
+    """Add or replace articles (by id) from a corpus path, and/or remove articles by id.
+
+    An article whose content is unchanged is skipped. Readers see all of the update or none
+    of it, and a failure before it is committed leaves the index as it was.
+    """
+    started = time.monotonic()
+    skipped: list[str] = []
+    articles: Iterable[tuple[Article, list[Passage]]] = ()
+    if add is not None:
+        corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
+        articles = _with_passages(corpus)
+    changes = store_for(index_path).update(index_path, articles, list(remove), wait=wait)
+    return UpdateSummary(
+        added=changes.added,
+        replaced=changes.replaced,
+        unchanged=changes.unchanged,
+        removed=changes.removed,
+        passages=changes.passages,
+        seconds=time.monotonic() - started,
+        missing=changes.missing,
+        skipped=tuple(skipped),
+    )
+
+
+def optimize_index(index_path: str | os.PathLike, wait: float = 0.0) -> int:
+    """Merge the index's segments into one; returns the segment count before."""
+    return store_for(index_path).optimize(index_path, wait=wait)

@@ -1,0 +1,214 @@
+"""SearchRequest: every parameter of a search, checked once for every way in.
+
+Python (``Index.search``), the CLI (``veille query``) and the web app (the search page and
+``/api/search``) all build a SearchRequest; a bad parameter raises ParameterError naming it,
+in English and in French, whichever way it came in.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .errors import ParameterError
+
+MAX_QUERY_CHARS = 1000
+MAX_LIMIT = 100
+MAX_PAGE = 1000
+DEFAULT_LIMIT = 10
+SORTS = ("relevance", "date")
+GROUPS = ("article", "passage")
+# The time a search may take before it answers with what it found so far, marked partial.
+DEFAULT_BUDGET_SECONDS = 2.0
+MAX_BUDGET_SECONDS = 60.0
+
+_DATE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+
+
+def date_bounds(text: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day a year, a month or a day stands for; None if not a date.
+
+    >>> date_bounds("2024-02")
+    (datetime.date(2024, 2, 1), datetime.date(2024, 2, 29))
+    """
+    m = _DATE.fullmatch(text.strip())
+    if not m:
+        return None
+    year, month, day = int(m[1]), m[2], m[3]
+    try:
+        if month is None:
+            return dt.date(year, 1, 1), dt.date(year, 12, 31)
+        month = int(month)
+        if day is None:
+            return dt.date(year, month, 1), dt.date(
+                year, month, calendar.monthrange(year, month)[1]
+            )
+        day_date = dt.date(year, month, int(day))
+        return day_date, day_date
+    except ValueError:
+        return None
+
+
+_LABELS_FR = {
+    "query": "La recherche",
+    "limit": "Le nombre de résultats par page",
+    "page": "Le numéro de page",
+    "group": "Le regroupement (group)",
+    "sort": "Le tri (sort)",
+    "since": "La date de début",
+    "until": "La date de fin",
+    "budget": "Le temps accordé à la recherche",
+}
+
+
+def _whole_number(name: str, value: Any, high: int) -> int:
+    message = f"must be a whole number between 1 and {high}"
+    message_fr = f"{_LABELS_FR[name]} doit être un nombre entier entre 1 et {high}."
+    if isinstance(value, str):
+        raw = value.strip()
+        if not raw.isascii() or not raw.isdigit():
+            raise ParameterError(name, f"{message}, not {raw[:50]!r}", message_fr)
+        value = int(raw)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(name, f"{message}, not {value!r}"[:200], message_fr)
+    if not 1 <= value <= high:
+        raise ParameterError(name, f"{message}, not {value}", message_fr)
+    return value
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value in choices:
+        return value
+    allowed = " or ".join(repr(c) for c in choices)
+    raise ParameterError(
+        name,
+        f"must be {allowed}, not {str(value)[:50]!r}",
+        f"{_LABELS_FR[name]} doit valoir {' ou '.join(choices)}.",
+    )
+
+
+def _date(name: str, value: Any) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    bounds = date_bounds(value) if isinstance(value, str) else None
+    if bounds is None:
+        raise ParameterError(
+            name,
+            f"not a date (expected YYYY, YYYY-MM or YYYY-MM-DD): {str(value)[:50]!r}",
+            f"{_LABELS_FR[name]} n'est pas une date valide (attendu : AAAA, AAAA-MM ou "
+            "AAAA-MM-JJ).",
+        )
+    return bounds[0] if name == "since" else bounds[1]
+
+
+def _budget(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not 0.001 <= seconds <= MAX_BUDGET_SECONDS:  # also refuses nan
+        raise ParameterError(
+            "budget",
+            f"must be a number of seconds between 0.001 and {MAX_BUDGET_SECONDS:g}, "
+            f"not {str(value)[:50]!r}",
+            f"{_LABELS_FR['budget']} doit être un nombre de secondes entre 0,001 et "
+            f"{MAX_BUDGET_SECONDS:g}.",
+        )
+    return seconds
+
+
+def _query(value: Any) -> str:
+    # Any text is a query (the query language never refuses one: beyond MAX_QUERY_CHARS it
+    # reads the beginning, and says so); only what is not text is refused.
+    if not isinstance(value, str):
+        raise ParameterError("query", "must be text", "La recherche doit être du texte.")
+    return value
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search: the query and every parameter, checked when the value is made.
+
+    ``since`` and ``until`` take a date or text as the query language writes dates
+    (``2024``, ``2024-05``, ``2024-05-31``): ``since`` is the first day of that period,
+    ``until`` its last. ``budget`` is the time in seconds the search may take before it
+    answers with what it found so far, marked ``timed_out``.
+    """
+
+    query: str = ""
+    limit: int = DEFAULT_LIMIT
+    page: int = 1
+    group: str = "article"
+    sort: str = "relevance"
+    since: dt.date | None = None
+    until: dt.date | None = None
+    budget: float = DEFAULT_BUDGET_SECONDS
+
+    def __post_init__(self) -> None:
+        checked = {
+            "query": _query(self.query),
+            "limit": _whole_number("limit", self.limit, MAX_LIMIT),
+            "page": _whole_number("page", self.page, MAX_PAGE),
+            "group": _choice("group", self.group, GROUPS),
+            "sort": _choice("sort", self.sort, SORTS),
+            "since": _date("since", self.since),
+            "until": _date("until", self.until),
+            "budget": _budget(self.budget),
+        }
+        since, until = checked["since"], checked["until"]
+        if since is not None and until is not None and since > until:
+            raise ParameterError(
+                "since",
+                f"must not be after until ({since.isoformat()} > {until.isoformat()})",
+                "La date de début est postérieure à la date de fin.",
+            )
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **fixed: Any) -> SearchRequest:
+        """A request from text parameters (a URL's, the CLI's): empty ones take the default.
+
+        ``q`` is the query and ``per_page`` is another name for ``limit``; other names are
+        ignored. ``fixed`` values win over the parameters.
+        """
+        names = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in params.items():
+            name = {"q": "query", "per_page": "limit"}.get(name, name)
+            if name in names and value is not None and value != "":
+                values.setdefault(
+                    name, value.strip() if isinstance(value, str) and name != "query" else value
+                )
+        return cls(**(values | fixed))
+
+    def with_changes(self, **changes: Any) -> SearchRequest:
+        """The same request with some parameters changed (checked again)."""
+        return replace(self, **changes)
+
+    def url_params(self, **changes: Any) -> dict[str, Any]:
+        """The request's URL parameters with changes, leaving out the defaults."""
+        request = self.with_changes(**changes)
+        default = SearchRequest()
+        params: dict[str, Any] = {}
+        for name, key in (
+            ("query", "q"),
+            ("sort", "sort"),
+            ("since", "since"),
+            ("until", "until"),
+            ("limit", "limit"),
+            ("group", "group"),
+            ("page", "page"),
+        ):
+            value = getattr(request, name)
+            if value != getattr(default, name):
+                params[key] = value.isoformat() if isinstance(value, dt.date) else value
+        return params

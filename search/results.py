@@ -1,0 +1,298 @@
+"""Results: grouping candidates by article and paging them (pure), and the values returned.
+
+``group_and_page`` takes a backend's scored candidate passages and a request and returns the
+page to show: articles ranked by their evidence (or passages, or by date), each with its
+best passages. ``make_hits`` turns that page and the stored passages into Hits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backends.base import Candidates, StoredPassage
+from .highlight import snippet
+from .querying import Highlights
+from .ranking import RankingConfig, rank_articles
+from .request import SearchRequest
+
+SNIPPET_CHARS = 300
+PASSAGES_PER_HIT = 3
+
+
+@dataclass(frozen=True)
+class PassageHit:
+    """One matching passage: where it is in its article, its text and its snippet.
+
+    The snippet is made when it is first read: a caller that ranks (a benchmark, a script
+    reading ids) does not pay for highlighting.
+    """
+
+    position: int
+    text: str
+    score: float
+    start: int
+    end: int
+    highlights: Highlights = field(default=Highlights(), repr=False, compare=False)
+    snippet_chars: int | None = field(default=SNIPPET_CHARS, repr=False, compare=False)
+
+    @property
+    def snippet(self) -> str:
+        """The text (or its best fragment), HTML-escaped, with the matches in <mark>."""
+        return snippet(self.text, self.highlights, self.snippet_chars)
+
+    def to_dict(self) -> dict:
+        return {
+            "position": self.position,
+            "text": self.text,
+            "snippet": self.snippet,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: an article (group="article") or one passage (group="passage").
+
+    ``score`` is what the hit was ranked by. ``passages`` are the matching passages, best
+    first; ``position``, ``text`` and ``snippet`` are those of the first, the best.
+    """
+
+    article_id: str
+    title: str
+    date: dt.date | None
+    source: str | None
+    url: str | None
+    score: float
+    passages: tuple[PassageHit, ...]
+
+    @property
+    def position(self) -> int:
+        return self.passages[0].position
+
+    @property
+    def text(self) -> str:
+        return self.passages[0].text
+
+    @property
+    def snippet(self) -> str:
+        return self.passages[0].snippet
+
+    def to_dict(self, group: str = "article") -> dict:
+        """The hit as the JSON API gives it."""
+        head = {
+            "article_id": self.article_id,
+            "title": self.title,
+            "date": self.date.isoformat() if self.date else None,
+            "source": self.source,
+            "url": self.url,
+        }
+        if group == "passage":
+            return head | self.passages[0].to_dict()
+        return head | {
+            "score": round(self.score, 4),
+            "passages": [p.to_dict() for p in self.passages],
+        }
+
+
+@dataclass(frozen=True)
+class Results:
+    """A page of results, with the totals, the time taken, a suggestion and notes.
+
+    ``timed_out``: the search used its time budget; the results are those found by then,
+    and ``total`` is a lower bound (``total_is_estimate``).
+    """
+
+    query: str
+    hits: tuple[Hit, ...]
+    total: int  # articles (group="article") or passages (group="passage")
+    total_passages: int
+    page: int
+    limit: int
+    group: str
+    sort: str
+    took_ms: float
+    suggestion: str | None = None
+    total_is_estimate: bool = False
+    since: dt.date | None = None
+    until: dt.date | None = None
+    timeline: tuple[tuple[str, int], ...] = ()  # ("YYYY-MM", matching articles)
+    notes: tuple[str, ...] = ()
+    timed_out: bool = False
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.limit))
+
+    def to_dict(self) -> dict:
+        """The results as the JSON API's body."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "total_passages": self.total_passages,
+            "total_is_estimate": self.total_is_estimate,
+            "timed_out": self.timed_out,
+            "page": self.page,
+            "limit": self.limit,
+            "group": self.group,
+            "sort": self.sort,
+            "took_ms": round(self.took_ms, 2),
+            "suggestion": self.suggestion,
+            "notes": list(self.notes),
+            "timeline": [{"month": m, "articles": n} for m, n in self.timeline],
+            "hits": [hit.to_dict(self.group) for hit in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as the index holds it: its fields and all its passages in order.
+
+    With a query, each passage's ``snippet`` is its whole text with the matches marked,
+    and ``matched_positions`` lists the passages the query matches.
+    """
+
+    article_id: str
+    title: str
+    date: dt.date | None
+    source: str | None
+    url: str | None
+    passages: tuple[PassageHit, ...]
+    matched_positions: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "date": self.date.isoformat() if self.date else None,
+            "source": self.source,
+            "url": self.url,
+            "passages": [{"position": p.position, "text": p.text} for p in self.passages],
+        }
+
+
+@dataclass(frozen=True)
+class Page:
+    """What to show of ranked candidates: the totals and, per hit, its passages.
+
+    ``hits`` holds, for each hit of the page, its score and its passages' (document,
+    score) pairs, best first.
+    """
+
+    total: int
+    articles: int  # matching articles
+    hits: tuple[tuple[float, tuple[tuple[int, float], ...]], ...]
+
+
+def group_and_page(
+    found: Candidates,
+    request: SearchRequest,
+    config: RankingConfig,
+    whole: np.ndarray | None = None,
+) -> Page:
+    """Rank the candidates as the request asks and cut out its page.
+
+    ``whole`` holds each matching article's score as one whole document (sorted by article
+    number, as ``np.unique`` gives them), when ranking articles by relevance.
+    """
+    docs, scores, arts = found.docs, found.scores, found.articles
+    order = np.lexsort((docs, -scores))  # best first; ties in document order, stable
+    articles = np.unique(arts)
+    start = (request.page - 1) * request.limit
+    end = start + request.limit
+    if request.group == "passage":
+        if request.sort == "date":
+            order = np.lexsort((docs, arts, -found.dates))
+        picks = order[start:end].tolist()
+        hits = tuple((float(scores[i]), ((int(docs[i]), float(scores[i])),)) for i in picks)
+        return Page(total=len(docs), articles=len(articles), hits=hits)
+    ranked_arts = arts[order]
+    if request.sort == "date":
+        _, first = np.unique(ranked_arts, return_index=True)
+        article_dates = found.dates[order][first]
+        page_articles = articles[np.lexsort((articles, -article_dates))][start:end]
+        article_scores = scores[order][first][np.searchsorted(articles, page_articles)]
+    else:
+        ranked, combined = rank_articles(ranked_arts, scores[order], config, whole)
+        page_articles, article_scores = ranked[start:end], combined[start:end]
+    best = _best_passages(page_articles, ranked_arts, docs[order], scores[order])
+    hits = tuple(
+        (float(score), best[int(a)])
+        for a, score in zip(page_articles.tolist(), article_scores.tolist(), strict=True)
+    )
+    return Page(total=len(articles), articles=len(articles), hits=hits)
+
+
+def _best_passages(
+    page_articles: np.ndarray, ranked_arts: np.ndarray, ranked_docs: np.ndarray, ranked_scores
+) -> dict[int, tuple[tuple[int, float], ...]]:
+    """Each page article's best passages (up to PASSAGES_PER_HIT), best first."""
+    chosen = np.flatnonzero(np.isin(ranked_arts, page_articles)).tolist()
+    best: dict[int, list[tuple[int, float]]] = {}
+    for i in chosen:
+        picks = best.setdefault(int(ranked_arts[i]), [])
+        if len(picks) < PASSAGES_PER_HIT:
+            picks.append((int(ranked_docs[i]), float(ranked_scores[i])))
+    return {article: tuple(picks) for article, picks in best.items()}
+
+
+def timeline(found: Candidates) -> tuple[tuple[str, int], ...]:
+    """(YYYY-MM, number of matching articles) for each month with some, in order."""
+    _, first = np.unique(found.articles, return_index=True)
+    ordinals = found.dates[first]
+    months: dict[str, int] = {}
+    for ordinal, count in zip(*np.unique(ordinals[ordinals > 0], return_counts=True), strict=True):
+        day = dt.date.fromordinal(int(ordinal))
+        key = f"{day.year:04d}-{day.month:02d}"
+        months[key] = months.get(key, 0) + int(count)
+    return tuple(sorted(months.items()))
+
+
+def make_hits(
+    page: Page, stored: dict[int, StoredPassage], highlights: Highlights
+) -> tuple[Hit, ...]:
+    """The page's hits from its stored passages (by document number)."""
+    hits = []
+    for score, passages in page.hits:
+        head = stored[passages[0][0]]
+        hits.append(
+            Hit(
+                article_id=head.article_id,
+                title=head.title,
+                date=head.date,
+                source=head.source,
+                url=head.url,
+                score=score,
+                passages=tuple(
+                    passage_hit(stored[doc], doc_score, highlights) for doc, doc_score in passages
+                ),
+            )
+        )
+    return tuple(hits)
+
+
+def passage_hit(
+    passage: StoredPassage,
+    score: float,
+    highlights: Highlights,
+    snippet_chars: int | None = SNIPPET_CHARS,
+) -> PassageHit:
+    """A stored passage as a hit's passage, its snippet made when read."""
+    return PassageHit(
+        position=passage.position,
+        text=passage.text,
+        score=score,
+        start=passage.start,
+        end=passage.end,
+        highlights=highlights,
+        snippet_chars=snippet_chars,
+    )
