@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import hashlib
-import importlib
 import os
 import platform
 import statistics
@@ -17,6 +16,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from search import RankingConfig
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("VEILLE_DATA", PROJECT.parent / "shared" / "data"))
@@ -24,23 +27,6 @@ ORANGESUM = DATA / "orangesum_news.jsonl"
 PIAF_CONTEXTS = DATA / "piaf_contexts.jsonl"
 PIAF_QUESTIONS = DATA / "piaf_questions_dev.jsonl"
 LEAD_SAMPLE = DATA / "lead_dev_sample.txt"
-
-# The module constants a benchmark may set with --set (module.NAME=value) before searching.
-TUNABLES = (
-    "querying.TITLE_WEIGHT",
-    "querying.EXACT_BONUS",
-    "querying.LONG_QUERY_WORDS",
-    "searching.BM25_K1",
-    "searching.BM25_B",
-    "searching.COORDINATION",
-    "searching.ARTICLE_SPREAD",
-    "searching.ARTICLE_TITLE_WEIGHT",
-    "searching.ARTICLE_TEXT_WEIGHT",
-    "searching.ARTICLE_BM25_K1",
-    "searching.ARTICLE_BM25_B",
-    "querying.REPEATED_WORDS_COUNT",
-    "querying.DROP_INTERROGATIVES",
-)
 
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
@@ -117,48 +103,42 @@ def source_key(*paths: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def parse_setting(text: str) -> tuple[str, object]:
-    """Read `module.NAME=value` (value a Python literal) into ("module.NAME", value)."""
+def parse_setting(text: str) -> tuple[str, float]:
+    """Read `NAME=value` (NAME a field of search.RankingConfig, value a number)."""
+    from dataclasses import fields
+
+    from search import RankingConfig
+
     name, sep, raw = text.partition("=")
-    name = name.strip().removeprefix("search.")
-    if not sep or "." not in name:
+    name = name.strip()
+    known = [f.name for f in fields(RankingConfig)]
+    if not sep:
+        raise ValueError(f"expected NAME=value (e.g. title_weight=0.3), not {text!r}")
+    if name not in known:
+        # The old spelling named a module constant (querying.TITLE_WEIGHT): say the new one.
+        guess = name.rpartition(".")[2].lower()
+        hint = f" (did you mean {guess}?)" if guess in known and guess != name else ""
         raise ValueError(
-            f"expected module.NAME=value (e.g. querying.TITLE_WEIGHT=0.3), not {text!r}"
+            f"{name!r} is not a ranking weight{hint}; RankingConfig's fields: {', '.join(known)}"
         )
     try:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError):
-        raise ValueError(f"{text!r}: the value must be a Python literal") from None
-    return name, value
+        value = None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{text!r}: the value must be a number")
+    return name, float(value)
 
 
-def apply_settings(settings: dict[str, object]) -> dict[str, object]:
-    """Set search.<module>.<NAME> constants; return the tunables' values now in force.
+def ranking_config(settings: dict[str, float]) -> RankingConfig:
+    """search.RankingConfig's defaults with `settings` changed (field name -> value)."""
+    from search import RankingConfig
 
-    Refuses names the module does not define (a typo would otherwise measure nothing).
-    BM25 parameters are read when a Searcher is created: open the Index after this.
-    """
-    for name, value in settings.items():
-        module_name, _, attr = name.rpartition(".")
-        module = importlib.import_module(f"search.{module_name}")
-        if not hasattr(module, attr):
-            raise ValueError(f"search.{module_name} has no constant {attr}")
-        setattr(module, attr, value)
-    return current_settings(tuple(dict.fromkeys((*TUNABLES, *settings))))
-
-
-def current_settings(names: Sequence[str] = TUNABLES) -> dict[str, object]:
-    values = {}
-    for name in names:
-        module_name, _, attr = name.rpartition(".")
-        module = importlib.import_module(f"search.{module_name}")
-        if hasattr(module, attr):  # a tunable this version of search/ does not have: skip
-            values[name] = getattr(module, attr)
-    return values
+    return RankingConfig().with_changes(**settings)
 
 
 def code_version() -> str:
-    """Which search/ was measured: the git commit, and a digest of search/*.py as they are."""
+    """Which search/ was measured: the git commit, and a digest of its .py files as they are."""
     import subprocess
 
     try:
@@ -176,8 +156,9 @@ def code_version() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         head, dirty = "?", ""
-    digest = source_key(*sorted((PROJECT / "search").glob("*.py")))
-    return f"git {head}{' + uncommitted changes' if dirty else ''}, search/*.py digest {digest}"
+    # search/backends/ too: since the refactor most of the engine lives there.
+    digest = source_key(*sorted((PROJECT / "search").rglob("*.py")))
+    return f"git {head}{' + uncommitted changes' if dirty else ''}, search/**/*.py digest {digest}"
 
 
 def format_settings(values: dict[str, object]) -> str:

@@ -5,7 +5,7 @@ Run by hand (never by the tests), from the project folder:
     python3 bench/relevance.py                      # the full run: the figure that counts
     python3 bench/relevance.py --articles 2000      # a quick loop
     python3 bench/relevance.py --articles 2000 --reuse-index /tmp/ix2000 \\
-        --set querying.TITLE_WEIGHT=0.2 --grid querying.EXACT_BONUS=0,0.1,0.3
+        --set title_weight=0.2 --grid exact_bonus=0,0.1,0.3
 
 What it does (see ../shared/data/README.md, "How the engine is judged"):
 
@@ -54,7 +54,6 @@ from _common import (
     PIAF_QUESTIONS,
     PROJECT,
     Progress,
-    apply_settings,
     code_version,
     even_sample,
     file_key,
@@ -63,10 +62,18 @@ from _common import (
     median,
     parse_setting,
     percentile,
+    ranking_config,
     source_key,
 )
 
-from search import Index, IndexVersionError, build_index, read_corpus, split_passages
+from search import (
+    Index,
+    IndexVersionError,
+    RankingConfig,
+    build_index,
+    read_corpus,
+    split_passages,
+)
 
 # Bump when the corpus file this script writes changes shape (invalidates the cache).
 CORPUS_FORMAT = 1
@@ -213,8 +220,8 @@ class Ranking:
 class VeilleEngine:
     name = "veille"
 
-    def __init__(self, index_path: Path, lead_limit: int = LIMIT) -> None:
-        self.index = Index.open(index_path)
+    def __init__(self, index_path: Path, config: RankingConfig, lead_limit: int = LIMIT) -> None:
+        self.index = Index.open(index_path, ranking=config)
         self.lead_limit = lead_limit
 
     def passages(self, text: str) -> Ranking:
@@ -521,15 +528,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--set",
         action="append",
         default=[],
-        metavar="MODULE.NAME=VALUE",
-        help="set a search constant first, e.g. querying.TITLE_WEIGHT=0.3 (repeatable)",
+        metavar="NAME=VALUE",
+        help="a RankingConfig field's value, e.g. title_weight=0.3 (repeatable)",
     )
     p.add_argument(
         "--grid",
         action="append",
         default=[],
-        metavar="MODULE.NAME=V1,V2,...",
-        help="also score Veille with each value, one constant at a time (repeatable)",
+        metavar="NAME=V1,V2,...",
+        help="also score Veille with each value of a RankingConfig field, one field at a time "
+        "(repeatable), e.g. bm25_b=0.2,0.4",
     )
     p.add_argument(
         "--lead-limit",
@@ -545,12 +553,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-    settings = dict(parse_setting(s) for s in args.set)
-    grid: list[tuple[str, list[object]]] = []
-    for g in args.grid:
-        name, _, values = g.partition("=")
-        grid.append((name, [parse_setting(f"{name}={v}")[1] for v in values.split(",")]))
-    base_settings = apply_settings(settings)
+    try:
+        settings = dict(parse_setting(s) for s in args.set)
+        grid: list[tuple[str, list[float]]] = []
+        for g in args.grid:
+            name, _, values = g.partition("=")
+            grid.append((name, [parse_setting(f"{name}={v}")[1] for v in values.split(",")]))
+    except ValueError as e:
+        raise SystemExit(f"relevance.py: {e}") from None
+    config = ranking_config(settings)
+    base_settings = config.as_dict()
     cache_dir = None if args.no_cache else args.cache_dir
 
     corpus = prepare_corpus(cache_dir, args.articles, args.add_lead_articles)
@@ -582,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with veille_index(corpus, args.reuse_index, args.procs, args.keep_index) as (ix_path, how):
         print(f"veille index: {how}")
-        engine = VeilleEngine(ix_path, args.lead_limit)
+        engine = VeilleEngine(ix_path, config, args.lead_limit)
         try:
             veille = evaluate(engine, questions, leads, "veille")
         finally:
@@ -603,16 +615,15 @@ def main(argv: list[str] | None = None) -> int:
         grid_results: list[tuple[str, Evaluation]] = []
         for name, values in grid:
             for value in values:
-                apply_settings({**settings, name: value})
                 label = format_settings({name: value})
                 log(f"grid: {label}")
-                # A new Searcher reads the BM25 parameters.
-                engine = VeilleEngine(ix_path, args.lead_limit)
+                engine = VeilleEngine(
+                    ix_path, config.with_changes(**{name: value}), args.lead_limit
+                )
                 try:
                     grid_results.append((label, evaluate(engine, questions, leads, label)))
                 finally:
                     engine.close()
-            apply_settings({**settings, name: base_settings[name]})
 
     print()
     print(HEADER)
@@ -633,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("queries: PIAF questions / leads; ms: wall-clock per query, median/95th percentile.")
     if grid_results:
-        print(f"\n## grid (one constant at a time; others: {format_settings(base_settings)})")
+        print(f"\n## grid (one field at a time; others: {format_settings(base_settings)})")
         print(
             f"{'setting':<44} {'PIAF MRR':>8} {'R@10':>6} {'R@100':>6} {'leadMRR':>8} "
             f"{'R@10':>6} {'ms p50 P/L':>11}"
@@ -650,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "articles": corpus.articles,
             "settings": base_settings,
-            "veille": _ev_json(veille),
+            "veille": _ev_json(veille, ranks=True),
             "baseline": _ev_json(baseline) if baseline is not None else None,
             "grid": {label: _ev_json(ev) for label, ev in grid_results},
         }
@@ -658,8 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ev_json(ev: Evaluation) -> dict:
-    return {
+def _ev_json(ev: Evaluation, ranks: bool = False) -> dict:
+    out = {
         "piaf": {
             "n": ev.piaf.n,
             "mrr10": ev.piaf.mrr(),
@@ -676,6 +687,9 @@ def _ev_json(ev: Evaluation) -> dict:
             "ms_p95": ev.lead.p95(),
         },
     }
+    if ranks:  # per query (None: not in the first 100), to compare two runs query by query
+        out["ranks"] = {"piaf": ev.piaf.ranks, "lead": ev.lead.ranks}
+    return out
 
 
 def _whoosh_version() -> tuple:

@@ -23,6 +23,7 @@ from .index import (
     IndexInfo,
     UpdateSummary,
     build_index,
+    check_index,
     optimize_index,
     update_index,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "VeilleError",
     "analysis_steps",
     "build_index",
+    "check_index",
     "explain",
     "optimize_index",
     "parse_query",

@@ -19,9 +19,15 @@ from urllib.parse import quote
 from . import __version__
 from .analysis import analysis_steps
 from .corpus import CorpusError, count_articles
-from .errors import IndexNotFoundError, ParameterError, VeilleError
+from .errors import (
+    IndexDamagedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    ParameterError,
+    VeilleError,
+)
 from .explain import explain
-from .index import Index, build_index, optimize_index, update_index
+from .index import Index, build_index, check_index, optimize_index, update_index
 from .request import GROUPS, SORTS, SearchRequest
 from .results import Results
 
@@ -234,6 +240,23 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Verify the index's files against the checksums recorded when they were written.
+
+    Exits 1 if a file is missing, resized or altered: rebuild the index then.
+
+    Example: veille check --index index
+    """
+    checked, problems = check_index(args.index)
+    for problem in problems:
+        print(f"damaged: {_plain(problem)}", file=sys.stderr)
+    if problems:
+        print(f"{args.index}: index damaged: run `veille build` to rebuild it", file=sys.stderr)
+        return 1
+    print(f"{args.index}: {checked} files verified, the index is as it was written")
+    return 0
+
+
 def _analyze(args: argparse.Namespace) -> int:
     """Show the tokens the French analyzer makes of a text, step by step.
 
@@ -253,6 +276,9 @@ def _serve(args: argparse.Namespace) -> int:
     """
     try:
         Index.open(args.index)
+    except (IndexDamagedError, IndexVersionError) as e:
+        # Served all the same: every page answers 503 and says to rebuild, until one is.
+        print(f"veille: warning: {e}", file=sys.stderr)
     except IndexNotFoundError:
         print(f"No index at {args.index}: building it from {args.corpus} first.", file=sys.stderr)
         _build(
@@ -370,6 +396,7 @@ def make_parser() -> argparse.ArgumentParser:
     _writer_options(command("optimize", _optimize))
     _query_options(command("query", _query))
     command("info", _info).add_argument("--json", action="store_true")
+    command("check", _check)
     command("analyze", _analyze).add_argument("text", help="French text to analyze")
     _serve_options(command("serve", _serve), corpus_default)
     return parser

@@ -321,3 +321,11 @@ def update_index(
 def optimize_index(index_path: str | os.PathLike, wait: float = 0.0) -> int:
     """Merge the index's segments into one; returns the segment count before."""
     return store_for(index_path).optimize(index_path, wait=wait)
+
+
+def check_index(index_path: str | os.PathLike) -> tuple[int, list[str]]:
+    """Verify every file of the live index against its recorded checksum.
+
+    Returns (files checked, problems found); no problem means the index is as written.
+    """
+    return store_for(index_path).verify(index_path)

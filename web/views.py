@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from search import (
     Index,
+    IndexDamagedError,
     IndexNotFoundError,
     IndexVersionError,
     ParameterError,
@@ -289,9 +290,19 @@ def search() -> ResponseReturnValue:
     )
 
 
+# A page of an article shows this many passages: a very long article is read in pages.
+PASSAGES_PER_PAGE = 100
+
+
+@bp.app_template_global()
+def article_page(position: int) -> int | None:
+    """The page of its article a passage is on (None for the first: no parameter)."""
+    return 1 + position // PASSAGES_PER_PAGE if position >= PASSAGES_PER_PAGE else None
+
+
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str) -> ResponseReturnValue:
-    """An article with all its passages; with `q`, its matches highlighted."""
+    """An article with its passages, a page at a time; with `q`, its matches highlighted."""
     q = SearchRequest(query=request.args.get("q", "")).query.strip()
     stored = get_index().article(article_id, query=q or None)
     if stored is None:
@@ -301,12 +312,22 @@ def article(article_id: str) -> ResponseReturnValue:
             message="Aucun article ne porte cet identifiant dans l'index.",
             params=_page_request(q),
         ), 404
+    last = max(1, -(-len(stored.passages) // PASSAGES_PER_PAGE))
+    number = SearchRequest.from_params({"page": request.args.get("page")}).page
+    if number > last:
+        number = last
+    shown = stored.passages[(number - 1) * PASSAGES_PER_PAGE : number * PASSAGES_PER_PAGE]
+    matched = set(stored.matched_positions)
     return render_template(
         "article.html",
         article=stored,
+        passages=shown,
         original_url=web_url(stored.url),
-        matched=set(stored.matched_positions),
+        matched=matched,
         params=_page_request(q),
+        page=number,
+        pages=page_numbers(number, last) if last > 1 else [],
+        last_page=last,
     )
 
 
@@ -371,9 +392,16 @@ def _bad_parameter(error: ParameterError) -> ResponseReturnValue:
 
 @bp.app_errorhandler(IndexNotFoundError)
 @bp.app_errorhandler(IndexVersionError)
+@bp.app_errorhandler(IndexDamagedError)
 def _index_unavailable(error: Exception) -> ResponseReturnValue:
     current_app.logger.warning("index unavailable: %s", error)
-    if isinstance(error, IndexVersionError):
+    if isinstance(error, IndexDamagedError):
+        message = (
+            "L'index est endommagé : il doit être reconstruit (veille build). "
+            "Les recherches reprendront ensuite."
+        )
+        api_message = "index damaged: it must be rebuilt (veille build)"
+    elif isinstance(error, IndexVersionError):
         message = (
             "L'index a été construit par une autre version de Veille : "
             "il doit être reconstruit (veille build)."

@@ -21,7 +21,7 @@ from ...ranking import RankingConfig
 from ..base import Changes
 from . import _internals  # noqa: F401  (checks whoosh's private parts at import)
 from .reader import WhooshReader
-from .store import build, current_generation, optimize, update
+from .store import build, current_generation, optimize, update, verify_files
 
 _REFRESH_SECONDS = 0.5
 
@@ -100,6 +100,11 @@ class WhooshStore:
 
     def optimize(self, path: str | os.PathLike, *, wait: float = 0.0) -> int:
         return optimize(path, wait=wait)
+
+    def verify(self, path: str | os.PathLike) -> tuple[int, list[str]]:
+        generation = current_generation(path)
+        problems = verify_files(generation)
+        return len(list(generation.glob("*.seg"))) + 1, problems
 
 
 __all__ = ["WhooshBackend", "WhooshStore"]

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import pickle
+import struct
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from whoosh import collectors, scoring
@@ -14,15 +19,57 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.util.times import long_to_datetime
 
+from ...errors import IndexDamagedError, VeilleError
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
 from ..base import Candidates, Filters, IndexStats, StoredPassage
 from ._internals import numeric_column
 from .compile import Compiler
 from .postings import TermArrays, rank_words, whole_article_scores
-from .store import IndexMeta, read_meta
+from .store import IndexMeta, check_sizes, read_meta
 
-PASSAGE_FIELDS = ("article_id", "title", "date", "source", "url", "position", "text")
+# What reading damaged whoosh files raises (truncated, overwritten): struct and pickle
+# errors, short reads, bad compressed blocks, offsets past the end.
+_DAMAGE = (
+    struct.error,
+    EOFError,
+    pickle.UnpicklingError,
+    zlib.error,
+    UnicodeDecodeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    MemoryError,
+    OSError,
+)
+
+R = TypeVar("R")
+
+
+def reads_index(method: Callable[..., R]) -> Callable[..., R]:
+    """Turn an error from reading damaged index files into IndexDamagedError."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except VeilleError:
+            raise
+        except FileNotFoundError:
+            if method.__name__ == "__init__":
+                raise  # a generation replaced while it was opened: the handle looks again
+            raise IndexDamagedError(
+                f"index damaged ({self.generation.name}: a file is missing): "
+                "run `veille build` to rebuild it"
+            ) from None
+        except _DAMAGE as e:
+            raise IndexDamagedError(
+                f"index damaged ({self.generation.name}: {type(e).__name__}: {e}): "
+                "run `veille build` to rebuild it"
+            ) from e
+
+    return wrapper
 
 
 class _Deadline(collectors.WrappingCollector):
@@ -110,10 +157,12 @@ def _folder_size(folder: Path) -> int:
 class WhooshReader:
     """One generation of a whoosh index, searched; cheap to reuse, not to open."""
 
+    @reads_index
     def __init__(self, generation: Path, config: RankingConfig) -> None:
         self.generation = generation
         self.config = config
         self.meta: IndexMeta = read_meta(generation)
+        check_sizes(generation, self.meta)
         self._ix = whoosh_index.open_dir(str(generation), readonly=True)
         weighting = scoring.BM25F(B=config.bm25_b, K1=config.bm25_k1)
         self._searcher = self._ix.searcher(weighting=weighting)
@@ -147,6 +196,7 @@ class WhooshReader:
 
     # --- matching ---------------------------------------------------------------------
 
+    @reads_index
     def match(
         self,
         query: ParsedQuery,
@@ -211,6 +261,7 @@ class WhooshReader:
             allowed &= dates <= filters.until.toordinal()
         return allowed
 
+    @reads_index
     def whole_article_scores(
         self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
     ) -> np.ndarray:
@@ -222,6 +273,7 @@ class WhooshReader:
 
     # --- stored passages ----------------------------------------------------------------
 
+    @reads_index
     def passages(self, docs: Sequence[int]) -> list[StoredPassage]:
         """The stored passages of these documents, in that order."""
         reader = self._searcher.reader()
@@ -230,11 +282,13 @@ class WhooshReader:
     def article_docs(self, article_id: str) -> list[int]:
         return list(self._searcher.docs_for_query(wq.Term("article_id", article_id)))
 
+    @reads_index
     def article(self, article_id: str) -> list[StoredPassage]:
         """All the passages of an article, in order; [] if there is none."""
         stored = self.passages(self.article_docs(article_id))
         return sorted(stored, key=lambda p: p.position)
 
+    @reads_index
     def matching_positions(self, article_id: str, query: ParsedQuery) -> tuple[int, ...]:
         """The positions of the article's passages that the query matches."""
         docs = self.article_docs(article_id)
@@ -246,15 +300,18 @@ class WhooshReader:
 
     # --- vocabulary --------------------------------------------------------------------
 
+    @reads_index
     def word_is_known(self, word: str) -> bool:
         """Whether a folded word as written occurs in some passage."""
         return self._searcher.reader().doc_frequency("exact", word) > 0
 
+    @reads_index
     def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
         """Words of the corpus (accents kept) within max_edits of ``start``."""
         reader = self._searcher.reader()
         return set(reader.terms_within("spell", start, max_edits, prefix=prefix))
 
+    @reads_index
     def spelling_frequency(self, word: str) -> int:
         """In how many articles a word (accents kept) occurs."""
         return self._searcher.reader().doc_frequency("spell", word)
@@ -269,6 +326,7 @@ class WhooshReader:
             self._articles = len(np.unique(self.documents().doc_article[live]))
         return self._articles
 
+    @reads_index
     def stats(self) -> IndexStats:
         """Counts, build date, versions and size of this generation."""
         reader = self._searcher.reader()

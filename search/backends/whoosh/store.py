@@ -24,16 +24,23 @@ import shutil
 import signal
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh import fields
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
 from ...analysis import ANALYZER_VERSION
 from ...corpus import Article
-from ...errors import IndexLockedError, IndexNotFoundError, IndexVersionError, VeilleError
+from ...errors import (
+    IndexDamagedError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    VeilleError,
+)
 from ...passages import Passage
 from ..base import Changes
 from .schema import SCHEMA_VERSION, make_schema, passage_document
@@ -55,6 +62,8 @@ class IndexMeta:
     built_at: dt.datetime
     articles: int
     passages: int
+    # Each index file at the last commit: name -> (size in bytes, blake2b digest).
+    files: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -63,6 +72,7 @@ class IndexMeta:
             "built_at": self.built_at.isoformat(timespec="seconds"),
             "articles": self.articles,
             "passages": self.passages,
+            "files": {name: list(record) for name, record in sorted(self.files.items())},
         }
 
     @classmethod
@@ -73,7 +83,84 @@ class IndexMeta:
             built_at=dt.datetime.fromisoformat(data["built_at"]),
             articles=int(data["articles"]),
             passages=int(data["passages"]),
+            files={
+                str(name): (int(size), str(digest))
+                for name, (size, digest) in dict(data.get("files", {})).items()
+            },
         )
+
+
+def _is_index_file(path: Path) -> bool:
+    # whoosh's segments (.seg) and tables of contents (.toc); not its lock, not our files.
+    return path.suffix in (".seg", ".toc") and path.is_file()
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def record_files(generation: Path, known: dict[str, tuple[int, str]]) -> dict:
+    """Each index file's size and digest; files already known (whoosh never rewrites a
+    file under the same name) keep their digest."""
+    files = {}
+    for path in sorted(generation.iterdir()):
+        if _is_index_file(path):
+            size = path.stat().st_size
+            old = known.get(path.name)
+            files[path.name] = old if old and old[0] == size else (size, _digest(path))
+    return files
+
+
+def _latest_toc(generation: Path) -> str | None:
+    tocs = [p.name for p in generation.glob("_MAIN_*.toc")]
+    return max(tocs, key=lambda n: int(n[6:-4]) if n[6:-4].isdigit() else -1, default=None)
+
+
+def check_sizes(generation: Path, meta: IndexMeta) -> None:
+    """IndexDamagedError if a file recorded at the last commit is missing or resized."""
+    recorded_toc = max(
+        (n for n in meta.files if n.endswith(".toc")),
+        key=lambda n: int(n[6:-4]) if n[6:-4].isdigit() else -1,
+        default=None,
+    )
+    if recorded_toc is None or recorded_toc != _latest_toc(generation):
+        return  # an index of an earlier version, or a commit whose record was not written
+    for name, (size, _) in meta.files.items():
+        path = generation / name
+        if name.endswith(".toc") and name != recorded_toc:
+            continue  # whoosh removes the tables of contents it replaced
+        try:
+            actual = path.stat().st_size
+        except FileNotFoundError:
+            raise _damaged(generation, f"{name} is missing") from None
+        if actual != size:
+            raise _damaged(generation, f"{name} has {actual:,} bytes, not {size:,}")
+
+
+def verify_files(generation: Path) -> list[str]:
+    """The problems of a generation's files against their recorded digests ([]: sound)."""
+    meta = read_meta(generation)
+    problems = []
+    for name, (size, digest) in meta.files.items():
+        path = generation / name
+        if not path.exists():
+            if not name.endswith(".toc") or name == _latest_toc(generation):
+                problems.append(f"{name} is missing")
+        elif path.stat().st_size != size:
+            problems.append(f"{name} has {path.stat().st_size:,} bytes, not {size:,}")
+        elif _digest(path) != digest:
+            problems.append(f"{name} does not hold what was written (checksum differs)")
+    return problems
+
+
+def _damaged(generation: Path, problem: str) -> IndexDamagedError:
+    return IndexDamagedError(
+        f"index damaged ({generation.name}: {problem}): run `veille build` to rebuild it"
+    )
 
 
 def current_generation(index_path: str | os.PathLike) -> Path:
@@ -395,6 +482,7 @@ def build(
                 built_at=dt.datetime.now().astimezone(),
                 articles=counts[0],
                 passages=counts[1],
+                files=record_files(building, {}),
             )
             write_meta(building, meta)
             os.rename(building, root / name)
@@ -411,7 +499,7 @@ def _stored_hash(searcher, article_id: str) -> str | None:
     return None if fields is None else fields.get("content_hash")
 
 
-def _update_meta(generation: Path, articles_delta: int, passages: int) -> None:
+def _update_meta(generation: Path, articles_delta: int, passages: int | None = None) -> None:
     meta = read_meta(generation)
     write_meta(
         generation,
@@ -420,7 +508,8 @@ def _update_meta(generation: Path, articles_delta: int, passages: int) -> None:
             analyzer_version=meta.analyzer_version,
             built_at=meta.built_at,
             articles=meta.articles + articles_delta,
-            passages=passages,
+            passages=meta.passages if passages is None else passages,
+            files=record_files(generation, meta.files),
         ),
     )
 
@@ -476,32 +565,35 @@ def update(
     """Add or replace articles (by id, skipping unchanged ones) and remove articles by id.
 
     One whoosh commit: readers see all of it or none of it, and a failure before the
-    commit leaves the index as it was.
+    commit leaves the index as it was, its files and its disk space too.
     """
     root = Path(index_path)
     with writer_lock(root, wait=wait):
-        generation = current_generation(root)
-        read_meta(generation)
+        generation = _live_for_writing(root)
         ix = whoosh_index.open_dir(str(generation))
-        writer = ix.writer(limitmb=128)
         try:
-            with ix.searcher() as searcher:
-                update = _Update(writer, searcher)
-                for article_id in remove:
-                    update.remove(article_id)
-                for article, passages in articles:
-                    update.add(article, passages)
-        except BaseException:
-            writer.cancel()
-            raise
-        changes = update.changes()
-        if changes.added or changes.replaced or changes.removed:
-            writer.commit()
-            with ix.reader() as reader:
-                _update_meta(generation, changes.added - changes.removed, reader.doc_count())
-        else:
-            writer.cancel()
-        ix.close()
+            writer = ix.writer(limitmb=128)
+            try:
+                with ix.searcher() as searcher:
+                    update = _Update(writer, searcher)
+                    for article_id in remove:
+                        update.remove(article_id)
+                    for article, passages in articles:
+                        update.add(article, passages)
+            except BaseException:
+                writer.cancel()
+                raise
+            changes = update.changes()
+            if changes.added or changes.replaced or changes.removed:
+                writer.commit()
+                with ix.reader() as reader:
+                    passages = reader.doc_count()
+                _update_meta(generation, changes.added - changes.removed, passages)
+            else:
+                writer.cancel()
+        finally:
+            ix.close()
+            _remove_uncommitted(generation)
     return changes
 
 
@@ -509,14 +601,45 @@ def optimize(index_path: str | os.PathLike, wait: float = 0.0) -> int:
     """Merge the live generation's segments into one; returns the segment count before."""
     root = Path(index_path)
     with writer_lock(root, wait=wait):
-        generation = current_generation(root)
-        read_meta(generation)
+        generation = _live_for_writing(root)
         ix = whoosh_index.open_dir(str(generation))
-        with ix.reader() as reader:
-            before = len(reader.leaf_readers()) if not reader.is_atomic() else 1
-        ix.optimize()
-        ix.close()
+        try:
+            with ix.reader() as reader:
+                before = len(reader.leaf_readers()) if not reader.is_atomic() else 1
+            ix.optimize()
+            _update_meta(generation, 0)
+        finally:
+            ix.close()
+            _remove_uncommitted(generation)
     return before
+
+
+def _live_for_writing(root: Path) -> Path:
+    """The live generation, checked and rid of what a killed writer left in it."""
+    _remove_stale(root, keep=None)
+    generation = current_generation(root)
+    meta = read_meta(generation)
+    check_sizes(generation, meta)
+    _remove_uncommitted(generation)
+    return generation
+
+
+def _remove_uncommitted(generation: Path) -> None:
+    """Remove the files no commit refers to: a failed or killed writer's segments, temp
+    folders and replaced tables of contents (called with the writers' lock held)."""
+    latest = _latest_toc(generation)
+    if latest is None:
+        return
+    toc = TOC.read(FileStorage(str(generation), readonly=True), "MAIN", int(latest[6:-4]))
+    live = tuple(segment.segment_id() for segment in toc.segments)
+    for path in generation.iterdir():
+        name = path.name
+        if path.is_dir() and name.endswith(".tmp"):
+            shutil.rmtree(path, ignore_errors=True)
+        elif name == latest or name == "MAIN_WRITELOCK" or not name.startswith(("MAIN", "_MAIN")):
+            continue
+        elif not name.startswith(live):
+            path.unlink(missing_ok=True)
 
 
 def _remove_stale(root: Path, keep: str | None) -> None:
