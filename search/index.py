@@ -149,7 +149,7 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
     plan = pq.plan
     found = reader.match(pq, plan, filters, title_weight, deadline)
     notes = [*pq.notes, *found.notes]
-    if plan is not None and len(found.docs) == 0 and _may_relax(plan):
+    if plan is not None and len(found.docs) == 0 and not found.timed_out and _may_relax(plan):
         # No passage has every word: rank those with the most of them.
         plan = replace(plan, require_all=False)
         found = reader.match(pq, plan, filters, title_weight, deadline)

@@ -114,12 +114,12 @@ def _budget(value: Any) -> float:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = float("nan")
-    if not 0.001 <= seconds <= MAX_BUDGET_SECONDS:  # also refuses nan
+    if not 0 < seconds <= MAX_BUDGET_SECONDS:  # also refuses nan
         raise ParameterError(
             "budget",
-            f"must be a number of seconds between 0.001 and {MAX_BUDGET_SECONDS:g}, "
+            f"must be a number of seconds above 0, at most {MAX_BUDGET_SECONDS:g}, "
             f"not {str(value)[:50]!r}",
-            f"{_LABELS_FR['budget']} doit être un nombre de secondes entre 0,001 et "
+            f"{_LABELS_FR['budget']} doit être un nombre de secondes, plus de 0 et au plus "
             f"{MAX_BUDGET_SECONDS:g}.",
         )
     return seconds

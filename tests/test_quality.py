@@ -61,4 +61,45 @@ def test_ci_runs_the_readme_test_command():
 
 def test_changelog_is_newest_first():
     text = (ROOT / "CHANGES.md").read_text(encoding="utf-8")
-    assert re.search(r"^## ", text, re.M)
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert headings[0] == f"Unreleased ({search.__version__})"
+    released = [tuple(map(int, h.split("."))) for h in headings[1:]]
+    assert released and released == sorted(released, reverse=True)
+    assert released[0] < tuple(map(int, search.__version__.split(".")))
+
+
+def test_no_function_over_80_lines_nor_class_over_250():
+    import ast
+
+    too_long = []
+    for path in sorted([*ROOT.glob("search/**/*.py"), *ROOT.glob("web/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            limit = {ast.FunctionDef: 80, ast.AsyncFunctionDef: 80, ast.ClassDef: 250}.get(
+                type(node)
+            )
+            if limit and node.end_lineno - node.lineno + 1 > limit:
+                too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert too_long == []
+
+
+def test_only_the_whoosh_backend_imports_whoosh():
+    import ast
+
+    importers = set()
+    for path in sorted([*ROOT.glob("search/**/*.py"), *ROOT.glob("web/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(name == "whoosh" or name.startswith("whoosh.") for name in names):
+                importers.add(path.relative_to(ROOT).parts[:3])
+    assert importers == {("search", "backends", "whoosh")}
+
+
+def test_the_package_version_is_the_projects():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert search.__version__ == project["version"]

@@ -166,7 +166,9 @@ class WhooshReader:
         self._ix = whoosh_index.open_dir(str(generation), readonly=True)
         weighting = scoring.BM25F(B=config.bm25_b, K1=config.bm25_k1)
         self._searcher = self._ix.searcher(weighting=weighting)
-        self._size = _folder_size(generation)
+        # The files of the last commit: not what a failed writer may have left beside them.
+        recorded = sum(size for size, _ in self.meta.files.values())
+        self._size = recorded or _folder_size(generation)
         self._documents: _Documents | None = None
         self._arrays: TermArrays | None = None
         self._lead: np.ndarray | None = None

@@ -1,0 +1,336 @@
+"""The hardening issue, through the public surfaces: budgets, bounds, damaged and emptied
+indexes, writers that fail, control characters, very long articles."""
+
+import itertools
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from conftest import ROOT, write_jsonl
+
+from search import Index, IndexDamagedError, build_index, check_index
+from search.index import TIMED_OUT_NOTE
+
+ENV = os.environ | {"PYTHONPATH": str(ROOT)}
+
+
+def veille(*args: str, preexec=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "search", *args],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=preexec,
+    )
+
+
+def small_index(tmp_path: Path, records: list[dict]) -> Path:
+    path = tmp_path / "index"
+    build_index(write_jsonl(tmp_path / "corpus" / "a.jsonl", records), path)
+    return path
+
+
+ARTICLES = [
+    {
+        "id": f"a{i}",
+        "title": f"Le Maroc et la sécurité, épisode {i}",
+        "date": f"2024-0{1 + i % 9}-1{i % 9}",
+        "text": "La coopération sécuritaire entre le Maroc et la France progresse. "
+        "Les ministres évoquent la lutte contre le terrorisme.\n\n"
+        "Un second paragraphe parle de football et de supporters marocains.",
+    }
+    for i in range(6)
+]
+
+
+# --- a budget for every search --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Maroc sécurité coopération terrorisme",  # plain words: the array path
+        '"coopération sécuritaire" OU titre:Maroc OU football',  # whoosh's matchers
+    ],
+)
+def test_a_search_past_its_budget_answers_what_it_found_marked_partial(tmp_path, query):
+    index = Index.open(small_index(tmp_path, ARTICLES))
+    complete = index.search(query)
+    assert complete.timed_out is False and complete.total > 0
+    assert TIMED_OUT_NOTE not in complete.notes
+    partial = index.search(query, budget=1e-9)
+    assert partial.timed_out is True
+    assert partial.total_is_estimate is True
+    assert TIMED_OUT_NOTE in partial.notes
+    assert partial.total <= complete.total
+
+
+def test_the_api_and_the_page_say_a_search_timed_out(tmp_path):
+    from web import create_app
+
+    app = create_app({"VEILLE_INDEX": str(small_index(tmp_path, ARTICLES))})
+    app.config["VEILLE_SEARCH_BUDGET"] = 1e-9
+    client = app.test_client()
+    response = client.get("/api/search", query_string={"q": "Maroc sécurité coopération"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["timed_out"] is True and body["total_is_estimate"] is True
+    assert TIMED_OUT_NOTE in body["notes"]
+    page = client.get("/", query_string={"q": "Maroc sécurité coopération"})
+    assert page.status_code == 200
+    notes = [p.get_text() for p in BeautifulSoup(page.data, "html.parser").select("p.note")]
+    assert TIMED_OUT_NOTE in notes
+    # the visitor cannot raise the budget: it is the app's setting
+    body = client.get("/api/search?q=Maroc+sécurité+coopération&budget=60").get_json()
+    assert body["timed_out"] is True
+
+
+def test_a_prefix_expands_to_its_most_frequent_words_and_says_so(tmp_path):
+    words = ["mot" + "".join(p) for p in itertools.product("abcdefgh", repeat=2)]  # 64 words
+    records = [
+        {"id": f"w{i}", "title": "Vocabulaire", "text": f"Le {word} du jour est {word}."}
+        for i, word in enumerate(words)
+    ]
+    records.append({"id": "often", "title": "Souvent", "text": "motaa " * 3 + "motab motac"})
+    index = Index.open(small_index(tmp_path, records))
+    results = index.search("mot*", limit=100)
+    assert any("les 50 mots les plus fréquents" in note for note in results.notes)
+    # 50 words read: the three of "often" (the most frequent) and 47 more, an article each
+    assert results.total == 51
+    assert "often" in {hit.article_id for hit in results}
+    assert index.search("mo*").notes == ()  # too short to be a prefix: the word "mo"
+    assert index.search("mo*").total == 0
+
+
+def test_deeply_nested_parentheses_are_plain_words_everywhere(tmp_path, client):
+    deep = "(" * 333 + "gouvernement" + ")" * 333
+    api = client.get("/api/search", query_string={"q": deep})
+    assert api.status_code == 200
+    assert api.get_json()["total"] == client.get("/api/search?q=gouvernement").get_json()["total"]
+    assert client.get("/", query_string={"q": deep}).status_code == 200
+    assert client.get("/articles/ecole", query_string={"q": deep}).status_code == 200
+    run = veille("query", deep, "--index", str(small_index(tmp_path, ARTICLES)))
+    assert run.returncode == 0 and "Traceback" not in run.stderr
+
+
+# --- damaged indexes ---------------------------------------------------------------------
+
+
+def damage(index: Path, how: str) -> None:
+    (generation,) = [p for p in index.iterdir() if p.name.startswith("gen-")]
+    if how == "empty segment":
+        (segment,) = generation.glob("*.seg")
+        os.truncate(segment, 0)
+    elif how == "short toc":
+        (toc,) = generation.glob("*.toc")
+        os.truncate(toc, 100)
+    elif how == "random bytes":
+        (segment,) = generation.glob("*.seg")
+        data = bytearray(segment.read_bytes())
+        rng = random.Random(7)
+        for i in rng.sample(range(len(data)), len(data) // 20):
+            data[i] = rng.randrange(256)
+        segment.write_bytes(bytes(data))
+    elif how == "missing segment":
+        (segment,) = generation.glob("*.seg")
+        segment.unlink()
+
+
+@pytest.mark.parametrize("how", ["empty segment", "short toc", "missing segment"])
+def test_a_damaged_index_is_named_not_crashed_on(tmp_path, how):
+    index = small_index(tmp_path, ARTICLES)
+    damage(index, how)
+    for args in (["query", "Maroc"], ["info"], ["add", str(tmp_path / "corpus")]):
+        run = veille(*args, "--index", str(index))
+        assert run.returncode == 1, run
+        assert run.stderr.startswith("veille: error: index damaged (")
+        assert "run `veille build`" in run.stderr
+        assert "Traceback" not in run.stderr
+    with pytest.raises(IndexDamagedError):
+        Index.open(index)
+    _, problems = check_index(index)
+    assert problems
+    run = veille("check", "--index", str(index))
+    assert run.returncode == 1 and "index damaged" in run.stderr
+
+
+def test_veille_check_finds_altered_bytes_that_sizes_miss(tmp_path):
+    index = small_index(tmp_path, ARTICLES)
+    run = veille("check", "--index", str(index))
+    assert run.returncode == 0 and "files verified" in run.stdout
+    damage(index, "random bytes")
+    run = veille("check", "--index", str(index))
+    assert run.returncode == 1
+    assert "checksum differs" in run.stderr
+    # and searching it gives the clear error or answers, never a traceback
+    run = veille("query", "Maroc", "--index", str(index))
+    assert "Traceback" not in run.stderr
+    assert run.returncode in (0, 1)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/?q=Maroc", "/api/search?q=Maroc", "/articles/a1", "/healthz"]
+)
+def test_the_web_app_answers_503_on_a_damaged_index(tmp_path, path):
+    from web import create_app
+
+    index = small_index(tmp_path, ARTICLES)
+    damage(index, "empty segment")
+    client = create_app({"VEILLE_INDEX": str(index)}).test_client()
+    response = client.get(path)
+    assert response.status_code == 503
+    if path.startswith(("/api", "/healthz")):
+        assert "damaged" in response.get_json()["error"]
+    else:
+        text = BeautifulSoup(response.data, "html.parser").get_text()
+        assert "endommagé" in text and "veille build" in text
+
+
+@pytest.mark.slow
+def test_veille_serve_on_a_damaged_index_starts_and_answers_503(tmp_path):
+    import time
+    import urllib.error
+    import urllib.request
+
+    from conftest import VeilleServer
+
+    index = small_index(tmp_path, ARTICLES)
+    damage(index, "empty segment")
+    before = sorted(p.name for p in index.iterdir())
+    server = VeilleServer(index, tmp_path / "server.log", workers=1)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(server.url + "/healthz", timeout=2)
+                pytest.fail("a damaged index answered 200")
+            except urllib.error.HTTPError as answer:
+                assert answer.code == 503
+                assert json.loads(answer.read())["status"] == "unavailable"
+                break
+            except OSError:
+                assert time.monotonic() < deadline, server.read_log()
+                time.sleep(0.1)
+    finally:
+        server.stop()
+    assert sorted(p.name for p in index.iterdir()) == before  # it did not rebuild
+    assert "Traceback" not in server.read_log()
+
+
+# --- writers clean up ------------------------------------------------------------------
+
+
+def generation_of(index: Path) -> Path:
+    (generation,) = [p for p in index.iterdir() if p.name.startswith("gen-")]
+    return generation
+
+
+def test_the_next_writer_removes_what_a_killed_writer_left(tmp_path):
+    index = small_index(tmp_path, ARTICLES)
+    generation = generation_of(index)
+    live = sorted(p.name for p in generation.iterdir())
+    size = Index.open(index).info().size_bytes
+    (generation / "MAIN.tmp").mkdir()
+    (generation / "MAIN.tmp" / "x.ctmp").write_bytes(b"x" * 100_000)
+    (generation / "MAIN_deadbeef0123.seg").write_bytes(b"y" * 100_000)
+    (index / ".building-gen-x").mkdir()
+    assert Index.open(index).info().size_bytes == size  # only live files count
+    extra = write_jsonl(tmp_path / "more.jsonl", [{"id": "n", "title": "T", "text": "Rabat."}])
+    run = veille("add", str(extra), "--index", str(index))
+    assert run.returncode == 0, run.stderr
+    names = sorted(p.name for p in generation.iterdir())
+    assert "MAIN.tmp" not in names and "MAIN_deadbeef0123.seg" not in names
+    assert not (index / ".building-gen-x").exists()
+    assert set(live) - {n for n in live if n.endswith(".toc")} <= set(names)
+    assert Index.open(index).search("Rabat").total == 1
+
+
+def _small_file_limit() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the limit: an OSError
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+
+def test_a_writer_that_fills_the_disk_leaves_the_index_and_the_space_as_they_were(tmp_path):
+    index = small_index(tmp_path, ARTICLES)
+    generation = generation_of(index)
+    before = {p.name: p.stat().st_size for p in generation.iterdir() if p.is_file()}
+    big = [
+        {"id": f"big{i}", "title": "Gros", "text": " ".join(f"mot{i}x{j}" for j in range(3000))}
+        for i in range(20)
+    ]
+    corpus = write_jsonl(tmp_path / "big.jsonl", big)
+    run = veille("add", str(corpus), "--index", str(index), preexec=_small_file_limit)
+    assert run.returncode == 1
+    assert "File too large" in run.stderr and "Traceback" not in run.stderr
+    after = {p.name: p.stat().st_size for p in generation.iterdir() if p.is_file()}
+    assert {n: s for n, s in after.items() if n != "MAIN_WRITELOCK"} == {
+        n: s for n, s in before.items() if n != "MAIN_WRITELOCK"
+    }
+    assert not [p for p in generation.iterdir() if p.is_dir()]
+    run = veille("add", str(corpus), "--index", str(index))
+    assert run.returncode == 0, run.stderr
+    assert Index.open(index).search("mot3x17").total == 1
+
+
+def test_an_emptied_index_answers_no_results(tmp_path):
+    index = small_index(tmp_path, ARTICLES[:2])
+    assert veille("remove", "a0", "a1", "--index", str(index)).returncode == 0
+    assert veille("optimize", "--index", str(index)).returncode == 0
+    run = veille("query", "Maroc", "--index", str(index))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("0 articles, 0 passages")
+    from web import create_app
+
+    client = create_app({"VEILLE_INDEX": str(index)}).test_client()
+    response = client.get("/api/search?q=Maroc")
+    assert response.status_code == 200 and response.get_json()["total"] == 0
+    assert client.get("/healthz").get_json()["articles"] == 0
+
+
+# --- what the CLI prints, what the page sends --------------------------------------------
+
+
+def test_the_cli_prints_no_control_characters_from_the_corpus(tmp_path):
+    hostile = "\x1b]0;titre piégé\x07\x1b[2J\x1b]52;c;ZXZpbA==\x07"
+    index = small_index(
+        tmp_path,
+        [{"id": "x", "title": f"Maroc {hostile}", "text": f"Le Maroc {hostile} et Rabat."}],
+    )
+    run = veille("query", "Maroc", "--index", str(index), "--explain")
+    assert run.returncode == 0
+    assert "Maroc" in run.stdout
+    assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in run.stdout)
+
+
+def test_a_very_long_article_is_shown_a_page_at_a_time(tmp_path):
+    from web import create_app
+
+    paragraphs = [
+        f"Paragraphe {n} : le gouvernement présente la réforme numéro {n} aux élus locaux."
+        for n in range(250)
+    ]
+    paragraphs[150] += " Une mention unique du mot zanzibar."
+    index = small_index(
+        tmp_path, [{"id": "long", "title": "Très long", "text": "\n\n".join(paragraphs)}]
+    )
+    client = create_app({"VEILLE_INDEX": str(index)}).test_client()
+    doc = BeautifulSoup(client.get("/articles/long?q=zanzibar").data, "html.parser")
+    assert len(doc.select("p.passage")) == 100
+    assert [a.get_text() for a in doc.select("nav.pagination a")] == ["1", "2", "3"]
+    results = BeautifulSoup(client.get("/?q=zanzibar").data, "html.parser")
+    link = results.select_one(".hit-title a")["href"]
+    assert "page=2" in link and link.endswith("#p150")
+    page = BeautifulSoup(client.get(link.split("#")[0]).data, "html.parser")
+    assert page.select_one("#p150 mark").get_text() == "zanzibar"
+    assert len(page.select("p.passage")) == 100
+    last = BeautifulSoup(client.get("/articles/long?page=3").data, "html.parser")
+    assert len(last.select("p.passage")) == 50
