@@ -369,7 +369,9 @@ class _Classifier:
             inner = self.node(node.node, positive=False)
             return None if inner is None else Not(inner)
         children = node.nodes
-        if len(children) > MAX_BRANCHES:
+        # An explicit OR is bounded; a long text (words side by side) is ranked from arrays,
+        # where every word costs the same, and keeps all its words.
+        if isinstance(node, _Or) and len(children) > MAX_BRANCHES:
             self.notes.append(
                 f"seules les {MAX_BRANCHES} premières parties d'un groupe sont cherchées"
             )

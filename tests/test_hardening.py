@@ -334,3 +334,15 @@ def test_a_very_long_article_is_shown_a_page_at_a_time(tmp_path):
     assert len(page.select("p.passage")) == 100
     last = BeautifulSoup(client.get("/articles/long?page=3").data, "html.parser")
     assert len(last.select("p.passage")) == 50
+
+
+def test_bounds_apply_to_an_explicit_or_not_to_a_long_text():
+    from search import parse_query
+
+    words = [f"mot{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(40)]
+    long_text = parse_query(" ".join(words))
+    assert long_text.plan is not None and len(long_text.plan.words) == 40
+    assert long_text.notes == ()
+    alternatives = parse_query(" OR ".join(words))
+    assert len(alternatives.tree.nodes) == 32
+    assert alternatives.notes == ("seules les 32 premières parties d'un groupe sont cherchées",)
