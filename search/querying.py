@@ -74,7 +74,8 @@ class Highlights:
 class Term:
     """A word in any of its forms: its stem; ``exact`` its folded spelling as typed.
 
-    ``field`` None means the passage's text or its article's title; "title" the title only.
+    ``field`` None means the passage's text or its article's title; "title" the title only;
+    "exact" the word as written, in the passage's text (a query of common words only).
     """
 
     stem: str
@@ -605,20 +606,24 @@ def parse_query(text: str) -> ParsedQuery:
     ranked_or = count > LONG_QUERY_WORDS or (count > 1 and _is_question(cleaned))
     reader = _Classifier(ranked_or)
     tree = reader.node(syntax) if syntax is not None else None
+    plan = None
     if tree is None and reader.ignored:
-        # Only common words (e.g. "qui est"): look for them as written.
+        # Only common words (e.g. "qui est"): look for them as written, all of them.
         words = list(dict.fromkeys(w for typed in reader.ignored for w in exact_terms(typed)))
         reader.words.update(words)
         phrases = tuple(Phrase((w,)) for w in words)
         tree = phrases[0] if len(phrases) == 1 else All(phrases)
+        plan = PlainPlan(words=tuple(Term(w, w, "exact") for w in words))
     elif tree is not None and _only_negative(tree):
         tree = All((Everything(), tree))
+    else:
+        plan = _plain_plan(tree, syntax, ranked_or)
     return ParsedQuery(
         text=cleaned,
         tree=tree,
         highlights=reader.highlights(),
         ranked_or=ranked_or,
-        plan=_plain_plan(tree, syntax, ranked_or),
+        plan=plan,
         typed_words=tuple(reader.typed),
         searched=tuple(reader.searched),
         ignored=tuple(reader.ignored),

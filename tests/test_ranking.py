@@ -31,6 +31,8 @@ QUERIES = [
     "Comment-faire la paix, et quand, au Maroc ?",
     "En quelle année le ministre français tombe-t-il malade au Maroc ?",
     "Pourquoi les supporters marocains de Saint-Denis vont-ils au stade de France ?",
+    "qui est",  # common words only: their exact forms, all of them
+    "de la",
 ]
 
 

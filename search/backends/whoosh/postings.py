@@ -187,6 +187,13 @@ def rank_words(
     for word in words:
         if read and time.monotonic() > deadline:
             break
+        read += 1
+        if word.field == "exact":  # a common word, as written: in the text only
+            ids, weights = arrays.weights("exact", word.stem)
+            scores[ids] += weights
+            matched[ids] += 1
+            in_text[ids] = True
+            continue
         text_ids, text_w = arrays.weights("text", word.stem)
         title_ids, title_w = arrays.weights("title", word.stem)
         scores[text_ids] += text_w
@@ -199,7 +206,6 @@ def rank_words(
         has[title_ids] = True
         matched += has
         in_text[text_ids] = True
-        read += 1
     mask = (matched == len(words)) if require_all else (matched > 0)
     mask &= in_text | lead
     mask &= arrays.live
@@ -223,6 +229,8 @@ def whole_article_scores(
     scores = np.zeros(n_articles, dtype=np.float32)
     k1, b = config.article_bm25_k1, config.article_bm25_b
     for word in words:
+        if word.field == "exact":
+            continue  # a common word: not in the stemmed text
         articles, weights = arrays.article_weights(word.stem, doc_article, n_articles, k1, b)
         scores[articles] += weights
     return scores

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from whoosh import collectors, scoring
+from whoosh import collectors, matching, scoring
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.util.times import long_to_datetime
@@ -72,6 +72,53 @@ def reads_index(method: Callable[..., R]) -> Callable[..., R]:
     return wrapper
 
 
+class _OutOfTime(Exception):
+    """A search reached its deadline inside whoosh's matchers."""
+
+
+class _TimedMatcher(matching.WrappingMatcher):
+    """A term's postings that stop the search at a deadline (``time.monotonic()``).
+
+    whoosh's phrase and intersection matchers may walk many postings between two matches;
+    checking at each step of every term's postings bounds them all.
+    """
+
+    def __init__(self, child, boost: float = 1.0, deadline: float = 0.0) -> None:
+        super().__init__(child, boost=boost)
+        self.deadline = deadline
+
+    def _replacement(self, newchild):
+        return type(self)(newchild, boost=self.boost, deadline=self.deadline)
+
+    def copy(self):
+        return type(self)(self.child.copy(), boost=self.boost, deadline=self.deadline)
+
+    def next(self):
+        if time.monotonic() > self.deadline:
+            raise _OutOfTime
+        return self.child.next()
+
+    def skip_to(self, id):
+        if time.monotonic() > self.deadline:
+            raise _OutOfTime
+        return self.child.skip_to(id)
+
+
+class _TimedSearcher:
+    """A segment's searcher whose postings stop at a deadline; all else is the searcher's."""
+
+    def __init__(self, searcher, deadline: float) -> None:
+        self._searcher = searcher
+        self._deadline = deadline
+
+    def __getattr__(self, name: str):
+        return getattr(self._searcher, name)
+
+    def postings(self, fieldname, text, weighting=None, qf=1):
+        found = self._searcher.postings(fieldname, text, weighting=weighting, qf=qf)
+        return _TimedMatcher(found, deadline=self._deadline)
+
+
 class _Deadline(collectors.WrappingCollector):
     """Stop collecting at a deadline (``time.monotonic()``), keeping what was found."""
 
@@ -80,12 +127,14 @@ class _Deadline(collectors.WrappingCollector):
         self.deadline = deadline
         self.timed_out = False
 
+    def set_subsearcher(self, subsearcher, offset) -> None:
+        super().set_subsearcher(_TimedSearcher(subsearcher, self.deadline), offset)
+
     def collect_matches(self) -> None:
-        for n, sub_docnum in enumerate(self.matches()):
-            if n % 64 == 0 and time.monotonic() > self.deadline:
-                self.timed_out = True
-                return
-            self.collect(sub_docnum)
+        try:
+            self.child.collect_matches()
+        except _OutOfTime:
+            self.timed_out = True
 
 
 class _Documents:
@@ -244,9 +293,14 @@ class WhooshReader:
             timed_out=timed_out,
         )
 
-    def _whoosh_match(self, q: wq.Query, deadline: float) -> tuple[np.ndarray, np.ndarray, bool]:
-        collector = _Deadline(self._searcher.collector(limit=None), deadline)
-        self._searcher.search_with_collector(q, collector)
+    def _whoosh_match(
+        self, q: wq.Query, deadline: float, allow: set[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        collector = _Deadline(self._searcher.collector(limit=None, filter=allow), deadline)
+        try:
+            self._searcher.search_with_collector(q, collector)
+        except _OutOfTime:  # while the matchers were made: nothing found yet
+            collector.timed_out = True
         results = collector.results()
         docs = np.fromiter((h.docnum for h in results), dtype=np.int32, count=len(results))
         scores = np.fromiter((h.score for h in results), dtype=np.float32, count=len(results))
@@ -291,14 +345,19 @@ class WhooshReader:
         return sorted(stored, key=lambda p: p.position)
 
     @reads_index
-    def matching_positions(self, article_id: str, query: ParsedQuery) -> tuple[int, ...]:
-        """The positions of the article's passages that the query matches."""
+    def matching_positions(
+        self, article_id: str, query: ParsedQuery, deadline: float = 2.0
+    ) -> tuple[int, ...]:
+        """The positions of the article's passages that the query matches (those found
+        within ``deadline`` seconds)."""
         docs = self.article_docs(article_id)
         if not docs or query.tree is None:
             return ()
         compiler = Compiler(self._searcher.reader(), self.config, self.config.title_weight)
-        results = self._searcher.search(compiler.compile(query.tree), limit=None, filter=set(docs))
-        return tuple(sorted(h["position"] for h in results))
+        q = compiler.compile(query.tree)
+        found, _, _ = self._whoosh_match(q, time.monotonic() + deadline, allow=set(docs))
+        reader = self._searcher.reader()
+        return tuple(sorted(reader.stored_fields(int(d))["position"] for d in found))
 
     # --- vocabulary --------------------------------------------------------------------
 
