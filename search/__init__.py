@@ -19,6 +19,7 @@ from .errors import (
 from .explain import Explanation, explain
 from .index import (
     BuildSummary,
+    add_articles,
     Index,
     IndexInfo,
     UpdateSummary,
@@ -56,6 +57,7 @@ __all__ = [
     "StoredArticle",
     "UpdateSummary",
     "VeilleError",
+    "add_articles",
     "analysis_steps",
     "build_index",
     "check_index",

@@ -318,6 +318,26 @@ def update_index(
     )
 
 
+def add_articles(
+    index_path: str | os.PathLike, articles: Iterable[Article], *, wait: float = 0.0
+) -> UpdateSummary:
+    """Add or replace these articles (by id, unchanged ones skipped), as `veille add` does.
+
+    For writers that make their articles themselves (the feed fetcher): the writers' lock is
+    held only while they are written.
+    """
+    started = time.monotonic()
+    changes = store_for(index_path).update(index_path, _with_passages(articles), [], wait=wait)
+    return UpdateSummary(
+        added=changes.added,
+        replaced=changes.replaced,
+        unchanged=changes.unchanged,
+        removed=changes.removed,
+        passages=changes.passages,
+        seconds=time.monotonic() - started,
+    )
+
+
 def optimize_index(index_path: str | os.PathLike, wait: float = 0.0) -> int:
     """Merge the index's segments into one; returns the segment count before."""
     return store_for(index_path).optimize(index_path, wait=wait)
