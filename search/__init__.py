@@ -19,10 +19,10 @@ from .errors import (
 from .explain import Explanation, explain
 from .index import (
     BuildSummary,
-    add_articles,
     Index,
     IndexInfo,
     UpdateSummary,
+    add_articles,
     build_index,
     check_index,
     optimize_index,
