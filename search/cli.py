@@ -175,6 +175,10 @@ def _print_results(results: Results, color: bool, explain_query: str | None = No
         print(f"Note : {_plain(note)}")
     if results.suggestion:
         print(f"Essayez : {_plain(results.suggestion)}")
+    for name, label in (("source", "Sources"), ("category", "Rubriques")):
+        if values := results.facets.get(name):
+            counted = ", ".join(f"{_plain(value)} ({count:,})" for value, count in values[:8])
+            print(f"{label} : {counted}")
     for rank, hit in enumerate(results, start=(results.page - 1) * results.limit + 1):
         meta = ", ".join(x for x in (hit.date and hit.date.isoformat(), hit.source) if x)
         print(f"\n{rank}. {_plain(hit.title)}" + (f"  ({_plain(meta)})" if meta else ""))
@@ -205,6 +209,8 @@ def _query(args: argparse.Namespace) -> int:
             "since": args.since,
             "until": args.until,
             "budget": args.budget,
+            "source": args.source,
+            "category": args.category,
         }
     )
     results = Index.open(args.index).search(request)
@@ -338,6 +344,8 @@ def _query_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="from this date (YYYY, YYYY-MM or YYYY-MM-DD), inclusive")
     p.add_argument("--until", help="to this date (YYYY, YYYY-MM or YYYY-MM-DD), inclusive")
     p.add_argument("--budget", help="seconds the search may take (default 2)")
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--category", action="append", help="only this section (repeatable)")
     p.add_argument("--json", action="store_true", help="print the web API's JSON body")
     p.add_argument("--explain", action="store_true", help="say why each result matched")
 
@@ -402,7 +410,7 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_OPTIONS = {"query": "TEXT"}
+_OPTIONS = {"query": "TEXT", "sources": "--source", "categories": "--category"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,6 +41,12 @@ class Article:
             object.__setattr__(self, "paragraphs", tuple(self.paragraphs))
 
     @property
+    def category(self) -> str | None:
+        """The article's section (a JSON Lines ``category``, a page's section), if any."""
+        value = self.metadata.get("category")
+        return value.strip() or None if isinstance(value, str) else None
+
+    @property
     def body(self) -> str:
         """The paragraphs joined by blank lines; passage offsets point into this string."""
         return "\n\n".join(self.paragraphs)

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .analysis import describe_chain
 from .backends import store_for
 from .backends.base import Backend, Filters, Reader
@@ -25,12 +23,13 @@ from .corpus import Article, CorpusError, read_corpus
 from .explain import Explanation, explain
 from .passages import Passage, split_passages
 from .querying import Highlights, ParsedQuery, parse_query
-from .ranking import DEFAULT_RANKING, RankingConfig
+from .ranking import DEFAULT_RANKING, RankingConfig, unique_first
 from .request import SearchRequest
 from .results import (
     Hit,
     Results,
     StoredArticle,
+    filter_by_facets,
     group_and_page,
     make_hits,
     passage_hit,
@@ -154,9 +153,14 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         plan = replace(plan, require_all=False)
         found = reader.match(pq, plan, filters, title_weight, deadline)
         notes.append(PARTIAL_MATCH_NOTE)
+    wanted = {
+        "source": (*request.sources, *pq.sources),
+        "category": (*request.categories, *pq.categories),
+    }
+    found, facets = filter_by_facets(found, wanted)
     whole = None
     if request.group == "article" and request.sort == "relevance" and plan is not None:
-        articles = np.unique(found.articles)
+        articles, _ = unique_first(found.articles)
         whole = reader.whole_article_scores(plan.words, articles, config)
     page = group_and_page(found, request, config, whole)
     docs = sorted({doc for _, passages in page.hits for doc, _ in passages})
@@ -182,6 +186,7 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         timeline=timeline(found),
         notes=tuple(dict.fromkeys(notes)),
         timed_out=found.timed_out,
+        facets=facets,
     )
 
 

@@ -4,7 +4,8 @@ Words must all match (for short queries); "quoted phrases" match the words as wr
 ``-word``, ``SAUF`` and ``NOT`` exclude; ``OU``/``OR`` and ``ET``/``AND`` combine (only in
 capitals: ``ou`` and ``et`` are words); parentheses group; ``titre:`` (or ``title:``) looks in
 titles; ``terror*`` is a prefix; ``date:2024-05``, ``depuis:2024`` and ``jusqua:2024-06-30``
-filter by date. ``?`` and ``!`` are punctuation. Nothing a user types raises: input the
+filter by date; ``source:AFP`` and ``rubrique:politique`` by source and section. ``?`` and
+``!`` are punctuation. Nothing a user types raises: input the
 grammar cannot read is searched as plain words.
 
 Each typed word is classified once (a word in any form, a compound read as a phrase, a
@@ -44,6 +45,14 @@ _DATE_FIELDS = {
     "jusqu'à": "until",
     "jusqu'a": "until",
     "until": "until",
+}
+# Facet filters: source:AFP, rubrique:politique, source:"Le Monde".
+_FILTER_FIELDS = {
+    "source": "sources",
+    "rubrique": "categories",
+    "categorie": "categories",
+    "category": "categories",
+    "section": "categories",
 }
 _LEXER = re.compile(
     r"""(?P<space>\s+)
@@ -157,6 +166,8 @@ class ParsedQuery:
     excluded_words: tuple[str, ...] = ()  # the excluded words as typed
     since: dt.date | None = None
     until: dt.date | None = None
+    sources: tuple[str, ...] = ()  # source:…
+    categories: tuple[str, ...] = ()  # rubrique:…
     notes: tuple[str, ...] = field(default=())
 
 
@@ -220,6 +231,8 @@ def _lex(text: str) -> list[tuple[str, str]]:
             name = value[:-1].lower()
             if name in _FIELDS:
                 kind, value = "field", _FIELDS[name]
+            elif fold_accents(name) in _FILTER_FIELDS:
+                kind, value = "filter", _FILTER_FIELDS[fold_accents(name)]
             elif fold_accents(name) in _DATE_FIELDS or name in _DATE_FIELDS:
                 kind, value = (
                     "datefield",
@@ -239,6 +252,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.dates: list[tuple[str, str]] = []
+        self.filters: list[tuple[str, str]] = []
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -296,6 +310,11 @@ class _Parser:
             if self.peek() is None or self.peek()[0] not in ("word", "phrase", "open"):
                 raise _SyntaxError("field without a value")
             return self._with_field(self.parse_unary(), value)
+        if kind == "filter":
+            if self.peek() is None or self.peek()[0] not in ("word", "phrase"):
+                raise _SyntaxError("filter without a value")
+            self.filters.append((value, self.take()[1].strip('"')))
+            return None
         if kind == "datefield":
             if self.peek() is None or self.peek()[0] != "word":
                 raise _SyntaxError("date filter without a date")
@@ -563,8 +582,9 @@ def _count_plain(node) -> int:
     return 0
 
 
-def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, list[tuple[str, str]]]:
-    """The syntax tree of the text (plain words where the grammar fails) and its dates."""
+def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
+    """The syntax tree of the text (plain words where the grammar fails), and its parser
+    (with the dates and filters it read)."""
     tokens = _lex(cleaned)
     parser = _Parser(tokens)
     try:
@@ -577,7 +597,7 @@ def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, list[tuple[str
         # A long text (a question, a pasted paragraph) is its words: quotes, parentheses
         # and dashes in it are punctuation, not syntax.
         tree = _Parser(_plain_words(cleaned)).parse()
-    return tree, parser.dates
+    return tree, parser
 
 
 def _date_filters(dates: list[tuple[str, str]], notes: list[str]):
@@ -600,8 +620,8 @@ def parse_query(text: str) -> ParsedQuery:
     notes: list[str] = []
     if len(text or "") > MAX_QUERY_CHARS:
         notes.append(f"la recherche a été coupée à ses {MAX_QUERY_CHARS} premiers caractères")
-    syntax, dates = _syntax_tree(cleaned, notes)
-    since, until = _date_filters(dates, notes)
+    syntax, parser = _syntax_tree(cleaned, notes)
+    since, until = _date_filters(parser.dates, notes)
     count = _count_plain(syntax) if syntax is not None else 0
     ranked_or = count > LONG_QUERY_WORDS or (count > 1 and _is_question(cleaned))
     reader = _Classifier(ranked_or)
@@ -630,6 +650,8 @@ def parse_query(text: str) -> ParsedQuery:
         excluded_words=tuple(reader.excluded_words),
         since=since,
         until=until,
+        sources=tuple(v for name, v in parser.filters if name == "sources"),
+        categories=tuple(v for name, v in parser.filters if name == "categories"),
         notes=tuple(notes + reader.notes),
     )
 

@@ -62,7 +62,11 @@ _LABELS_FR = {
     "since": "La date de début",
     "until": "La date de fin",
     "budget": "Le temps accordé à la recherche",
+    "sources": "La source",
+    "categories": "La rubrique",
 }
+MAX_FILTER_VALUES = 20
+MAX_FILTER_CHARS = 200
 
 
 def _whole_number(name: str, value: Any, high: int) -> int:
@@ -125,12 +129,31 @@ def _budget(value: Any) -> float:
     return seconds
 
 
+def _values(name: str, value: Any) -> tuple[str, ...]:
+    """A filter's values: one text or several, each at most MAX_FILTER_CHARS."""
+    values = (value,) if isinstance(value, str) else tuple(value or ())
+    values = tuple(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
+    if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_FILTER_CHARS for v in values):
+        raise ParameterError(
+            name,
+            f"at most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} characters",
+            f"{_LABELS_FR[name]} : {MAX_FILTER_VALUES} valeurs au plus, de "
+            f"{MAX_FILTER_CHARS} caractères au plus.",
+        )
+    if isinstance(value, str | list | tuple) or value is None:
+        return values
+    raise ParameterError(name, "must be text", f"{_LABELS_FR[name]} doit être du texte.")
+
+
 def _query(value: Any) -> str:
     # Any text is a query (the query language never refuses one: beyond MAX_QUERY_CHARS it
     # reads the beginning, and says so); only what is not text is refused.
     if not isinstance(value, str):
         raise ParameterError("query", "must be text", "La recherche doit être du texte.")
     return value
+
+
+_ALIASES = {"q": "query", "per_page": "limit", "source": "sources", "category": "categories"}
 
 
 @dataclass(frozen=True)
@@ -140,7 +163,9 @@ class SearchRequest:
     ``since`` and ``until`` take a date or text as the query language writes dates
     (``2024``, ``2024-05``, ``2024-05-31``): ``since`` is the first day of that period,
     ``until`` its last. ``budget`` is the time in seconds the search may take before it
-    answers with what it found so far, marked ``timed_out``.
+    answers with what it found so far, marked ``timed_out``. ``sources`` and
+    ``categories`` keep the articles of these sources and sections (any of them; case and
+    accents aside).
     """
 
     query: str = ""
@@ -151,6 +176,8 @@ class SearchRequest:
     since: dt.date | None = None
     until: dt.date | None = None
     budget: float = DEFAULT_BUDGET_SECONDS
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         checked = {
@@ -162,6 +189,8 @@ class SearchRequest:
             "since": _date("since", self.since),
             "until": _date("until", self.until),
             "budget": _budget(self.budget),
+            "sources": _values("sources", self.sources),
+            "categories": _values("categories", self.categories),
         }
         since, until = checked["since"], checked["until"]
         if since is not None and until is not None and since > until:
@@ -177,14 +206,15 @@ class SearchRequest:
     def from_params(cls, params: Mapping[str, Any], **fixed: Any) -> SearchRequest:
         """A request from text parameters (a URL's, the CLI's): empty ones take the default.
 
-        ``q`` is the query and ``per_page`` is another name for ``limit``; other names are
-        ignored. ``fixed`` values win over the parameters.
+        ``q`` is the query, ``per_page`` another name for ``limit``, ``source`` and
+        ``category`` (one value or a list) the filters; other names are ignored. ``fixed``
+        values win over the parameters.
         """
         names = {f.name for f in fields(cls)}
         values: dict[str, Any] = {}
         for name, value in params.items():
-            name = {"q": "query", "per_page": "limit"}.get(name, name)
-            if name in names and value is not None and value != "":
+            name = _ALIASES.get(name, name)
+            if name in names and value is not None and value != "" and value != []:
                 values.setdefault(
                     name, value.strip() if isinstance(value, str) and name != "query" else value
                 )
@@ -206,9 +236,13 @@ class SearchRequest:
             ("until", "until"),
             ("limit", "limit"),
             ("group", "group"),
+            ("sources", "source"),
+            ("categories", "category"),
             ("page", "page"),
         ):
             value = getattr(request, name)
             if value != getattr(default, name):
                 params[key] = value.isoformat() if isinstance(value, dt.date) else value
+                if isinstance(value, tuple):
+                    params[key] = list(value)
         return params

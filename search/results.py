@@ -8,15 +8,16 @@ best passages. ``make_hits`` turns that page and the stored passages into Hits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .analysis import fold_accents
 from .backends.base import Candidates, StoredPassage
 from .highlight import snippet
 from .querying import Highlights
-from .ranking import RankingConfig, rank_articles
+from .ranking import RankingConfig, rank_articles, unique_first
 from .request import SearchRequest
 
 SNIPPET_CHARS = 300
@@ -122,6 +123,9 @@ class Results:
     timeline: tuple[tuple[str, int], ...] = ()  # ("YYYY-MM", matching articles)
     notes: tuple[str, ...] = ()
     timed_out: bool = False
+    # For each facet ("source", "category"): (value, matching articles), most first; each
+    # counted with every filter of the request but its own.
+    facets: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -149,6 +153,10 @@ class Results:
             "suggestion": self.suggestion,
             "notes": list(self.notes),
             "timeline": [{"month": m, "articles": n} for m, n in self.timeline],
+            "facets": {
+                name: [{"value": value, "count": count} for value, count in values]
+                for name, values in self.facets.items()
+            },
             "hits": [hit.to_dict(self.group) for hit in self.hits],
         }
 
@@ -206,7 +214,7 @@ def group_and_page(
     """
     docs, scores, arts = found.docs, found.scores, found.articles
     order = np.lexsort((docs, -scores))  # best first; ties in document order, stable
-    articles = np.unique(arts)
+    articles, _ = unique_first(arts)
     start = (request.page - 1) * request.limit
     end = start + request.limit
     if request.group == "passage":
@@ -217,7 +225,7 @@ def group_and_page(
         return Page(total=len(docs), articles=len(articles), hits=hits)
     ranked_arts = arts[order]
     if request.sort == "date":
-        _, first = np.unique(ranked_arts, return_index=True)
+        _, first = unique_first(ranked_arts)
         article_dates = found.dates[order][first]
         page_articles = articles[np.lexsort((articles, -article_dates))][start:end]
         article_scores = scores[order][first][np.searchsorted(articles, page_articles)]
@@ -247,14 +255,15 @@ def _best_passages(
 
 def timeline(found: Candidates) -> tuple[tuple[str, int], ...]:
     """(YYYY-MM, number of matching articles) for each month with some, in order."""
-    _, first = np.unique(found.articles, return_index=True)
+    _, first = unique_first(found.articles)
     ordinals = found.dates[first]
-    months: dict[str, int] = {}
-    for ordinal, count in zip(*np.unique(ordinals[ordinals > 0], return_counts=True), strict=True):
-        day = dt.date.fromordinal(int(ordinal))
-        key = f"{day.year:04d}-{day.month:02d}"
-        months[key] = months.get(key, 0) + int(count)
-    return tuple(sorted(months.items()))
+    ordinals = ordinals[ordinals > 0]
+    # Date ordinals as numpy dates (day 719163 is 1970-01-01), then as months.
+    days = (ordinals.astype(np.int64) - 719163).astype("datetime64[D]")
+    months, counts = np.unique(days.astype("datetime64[M]"), return_counts=True)
+    return tuple(
+        (str(month), int(count)) for month, count in zip(months, counts.tolist(), strict=True)
+    )
 
 
 def make_hits(
@@ -296,3 +305,54 @@ def passage_hit(
         highlights=highlights,
         snippet_chars=snippet_chars,
     )
+
+
+FACETS = ("source", "category")
+
+
+def filter_by_facets(
+    found: Candidates, wanted: Mapping[str, tuple[str, ...]]
+) -> tuple[Candidates, dict[str, tuple[tuple[str, int], ...]]]:
+    """Keep the candidates whose facets have a wanted value; count each facet's values.
+
+    A facet's counts are of matching articles under every other facet's filter (so that
+    its list shows what choosing another value would give). Values are compared with case
+    and accents aside; a facet with no wanted value keeps every candidate.
+    """
+    masks = {name: _facet_mask(found, name, wanted.get(name, ())) for name in FACETS}
+    everything = np.ones(len(found.docs), dtype=bool)
+    counts = {}
+    for name in FACETS:
+        others = everything.copy()
+        for other, mask in masks.items():
+            if other != name and mask is not None:
+                others &= mask
+        counts[name] = _facet_counts(found, name, others)
+    keep = everything
+    for mask in masks.values():
+        if mask is not None:
+            keep = keep & mask
+    return (found if keep.all() else found.subset(keep)), counts
+
+
+def _folded(value: str) -> str:
+    return fold_accents(value.casefold().strip())
+
+
+def _facet_mask(found: Candidates, name: str, wanted: tuple[str, ...]) -> np.ndarray | None:
+    if not wanted or name not in found.facet_codes:
+        return None
+    folded = {_folded(w) for w in wanted}
+    codes = [i for i, v in enumerate(found.facet_values[name]) if v and _folded(v) in folded]
+    return np.isin(found.facet_codes[name], codes)
+
+
+def _facet_counts(found: Candidates, name: str, keep: np.ndarray) -> tuple[tuple[str, int], ...]:
+    if name not in found.facet_codes:
+        return ()
+    _, first = unique_first(found.articles[keep])  # an article counts once
+    codes = found.facet_codes[name][keep][first]
+    values = found.facet_values[name]
+    counted = np.bincount(codes, minlength=len(values)) if len(codes) else np.zeros(0, int)
+    pairs = [(values[i], int(n)) for i, n in enumerate(counted.tolist()) if n and values[i]]
+    return tuple(sorted(pairs, key=lambda pair: (-pair[1], _folded(pair[0]))))

@@ -68,6 +68,7 @@ def _web_articles() -> list[dict]:
             "title": "La France et le Maroc relancent leur coopération sécuritaire",
             "date": "2024-05-05",
             "source": "Le Monde",
+            "category": "monde",
             "url": "https://www.example.fr/monde/2024/05/05/cooperation-maroc",
             "text": (
                 "Paris et Rabat ont annoncé dimanche la relance de leur coopération "
@@ -88,6 +89,7 @@ def _web_articles() -> list[dict]:
             "title": "Sahel : l'armée française quitte la région",
             "date": "2024-03-12",
             "source": "Le Figaro",
+            "category": "monde",
             "url": "https://www.example.fr/figaro/2024/03/12/sahel",
             "text": (
                 "Les derniers soldats français ont quitté le Niger, mettant fin à une présence "
@@ -104,6 +106,7 @@ def _web_articles() -> list[dict]:
             "title": "Le procès des attentats s'ouvre à Paris",
             "date": "2023-11-20",
             "source": "Libération",
+            "category": "société",
             "url": "https://www.example.fr/liberation/2023/11/20/proces",
             "text": (
                 "Le procès des attentats s'est ouvert lundi devant la cour d'assises "
@@ -158,6 +161,7 @@ def _web_articles() -> list[dict]:
                 "title": title,
                 "date": date,
                 "source": source,
+                "category": "politique" if date < "2024" else "société",
                 "url": f"https://www.example.fr/{article_id}",
                 "text": (
                     f"{title}. Le gouvernement a présenté ses mesures devant l'Assemblée "

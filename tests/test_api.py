@@ -313,7 +313,18 @@ def test_openapi_document_describes_every_endpoint(openapi):
         "/api/openapi.json",
     }
     search_params = {p["name"] for p in openapi["paths"]["/api/search"]["get"]["parameters"]}
-    assert search_params == {"q", "page", "limit", "per_page", "group", "sort", "since", "until"}
+    assert search_params == {
+        "q",
+        "page",
+        "limit",
+        "per_page",
+        "group",
+        "sort",
+        "since",
+        "until",
+        "source",
+        "category",
+    }
     for schema in openapi["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
 

@@ -118,6 +118,25 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "what the search did with the query, in French: a partial "
                 "match (not every word found together), a bound applied, a time-out",
             },
+            "facets": {
+                "type": "object",
+                "description": "for each facet, its values among the matching articles, "
+                "most first; each counted under every filter but its own",
+                "properties": {
+                    name: {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["value", "count"],
+                            "properties": {
+                                "value": {"type": "string"},
+                                "count": {"type": "integer", "minimum": 1},
+                            },
+                        },
+                    }
+                    for name in ("source", "category")
+                },
+            },
             "page": {"type": "integer", "minimum": 1, "maximum": 1000},
             "limit": {"type": "integer", "minimum": 1, "maximum": 100},
             "group": {"enum": ["article", "passage"]},
@@ -231,6 +250,16 @@ _SEARCH_PARAMETERS = [
         "sort",
         {"enum": ["relevance", "date"], "default": "relevance"},
         "by relevance, or by date, newest first",
+    ),
+    _query(
+        "source",
+        {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+        "only articles of these sources (repeat the parameter; case and accents aside)",
+    ),
+    _query(
+        "category",
+        {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+        "only articles of these sections (repeat the parameter)",
     ),
     _query(
         "since",

@@ -93,7 +93,9 @@ def get_index() -> Index:
 
 def search_request(args: MultiDict, **fixed: Any) -> SearchRequest:
     """The request's search parameters, checked by the library; ParameterError if bad."""
-    params = {name: args.get(name) for name in args}
+    params: dict[str, Any] = {name: args.get(name) for name in args}
+    for name in ("source", "category"):  # repeatable
+        params[name] = args.getlist(name)
     params.pop("budget", None)  # the time budget is the app's, not the visitor's
     return SearchRequest.from_params(
         params, budget=current_app.config["VEILLE_SEARCH_BUDGET"], **fixed
@@ -244,6 +246,39 @@ def timeline_bars(results: Results, params: SearchRequest) -> list[Bar]:
 # --- Pagination -------------------------------------------------------------------------
 
 
+FACET_LABELS = {"source": "Sources", "category": "Rubriques"}
+FACET_FIELDS = {"source": "sources", "category": "categories"}
+
+
+@dataclass(frozen=True)
+class FacetLink:
+    """One value of a facet on the page: its count, whether chosen, and the link that
+    toggles it."""
+
+    value: str
+    count: int
+    chosen: bool
+    href: str
+
+
+def facet_links(results: Results, params: SearchRequest) -> list[tuple[str, list[FacetLink]]]:
+    """Each facet's values with their counts and links (chosen values first)."""
+    lists = []
+    for name, values in results.facets.items():
+        field = FACET_FIELDS[name]
+        chosen = getattr(params, field)
+        links = []
+        for value, count in values:
+            on = value in chosen
+            toggled = tuple(v for v in chosen if v != value) if on else (*chosen, value)
+            href = url_for("web.search", **params.url_params(**{field: toggled, "page": 1}))
+            links.append(FacetLink(value=value, count=count, chosen=on, href=href))
+        links.sort(key=lambda link: not link.chosen)
+        if links:
+            lists.append((FACET_LABELS[name], links))
+    return lists
+
+
 def page_numbers(current: int, last: int) -> list[int | None]:
     """The page numbers to link, None where a gap is: [1, None, 4, 5, 6, None, 20]."""
     shown = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
@@ -281,6 +316,7 @@ def search() -> ResponseReturnValue:
         total_text=totals_text(results),
         took=took_text(results.took_ms),
         bars=timeline_bars(results, params),
+        facets=facet_links(results, params),
         explanations=[index.explain(params.query, hit).lines() for hit in results],
         first_rank=(results.page - 1) * results.limit + 1,
         pages=page_numbers(params.page, last_page) if last_page > 1 else [],
@@ -381,7 +417,9 @@ _HTTP_ERRORS_FR = {
 @bp.app_errorhandler(ParameterError)
 def _bad_parameter(error: ParameterError) -> ResponseReturnValue:
     if _is_api():
-        name = {"query": "q"}.get(error.name, error.name)
+        name = {"query": "q", "sources": "source", "categories": "category"}.get(
+            error.name, error.name
+        )
         if name == "limit" and "limit" not in request.args and "per_page" in request.args:
             name = "per_page"  # the alias the client used
         return _error_json(400, f"{name}: {error.message}", parameter=name)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -26,7 +26,11 @@ from ..ranking import RankingConfig
 
 @dataclass(frozen=True)
 class Filters:
-    """Conditions on the articles a search may return (besides its words)."""
+    """Conditions on the articles a backend returns (besides the words).
+
+    Sources and categories are not here: they are facets, counted over the candidates
+    with the other filters, and filtered above the seam.
+    """
 
     since: dt.date | None = None
     until: dt.date | None = None
@@ -45,6 +49,23 @@ class Candidates:
     dates: np.ndarray  # int32: their articles' date ordinals, 0 when undated
     notes: tuple[str, ...] = ()
     timed_out: bool = False
+    # For each facet ("source", "category"): each candidate's value, as a code into
+    # ``facet_values[facet]`` (whose "" means none).
+    facet_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
+    facet_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def subset(self, keep: np.ndarray) -> Candidates:
+        """The candidates where ``keep`` (a boolean array) is true."""
+        return Candidates(
+            docs=self.docs[keep],
+            scores=self.scores[keep],
+            articles=self.articles[keep],
+            dates=self.dates[keep],
+            notes=self.notes,
+            timed_out=self.timed_out,
+            facet_codes={name: codes[keep] for name, codes in self.facet_codes.items()},
+            facet_values=self.facet_values,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,7 @@ class StoredPassage:
     text: str
     start: int
     end: int
+    category: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from .compile import Compiler
 from .postings import TermArrays, rank_words, whole_article_scores
 from .store import IndexMeta, check_sizes, read_meta
 
+FACETS = ("source", "category")
+
 # What reading damaged whoosh files raises (truncated, overwritten): struct and pickle
 # errors, short reads, bad compressed blocks, offsets past the end.
 _DAMAGE = (
@@ -154,6 +156,21 @@ class _Documents:
             dtype=np.int32,
         )
         self.doc_date = self.article_date[self.doc_article]
+        # Each facet's values, and each document's value as a code into them.
+        self.facet_values: dict[str, tuple[str, ...]] = {}
+        self.doc_facet: dict[str, np.ndarray] = {}
+        for facet in FACETS:
+            column = np.array(_column_values(reader, facet), dtype=object)
+            vocabulary, codes = np.unique(column, return_inverse=True)
+            self.facet_values[facet] = tuple(vocabulary.tolist())
+            self.doc_facet[facet] = codes.astype(np.int32)
+
+
+def _column_values(reader, field: str) -> list:
+    # Segment by segment: whoosh's multi-segment column skips the segments without one,
+    # which would shift every later document's value.
+    leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
+    return [value for leaf, _offset in leaves for value in leaf.column_reader(field)]
 
 
 def _raw_dates(reader) -> np.ndarray:
@@ -187,6 +204,7 @@ def _stored_passage(fields: dict) -> StoredPassage:
         title=fields["title"],
         date=_to_date(fields.get("date")),
         source=fields.get("source"),
+        category=fields.get("category"),
         url=fields.get("url"),
         position=fields["position"],
         text=fields["text"],
@@ -291,6 +309,8 @@ class WhooshReader:
             dates=d.doc_date[docs],
             notes=notes,
             timed_out=timed_out,
+            facet_codes={facet: codes[docs] for facet, codes in d.doc_facet.items()},
+            facet_values=d.facet_values,
         )
 
     def _whoosh_match(

@@ -17,7 +17,7 @@ from ...passages import Passage
 
 # Bump when the schema or what is stored in it changes: an index records the version it was
 # built with, and Index.open refuses another one with a message that says to rebuild.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class VeilleAnalyzer(analysis.Analyzer):
@@ -65,7 +65,9 @@ def make_schema() -> fields.Schema:
         end=fields.STORED(),
         title=fields.TEXT(analyzer=text, phrase=False, stored=True),
         date=_date_field(),
-        source=fields.ID(stored=True),
+        # Sources and sections filter and count through their columns (read once a reader).
+        source=fields.ID(stored=True, sortable=True),
+        category=fields.ID(stored=True, sortable=True),
         url=fields.STORED(),
         text=fields.TEXT(analyzer=text, phrase=False, stored=True),
         exact=fields.TEXT(analyzer=VeilleAnalyzer(exact_analyzer()), phrase=True),
@@ -85,6 +87,7 @@ def passage_document(article: Article, passage: Passage, content_hash: str) -> d
         "end": passage.end,
         "title": article.title,
         "source": article.source or None,
+        "category": article.category,
         "url": article.url,
         "text": passage.text,
         "exact": passage.text,
