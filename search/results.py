@@ -320,19 +320,14 @@ def filter_by_facets(
     and accents aside; a facet with no wanted value keeps every candidate.
     """
     masks = {name: _facet_mask(found, name, wanted.get(name, ())) for name in FACETS}
-    everything = np.ones(len(found.docs), dtype=bool)
     counts = {}
     for name in FACETS:
-        others = everything.copy()
-        for other, mask in masks.items():
-            if other != name and mask is not None:
-                others &= mask
-        counts[name] = _facet_counts(found, name, others)
-    keep = everything
-    for mask in masks.values():
-        if mask is not None:
-            keep = keep & mask
-    return (found if keep.all() else found.subset(keep)), counts
+        others = [mask for other, mask in masks.items() if other != name and mask is not None]
+        counts[name] = _facet_counts(found, name, np.logical_and.reduce(others) if others else None)
+    chosen = [mask for mask in masks.values() if mask is not None]
+    if not chosen:
+        return found, counts
+    return found.subset(np.logical_and.reduce(chosen)), counts
 
 
 def _folded(value: str) -> str:
@@ -347,12 +342,16 @@ def _facet_mask(found: Candidates, name: str, wanted: tuple[str, ...]) -> np.nda
     return np.isin(found.facet_codes[name], codes)
 
 
-def _facet_counts(found: Candidates, name: str, keep: np.ndarray) -> tuple[tuple[str, int], ...]:
+def _facet_counts(
+    found: Candidates, name: str, keep: np.ndarray | None
+) -> tuple[tuple[str, int], ...]:
     if name not in found.facet_codes:
         return ()
-    _, first = unique_first(found.articles[keep])  # an article counts once
-    codes = found.facet_codes[name][keep][first]
+    articles, codes = found.articles, found.facet_codes[name]
+    if keep is not None:
+        articles, codes = articles[keep], codes[keep]
+    _, first = unique_first(articles)  # an article counts once
     values = found.facet_values[name]
-    counted = np.bincount(codes, minlength=len(values)) if len(codes) else np.zeros(0, int)
-    pairs = [(values[i], int(n)) for i, n in enumerate(counted.tolist()) if n and values[i]]
+    counted = np.bincount(codes[first], minlength=len(values))
+    pairs = [(values[i], int(counted[i])) for i in np.flatnonzero(counted).tolist() if values[i]]
     return tuple(sorted(pairs, key=lambda pair: (-pair[1], _folded(pair[0]))))
