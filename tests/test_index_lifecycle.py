@@ -13,6 +13,7 @@ import pytest
 from search import (
     CorpusError,
     Index,
+    IndexDamagedError,
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
@@ -119,10 +120,11 @@ def test_missing_and_half_written_index_folders(tmp_path):
     half = tmp_path / "half"
     half.mkdir()
     (half / "CURRENT").write_text("gen-missing\n")
-    with pytest.raises(IndexNotFoundError, match="not there"):
+    # an index was there: damaged, never "missing" (which veille serve would build)
+    with pytest.raises(IndexDamagedError, match="not there.*veille build"):
         Index.open(half)
     (half / "gen-missing").mkdir()
-    with pytest.raises(IndexNotFoundError, match="incomplete"):
+    with pytest.raises(IndexDamagedError, match="veille.json is missing.*veille build"):
         Index.open(half)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ...corpus import Article
-from ...errors import IndexNotFoundError
+from ...errors import IndexDamagedError, IndexNotFoundError
 from ...passages import Passage
 from ...ranking import RankingConfig
 from ..base import Changes
@@ -55,7 +55,7 @@ class WhooshBackend:
                 if current is None or current.generation != generation or not current.up_to_date():
                     return WhooshReader(generation, self.config)
                 return current
-            except (FileNotFoundError, IndexNotFoundError):
+            except (FileNotFoundError, IndexNotFoundError, IndexDamagedError):
                 # A build may have swapped generations between our reads: look again.
                 if attempt == 2:
                     if current is not None:
@@ -102,9 +102,7 @@ class WhooshStore:
         return optimize(path, wait=wait)
 
     def verify(self, path: str | os.PathLike) -> tuple[int, list[str]]:
-        generation = current_generation(path)
-        problems = verify_files(generation)
-        return len(list(generation.glob("*.seg"))) + 1, problems
+        return verify_files(current_generation(path))
 
 
 __all__ = ["WhooshBackend", "WhooshStore"]

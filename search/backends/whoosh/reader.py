@@ -5,10 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import pickle
-import struct
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -26,52 +23,46 @@ from ..base import Candidates, Filters, IndexStats, StoredPassage
 from ._internals import numeric_column
 from .compile import Compiler
 from .postings import TermArrays, rank_words, whole_article_scores
-from .store import IndexMeta, check_sizes, read_meta
+from .store import IndexMeta, check_sizes, read_meta, verify_files
 
 FACETS = ("source", "category")
 
-# What reading damaged whoosh files raises (truncated, overwritten): struct and pickle
-# errors, short reads, bad compressed blocks, offsets past the end.
-_DAMAGE = (
-    struct.error,
-    EOFError,
-    pickle.UnpicklingError,
-    zlib.error,
-    UnicodeDecodeError,
-    ValueError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    MemoryError,
-    OSError,
-)
-
-R = TypeVar("R")
-
 
 def reads_index(method: Callable[..., R]) -> Callable[..., R]:
-    """Turn an error from reading damaged index files into IndexDamagedError."""
+    """Turn an error from reading damaged index files into IndexDamagedError.
+
+    whoosh reading altered bytes may raise anything (struct and pickle errors, short
+    reads, its own bare Exceptions). On an unexpected error the generation's files are
+    checked against their recorded digests: if they differ, the index is damaged and says
+    so; if not, the error is a bug and is raised as it is.
+    """
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except VeilleError:
+        except (VeilleError, _OutOfTime):
             raise
         except FileNotFoundError:
             if method.__name__ == "__init__":
                 raise  # a generation replaced while it was opened: the handle looks again
-            raise IndexDamagedError(
-                f"index damaged ({self.generation.name}: a file is missing): "
-                "run `veille build` to rebuild it"
-            ) from None
-        except _DAMAGE as e:
-            raise IndexDamagedError(
-                f"index damaged ({self.generation.name}: {type(e).__name__}: {e}): "
-                "run `veille build` to rebuild it"
-            ) from e
+            raise _damage(self.generation, "a file is missing") from None
+        except Exception as error:
+            _, problems = verify_files(self.generation)
+            if problems:
+                raise _damage(self.generation, problems[0]) from error
+            raise
 
     return wrapper
+
+
+def _damage(generation: Path, problem: str) -> IndexDamagedError:
+    return IndexDamagedError(
+        f"index damaged ({generation.name}: {problem}): run `veille build` to rebuild it"
+    )
+
+
+R = TypeVar("R")
 
 
 class _OutOfTime(Exception):

@@ -120,41 +120,52 @@ def _latest_toc(generation: Path) -> str | None:
     return max(tocs, key=lambda n: int(n[6:-4]) if n[6:-4].isdigit() else -1, default=None)
 
 
-def check_sizes(generation: Path, meta: IndexMeta) -> None:
-    """IndexDamagedError if a file recorded at the last commit is missing or resized."""
-    recorded_toc = max(
-        (n for n in meta.files if n.endswith(".toc")),
-        key=lambda n: int(n[6:-4]) if n[6:-4].isdigit() else -1,
-        default=None,
-    )
-    if recorded_toc is None or recorded_toc != _latest_toc(generation):
-        return  # an index of an earlier version, or a commit whose record was not written
-    for name, (size, _) in meta.files.items():
-        path = generation / name
-        if name.endswith(".toc") and name != recorded_toc:
+def _toc_number(name: str) -> int:
+    number = name[6:-4]  # _MAIN_<n>.toc
+    return int(number) if number.isdigit() else -1
+
+
+def _recorded_toc(meta: IndexMeta) -> str | None:
+    return max((n for n in meta.files if n.endswith(".toc")), key=_toc_number, default=None)
+
+
+def _problems(generation: Path, meta: IndexMeta, digests: bool) -> list[str]:
+    """What differs from the record of the last commit: missing, resized, altered files."""
+    recorded = _recorded_toc(meta)
+    if recorded is None:
+        return []  # nothing recorded (an index written before records were kept)
+    latest = _latest_toc(generation)
+    if latest is None or _toc_number(latest) < _toc_number(recorded):
+        return [f"{recorded} (the table of contents) is missing"]
+    if latest != recorded:
+        return []  # a commit that was not recorded yet: a writer died just after it
+    problems = []
+    for name, (size, digest) in meta.files.items():
+        if name.endswith(".toc") and name != recorded:
             continue  # whoosh removes the tables of contents it replaced
+        path = generation / name
         try:
             actual = path.stat().st_size
         except FileNotFoundError:
-            raise _damaged(generation, f"{name} is missing") from None
+            problems.append(f"{name} is missing")
+            continue
         if actual != size:
-            raise _damaged(generation, f"{name} has {actual:,} bytes, not {size:,}")
-
-
-def verify_files(generation: Path) -> list[str]:
-    """The problems of a generation's files against their recorded digests ([]: sound)."""
-    meta = read_meta(generation)
-    problems = []
-    for name, (size, digest) in meta.files.items():
-        path = generation / name
-        if not path.exists():
-            if not name.endswith(".toc") or name == _latest_toc(generation):
-                problems.append(f"{name} is missing")
-        elif path.stat().st_size != size:
-            problems.append(f"{name} has {path.stat().st_size:,} bytes, not {size:,}")
-        elif _digest(path) != digest:
+            problems.append(f"{name} has {actual:,} bytes, not {size:,}")
+        elif digests and _digest(path) != digest:
             problems.append(f"{name} does not hold what was written (checksum differs)")
     return problems
+
+
+def check_sizes(generation: Path, meta: IndexMeta) -> None:
+    """IndexDamagedError if a file recorded at the last commit is missing or resized."""
+    if problems := _problems(generation, meta, digests=False):
+        raise _damaged(generation, problems[0])
+
+
+def verify_files(generation: Path) -> tuple[int, list[str]]:
+    """(files recorded, problems) of a generation against its recorded digests."""
+    meta = read_meta(generation)
+    return len(meta.files), _problems(generation, meta, digests=True)
 
 
 def _damaged(generation: Path, problem: str) -> IndexDamagedError:
@@ -176,8 +187,10 @@ def current_generation(index_path: str | os.PathLike) -> Path:
         raise IndexNotFoundError(f"{root} is not an index folder") from None
     generation = root / name
     if not name.startswith(_GENERATION_PREFIX) or not generation.is_dir():
-        raise IndexNotFoundError(
-            f"{root}/{CURRENT_FILE} names {name!r}, which is not there: run `veille build`"
+        # An index was here: never taken for a missing one (which `veille serve` builds).
+        raise IndexDamagedError(
+            f"index damaged ({root}/{CURRENT_FILE} names {name!r}, which is not there): "
+            "run `veille build` to rebuild it"
         )
     return generation
 
@@ -187,9 +200,7 @@ def read_meta(generation: Path) -> IndexMeta:
     try:
         meta = IndexMeta.from_json(json.loads((generation / META_FILE).read_text("utf-8")))
     except FileNotFoundError:
-        raise IndexNotFoundError(
-            f"{generation} has no {META_FILE}: it is incomplete; run `veille build`"
-        ) from None
+        raise _damaged(generation, f"{META_FILE} is missing") from None
     except (ValueError, KeyError, TypeError) as e:
         raise IndexVersionError(
             f"{generation}/{META_FILE} is unreadable ({e}): run `veille build` to rebuild"
