@@ -54,6 +54,13 @@ HOSTILE = {
     "an OR of 150 common words": " OR ".join(COMMON[:150]),
     "co*": "co*",
     "pré*": "pré*",
+    "con*": "con*",
+    "32 x con* joined by OR": " OR ".join(["con*"] * 32),
+    "32 3-letter prefixes joined by OR": " OR ".join(
+        f"{a}{b}*" for a in "cdmprst" for b in "aeiou"
+    ),
+    "(pré* AND pro* AND con*) x32 by OR": " OR ".join(["(pré* AND pro* AND con*)"] * 32),
+    "80 unknown words joined by AND": " AND ".join(f"zqx{n}wvk" for n in range(80)),
     "333 nested parentheses": "(" * 333 + "gouvernement" + ")" * 333,
     "10,000 characters": "gouvernement réforme " * 500,
     "control characters": "gouv\x00ernement\x1b[2J réforme\x07",

@@ -152,14 +152,16 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         # No passage has every word: rank those with the most of them.
         plan = replace(plan, require_all=False)
         found = reader.match(pq, plan, filters, title_weight, deadline)
-        notes.append(PARTIAL_MATCH_NOTE)
+        if len(found.docs):
+            notes.append(PARTIAL_MATCH_NOTE)
     wanted = {
         "source": (*request.sources, *pq.sources),
         "category": (*request.categories, *pq.categories),
     }
     found, facets = filter_by_facets(found, wanted)
     whole = None
-    if request.group == "article" and request.sort == "relevance" and plan is not None:
+    relevance = request.group == "article" and request.sort == "relevance"
+    if relevance and plan is not None and not found.timed_out:
         articles, _ = unique_first(found.articles)
         whole = reader.whole_article_scores(plan.words, articles, config)
     page = group_and_page(found, request, config, whole)
@@ -169,6 +171,7 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         notes.append(TIMED_OUT_NOTE)
     # A suggestion helps a few words that found little, not a long question.
     few = page.articles < SUGGEST_BELOW and not pq.ranked_or
+    suggestion = suggest(reader, pq, deadline) if few else None
     return Results(
         query=pq.text,
         hits=make_hits(page, stored, pq.highlights),
@@ -178,12 +181,12 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         limit=request.limit,
         group=request.group,
         sort=request.sort,
-        took_ms=(time.perf_counter() - started) * 1000,
-        suggestion=suggest(reader, pq) if few else None,
+        suggestion=suggestion,
         total_is_estimate=found.timed_out,
         since=since,
         until=until,
         timeline=timeline(found),
+        took_ms=(time.perf_counter() - started) * 1000,
         notes=tuple(dict.fromkeys(notes)),
         timed_out=found.timed_out,
         facets=facets,

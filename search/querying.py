@@ -34,6 +34,7 @@ MAX_BRANCHES = 32  # alternatives of one OR
 MAX_PHRASE_WORDS = 12  # words of one quoted phrase
 MAX_PHRASES = 4  # quoted phrases in one query
 MIN_PREFIX_LETTERS = 3  # `co*` is too short to expand: read as the word `co`
+MAX_PREFIXES = 4  # prefixes in one query; more are read as words
 
 _OPERATORS = {"OU": "OR", "OR": "OR", "ET": "AND", "AND": "AND", "SAUF": "NOT", "NOT": "NOT"}
 _FIELDS = {"titre": "title", "title": "title"}
@@ -145,7 +146,7 @@ class PlainPlan:
     most of them may be ranked instead.
     """
 
-    words: tuple[Term, ...]
+    words: tuple[Term | Prefix, ...]
     excluded: tuple[str, ...] = ()
     require_all: bool = True
     may_relax: bool = False
@@ -375,6 +376,7 @@ class _Classifier:
         self.excluded_words: list[str] = []
         self.notes: list[str] = []
         self.phrase_count = 0
+        self.prefix_count = 0
 
     def node(self, node, positive: bool = True) -> Node | None:
         if node is None:  # a date filter: not a condition on words
@@ -410,8 +412,10 @@ class _Classifier:
             return parts[0] if len(parts) == 1 else All(tuple(parts))
         if len(required) == 1:
             match = required[0]
+        elif ranked:
+            match = Any(tuple(required))
         else:
-            match = Any(tuple(required)) if ranked else All(tuple(required))
+            return All((*required, *excluded))
         return All((match, *excluded)) if excluded else match
 
     def word(self, text: str, field: str | None, positive: bool) -> Node | None:
@@ -477,6 +481,13 @@ class _Classifier:
         prefix = words[-1]
         if len(prefix) < MIN_PREFIX_LETTERS:
             return self.word(node.text, node.field, positive)
+        self.prefix_count += 1
+        if self.prefix_count > MAX_PREFIXES:
+            self.notes.append(
+                f"seuls les {MAX_PREFIXES} premiers débuts de mots sont développés : "
+                "les suivants sont cherchés comme des mots"
+            )
+            return self.word(node.text, node.field, positive)
         if positive:
             self.searched.append(node.text + "*")
             self.prefixes.append(prefix)
@@ -499,7 +510,7 @@ def _plain_plan(tree: Node | None, syntax, ranked_or: bool) -> PlainPlan | None:
     words: list[Term] = []
     excluded: list[str] = []
     for node in nodes:
-        if isinstance(node, Not) and _is_plain_term(node.node):
+        if isinstance(node, Not) and isinstance(node.node, Term) and node.node.field is None:
             excluded.append(node.node.stem)
         elif _is_plain_term(node):
             words.append(node)
@@ -532,7 +543,7 @@ def _any_terms(node: Any) -> list[Term] | None:
 
 
 def _is_plain_term(node: Node) -> bool:
-    return isinstance(node, Term) and node.field is None
+    return isinstance(node, Term | Prefix) and node.field is None
 
 
 def _plain_words(text: str) -> list[tuple[str, str]]:

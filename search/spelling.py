@@ -8,6 +8,9 @@ forms), which keeps it fast on a large vocabulary.
 
 from __future__ import annotations
 
+import math
+import time
+
 from .analysis import exact_terms, fold_accents
 from .backends.base import Reader
 from .querying import ParsedQuery
@@ -27,16 +30,27 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def suggest(reader: Reader, query: ParsedQuery) -> str | None:
-    """The query with its unknown words replaced by the corpus's likeliest words, or None."""
+# Words corrected in one query at most: a suggestion is for a few typed words.
+MAX_CORRECTED = 5
+
+
+def suggest(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -> str | None:
+    """The query with its unknown words replaced by the corpus's likeliest words, or None.
+
+    At most MAX_CORRECTED words are looked up, none past the deadline (``time.monotonic()``).
+    """
     text = query.text
     changed = False
+    tried = 0
     for word in query.typed_words:
+        if tried >= MAX_CORRECTED or time.monotonic() > deadline:
+            break
         exact = exact_terms(word)
         if len(exact) != 1 or not word.isalpha() or len(word) < 3:
             continue
         if reader.word_is_known(exact[0]):
             continue
+        tried += 1
         best = closest_word(reader, word.lower())
         if best is None:
             continue

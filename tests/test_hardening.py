@@ -73,6 +73,8 @@ def test_a_search_past_its_budget_answers_what_it_found_marked_partial(tmp_path,
     assert partial.total_is_estimate is True
     assert TIMED_OUT_NOTE in partial.notes
     assert partial.total <= complete.total
+    if "OU" not in query:  # the words read before the deadline found their passages
+        assert partial.total > 0
 
 
 def test_the_api_and_the_page_say_a_search_timed_out(tmp_path):
@@ -368,3 +370,20 @@ def test_bounds_apply_to_an_explicit_or_not_to_a_long_text():
     alternatives = parse_query(" OR ".join(words))
     assert len(alternatives.tree.nodes) == 32
     assert alternatives.notes == ("seules les 32 premières parties d'un groupe sont cherchées",)
+
+
+def test_the_partial_match_note_comes_with_results_only(tmp_path):
+    index = Index.open(small_index(tmp_path, ARTICLES))
+    nothing = index.search("zzzqq yyyxx")
+    assert nothing.total == 0 and nothing.notes == ()
+    some = index.search("Maroc zzzqq")
+    assert some.total > 0 and len(some.notes) == 1
+
+
+def test_a_suggestion_corrects_a_few_words_at_most(tmp_path):
+    index = Index.open(small_index(tmp_path, ARTICLES))
+    typed = " AND ".join(["Marco"] * 3 + ["securite"] + [f"zqx{n}wv" for n in range(40)])
+    results = index.search(typed)
+    assert results.suggestion is not None
+    corrected = [a != b for a, b in zip(typed.split(), results.suggestion.split(), strict=True)]
+    assert 1 <= sum(corrected) <= 5

@@ -121,10 +121,10 @@ def test_missing_and_half_written_index_folders(tmp_path):
     half.mkdir()
     (half / "CURRENT").write_text("gen-missing\n")
     # an index was there: damaged, never "missing" (which veille serve would build)
-    with pytest.raises(IndexDamagedError, match="not there.*veille build"):
+    with pytest.raises(IndexDamagedError, match=r"not there.*veille build"):
         Index.open(half)
     (half / "gen-missing").mkdir()
-    with pytest.raises(IndexDamagedError, match="veille.json is missing.*veille build"):
+    with pytest.raises(IndexDamagedError, match=r"veille\.json is missing.*veille build"):
         Index.open(half)
 
 

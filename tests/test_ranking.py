@@ -33,6 +33,11 @@ QUERIES = [
     "Pourquoi les supporters marocains de Saint-Denis vont-ils au stade de France ?",
     "qui est",  # common words only: their exact forms, all of them
     "de la",
+    "terror*",  # prefixes: the vocabulary's words they start
+    "sécu* Maroc",
+    "Maroc -Asie coop*",
+    "Maroc France -Asie",
+    "Quel est le rôle du Maroc dans la lutte contre le terror* ?",
 ]
 
 

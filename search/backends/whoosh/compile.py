@@ -7,6 +7,8 @@ of the vocabulary, the most frequent, so that ``de*`` costs no more than a long 
 
 from __future__ import annotations
 
+import time
+
 from whoosh import query as wq
 
 from ...querying import All, Any, Everything, Node, Not, Phrase, Prefix, Term
@@ -18,10 +20,11 @@ MAX_PREFIX_TERMS = 50
 class Compiler:
     """Compile one query for one reader, collecting the notes it makes on the way."""
 
-    def __init__(self, reader, config: RankingConfig, title_weight: float) -> None:
+    def __init__(self, reader, config: RankingConfig, title_weight: float, deadline: float) -> None:
         self.reader = reader
         self.config = config
         self.title_weight = title_weight
+        self.deadline = deadline
         self.notes: list[str] = []
         # What each positive node matches in the passage's own text: a passage must match
         # one of them (or be its article's first), so that a title match alone does not
@@ -93,17 +96,35 @@ class Compiler:
 
     def expand(self, field: str, prefix: str) -> list[str]:
         """The prefix's words in the vocabulary, the MAX_PREFIX_TERMS most frequent."""
-        found = [
-            (self.reader.doc_frequency(field, word), word)
-            for word in self.reader.expand_prefix(field, prefix)
-        ]
-        if len(found) > MAX_PREFIX_TERMS:
-            found = sorted(found, key=lambda f: (-f[0], f[1]))[:MAX_PREFIX_TERMS]
-            self.notes.append(
-                f"« {prefix}* » : les {MAX_PREFIX_TERMS} mots les plus fréquents commençant "
-                f"par « {prefix} » sont cherchés"
-            )
-        return [w.decode("utf-8") if isinstance(w, bytes) else w for _, w in found]
+        words, capped = expand_prefix(self.reader, field, prefix, self.deadline)
+        if capped:
+            self.notes.append(prefix_note(prefix))
+        return words
+
+
+class OutOfTime(Exception):
+    """A search reached its deadline (``time.monotonic()``) inside the whoosh backend."""
+
+
+def expand_prefix(reader, field: str, prefix: str, deadline: float) -> tuple[list[str], bool]:
+    """The words of a field's vocabulary that start with the prefix (at most the
+    MAX_PREFIX_TERMS most frequent), and whether there were more."""
+    found = []
+    for n, word in enumerate(reader.expand_prefix(field, prefix)):
+        if n % 512 == 0 and time.monotonic() > deadline:
+            raise OutOfTime
+        found.append((reader.doc_frequency(field, word), word))
+    capped = len(found) > MAX_PREFIX_TERMS
+    if capped:
+        found = sorted(found, key=lambda f: (-f[0], f[1]))[:MAX_PREFIX_TERMS]
+    return [w.decode("utf-8") if isinstance(w, bytes) else w for _, w in found], capped
+
+
+def prefix_note(prefix: str) -> str:
+    return (
+        f"« {prefix}* » : les {MAX_PREFIX_TERMS} mots les plus fréquents commençant "
+        f"par « {prefix} » sont cherchés"
+    )
 
 
 def _any(parts: list[wq.Query]) -> wq.Query:

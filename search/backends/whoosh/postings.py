@@ -28,6 +28,15 @@ _CACHE_POSTINGS = 30_000_000
 
 
 @dataclass(frozen=True)
+class PrefixTerms:
+    """A prefix as the vocabulary read it: the words it starts, as written (the exact
+    field) and as title stems."""
+
+    exact: tuple[str, ...]
+    titles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Ranked:
     """Matching documents and their scores, in document order."""
 
@@ -161,7 +170,7 @@ def _idf(documents: int, frequency: int) -> float:
 
 def rank_words(
     arrays: TermArrays,
-    words: tuple[Term, ...],
+    words: tuple[Term | PrefixTerms, ...],
     excluded: tuple[str, ...],
     *,
     require_all: bool,
@@ -188,25 +197,17 @@ def rank_words(
         if read and time.monotonic() > deadline:
             break
         read += 1
-        if word.field == "exact":  # a common word, as written: in the text only
-            ids, weights = arrays.weights("exact", word.stem)
-            scores[ids] += weights
-            matched[ids] += 1
-            in_text[ids] = True
-            continue
-        text_ids, text_w = arrays.weights("text", word.stem)
-        title_ids, title_w = arrays.weights("title", word.stem)
-        scores[text_ids] += text_w
-        scores[title_ids] += title_weight * title_w
-        if exact_bonus and word.exact is not None:
-            exact_ids, exact_w = arrays.weights("exact", word.exact)
-            scores[exact_ids] += exact_bonus * exact_w
         has = np.zeros(n, dtype=bool)
-        has[text_ids] = True
-        has[title_ids] = True
+        for field, term, weight, text, match in _postings_of(word, title_weight, exact_bonus):
+            ids, weights = arrays.weights(field, term)
+            scores[ids] += weight * weights if weight != 1.0 else weights
+            if text:
+                in_text[ids] = True
+            if match:
+                has[ids] = True
         matched += has
-        in_text[text_ids] = True
-    mask = (matched == len(words)) if require_all else (matched > 0)
+    # Past the deadline, the words not read are left out: the others must all match.
+    mask = (matched == read) if require_all else (matched > 0)
     mask &= in_text | lead
     mask &= arrays.live
     if allowed is not None:
@@ -216,6 +217,22 @@ def rank_words(
         mask[arrays.docs("title", stem)] = False
     docs = np.flatnonzero(mask).astype(np.int32)
     return Ranked(docs=docs, scores=scores[docs], timed_out=read < len(words))
+
+
+def _postings_of(word: Term | PrefixTerms, title_weight: float, exact_bonus: float):
+    """(field, term, weight, in the passage's own text, makes the word match) for each
+    posting list of a word: the exact-form bonus scores but matches nothing by itself (as
+    whoosh's AndMaybe in the compiled query)."""
+    if isinstance(word, PrefixTerms):
+        yield from (("exact", w, 1.0, True, True) for w in word.exact)
+        yield from (("title", w, title_weight, False, True) for w in word.titles)
+    elif word.field == "exact":  # a common word, as written: in the text only
+        yield "exact", word.stem, 1.0, True, True
+    else:
+        yield "text", word.stem, 1.0, True, True
+        yield "title", word.stem, title_weight, False, True
+        if exact_bonus and word.exact is not None:
+            yield "exact", word.exact, exact_bonus, False, False
 
 
 def whole_article_scores(
@@ -229,8 +246,8 @@ def whole_article_scores(
     scores = np.zeros(n_articles, dtype=np.float32)
     k1, b = config.article_bm25_k1, config.article_bm25_b
     for word in words:
-        if word.field == "exact":
-            continue  # a common word: not in the stemmed text
+        if not isinstance(word, Term) or word.field == "exact":
+            continue  # a prefix, a common word: not in the stemmed text
         articles, weights = arrays.article_weights(word.stem, doc_article, n_articles, k1, b)
         scores[articles] += weights
     return scores

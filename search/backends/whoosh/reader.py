@@ -21,8 +21,8 @@ from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
 from ..base import Candidates, Filters, IndexStats, StoredPassage
 from ._internals import numeric_column
-from .compile import Compiler
-from .postings import TermArrays, rank_words, whole_article_scores
+from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
+from .postings import PrefixTerms, TermArrays, rank_words, whole_article_scores
 from .store import IndexMeta, check_sizes, read_meta, verify_files
 
 FACETS = ("source", "category")
@@ -41,7 +41,7 @@ def reads_index(method: Callable[..., R]) -> Callable[..., R]:
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except (VeilleError, _OutOfTime):
+        except (VeilleError, OutOfTime):
             raise
         except FileNotFoundError:
             if method.__name__ == "__init__":
@@ -65,10 +65,6 @@ def _damage(generation: Path, problem: str) -> IndexDamagedError:
 R = TypeVar("R")
 
 
-class _OutOfTime(Exception):
-    """A search reached its deadline inside whoosh's matchers."""
-
-
 class _TimedMatcher(matching.WrappingMatcher):
     """A term's postings that stop the search at a deadline (``time.monotonic()``).
 
@@ -88,12 +84,12 @@ class _TimedMatcher(matching.WrappingMatcher):
 
     def next(self):
         if time.monotonic() > self.deadline:
-            raise _OutOfTime
+            raise OutOfTime
         return self.child.next()
 
     def skip_to(self, id):
         if time.monotonic() > self.deadline:
-            raise _OutOfTime
+            raise OutOfTime
         return self.child.skip_to(id)
 
 
@@ -108,6 +104,8 @@ class _TimedSearcher:
         return getattr(self._searcher, name)
 
     def postings(self, fieldname, text, weighting=None, qf=1):
+        if time.monotonic() > self._deadline:
+            raise OutOfTime
         found = self._searcher.postings(fieldname, text, weighting=weighting, qf=qf)
         return _TimedMatcher(found, deadline=self._deadline)
 
@@ -126,7 +124,7 @@ class _Deadline(collectors.WrappingCollector):
     def collect_matches(self) -> None:
         try:
             self.child.collect_matches()
-        except _OutOfTime:
+        except OutOfTime:
             self.timed_out = True
 
 
@@ -266,43 +264,67 @@ class WhooshReader:
         deadline: float,
     ) -> Candidates:
         """The passages the query matches, scored, with their articles and dates."""
-        notes: tuple[str, ...] = ()
+        notes: list[str] = []
         timed_out = False
-        if query.tree is None:
-            docs, scores = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        elif plan is not None:
-            arrays, lead = self.term_arrays()
-            ranked = rank_words(
-                arrays,
-                plan.words,
-                plan.excluded,
-                require_all=plan.require_all,
-                title_weight=title_weight,
-                exact_bonus=self.config.exact_bonus,
-                lead=lead,
-                allowed=self._allowed(filters),
-                deadline=deadline,
-            )
-            docs, scores, timed_out = ranked.docs, ranked.scores, ranked.timed_out
-        else:
-            compiler = Compiler(self._searcher.reader(), self.config, title_weight)
-            docs, scores, timed_out = self._whoosh_match(compiler.compile(query.tree), deadline)
-            notes = tuple(compiler.notes)
-            allowed = self._allowed(filters)
-            if allowed is not None:  # dates filter through their column: they are not terms
-                keep = allowed[docs]
-                docs, scores = docs[keep], scores[keep]
+        docs, scores = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        try:
+            if query.tree is None:
+                pass
+            elif plan is not None:
+                items = self._plan_items(plan, deadline, notes)
+                arrays, lead = self.term_arrays()
+                ranked = rank_words(
+                    arrays,
+                    items,
+                    plan.excluded,
+                    require_all=plan.require_all,
+                    title_weight=title_weight,
+                    exact_bonus=self.config.exact_bonus,
+                    lead=lead,
+                    allowed=self._allowed(filters),
+                    deadline=deadline,
+                )
+                docs, scores, timed_out = ranked.docs, ranked.scores, ranked.timed_out
+            else:
+                reader = self._searcher.reader()
+                compiler = Compiler(reader, self.config, title_weight, deadline)
+                q = compiler.compile(query.tree)
+                docs, scores, timed_out = self._whoosh_match(q, deadline)
+                notes.extend(compiler.notes)
+                allowed = self._allowed(filters)
+                if allowed is not None:  # dates filter through their column, not terms
+                    keep = allowed[docs]
+                    docs, scores = docs[keep], scores[keep]
+        except OutOfTime:
+            timed_out = True
         d = self.documents()
         return Candidates(
             docs=docs,
             scores=scores,
             articles=d.doc_article[docs],
             dates=d.doc_date[docs],
-            notes=notes,
+            notes=tuple(notes),
             timed_out=timed_out,
             facet_codes={facet: codes[docs] for facet, codes in d.doc_facet.items()},
             facet_values=d.facet_values,
         )
+
+    def _plan_items(
+        self, plan: PlainPlan, deadline: float, notes: list[str]
+    ) -> tuple[Term | PrefixTerms, ...]:
+        """The plan's words, each prefix read as the vocabulary's words it starts."""
+        reader = self._searcher.reader()
+        items: list[Term | PrefixTerms] = []
+        for word in plan.words:
+            if isinstance(word, Term):
+                items.append(word)
+                continue
+            exact, capped = expand_prefix(reader, "exact", word.prefix, deadline)
+            titles, capped_titles = expand_prefix(reader, "title", word.prefix, deadline)
+            if capped or capped_titles:
+                notes.append(prefix_note(word.prefix))
+            items.append(PrefixTerms(tuple(exact), tuple(titles)))
+        return tuple(items)
 
     def _whoosh_match(
         self, q: wq.Query, deadline: float, allow: set[int] | None = None
@@ -310,7 +332,7 @@ class WhooshReader:
         collector = _Deadline(self._searcher.collector(limit=None, filter=allow), deadline)
         try:
             self._searcher.search_with_collector(q, collector)
-        except _OutOfTime:  # while the matchers were made: nothing found yet
+        except OutOfTime:  # while the matchers were made: nothing found yet
             collector.timed_out = True
         results = collector.results()
         docs = np.fromiter((h.docnum for h in results), dtype=np.int32, count=len(results))
@@ -364,9 +386,14 @@ class WhooshReader:
         docs = self.article_docs(article_id)
         if not docs or query.tree is None:
             return ()
-        compiler = Compiler(self._searcher.reader(), self.config, self.config.title_weight)
-        q = compiler.compile(query.tree)
-        found, _, _ = self._whoosh_match(q, time.monotonic() + deadline, allow=set(docs))
+        deadline = time.monotonic() + deadline
+        reader = self._searcher.reader()
+        compiler = Compiler(reader, self.config, self.config.title_weight, deadline)
+        try:
+            q = wq.And([compiler.compile(query.tree), wq.Term("article_id", article_id)])
+        except OutOfTime:
+            return ()
+        found, _, _ = self._whoosh_match(q, deadline)
         reader = self._searcher.reader()
         return tuple(sorted(reader.stored_fields(int(d))["position"] for d in found))
 
