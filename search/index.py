@@ -107,9 +107,19 @@ class Index:
         request = query if isinstance(query, SearchRequest) else SearchRequest(query, **params)
         return _search(self._backend.reader(), request, self.ranking)
 
-    def article(self, article_id: str, query: str | None = None) -> StoredArticle | None:
-        """The article with this id and all its passages (matches marked), or None."""
-        return _article(self._backend.reader(), article_id, query)
+    def article(
+        self,
+        article_id: str,
+        query: str | None = None,
+        page: int = 1,
+        per_page: int | None = None,
+    ) -> StoredArticle | None:
+        """The article with this id and its passages (matches marked), or None.
+
+        With ``per_page``, only that page of its passages is read (a page past the end
+        gives the last); ``matched_positions`` always covers the whole article.
+        """
+        return _article(self._backend.reader(), article_id, query, page, per_page)
 
     def explain(self, query: str, hit: Hit) -> Explanation:
         """Why this hit matched this query: the words kept, dropped, and found in it."""
@@ -197,10 +207,16 @@ def _may_relax(plan) -> bool:
     return plan.require_all and plan.may_relax and len(plan.words) > 1
 
 
-def _article(reader: Reader, article_id: str, query: str | None) -> StoredArticle | None:
-    stored = reader.article(article_id)
-    if not stored:
+def _article(
+    reader: Reader, article_id: str, query: str | None, page: int, per_page: int | None
+) -> StoredArticle | None:
+    count, _ = reader.article(article_id, 0, 0)
+    if count == 0:
         return None
+    pages = max(1, -(-count // per_page)) if per_page else 1
+    page = min(max(page, 1), pages)
+    start = (page - 1) * per_page if per_page else 0
+    _, stored = reader.article(article_id, start, start + per_page if per_page else None)
     pq: ParsedQuery | None = parse_query(query) if query else None
     highlights = pq.highlights if pq is not None else Highlights()
     matched = reader.matching_positions(article_id, pq) if pq is not None else ()
@@ -213,6 +229,9 @@ def _article(reader: Reader, article_id: str, query: str | None) -> StoredArticl
         url=first.url,
         passages=tuple(passage_hit(p, 0.0, highlights, snippet_chars=None) for p in stored),
         matched_positions=matched,
+        total_passages=count,
+        page=page,
+        pages=pages,
     )
 
 

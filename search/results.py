@@ -166,7 +166,8 @@ class StoredArticle:
     """An article as the index holds it: its fields and all its passages in order.
 
     With a query, each passage's ``snippet`` is its whole text with the matches marked,
-    and ``matched_positions`` lists the passages the query matches.
+    and ``matched_positions`` lists the passages the query matches. ``passages`` may be
+    one page of the article's (``page`` of ``pages``).
     """
 
     article_id: str
@@ -176,6 +177,9 @@ class StoredArticle:
     url: str | None
     passages: tuple[PassageHit, ...]
     matched_positions: tuple[int, ...] = ()
+    total_passages: int = 0  # the whole article's (``passages`` may be one page of them)
+    page: int = 1
+    pages: int = 1
 
     def to_dict(self) -> dict:
         return {
@@ -184,6 +188,9 @@ class StoredArticle:
             "date": self.date.isoformat() if self.date else None,
             "source": self.source,
             "url": self.url,
+            "total_passages": self.total_passages,
+            "page": self.page,
+            "pages": self.pages,
             "passages": [{"position": p.position, "text": p.text} for p in self.passages],
         }
 

@@ -237,7 +237,11 @@ def test_unknown_api_path_and_wrong_method_are_json(client):
 
 def test_article(client, web_articles):
     body = get_json(client, "/api/articles/cooperation-maroc")
-    assert set(body) == {"article_id", "title", "date", "source", "url", "passages"}
+    assert set(body) == {
+        *("article_id", "title", "date", "source", "url", "passages"),
+        *("total_passages", "page", "pages"),
+    }
+    assert (body["total_passages"], body["page"], body["pages"]) == (4, 1, 1)
     assert body["article_id"] == "cooperation-maroc"
     assert body["date"] == "2024-05-05"
     assert [p["position"] for p in body["passages"]] == [0, 1, 2, 3]

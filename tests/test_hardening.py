@@ -358,6 +358,9 @@ def test_a_very_long_article_is_shown_a_page_at_a_time(tmp_path):
     assert len(page.select("p.passage")) == 100
     last = BeautifulSoup(client.get("/articles/long?page=3").data, "html.parser")
     assert len(last.select("p.passage")) == 50
+    body = client.get("/api/articles/long?page=2").get_json()
+    assert (body["total_passages"], body["page"], body["pages"]) == (250, 2, 3)
+    assert [p["position"] for p in body["passages"]] == list(range(100, 200))
 
 
 def test_bounds_apply_to_an_explicit_or_not_to_a_long_text():

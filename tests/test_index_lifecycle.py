@@ -85,13 +85,13 @@ def test_rebuild_switches_generation_and_removes_the_old_one(first, tmp_path):
 def test_a_reader_of_the_old_generation_keeps_answering(first, tmp_path):
     backend = store_for(first).open(first, RankingConfig())
     old = backend.reader()
-    (tanger,) = old.article("a")
+    _, (tanger,) = old.article("a")
     build_index(write_corpus(tmp_path / "v2", [("b", "T", "La ville de Fès.")]), first)
     assert backend.reader() is old  # followed within half a second, not at once
-    assert old.article("a") == [tanger]
+    assert old.article("a") == (1, [tanger])
     assert "Tanger" in old.passages([0])[0].text
     time.sleep(0.6)
-    assert backend.reader().article("a") == []
+    assert backend.reader().article("a") == (0, [])
     backend.close()
 
 

@@ -88,7 +88,7 @@ def test_whole_article_weights_are_bm25_over_each_article(news_index_path, stem)
     tf: dict[str, int] = {}
     length: dict[str, int] = {}
     for article_id in ids:
-        texts = [p.text for p in reader.article(article_id)]
+        texts = [p.text for p in reader.article(article_id)[1]]
         terms = [t.text for text in texts for t in text_analyzer()(text, mode="index")]
         tf[article_id] = terms.count(stem)
         # The index's length of a text: its terms, a word's two stems counting twice.

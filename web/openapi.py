@@ -179,12 +179,15 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Article": {
         "type": "object",
-        "required": [*_ARTICLE_FIELDS, "passages"],
+        "required": [*_ARTICLE_FIELDS, "total_passages", "page", "pages", "passages"],
         "properties": {
             **_ARTICLE_FIELDS,
+            "total_passages": {"type": "integer", "minimum": 1},
+            "page": {"type": "integer", "minimum": 1},
+            "pages": {"type": "integer", "minimum": 1},
             "passages": {
                 "type": "array",
-                "description": "every passage of the article, in order",
+                "description": "the passages of this page (100 a page, parameter page), in order",
                 "items": {
                     "type": "object",
                     "required": ["position", "text"],
@@ -301,14 +304,19 @@ def openapi_document() -> dict[str, Any]:
             "/api/articles/{article_id}": {
                 "get": {
                     "operationId": "article",
-                    "summary": "An article and all its passages",
+                    "summary": "An article and its passages, 100 a page",
                     "parameters": [
                         {
                             "name": "article_id",
                             "in": "path",
                             "required": True,
                             "schema": {"type": "string"},
-                        }
+                        },
+                        _query(
+                            "page",
+                            {"type": "integer", "minimum": 1, "default": 1},
+                            "the page of passages (past the last: the last)",
+                        ),
                     ],
                     "responses": {
                         "200": _json(_ref("Article"), "the article"),

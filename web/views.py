@@ -340,7 +340,8 @@ def article_page(position: int) -> int | None:
 def article(article_id: str) -> ResponseReturnValue:
     """An article with its passages, a page at a time; with `q`, its matches highlighted."""
     q = SearchRequest(query=request.args.get("q", "")).query.strip()
-    stored = get_index().article(article_id, query=q or None)
+    number = _article_page(request.args)
+    stored = get_index().article(article_id, q or None, number, PASSAGES_PER_PAGE)
     if stored is None:
         return render_template(
             "error.html",
@@ -348,23 +349,22 @@ def article(article_id: str) -> ResponseReturnValue:
             message="Aucun article ne porte cet identifiant dans l'index.",
             params=_page_request(q),
         ), 404
-    last = max(1, -(-len(stored.passages) // PASSAGES_PER_PAGE))
-    number = SearchRequest.from_params({"page": request.args.get("page")}).page
-    if number > last:
-        number = last
-    shown = stored.passages[(number - 1) * PASSAGES_PER_PAGE : number * PASSAGES_PER_PAGE]
-    matched = set(stored.matched_positions)
     return render_template(
         "article.html",
         article=stored,
-        passages=shown,
+        passages=stored.passages,
         original_url=web_url(stored.url),
-        matched=matched,
+        matched=set(stored.matched_positions),
         params=_page_request(q),
-        page=number,
-        pages=page_numbers(number, last) if last > 1 else [],
-        last_page=last,
+        page=stored.page,
+        pages=page_numbers(stored.page, stored.pages) if stored.pages > 1 else [],
+        last_page=stored.pages,
     )
+
+
+def _article_page(args: MultiDict) -> int:
+    """The `page` parameter of an article, checked like a search's."""
+    return SearchRequest.from_params({"page": args.get("page")}).page
 
 
 # --- JSON API ---------------------------------------------------------------------------
@@ -378,8 +378,8 @@ def api_search() -> ResponseReturnValue:
 
 @bp.get("/api/articles/<path:article_id>")
 def api_article(article_id: str) -> ResponseReturnValue:
-    """An article and its passages as JSON."""
-    stored = get_index().article(article_id)
+    """An article and its passages as JSON, 100 passages a page (`page`)."""
+    stored = get_index().article(article_id, None, _article_page(request.args), PASSAGES_PER_PAGE)
     if stored is None:
         return _error_json(404, f"no article with id {article_id!r}")
     return jsonify(stored.to_dict())

@@ -372,10 +372,17 @@ class WhooshReader:
         return list(self._searcher.docs_for_query(wq.Term("article_id", article_id)))
 
     @reads_index
-    def article(self, article_id: str) -> list[StoredPassage]:
-        """All the passages of an article, in order; [] if there is none."""
-        stored = self.passages(self.article_docs(article_id))
-        return sorted(stored, key=lambda p: p.position)
+    def article(
+        self, article_id: str, start: int = 0, stop: int | None = None
+    ) -> tuple[int, list[StoredPassage]]:
+        """How many passages an article has, and those from ``start`` to ``stop``, in order.
+
+        An article's passages are written one after the other, in order, and whoosh keeps
+        documents in the order written: its document numbers sorted are its positions.
+        """
+        docs = sorted(self.article_docs(article_id))
+        stored = self.passages(docs[start:stop])
+        return len(docs), sorted(stored, key=lambda p: p.position)
 
     @reads_index
     def matching_positions(
