@@ -28,7 +28,7 @@ from .errors import (
 )
 from .explain import explain
 from .index import Index, build_index, check_index, optimize_index, update_index
-from .request import GROUPS, SORTS, SearchRequest
+from .request import SearchRequest
 from .results import Results
 
 DEFAULT_INDEX = "index"
@@ -337,10 +337,15 @@ def _build_options(p: argparse.ArgumentParser, corpus_default: str) -> None:
 def _query_options(p: argparse.ArgumentParser) -> None:
     # Checked by SearchRequest, as for every way in: a bad value is one line and exit 2.
     p.add_argument("text", help="the query, in Veille's query language")
-    p.add_argument("--limit", default="10", help="hits per page, 1 to 100 (default 10)")
-    p.add_argument("--page", default="1", help="page number, 1 to 1000")
-    p.add_argument("--group", default="article", help=f"{' or '.join(GROUPS)}")
-    p.add_argument("--sort", default="relevance", help=f"{' or '.join(SORTS)}")
+    request = SearchRequest
+    p.add_argument(
+        "--limit",
+        default=str(request.DEFAULT_LIMIT),
+        help=f"hits per page, 1 to {request.MAX_LIMIT} (default {request.DEFAULT_LIMIT})",
+    )
+    p.add_argument("--page", default="1", help=f"page number, 1 to {request.MAX_PAGE}")
+    p.add_argument("--group", default="article", help=" or ".join(request.GROUPS))
+    p.add_argument("--sort", default="relevance", help=" or ".join(request.SORTS))
     p.add_argument("--since", help="from this date (YYYY, YYYY-MM or YYYY-MM-DD), inclusive")
     p.add_argument("--until", help="to this date (YYYY, YYYY-MM or YYYY-MM-DD), inclusive")
     p.add_argument("--budget", help="seconds the search may take (default 2)")

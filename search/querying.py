@@ -547,9 +547,16 @@ def _is_plain_term(node: Node) -> bool:
 
 
 def _plain_words(text: str) -> list[tuple[str, str]]:
-    """Read any input as plain words: quotes, parentheses, stars, dashes become spaces."""
+    """Read any input as plain words: quotes, parentheses and stars become spaces; a dash
+    before a word still excludes it (`-Paris`), other dashes and pluses are dropped."""
     words = re.sub(r'["()*]', " ", text).split()
-    return [("word", w.lstrip("-+")) for w in words if w.lstrip("-+")]
+    tokens = []
+    for w in words:
+        word = w.lstrip("-+")
+        if word:
+            excluded = w.startswith("-") and not w.startswith("--")
+            tokens.append(("word", "-" + word if excluded else word))
+    return tokens
 
 
 # Words that open a French question; a question is ranked, not a list of required words.
@@ -581,7 +588,9 @@ def _is_long_text(tokens: list[tuple[str, str]]) -> bool:
     """Many words and no operator or field: text to rank, not a query to parse."""
     if any(kind in ("op", "field", "datefield") for kind, _ in tokens):
         return False
-    words = [v.strip('"') for kind, v in tokens if kind in ("word", "phrase")]
+    words = [
+        v.strip('"') for kind, v in tokens if kind in ("word", "phrase") and v[:1] != "-"
+    ]  # an excluded word is no word of the text
     return sum(len(query_terms(w)) for w in words) > LONG_QUERY_WORDS
 
 

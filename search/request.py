@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import ParameterError
 
@@ -179,6 +179,15 @@ class SearchRequest:
     sources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
 
+    # The bounds, for the ways in that show them (a form, the CLI's help, the API's schema).
+    MAX_QUERY_CHARS: ClassVar[int] = MAX_QUERY_CHARS
+    MAX_LIMIT: ClassVar[int] = MAX_LIMIT
+    MAX_PAGE: ClassVar[int] = MAX_PAGE
+    DEFAULT_LIMIT: ClassVar[int] = DEFAULT_LIMIT
+    GROUPS: ClassVar[tuple[str, ...]] = GROUPS
+    SORTS: ClassVar[tuple[str, ...]] = SORTS
+    MAX_FILTER_VALUES: ClassVar[int] = MAX_FILTER_VALUES
+
     def __post_init__(self) -> None:
         checked = {
             "query": _query(self.query),
@@ -212,7 +221,8 @@ class SearchRequest:
         """
         names = {f.name for f in fields(cls)}
         values: dict[str, Any] = {}
-        for name, value in params.items():
+        # A name before its alias: `limit` wins over `per_page`, whatever their order.
+        for name, value in sorted(params.items(), key=lambda item: item[0] in _ALIASES):
             name = _ALIASES.get(name, name)
             if name in names and value is not None and value != "" and value != []:
                 values.setdefault(

@@ -390,3 +390,37 @@ def test_a_suggestion_corrects_a_few_words_at_most(tmp_path):
     assert results.suggestion is not None
     corrected = [a != b for a, b in zip(typed.split(), results.suggestion.split(), strict=True)]
     assert 1 <= sum(corrected) <= 5
+
+
+def test_limit_wins_over_per_page_in_either_order(client):
+    for query_string in ("q=gouvernement&limit=3&per_page=5", "q=gouvernement&per_page=5&limit=3"):
+        body = client.get("/api/search?" + query_string).get_json()
+        assert body["limit"] == 3 and len(body["hits"]) == 3
+    # the URL's query is `q` only
+    body = client.get("/api/search?query=gouvernement&q=dépêche").get_json()
+    assert body["query"] == "dépêche"
+
+
+def test_a_bad_budget_setting_stops_the_app_at_start_naming_it(tmp_path):
+    from web import create_app
+
+    with pytest.raises(ValueError, match="VEILLE_SEARCH_BUDGET"):
+        create_app({"VEILLE_INDEX": str(tmp_path), "VEILLE_SEARCH_BUDGET": "abc"})
+
+
+def test_an_excluded_word_stays_excluded_in_a_long_query(tmp_path):
+    records = [
+        {
+            "id": "p",
+            "title": "Réforme",
+            "text": "Le gouvernement, Macron, la réforme des retraites et Paris.",
+        },
+        {
+            "id": "r",
+            "title": "Réforme",
+            "text": "Le gouvernement, Macron, la réforme des retraites et Rennes.",
+        },
+    ]
+    index = Index.open(small_index(tmp_path, records))
+    results = index.search("gouvernement Macron réforme retraites -Paris")
+    assert [hit.article_id for hit in results] == ["r"]

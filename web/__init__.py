@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Flask, Response, request
 from werkzeug.routing import RequestRedirect
 
+from search import ParameterError, SearchRequest
+
 from .views import LazyIndex, bp
 
 # No inline script or style anywhere: every script and stylesheet is a file in static/.
@@ -61,11 +63,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.config[name] = os.environ[name]
     if config is not None:
         app.config.from_mapping(config)
+    # A bad setting stops the app at start, naming it: never a 400 blamed on a visitor.
+    try:
+        SearchRequest(budget=app.config["VEILLE_SEARCH_BUDGET"])
+    except ParameterError as error:
+        raise ValueError(f"VEILLE_SEARCH_BUDGET: {error.message}") from None
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # French text stays readable
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keys in the documented order
     app.extensions["veille_index"] = LazyIndex(app.config["VEILLE_INDEX"])
     app.register_blueprint(bp)
+    app.jinja_env.globals["max_query_chars"] = SearchRequest.MAX_QUERY_CHARS
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

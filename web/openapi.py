@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from search import SearchRequest
+
 API_VERSION = "1.0.0"
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -137,10 +139,10 @@ _SCHEMAS: dict[str, Any] = {
                     for name in ("source", "category")
                 },
             },
-            "page": {"type": "integer", "minimum": 1, "maximum": 1000},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 100},
-            "group": {"enum": ["article", "passage"]},
-            "sort": {"enum": ["relevance", "date"]},
+            "page": {"type": "integer", "minimum": 1, "maximum": SearchRequest.MAX_PAGE},
+            "limit": {"type": "integer", "minimum": 1, "maximum": SearchRequest.MAX_LIMIT},
+            "group": {"enum": list(SearchRequest.GROUPS)},
+            "sort": {"enum": list(SearchRequest.SORTS)},
             "took_ms": {"type": "number", "minimum": 0},
             "suggestion": {
                 **_NULLABLE_STRING,
@@ -230,38 +232,48 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 _SEARCH_PARAMETERS = [
     _query(
         "q",
-        {"type": "string", "maxLength": 1000},
-        "the query, in Veille's query language; empty gives no hits",
+        {"type": "string"},
+        "the query, in Veille's query language; empty gives no hits; past "
+        f"{SearchRequest.MAX_QUERY_CHARS} characters, its beginning is searched (with a note)",
     ),
-    _query("page", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1}, "page"),
+    _query(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": SearchRequest.MAX_PAGE, "default": 1},
+        "page",
+    ),
     _query(
         "limit",
-        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": SearchRequest.MAX_LIMIT,
+            "default": SearchRequest.DEFAULT_LIMIT,
+        },
         "hits per page",
     ),
     _query(
         "per_page",
-        {"type": "integer", "minimum": 1, "maximum": 100},
-        "another name for limit",
+        {"type": "integer", "minimum": 1, "maximum": SearchRequest.MAX_LIMIT},
+        "another name for limit (limit wins when both are given)",
     ),
     _query(
         "group",
-        {"enum": ["article", "passage"], "default": "article"},
+        {"enum": list(SearchRequest.GROUPS), "default": "article"},
         "one hit per article (with up to 3 passages, best first) or one per passage",
     ),
     _query(
         "sort",
-        {"enum": ["relevance", "date"], "default": "relevance"},
+        {"enum": list(SearchRequest.SORTS), "default": "relevance"},
         "by relevance, or by date, newest first",
     ),
     _query(
         "source",
-        {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+        {"type": "array", "items": {"type": "string"}, "maxItems": SearchRequest.MAX_FILTER_VALUES},
         "only articles of these sources (repeat the parameter; case and accents aside)",
     ),
     _query(
         "category",
-        {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+        {"type": "array", "items": {"type": "string"}, "maxItems": SearchRequest.MAX_FILTER_VALUES},
         "only articles of these sections (repeat the parameter)",
     ),
     _query(

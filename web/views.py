@@ -1,7 +1,7 @@
 """The blueprint: the search page, the article page, the JSON API and the error pages.
 
-Each view checks its parameters, makes one library call and renders. Parameters are
-bounded here (page, per_page, query length) before the library sees them.
+Each view reads its parameters into the library's SearchRequest (which checks them),
+makes one library call and renders.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from .openapi import openapi_document
 
 bp = Blueprint("web", __name__)
 
-MAX_QUERY_CHARS = 1000  # the form's maxlength; longer queries are refused by the library
-MAX_PAGE = 1000
 MONTHS = (
     "janvier",
     "février",
@@ -97,6 +95,7 @@ def search_request(args: MultiDict, **fixed: Any) -> SearchRequest:
     for name in ("source", "category"):  # repeatable
         params[name] = args.getlist(name)
     params.pop("budget", None)  # the time budget is the app's, not the visitor's
+    params.pop("query", None)  # the URL's name for the query is `q`
     return SearchRequest.from_params(
         params, budget=current_app.config["VEILLE_SEARCH_BUDGET"], **fixed
     )
@@ -104,7 +103,7 @@ def search_request(args: MultiDict, **fixed: Any) -> SearchRequest:
 
 def _page_request(query: str = "") -> SearchRequest:
     """A request for the page's form alone (on an error page, say)."""
-    return SearchRequest(query=query[:MAX_QUERY_CHARS])
+    return SearchRequest(query=query[: SearchRequest.MAX_QUERY_CHARS])
 
 
 def _is_api() -> bool:
@@ -308,7 +307,7 @@ def search() -> ResponseReturnValue:
     if not params.query.strip():
         return render_template("search.html", params=params)
     results = index.search(params)
-    last_page = min(results.pages, MAX_PAGE)
+    last_page = min(results.pages, SearchRequest.MAX_PAGE)
     return render_template(
         "search.html",
         params=params,
@@ -421,7 +420,7 @@ def _bad_parameter(error: ParameterError) -> ResponseReturnValue:
             error.name, error.name
         )
         if name == "limit" and "limit" not in request.args and "per_page" in request.args:
-            name = "per_page"  # the alias the client used
+            name = "per_page"  # the alias the client used (limit wins when both are given)
         return _error_json(400, f"{name}: {error.message}", parameter=name)
     return render_template(
         "error.html", title="Paramètre invalide", message=error.message_fr, params=_page_request()
