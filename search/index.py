@@ -12,13 +12,13 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .analysis import describe_chain
 from .backends import store_for
-from .backends.base import Backend, Filters, Reader
+from .backends.base import Backend, Changes, Filters, Reader
 from .corpus import Article, CorpusError, read_corpus
 from .explain import Explanation, explain
 from .passages import Passage, split_passages
@@ -128,18 +128,8 @@ class Index:
     def info(self) -> IndexInfo:
         """Counts, build date, analyzer chain and size of the live index."""
         stats = self._backend.reader().stats()
-        return IndexInfo(
-            path=str(self.path),
-            generation=stats.generation,
-            articles=stats.articles,
-            passages=stats.passages,
-            built_at=stats.built_at,
-            schema_version=stats.schema_version,
-            analyzer_version=stats.analyzer_version,
-            analyzer=describe_chain(),
-            segments=stats.segments,
-            size_bytes=stats.size_bytes,
-        )
+        recorded = {f.name: getattr(stats, f.name) for f in fields(stats)}
+        return IndexInfo(path=str(self.path), analyzer=describe_chain(), **recorded)
 
     def close(self) -> None:
         self._backend.close()
@@ -333,14 +323,13 @@ def update_index(
         corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
         articles = _with_passages(corpus)
     changes = store_for(index_path).update(index_path, articles, list(remove), wait=wait)
+    return _summary(changes, started, skipped)
+
+
+def _summary(changes: Changes, started: float, skipped: list[str]) -> UpdateSummary:
     return UpdateSummary(
-        added=changes.added,
-        replaced=changes.replaced,
-        unchanged=changes.unchanged,
-        removed=changes.removed,
-        passages=changes.passages,
+        **{f.name: getattr(changes, f.name) for f in fields(changes)},
         seconds=time.monotonic() - started,
-        missing=changes.missing,
         skipped=tuple(skipped),
     )
 
@@ -355,14 +344,7 @@ def add_articles(
     """
     started = time.monotonic()
     changes = store_for(index_path).update(index_path, _with_passages(articles), [], wait=wait)
-    return UpdateSummary(
-        added=changes.added,
-        replaced=changes.replaced,
-        unchanged=changes.unchanged,
-        removed=changes.removed,
-        passages=changes.passages,
-        seconds=time.monotonic() - started,
-    )
+    return _summary(changes, started, [])
 
 
 def optimize_index(index_path: str | os.PathLike, wait: float = 0.0) -> int:
