@@ -239,17 +239,11 @@ class BuildSummary:
     skipped: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
-class UpdateSummary:
-    """What an update did to the live index."""
+@dataclass(frozen=True, kw_only=True)
+class UpdateSummary(Changes):
+    """What an update did to the live index, how long it took, what it skipped."""
 
-    added: int  # articles new to the index
-    replaced: int  # articles whose content changed
-    unchanged: int  # articles skipped: same content hash
-    removed: int
-    passages: int  # passages written
     seconds: float
-    missing: tuple[str, ...] = ()  # ids asked to remove that the index does not hold
     skipped: tuple[str, ...] = ()  # corpus problems skipped (skip_invalid)
 
 
