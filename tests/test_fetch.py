@@ -359,6 +359,24 @@ def test_a_changed_page_replaces_its_article(site, index):
     assert Index.open(index).info().articles == 2
 
 
+def test_one_article_at_two_urls_is_indexed_once(site, index):
+    serve_articles(site)
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    site.add("/depeches/grele.html", french_page(title, paragraphs))
+    paths = ["/region/grele.html", "/region/grele.html?utm_source=rss", "/depeches/grele.html"]
+    site.add("/rss.xml", rss(site, "Gazette", [(path, title, MAY_5) for path in paths]))
+    summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert (summary.new, summary.unchanged, summary.copies) == (1, 2, 1)
+    assert "1 new, 0 changed, 2 unchanged (1 copy of another URL's article), 0 errors" in (
+        summary.feeds[0].line()
+    )
+    assert [hit.url for hit in found(index, "grêlons")] == [site.url("/region/grele.html")]
+    assert site.hits("/region/grele.html?utm_source=rss") == []  # the same URL, once
+    again = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert (again.new, again.unchanged, again.copies) == (0, 3, 0)
+    assert len(site.hits("/depeches/grele.html")) == 1
+
+
 def _latin1_page() -> bytes:
     title = "L'été des élèves à Besançon"
     paragraphs = [

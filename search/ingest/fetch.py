@@ -54,6 +54,7 @@ class FeedResult:
     new: int = 0  # articles added to the index
     changed: int = 0  # articles replaced: their page changed
     unchanged: int = 0  # items already in the index (same URL, or same text elsewhere)
+    copies: int = 0  # of the unchanged: first seen, the same title and text as another URL's
     errors: int = 0  # items that could not be fetched or read (each said in one line)
     given_up: int = 0  # items that failed MAX_FAILURES runs, not tried again
     seconds: float = 0.0
@@ -64,10 +65,7 @@ class FeedResult:
         """One line for a person: `<feed>: N new, M changed, K unchanged, E errors in S s`."""
         if self.failure is not None:
             return f"{self.url}: failed: {self.failure}"
-        counts = (
-            f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
-            f"{self.errors} errors"
-        )
+        counts = f"{self.new} new, {self.changed} changed, {_unchanged(self)}, {self.errors} errors"
         if self.given_up:
             counts += f", {self.given_up} given up"
         suffix = " (feed not modified)" if self.not_modified else ""
@@ -97,6 +95,10 @@ class FetchSummary:
         return self._total("unchanged")
 
     @property
+    def copies(self) -> int:
+        return self._total("copies")
+
+    @property
     def errors(self) -> int:
         return self._total("errors")
 
@@ -114,8 +116,14 @@ class FetchSummary:
         failed = f", {len(self.failed)} feeds failed" if self.failed else ""
         return (
             f"{len(self.feeds)} feeds: {self.new} new, {self.changed} changed, "
-            f"{self.unchanged} unchanged, {self.errors} errors{failed} in {self.seconds:.1f} s"
+            f"{_unchanged(self)}, {self.errors} errors{failed} in {self.seconds:.1f} s"
         )
+
+
+def _unchanged(counts: FeedResult | FetchSummary) -> str:
+    n = counts.copies
+    copies = f" ({n} {'copy' if n == 1 else 'copies'} of another URL's article)" if n else ""
+    return f"{counts.unchanged} unchanged{copies}"
 
 
 def _content_hash(article: Article) -> str:
@@ -205,7 +213,8 @@ class _Run:
             source,
             new=tally["new"],
             changed=tally["changed"],
-            unchanged=tally["unchanged"],
+            unchanged=tally["unchanged"] + tally["copy"],
+            copies=tally["copy"],
             errors=tally["error"] + tally["failed"],
             given_up=tally["given up"],
             seconds=time.monotonic() - started,
@@ -267,7 +276,7 @@ class _Run:
         same = self.written.get(content) or self.state.article_with_content(content)
         if same is not None and same != article.id and self.holds(same):
             batch.add(replace(record, article_id=same))  # the same text at another URL
-            return "unchanged"
+            return "copy"
         batch.add(record, article)
         # Held from now on: the run writes the batch before it ends, or fails.
         self.written[content] = article.id
