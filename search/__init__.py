@@ -28,6 +28,7 @@ from .index import (
     optimize_index,
     update_index,
 )
+from .ingest import FeedResult, FeedSpec, FetchSummary, fetch_feeds
 from .passages import Passage, split_passages
 from .querying import parse_query
 from .ranking import RankingConfig
@@ -41,6 +42,9 @@ __all__ = [
     "BuildSummary",
     "CorpusError",
     "Explanation",
+    "FeedResult",
+    "FeedSpec",
+    "FetchSummary",
     "Hit",
     "Index",
     "IndexDamagedError",
@@ -62,6 +66,7 @@ __all__ = [
     "build_index",
     "check_index",
     "explain",
+    "fetch_feeds",
     "optimize_index",
     "parse_query",
     "read_corpus",

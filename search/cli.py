@@ -7,6 +7,7 @@ act on become a one-line message and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import datetime
 import html
 import json
 import os
@@ -28,6 +29,7 @@ from .errors import (
 )
 from .explain import explain
 from .index import Index, build_index, check_index, optimize_index, update_index
+from .ingest import FetchSummary, feed_specs, fetch_feeds, watch_feeds
 from .request import SearchRequest
 from .results import Results
 
@@ -273,6 +275,52 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    """Fetch news feeds (RSS 2.0, Atom) and add their new and changed articles to the index.
+
+    Each new item's page is fetched and its article extracted (title, paragraphs, date,
+    author, section; the feed's item fills in what the page lacks), then added as `veille
+    add` adds. A second run adds nothing; a changed page replaces its article. Polite:
+    robots.txt honoured, --delay seconds between two requests to one host, conditional GET
+    of feeds, retries with backoff. What was fetched is kept in <index>/fetch.sqlite.
+
+    A feeds file (--feeds) has one feed a line: its URL, then optionally the source name
+    and the category, separated by commas (or tabs); lines starting with # are comments:
+
+        https://www.example.fr/rss.xml, Le Journal, Politique
+
+    Prints one line per feed ("<feed>: N new, M changed, K unchanged, E errors in S s"); a
+    broken feed or page is one line on stderr. Exits 1 if a feed could not be read at all.
+    With --every, fetches again at that interval until Ctrl-C.
+
+    Example: veille fetch https://www.example.fr/rss.xml --every 10m
+    """
+    feeds = feed_specs(args.urls, args.feeds, source=args.source, category=args.category)
+    options = {
+        "delay": args.delay,
+        "timeout": args.timeout,
+        "wait": args.wait,
+        "contact": args.contact or None,
+        "report": lambda line: print(f"veille fetch: {_plain(line)}", file=sys.stderr),
+        # A feed that failed is said on stderr, by report: not twice.
+        "on_feed": lambda result: result.failure or print(_plain(result.line()), flush=True),
+    }
+    try:
+        if args.every is not None:
+            watch_feeds(args.index, feeds, args.every, on_round=_print_round, **options)
+        summary = fetch_feeds(args.index, feeds, **options)
+    except KeyboardInterrupt:
+        print("\nveille fetch: stopped; what was fetched so far is in the index", file=sys.stderr)
+        return 130
+    if len(summary.feeds) > 1:
+        print(summary.line())
+    return 0 if summary.ok else 1
+
+
+def _print_round(summary: FetchSummary, next_round: datetime.datetime) -> None:
+    print(f"{summary.line()}; next fetch at {next_round:%H:%M:%S}", flush=True)
+
+
 def _serve(args: argparse.Namespace) -> int:
     """Serve the search web app with a production WSGI server (gunicorn).
 
@@ -309,6 +357,73 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
         return n
 
     return parse
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            n = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+        if not low <= n <= high:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}: {value}")
+        return n
+
+    return parse
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _interval(value: str) -> float:
+    """A duration such as 30s, 10m or 1h (a bare number is seconds), at least 1 s."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smh]?)", value.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration such as 30s, 10m or 1h: {value!r}")
+    seconds = float(match[1]) * _UNITS[match[2] or "s"]
+    if not 1 <= seconds <= 7 * 86400:
+        raise argparse.ArgumentTypeError(f"must be between 1 s and 7 days: {value!r}")
+    return seconds
+
+
+def _fetch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("urls", nargs="*", metavar="URL", help="feed URLs (RSS 2.0 or Atom)")
+    p.add_argument("--feeds", metavar="FILE", help="a file of feeds: URL[, source[, category]]")
+    p.add_argument("--source", metavar="NAME", help="source name (default: the feed's title)")
+    p.add_argument("--category", metavar="NAME", help="category of the feeds' articles")
+    p.add_argument(
+        "--delay",
+        type=_seconds(0, 3600),
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between two requests to one host (default 1)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds(0.05, 600),
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds to connect and for each read (default 10)",
+    )
+    p.add_argument(
+        "--every",
+        type=_interval,
+        metavar="DURATION",
+        help="fetch again at this interval (30s, 10m, 1h) until Ctrl-C",
+    )
+    p.add_argument(
+        "--wait",
+        type=_seconds(0, 86400),
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds to wait for another writer of the index (default 60)",
+    )
+    p.add_argument(
+        "--contact",
+        default=os.environ.get("VEILLE_CONTACT", ""),
+        metavar="ADDRESS",
+        help="said in the User-Agent, for sites to reach you (default: $VEILLE_CONTACT)",
+    )
 
 
 def _writer_options(p: argparse.ArgumentParser) -> None:
@@ -411,6 +526,7 @@ def make_parser() -> argparse.ArgumentParser:
     command("info", _info).add_argument("--json", action="store_true")
     command("check", _check)
     command("analyze", _analyze).add_argument("text", help="French text to analyze")
+    _fetch_options(command("fetch", _fetch))
     _serve_options(command("serve", _serve), corpus_default)
     return parser
 

@@ -1,4 +1,4 @@
-"""Read articles from the corpus: the seed's text format and JSON Lines.
+"""Read articles from the corpus: the seed's text format, JSON Lines and saved web pages.
 
 Pure: no whoosh, no flask. Files are read lazily, one article (or one JSON line) at a time,
 so a corpus of hundreds of megabytes never sits in memory.
@@ -228,7 +228,8 @@ def _id_problem(article_id: str) -> str | None:
 
 # --- Files ----------------------------------------------------------------------------------
 
-_SUFFIXES = (".txt", ".jsonl")
+_SUFFIXES = (".txt", ".jsonl", ".html", ".htm")
+_HTML_SUFFIXES = (".html", ".htm")
 
 
 def _decode_line(raw: bytes, number: int, display: str) -> str:
@@ -285,6 +286,29 @@ def _read_text_file(file: Path, display: str) -> Article:
         raise CorpusError(display, None, "no body text after the title")
     return Article(
         id=file.stem, title=title, date=date, source=None, url=None, paragraphs=paragraphs
+    )
+
+
+def _read_html_file(file: Path, display: str) -> Article:
+    """Read a saved web page: its article extracted by trafilatura, the file name its id."""
+    if problem := _id_problem(file.stem):
+        rename = f"rename the file (its name without {file.suffix} is the id)"
+        raise CorpusError(display, None, f"{problem}; {rename}")
+    from search.ingest.pages import decode_html, extract_page  # trafilatura: only for pages
+
+    page = extract_page(decode_html(file.read_bytes()))
+    if not page.paragraphs:
+        raise CorpusError(display, None, "no article text found in the page")
+    if not page.title:
+        raise CorpusError(display, None, "no title found in the page (<title>, <h1>, og:title)")
+    return Article(
+        id=file.stem,
+        title=page.title,
+        date=page.date,
+        source=page.site,
+        url=page.url,
+        paragraphs=page.paragraphs,
+        metadata=page.metadata(),
     )
 
 
@@ -447,6 +471,8 @@ def _read_file(file: Path, display: str) -> Iterator[tuple[int | None, Article |
     try:
         if file.suffix.lower() == ".jsonl":
             yield from _read_jsonl_file(file, display)
+        elif file.suffix.lower() in _HTML_SUFFIXES:
+            yield None, _read_html_file(file, display)
         else:
             yield None, _read_text_file(file, display)
     except CorpusError as error:
@@ -464,7 +490,8 @@ def _corpus_files(root: Path) -> list[Path]:
     """List the corpus files under root, sorted by their path relative to it."""
     if root.is_file():
         if root.suffix.lower() not in _SUFFIXES:
-            raise CorpusError(str(root), None, "not a corpus file (expected .txt or .jsonl)")
+            expected = "expected .txt, .jsonl or .html"
+            raise CorpusError(str(root), None, f"not a corpus file ({expected})")
         return [root]
     if not root.is_dir():
         raise CorpusError(str(root), None, "no such file or folder")
@@ -487,10 +514,11 @@ def read_corpus(
 ) -> Iterator[Article]:
     """Yield the articles of a corpus file or folder, lazily, in a stable order.
 
-    A folder is searched recursively for *.txt and *.jsonl files (hidden files and READMEs
-    left out). A missing path raises CorpusError at once. An invalid article raises
-    CorpusError when reading reaches it, unless skip_invalid is set: then it is left out and
-    on_skip(error) is called (for a .txt file, the whole file is one article). An id must be
+    A folder is searched recursively for *.txt, *.jsonl and *.html (or *.htm) files (hidden
+    files and READMEs left out); a saved web page is one article, extracted by trafilatura.
+    A missing path raises CorpusError at once. An invalid article raises CorpusError when
+    reading reaches it, unless skip_invalid is set: then it is left out and on_skip(error)
+    is called (for a .txt or .html file, the whole file is one article). An id must be
     usable as the path of a link: segments joined by single '/', none of them '.' or '..',
     with no '#', '?', '\\' or control character and no space at either end.
     """

@@ -146,7 +146,10 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     help_text = veille("--help").stdout
     commands = {
         name: veille(name, "--help").stdout
-        for name in ("build", "add", "remove", "optimize", "query", "info", "analyze", "serve")
+        for name in (
+            *("build", "add", "remove", "optimize", "query", "info", "check", "analyze"),
+            *("serve", "fetch"),
+        )
     }
     assert all(name in help_text for name in commands)
     assert {"build", "query", "info", "analyze", "serve"} <= set(commands)

@@ -435,8 +435,8 @@ def test_missing_path_fails_at_once(tmp_path: Path) -> None:
 
 
 def test_file_of_another_kind_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "notes.html", "<p>Bonjour</p>")
-    with pytest.raises(CorpusError, match=r"notes\.html: not a corpus file"):
+    path = write(tmp_path, "notes.pdf", "%PDF-1.4")
+    with pytest.raises(CorpusError, match=r"notes\.pdf: not a corpus file"):
         read_corpus(path)
 
 
@@ -489,7 +489,7 @@ def test_folder_is_read_recursively_in_path_order(tmp_path: Path) -> None:
     write(tmp_path, ".git/objects.txt", article)
     write(tmp_path, "README.md", "# Corpus")
     write(tmp_path, "a/README.txt", "Ce dossier contient…")
-    write(tmp_path, "notes.html", "<p>x</p>")
+    write(tmp_path, "notes.pdf", "%PDF-1.4")
     ids = [article.id for article in read_corpus(tmp_path)]
     assert ids == ["A", "y", "z", "jsonl", "b"]
 
