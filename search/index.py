@@ -16,12 +16,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .analysis import describe_chain
 from .backends import store_for
-from .backends.base import Backend, Changes, Filters, Reader
+from .backends.base import Backend, Changes, Filters, IndexedArticle, Reader
 from .corpus import Article, CorpusError, read_corpus
+from .duplicates import ClusterFinder, signature
 from .explain import Explanation, explain
-from .passages import Passage, split_passages
+from .passages import split_passages
 from .querying import Highlights, ParsedQuery, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, unique_first
 from .request import SearchRequest
@@ -158,14 +161,18 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         "source": (*request.sources, *pq.sources),
         "category": (*request.categories, *pq.categories),
     }
-    found, facets = filter_by_facets(found, wanted)
+    collapse = request.collapse and request.group == "article"
+    found, facets = filter_by_facets(found, wanted, collapse)
     whole = None
     relevance = request.group == "article" and request.sort == "relevance"
     if relevance and plan is not None and not found.timed_out:
         articles, _ = unique_first(found.articles)
         whole = reader.whole_article_scores(plan.words, articles, config)
     page = group_and_page(found, request, config, whole)
-    docs = sorted({doc for _, passages in page.hits for doc, _ in passages})
+    docs = sorted(
+        {doc for hit in page.hits for doc, _ in hit.passages}
+        | {doc for hit in page.hits for doc in hit.copies}
+    )
     stored = dict(zip(docs, reader.passages(docs), strict=True))
     if found.timed_out:
         notes.append(TIMED_OUT_NOTE)
@@ -190,6 +197,7 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         notes=tuple(dict.fromkeys(notes)),
         timed_out=found.timed_out,
         facets=facets,
+        collapsed=page.articles - page.total if request.group == "article" else 0,
     )
 
 
@@ -247,9 +255,38 @@ class UpdateSummary(Changes):
     skipped: tuple[str, ...] = ()  # corpus problems skipped (skip_invalid)
 
 
-def _with_passages(articles: Iterable[Article]) -> Iterator[tuple[Article, list[Passage]]]:
+def _indexed(
+    articles: Iterable[Article], finder: Callable[[], ClusterFinder]
+) -> Iterator[IndexedArticle]:
+    """The articles with their passages, duplicate clusters and signatures.
+
+    ``finder`` makes the ClusterFinder when the first article comes (an update reads the
+    index's signatures then, not for a removal alone).
+    """
+    clusters = None
     for article in articles:
-        yield article, split_passages(article)
+        if clusters is None:
+            clusters = finder()
+        values = signature(article)
+        yield IndexedArticle(
+            article=article,
+            passages=split_passages(article),
+            cluster=clusters.cluster(article.id, values),
+            signature=values.astype("<u4").tobytes(),
+        )
+
+
+def _known_clusters(index_path: str | os.PathLike) -> ClusterFinder:
+    """A ClusterFinder that knows every article of the live index."""
+    backend = store_for(index_path).open(index_path, DEFAULT_RANKING)
+    try:
+        known = backend.reader().signatures()
+    finally:
+        backend.close()
+    return ClusterFinder(
+        (article_id, cluster, np.frombuffer(values, dtype="<u4"))
+        for article_id, cluster, values in known
+    )
 
 
 def build_index(
@@ -269,15 +306,15 @@ def build_index(
     started = time.monotonic()
     skipped: list[str] = []
 
-    def articles() -> Iterator[tuple[Article, list[Passage]]]:
+    def articles() -> Iterator[IndexedArticle]:
         counts = [0, 0]
         corpus = read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=_note(skipped))
-        for article, passages in _with_passages(corpus):
+        for item in _indexed(corpus, ClusterFinder):
             counts[0] += 1
-            counts[1] += len(passages)
+            counts[1] += len(item.passages)
             if progress is not None:
                 progress(*counts)
-            yield article, passages
+            yield item
         if counts[0] == 0:
             raise CorpusError(str(corpus_path), None, "no articles found")
 
@@ -312,10 +349,10 @@ def update_index(
     """
     started = time.monotonic()
     skipped: list[str] = []
-    articles: Iterable[tuple[Article, list[Passage]]] = ()
+    articles: Iterable[IndexedArticle] = ()
     if add is not None:
         corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
-        articles = _with_passages(corpus)
+        articles = _indexed(corpus, lambda: _known_clusters(index_path))
     changes = store_for(index_path).update(index_path, articles, list(remove), wait=wait)
     return _summary(changes, started, skipped)
 
@@ -337,7 +374,8 @@ def add_articles(
     held only while they are written.
     """
     started = time.monotonic()
-    changes = store_for(index_path).update(index_path, _with_passages(articles), [], wait=wait)
+    items = _indexed(articles, lambda: _known_clusters(index_path))
+    changes = store_for(index_path).update(index_path, items, [], wait=wait)
     return _summary(changes, started, [])
 
 

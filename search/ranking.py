@@ -85,6 +85,8 @@ def unique_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(values) == 0:
         return values.copy(), np.zeros(0, dtype=np.int64)
     n = len(values)
+    if int(values.max()) > 4 * n + 1_000_000:  # sparse values: the scatter would not pay
+        return np.unique(values, return_index=True)
     first = np.full(int(values.max()) + 1, n, dtype=np.int64)
     first[values[::-1]] = np.arange(n - 1, -1, -1)  # the last write wins: the first place
     found = np.flatnonzero(first < n)

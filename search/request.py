@@ -64,6 +64,7 @@ _LABELS_FR = {
     "budget": "Le temps accordé à la recherche",
     "sources": "La source",
     "categories": "La rubrique",
+    "collapse": "Le regroupement des copies (collapse)",
 }
 MAX_FILTER_VALUES = 20
 MAX_FILTER_CHARS = 200
@@ -145,6 +146,23 @@ def _values(name: str, value: Any) -> tuple[str, ...]:
     raise ParameterError(name, "must be text", f"{_LABELS_FR[name]} doit être du texte.")
 
 
+_TRUE = ("1", "true", "yes", "oui", "on")
+_FALSE = ("0", "false", "no", "non", "off")
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold()
+    if text in _TRUE + _FALSE:
+        return text in _TRUE
+    raise ParameterError(
+        name,
+        f"must be true or false, not {str(value)[:50]!r}",
+        f"{_LABELS_FR[name]} vaut true ou false.",
+    )
+
+
 def _query(value: Any) -> str:
     # Any text is a query (the query language never refuses one: beyond MAX_QUERY_CHARS it
     # reads the beginning, and says so); only what is not text is refused.
@@ -165,7 +183,8 @@ class SearchRequest:
     ``until`` its last. ``budget`` is the time in seconds the search may take before it
     answers with what it found so far, marked ``timed_out``. ``sources`` and
     ``categories`` keep the articles of these sources and sections (any of them; case and
-    accents aside).
+    accents aside). ``collapse`` (the default) shows one hit per cluster of copies (a wire
+    story republished), the others listed as its ``duplicates``.
     """
 
     query: str = ""
@@ -178,6 +197,7 @@ class SearchRequest:
     budget: float = DEFAULT_BUDGET_SECONDS
     sources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    collapse: bool = True
 
     # The bounds, for the ways in that show them (a form, the CLI's help, the API's schema).
     MAX_QUERY_CHARS: ClassVar[int] = MAX_QUERY_CHARS
@@ -200,6 +220,7 @@ class SearchRequest:
             "budget": _budget(self.budget),
             "sources": _values("sources", self.sources),
             "categories": _values("categories", self.categories),
+            "collapse": _flag("collapse", self.collapse),
         }
         since, until = checked["since"], checked["until"]
         if since is not None and until is not None and since > until:
@@ -248,6 +269,7 @@ class SearchRequest:
             ("group", "group"),
             ("sources", "source"),
             ("categories", "category"),
+            ("collapse", "collapse"),
             ("page", "page"),
         ):
             value = getattr(request, name)

@@ -55,6 +55,30 @@ class PassageHit:
 
 
 @dataclass(frozen=True)
+class Duplicate:
+    """Another version of a hit's article (a wire story republished): where it is."""
+
+    article_id: str
+    title: str
+    date: dt.date | None
+    source: str | None
+    url: str | None
+
+    @classmethod
+    def of(cls, passage: StoredPassage) -> Duplicate:
+        return cls(passage.article_id, passage.title, passage.date, passage.source, passage.url)
+
+    def to_dict(self) -> dict:
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "date": self.date.isoformat() if self.date else None,
+            "source": self.source,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
 class Hit:
     """One result: an article (group="article") or one passage (group="passage").
 
@@ -69,6 +93,8 @@ class Hit:
     url: str | None
     score: float
     passages: tuple[PassageHit, ...]
+    # Other versions of the article (copies collapsed into this hit), best first.
+    duplicates: tuple[Duplicate, ...] = ()
 
     @property
     def position(self) -> int:
@@ -96,6 +122,7 @@ class Hit:
         return head | {
             "score": round(self.score, 4),
             "passages": [p.to_dict() for p in self.passages],
+            "duplicates": [d.to_dict() for d in self.duplicates],
         }
 
 
@@ -109,7 +136,7 @@ class Results:
 
     query: str
     hits: tuple[Hit, ...]
-    total: int  # articles (group="article") or passages (group="passage")
+    total: int  # articles (group="article", copies collapsed) or passages (group="passage")
     total_passages: int
     page: int
     limit: int
@@ -126,6 +153,7 @@ class Results:
     # For each facet ("source", "category"): (value, matching articles), most first; each
     # counted with every filter of the request but its own.
     facets: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    collapsed: int = 0  # copies of other hits' articles, folded into them (not in total)
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -144,6 +172,7 @@ class Results:
             "total": self.total,
             "total_passages": self.total_passages,
             "total_is_estimate": self.total_is_estimate,
+            "collapsed": self.collapsed,
             "timed_out": self.timed_out,
             "page": self.page,
             "limit": self.limit,
@@ -196,16 +225,22 @@ class StoredArticle:
 
 
 @dataclass(frozen=True)
+class PageHit:
+    """One hit of a page: its score, its passages' (document, score) pairs, best first,
+    and the best passage (document) of each of its copies (collapsed duplicates)."""
+
+    score: float
+    passages: tuple[tuple[int, float], ...]
+    copies: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Page:
-    """What to show of ranked candidates: the totals and, per hit, its passages.
+    """What to show of ranked candidates: the totals and the page's hits."""
 
-    ``hits`` holds, for each hit of the page, its score and its passages' (document,
-    score) pairs, best first.
-    """
-
-    total: int
-    articles: int  # matching articles
-    hits: tuple[tuple[float, tuple[tuple[int, float], ...]], ...]
+    total: int  # hits: articles (after collapsing copies) or passages
+    articles: int  # matching articles, copies included
+    hits: tuple[PageHit, ...]
 
 
 def group_and_page(
@@ -228,23 +263,60 @@ def group_and_page(
         if request.sort == "date":
             order = np.lexsort((docs, arts, -found.dates))
         picks = order[start:end].tolist()
-        hits = tuple((float(scores[i]), ((int(docs[i]), float(scores[i])),)) for i in picks)
+        hits = tuple(PageHit(float(scores[i]), ((int(docs[i]), float(scores[i])),)) for i in picks)
         return Page(total=len(docs), articles=len(articles), hits=hits)
     ranked_arts = arts[order]
     if request.sort == "date":
         _, first = unique_first(ranked_arts)
-        article_dates = found.dates[order][first]
-        page_articles = articles[np.lexsort((articles, -article_dates))][start:end]
-        article_scores = scores[order][first][np.searchsorted(articles, page_articles)]
+        by_date = np.lexsort((articles, -found.dates[order][first]))
+        ordered, ordered_scores = articles[by_date], scores[order][first][by_date]
     else:
-        ranked, combined = rank_articles(ranked_arts, scores[order], config, whole)
-        page_articles, article_scores = ranked[start:end], combined[start:end]
-    best = _best_passages(page_articles, ranked_arts, docs[order], scores[order])
+        ordered, ordered_scores = rank_articles(ranked_arts, scores[order], config, whole)
+    clusters = None
+    if request.collapse and "cluster" in found.facet_codes and len(ordered):
+        clusters = _article_values(ordered, arts, found.facet_codes["cluster"])
+        _, first = unique_first(clusters)  # each cluster's best article, where it stands
+        keep = np.sort(first)
+        shown, shown_scores = ordered[keep], ordered_scores[keep]
+    else:
+        shown, shown_scores = ordered, ordered_scores
+    page_articles = shown[start:end]
+    copies = _copies(page_articles, ordered, clusters) if clusters is not None else {}
+    wanted = np.concatenate([page_articles, *map(np.asarray, copies.values())])
+    best = _best_passages(wanted, ranked_arts, docs[order], scores[order])
     hits = tuple(
-        (float(score), best[int(a)])
-        for a, score in zip(page_articles.tolist(), article_scores.tolist(), strict=True)
+        PageHit(
+            score=float(score),
+            passages=best[int(a)],
+            copies=tuple(best[c][0][0] for c in copies.get(int(a), ())),
+        )
+        for a, score in zip(page_articles.tolist(), shown_scores[start:end].tolist(), strict=True)
     )
-    return Page(total=len(articles), articles=len(articles), hits=hits)
+    return Page(total=len(shown), articles=len(articles), hits=hits)
+
+
+# Copies listed with a hit at most (all are counted).
+COPIES_PER_HIT = 20
+
+
+def _article_values(ordered: np.ndarray, arts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The value (a cluster code) of each of the ordered articles, from their passages'."""
+    per_article = np.zeros(int(arts.max()) + 1, dtype=values.dtype)
+    per_article[arts] = values  # an article's passages all carry its value
+    return per_article[ordered]
+
+
+def _copies(
+    page_articles: np.ndarray, ordered: np.ndarray, clusters: np.ndarray
+) -> dict[int, list[int]]:
+    """The other articles of each page article's cluster, best first."""
+    on_page = set(page_articles.tolist())
+    position = {a: i for i, a in enumerate(ordered.tolist()) if a in on_page}
+    found = {}
+    for article in page_articles.tolist():
+        members = ordered[clusters == clusters[position[article]]]
+        found[article] = [int(m) for m in members.tolist() if m != article][:COPIES_PER_HIT]
+    return {a: m for a, m in found.items() if m}
 
 
 def _best_passages(
@@ -278,8 +350,8 @@ def make_hits(
 ) -> tuple[Hit, ...]:
     """The page's hits from its stored passages (by document number)."""
     hits = []
-    for score, passages in page.hits:
-        head = stored[passages[0][0]]
+    for hit in page.hits:
+        head = stored[hit.passages[0][0]]
         hits.append(
             Hit(
                 article_id=head.article_id,
@@ -287,10 +359,11 @@ def make_hits(
                 date=head.date,
                 source=head.source,
                 url=head.url,
-                score=score,
+                score=hit.score,
                 passages=tuple(
-                    passage_hit(stored[doc], doc_score, highlights) for doc, doc_score in passages
+                    passage_hit(stored[doc], score, highlights) for doc, score in hit.passages
                 ),
+                duplicates=tuple(Duplicate.of(stored[doc]) for doc in hit.copies),
             )
         )
     return tuple(hits)
@@ -318,19 +391,21 @@ FACETS = ("source", "category")
 
 
 def filter_by_facets(
-    found: Candidates, wanted: Mapping[str, tuple[str, ...]]
+    found: Candidates, wanted: Mapping[str, tuple[str, ...]], collapse: bool = False
 ) -> tuple[Candidates, dict[str, tuple[tuple[str, int], ...]]]:
     """Keep the candidates whose facets have a wanted value; count each facet's values.
 
-    A facet's counts are of matching articles under every other facet's filter (so that
-    its list shows what choosing another value would give). Values are compared with case
-    and accents aside; a facet with no wanted value keeps every candidate.
+    A facet's counts are of matching articles (with ``collapse``, of clusters of copies:
+    a wire story in two sources counts once for each) under every other facet's filter, so
+    that its list shows what choosing another value would give. Values are compared with
+    case and accents aside; a facet with no wanted value keeps every candidate.
     """
     masks = {name: _facet_mask(found, name, wanted.get(name, ())) for name in FACETS}
     counts = {}
     for name in FACETS:
         others = [mask for other, mask in masks.items() if other != name and mask is not None]
-        counts[name] = _facet_counts(found, name, np.logical_and.reduce(others) if others else None)
+        keep = np.logical_and.reduce(others) if others else None
+        counts[name] = _facet_counts(found, name, keep, collapse)
     chosen = [mask for mask in masks.values() if mask is not None]
     if not chosen:
         return found, counts
@@ -350,15 +425,19 @@ def _facet_mask(found: Candidates, name: str, wanted: tuple[str, ...]) -> np.nda
 
 
 def _facet_counts(
-    found: Candidates, name: str, keep: np.ndarray | None
+    found: Candidates, name: str, keep: np.ndarray | None, collapse: bool
 ) -> tuple[tuple[str, int], ...]:
     if name not in found.facet_codes:
         return ()
-    articles, codes = found.articles, found.facet_codes[name]
+    units = found.articles
+    if collapse and "cluster" in found.facet_codes:
+        units = found.facet_codes["cluster"]
+    codes = found.facet_codes[name]
     if keep is not None:
-        articles, codes = articles[keep], codes[keep]
-    _, first = unique_first(articles)  # an article counts once
+        units, codes = units[keep], codes[keep]
     values = found.facet_values[name]
+    # Each (article or cluster, value) counts once.
+    _, first = unique_first(units.astype(np.int64) * len(values) + codes)
     counted = np.bincount(codes[first], minlength=len(values))
     pairs = [(values[i], int(counted[i])) for i in np.flatnonzero(counted).tolist() if values[i]]
     return tuple(sorted(pairs, key=lambda pair: (-pair[1], _folded(pair[0]))))

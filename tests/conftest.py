@@ -145,16 +145,64 @@ def _web_articles() -> list[dict]:
         },
     ]
     others = [
-        ("budget-2023", "2023-06-14", "Le Monde", "Le budget 2023 adopté de justesse"),
-        ("retraites", "2023-09-03", "Les Échos", "La réforme des retraites entre en vigueur"),
-        ("agriculteurs", "2024-02-08", "Ouest-France", "La colère des agriculteurs ne faiblit pas"),
-        ("logement", "2024-04-22", "Le Figaro", "Le logement, priorité affichée du printemps"),
-        ("ecole", "2024-05-18", "Libération", "Rentrée scolaire : les syndicats inquiets"),
-        ("hopital", "2024-05-27", "Le Parisien", "L'hôpital public manque de soignants"),
-        ("energie", "2023-12-01", "Les Échos", "Le prix de l'énergie pèse sur les ménages"),
-        ("transports", "2024-01-30", "Ouest-France", "Grève dans les transports régionaux"),
+        (
+            "budget-2023",
+            "2023-06-14",
+            "Le Monde",
+            "Le budget 2023 adopté de justesse",
+            "le déficit public, la dette et les économies demandées aux ministères",
+        ),
+        (
+            "retraites",
+            "2023-09-03",
+            "Les Échos",
+            "La réforme des retraites entre en vigueur",
+            "l'âge légal de départ, les carrières longues et les pensions des agents",
+        ),
+        (
+            "agriculteurs",
+            "2024-02-08",
+            "Ouest-France",
+            "La colère des agriculteurs ne faiblit pas",
+            "les prix du lait, les normes européennes et les barrages sur les routes",
+        ),
+        (
+            "logement",
+            "2024-04-22",
+            "Le Figaro",
+            "Le logement, priorité affichée du printemps",
+            "les loyers, les chantiers de construction et les prêts aux primo-accédants",
+        ),
+        (
+            "ecole",
+            "2024-05-18",
+            "Libération",
+            "Rentrée scolaire : les syndicats inquiets",
+            "les classes surchargées, les remplaçants absents et les salaires des enseignants",
+        ),
+        (
+            "hopital",
+            "2024-05-27",
+            "Le Parisien",
+            "L'hôpital public manque de soignants",
+            "les urgences fermées la nuit, les infirmières épuisées et les lits supprimés",
+        ),
+        (
+            "energie",
+            "2023-12-01",
+            "Les Échos",
+            "Le prix de l'énergie pèse sur les ménages",
+            "les factures d'électricité, le chèque énergie et la rénovation des passoires",
+        ),
+        (
+            "transports",
+            "2024-01-30",
+            "Ouest-France",
+            "Grève dans les transports régionaux",
+            "les trains supprimés, les bus en retard et les usagers excédés sur les quais",
+        ),
     ]
-    for article_id, date, source, title in others:
+    for article_id, date, source, title, subject in others:
         articles.append(
             {
                 "id": article_id,
@@ -164,11 +212,10 @@ def _web_articles() -> list[dict]:
                 "category": "politique" if date < "2024" else "société",
                 "url": f"https://www.example.fr/{article_id}",
                 "text": (
-                    f"{title}. Le gouvernement a présenté ses mesures devant l'Assemblée "
-                    "nationale, sous les critiques de l'opposition."
+                    f"{title}. Sur {subject}, le gouvernement a présenté ses mesures."
                     "\n\n"
-                    "Les élus locaux demandent davantage de moyens et une concertation réelle "
-                    "avec les habitants concernés."
+                    f"Les élus locaux, interrogés sur {subject}, demandent une concertation "
+                    f"réelle : « {title.lower()} », résume l'un d'eux."
                 ),
             }
         )

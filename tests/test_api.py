@@ -9,7 +9,9 @@ from referencing.jsonschema import DRAFT202012
 
 from web import create_app
 
-ARTICLE_HIT_KEYS = {"article_id", "title", "date", "source", "url", "score", "passages"}
+ARTICLE_HIT_KEYS = {
+    *("article_id", "title", "date", "source", "url", "score", "passages", "duplicates")
+}
 PASSAGE_HIT_KEYS = {
     "article_id",
     "title",

@@ -11,6 +11,7 @@ from whoosh.index import TOC
 
 from search import Article, split_passages
 from search.analysis import exact_analyzer
+from search.backends.base import IndexedArticle
 from search.backends.whoosh.schema import make_schema, passage_document
 from search.backends.whoosh.segments import BLOCK_LIMIT, SegmentBuilder
 from search.backends.whoosh.store import article_hash
@@ -46,10 +47,14 @@ def articles() -> list[Article]:
 
 
 def documents() -> list[dict]:
+    items = [
+        IndexedArticle(article, split_passages(article), f"c{n // 3}", bytes([n]) * 8)
+        for n, article in enumerate(articles())
+    ]
     return [
-        passage_document(article, passage, article_hash(article))
-        for article in articles()
-        for passage in split_passages(article)
+        passage_document(item, passage, article_hash(item.article))
+        for item in items
+        for passage in item.passages
     ]
 
 

@@ -25,6 +25,17 @@ from ..ranking import RankingConfig
 
 
 @dataclass(frozen=True)
+class IndexedArticle:
+    """An article as a backend writes it: its passages, its duplicate cluster (the id of the
+    cluster's first article) and its near-duplicate signature (kept for later updates)."""
+
+    article: Article
+    passages: list[Passage]
+    cluster: str
+    signature: bytes
+
+
+@dataclass(frozen=True)
 class Filters:
     """Conditions on the articles a backend returns (besides the words).
 
@@ -148,6 +159,10 @@ class Reader(Protocol):
 
     def stats(self) -> IndexStats: ...
 
+    def signatures(self) -> list[tuple[str, str, bytes]]:
+        """(article id, cluster, near-duplicate signature) of every live article."""
+        ...
+
 
 class Backend(Protocol):
     """A handle on one index that follows its updates."""
@@ -167,7 +182,7 @@ class Store(Protocol):
     def build(
         self,
         path: str | os.PathLike,
-        articles: Iterable[tuple[Article, list[Passage]]],
+        articles: Iterable[IndexedArticle],
         *,
         procs: int,
         wait: float,
@@ -178,7 +193,7 @@ class Store(Protocol):
     def update(
         self,
         path: str | os.PathLike,
-        articles: Iterable[tuple[Article, list[Passage]]],
+        articles: Iterable[IndexedArticle],
         remove: Iterable[str],
         *,
         wait: float,

@@ -14,11 +14,9 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ...corpus import Article
 from ...errors import IndexDamagedError, IndexNotFoundError
-from ...passages import Passage
 from ...ranking import RankingConfig
-from ..base import Changes
+from ..base import Changes, IndexedArticle
 from . import _internals  # noqa: F401  (checks whoosh's private parts at import)
 from .reader import WhooshReader
 from .store import build, current_generation, optimize, update, verify_files
@@ -80,7 +78,7 @@ class WhooshStore:
     def build(
         self,
         path: str | os.PathLike,
-        articles: Iterable[tuple[Article, list[Passage]]],
+        articles: Iterable[IndexedArticle],
         *,
         procs: int = 1,
         wait: float = 0.0,
@@ -91,7 +89,7 @@ class WhooshStore:
     def update(
         self,
         path: str | os.PathLike,
-        articles: Iterable[tuple[Article, list[Passage]]],
+        articles: Iterable[IndexedArticle],
         remove: Iterable[str],
         *,
         wait: float = 0.0,

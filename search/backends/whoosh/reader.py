@@ -25,7 +25,8 @@ from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
 from .postings import PrefixTerms, TermArrays, rank_words, whole_article_scores
 from .store import IndexMeta, check_sizes, read_meta, verify_files
 
-FACETS = ("source", "category")
+# Columns read as per-document codes: the facets, and the duplicate clusters.
+FACETS = ("source", "category", "cluster")
 
 
 def reads_index(method: Callable[..., R]) -> Callable[..., R]:
@@ -421,6 +422,18 @@ class WhooshReader:
     def spelling_frequency(self, word: str) -> int:
         """In how many articles a word (accents kept) occurs."""
         return self._searcher.reader().doc_frequency("spell", word)
+
+    @reads_index
+    def signatures(self) -> list[tuple[str, str, bytes]]:
+        """(article id, cluster, near-duplicate signature) of every live article."""
+        arrays, _ = self.term_arrays()
+        reader = self._searcher.reader()
+        found = []
+        for doc in arrays.docs("lead", "1").tolist():
+            fields = reader.stored_fields(doc)
+            if fields.get("signature"):
+                found.append((fields["article_id"], fields["cluster"], fields["signature"]))
+        return found
 
     # --- stats ------------------------------------------------------------------------
 

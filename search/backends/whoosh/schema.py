@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from whoosh import analysis, fields, formats
 
 from ...analysis import Chain, Token, exact_analyzer, spelling_analyzer, text_analyzer
-from ...corpus import Article
 from ...passages import Passage
+from ..base import IndexedArticle
 
 # Bump when the schema or what is stored in it changes: an index records the version it was
 # built with, and Index.open refuses another one with a message that says to rebuild.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class VeilleAnalyzer(analysis.Analyzer):
@@ -73,16 +73,22 @@ def make_schema() -> fields.Schema:
         exact=fields.TEXT(analyzer=VeilleAnalyzer(exact_analyzer()), phrase=True),
         spell=_SpellingField(VeilleAnalyzer(spelling_analyzer())),
         content_hash=fields.STORED(),
+        # Near-duplicates: the article's cluster (a column, to collapse results) and its
+        # signature (on its first passage, read back when an update looks for copies).
+        cluster=fields.ID(stored=True, sortable=True),
+        signature=fields.STORED(),
     )
 
 
-def passage_document(article: Article, passage: Passage, content_hash: str) -> dict:
+def passage_document(item: IndexedArticle, passage: Passage, content_hash: str) -> dict:
     """The whoosh document of one passage: its fields and its article's."""
+    article = item.article
+    lead = passage.position == 0
     doc = {
         "passage_id": f"{article.id}#{passage.position}",
         "article_id": article.id,
         "position": passage.position,
-        "lead": "1" if passage.position == 0 else None,
+        "lead": "1" if lead else None,
         "start": passage.start,
         "end": passage.end,
         "title": article.title,
@@ -93,8 +99,10 @@ def passage_document(article: Article, passage: Passage, content_hash: str) -> d
         "exact": passage.text,
         # The vocabulary for suggestions is per article (its first passage holds it): the
         # same word in several passages would only repeat postings.
-        "spell": article.title + "\n" + article.body if passage.position == 0 else None,
+        "spell": article.title + "\n" + article.body if lead else None,
         "content_hash": content_hash,
+        "cluster": item.cluster,
+        "signature": item.signature if lead else None,
     }
     if article.date is not None:
         doc["date"] = dt.datetime(article.date.year, article.date.month, article.date.day)

@@ -41,8 +41,7 @@ from ...errors import (
     IndexVersionError,
     VeilleError,
 )
-from ...passages import Passage
-from ..base import Changes
+from ..base import Changes, IndexedArticle
 from .schema import SCHEMA_VERSION, make_schema, passage_document
 from .segments import SegmentBuilder
 
@@ -305,10 +304,10 @@ def article_hash(article: Article) -> str:
     return h.hexdigest()
 
 
-def _add_article(builder: SegmentBuilder, article: Article, passages: list[Passage]) -> None:
-    digest = article_hash(article)
-    for passage in passages:
-        builder.add_document(passage_document(article, passage, digest))
+def _add_article(builder: SegmentBuilder, item: IndexedArticle) -> None:
+    digest = article_hash(item.article)
+    for passage in item.passages:
+        builder.add_document(passage_document(item, passage, digest))
 
 
 class _SegmentsWriter:
@@ -320,10 +319,10 @@ class _SegmentsWriter:
         self.builder: SegmentBuilder | None = None
         self.segments: list = []
 
-    def add(self, article: Article, passages: list[Passage]) -> None:
+    def add(self, item: IndexedArticle) -> None:
         if self.builder is None:
             self.builder = SegmentBuilder(self.schema, self.storage, self.indexname)
-        _add_article(self.builder, article, passages)
+        _add_article(self.builder, item)
         if self.builder.estimated_bytes() >= self.limit:
             self.flush()
 
@@ -341,8 +340,8 @@ def _segment_worker(writer: _SegmentsWriter, tasks, results) -> None:
     """A build worker: write the batches it takes as segments; report them or the error."""
     try:
         while (batch := tasks.get()) is not None:
-            for article, passages in pickle.loads(batch):
-                writer.add(article, passages)
+            for item in pickle.loads(batch):
+                writer.add(item)
         results.put(("segments", writer.flush()))
     except BaseException as e:  # reported to the parent, which raises it
         results.put(("error", f"{type(e).__name__}: {e}"))
@@ -354,15 +353,15 @@ class BuildWorkerError(VeilleError):
 
 def _write_segments(
     ix,
-    corpus: Iterable[tuple[Article, list[Passage]]],
+    corpus: Iterable[IndexedArticle],
     procs: int,
     limitmb: int,
 ) -> list:
     """Write the corpus's passages as segments of ``ix``, with ``procs`` worker processes."""
     if procs <= 1:
         writer = _SegmentsWriter(ix.schema, ix.storage, ix.indexname, limitmb)
-        for article, passages in corpus:
-            writer.add(article, passages)
+        for item in corpus:
+            writer.add(item)
         return writer.flush()
     ctx = multiprocessing.get_context("fork")
     tasks = ctx.Queue(maxsize=procs * 4)
@@ -378,7 +377,7 @@ def _write_segments(
     for worker in workers:
         worker.start()
     try:
-        batch: list[tuple[Article, list[Passage]]] = []
+        batch: list[IndexedArticle] = []
         for item in corpus:
             batch.append(item)
             if len(batch) >= _BATCH:
@@ -457,7 +456,7 @@ def _commit_segments(ix, segments: list) -> None:
 
 def build(
     index_path: str | os.PathLike,
-    articles: Iterable[tuple[Article, list[Passage]]],
+    articles: Iterable[IndexedArticle],
     *,
     procs: int = 1,
     limitmb: int = 400,
@@ -472,11 +471,11 @@ def build(
     root = Path(index_path)
     counts = [0, 0]
 
-    def counted() -> Iterator[tuple[Article, list[Passage]]]:
-        for article, passages in articles:
+    def counted() -> Iterator[IndexedArticle]:
+        for item in articles:
             counts[0] += 1
-            counts[1] += len(passages)
-            yield article, passages
+            counts[1] += len(item.passages)
+            yield item
 
     with writer_lock(root, wait=wait):
         _remove_stale(root, keep=None)
@@ -540,7 +539,8 @@ class _Update:
         self.writer.delete_by_term("article_id", article_id)
         self.removed += 1
 
-    def add(self, article: Article, passages: list[Passage]) -> None:
+    def add(self, item: IndexedArticle) -> None:
+        article = item.article
         digest = article_hash(article)
         old = _stored_hash(self.searcher, article.id)
         if old == digest:
@@ -551,8 +551,8 @@ class _Update:
         else:
             self.writer.delete_by_term("article_id", article.id)
             self.replaced += 1
-        for passage in passages:
-            self.writer.add_document(**passage_document(article, passage, digest))
+        for passage in item.passages:
+            self.writer.add_document(**passage_document(item, passage, digest))
             self.passages += 1
 
     def changes(self) -> Changes:
@@ -568,7 +568,7 @@ class _Update:
 
 def update(
     index_path: str | os.PathLike,
-    articles: Iterable[tuple[Article, list[Passage]]] = (),
+    articles: Iterable[IndexedArticle] = (),
     remove: Iterable[str] = (),
     *,
     wait: float = 0.0,
@@ -589,8 +589,8 @@ def update(
                     update = _Update(writer, searcher)
                     for article_id in remove:
                         update.remove(article_id)
-                    for article, passages in articles:
-                        update.add(article, passages)
+                    for item in articles:
+                        update.add(item)
             except BaseException:
                 writer.cancel()
                 raise
