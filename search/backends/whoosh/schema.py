@@ -45,6 +45,12 @@ class _SpellingField(fields.FieldType):
         self.vector = None
 
 
+def _column_only(field: fields.FieldType) -> fields.FieldType:
+    # Read through its column (a numpy array per reader), never searched as terms.
+    field.indexed = False
+    return field
+
+
 def _date_field() -> fields.DATETIME:
     # Dates filter through the field's column (a numpy array per searcher), never through
     # terms: not indexing them saves eight postings a passage.
@@ -75,7 +81,7 @@ def make_schema() -> fields.Schema:
         content_hash=fields.STORED(),
         # Near-duplicates: the article's cluster (a column, to collapse results) and its
         # signature (on its first passage, read back when an update looks for copies).
-        cluster=fields.ID(stored=True, sortable=True),
+        cluster=_column_only(fields.ID(stored=True, sortable=True)),
         signature=fields.STORED(),
     )
 
