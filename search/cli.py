@@ -169,8 +169,9 @@ def _terminal_snippet(snippet: str, color: bool) -> str:
 def _print_results(results: Results, color: bool, explain_query: str | None = None) -> None:
     unit = "articles" if results.group == "article" else "passages"
     estimate = "at least " if results.total_is_estimate else ""
+    copies = f" (and {results.collapsed:,} copies collapsed)" if results.collapsed else ""
     print(
-        f"{estimate}{results.total:,} {unit}, {results.total_passages:,} passages "
+        f"{estimate}{results.total:,} {unit}{copies}, {results.total_passages:,} passages "
         f"(page {results.page} of {results.pages}, {results.took_ms:.0f} ms)"
     )
     for note in results.notes:
@@ -188,6 +189,9 @@ def _print_results(results: Results, color: bool, explain_query: str | None = No
         print(f"   /articles/{link}#p{hit.position}   score {hit.score:.2f}")
         for passage in hit.passages:
             print(f"   ¶{passage.position}: {_terminal_snippet(passage.snippet, color)}")
+        for copy in hit.duplicates:
+            when = copy.date.isoformat() if copy.date else "undated"
+            print(f"   = {_plain(copy.source or '?')}, {when}: /articles/{quote(copy.article_id)}")
         if explain_query is not None:
             for line in explain(explain_query, hit.text, hit.score).lines():
                 print(f"   ? {_plain(line)}")
@@ -213,6 +217,7 @@ def _query(args: argparse.Namespace) -> int:
             "budget": args.budget,
             "source": args.source,
             "category": args.category,
+            "collapse": not args.no_collapse,
         }
     )
     results = Index.open(args.index).search(request)
@@ -466,6 +471,9 @@ def _query_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", help="seconds the search may take (default 2)")
     p.add_argument("--source", action="append", help="only this source (repeatable)")
     p.add_argument("--category", action="append", help="only this section (repeatable)")
+    p.add_argument(
+        "--no-collapse", action="store_true", help="show every copy of a republished story"
+    )
     p.add_argument("--json", action="store_true", help="print the web API's JSON body")
     p.add_argument("--explain", action="store_true", help="say why each result matched")
 

@@ -93,7 +93,7 @@ def test_totals_and_time_taken(client):
     assert doc.select_one(".summary .total").get_text().startswith("1 article, 2 passages ")
 
 
-def test_an_estimated_total_says_environ(web_index_path):
+def test_an_estimated_total_says_au_moins_and_copies_are_counted_apart(web_index_path):
     index = Index.open(web_index_path)
     try:
         results = index.search("coopération sécuritaire")
@@ -101,7 +101,9 @@ def test_an_estimated_total_says_environ(web_index_path):
         index.close()
     assert totals_text(results) == "2 articles, 3 passages"
     estimated = dataclasses.replace(results, total_is_estimate=True)
-    assert totals_text(estimated) == "environ 2 articles, 3 passages"
+    assert totals_text(estimated) == "au moins 2 articles, 3 passages"  # a timed-out search
+    collapsed = dataclasses.replace(results, collapsed=3)
+    assert totals_text(collapsed) == "2 articles (et 3 copies regroupées), 3 passages"
     big = dataclasses.replace(results, total=12345, total_passages=1)
     assert totals_text(big) == "12\u202f345 articles, 1 passage"
 

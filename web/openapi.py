@@ -60,7 +60,7 @@ _SCHEMAS: dict[str, Any] = {
     },
     "ArticleHit": {
         "type": "object",
-        "required": [*_ARTICLE_FIELDS, "score", "passages"],
+        "required": [*_ARTICLE_FIELDS, "score", "passages", "duplicates"],
         "properties": {
             **_ARTICLE_FIELDS,
             "score": {"type": "number"},
@@ -70,6 +70,16 @@ _SCHEMAS: dict[str, Any] = {
                 "maxItems": 3,
                 "description": "the matching passages, best first",
                 "items": _ref("MatchedPassage"),
+            },
+            "duplicates": {
+                "type": "array",
+                "description": "other versions of this article (a story republished), best "
+                "first, at most 20",
+                "items": {
+                    "type": "object",
+                    "required": list(_ARTICLE_FIELDS),
+                    "properties": _ARTICLE_FIELDS,
+                },
             },
         },
     },
@@ -105,6 +115,12 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "matching articles (group=article) or passages (group=passage)",
             },
             "total_passages": {"type": "integer", "minimum": 0},
+            "collapsed": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "copies of other hits' articles (a republished story), folded "
+                "into them and not counted in total (0 with collapse=false)",
+            },
             "total_is_estimate": {
                 "type": "boolean",
                 "description": "true when the search timed out: total is then a lower bound",
@@ -275,6 +291,12 @@ _SEARCH_PARAMETERS = [
         "category",
         {"type": "array", "items": {"type": "string"}, "maxItems": SearchRequest.MAX_FILTER_VALUES},
         "only articles of these sections (repeat the parameter)",
+    ),
+    _query(
+        "collapse",
+        {"type": "boolean", "default": True},
+        "one hit per story: copies of an article (a wire story republished) are listed in "
+        "its duplicates; false shows every copy",
     ),
     _query(
         "since",

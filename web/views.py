@@ -144,9 +144,16 @@ def month_label(month: str) -> str:
 
 
 def totals_text(results: Results) -> str:
-    """ "3 articles, 7 passages", or "environ 3 articles, 7 passages" when estimated."""
-    about = "environ " if results.total_is_estimate else ""
-    return f"{about}{plural(results.total, 'article')}, {plural(results.total_passages, 'passage')}"
+    """ "3 articles, 7 passages", "au moins …" when the search timed out, and the copies
+    regrouped: "3 articles (et 2 copies regroupées), 7 passages"."""
+    about = "au moins " if results.total_is_estimate else ""
+    copies = ""
+    if results.collapsed:
+        copies = (
+            f" (et {plural(results.collapsed, 'copie')} regroupée{'s' * (results.collapsed > 1)})"
+        )
+    passages = plural(results.total_passages, "passage")
+    return f"{about}{plural(results.total, 'article')}{copies}, {passages}"
 
 
 def took_text(ms: float) -> str:
