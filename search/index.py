@@ -256,15 +256,18 @@ class UpdateSummary(Changes):
 
 
 def _indexed(
-    articles: Iterable[Article], finder: Callable[[], ClusterFinder]
+    articles: Iterable[Article], finder: Callable[[], ClusterFinder] | None
 ) -> Iterator[IndexedArticle]:
     """The articles with their passages, duplicate clusters and signatures.
 
     ``finder`` makes the ClusterFinder when the first article comes (an update reads the
-    index's signatures then, not for a removal alone).
+    index's signatures then, not for a removal alone); None: no duplicates looked for.
     """
     clusters = None
     for article in articles:
+        if finder is None:
+            yield IndexedArticle(article, split_passages(article), article.id, b"")
+            continue
         if clusters is None:
             clusters = finder()
         values = signature(article)
@@ -297,11 +300,13 @@ def build_index(
     progress: Callable[[int, int], None] | None = None,
     procs: int = 1,
     wait: float = 0.0,
+    find_duplicates: bool = True,
 ) -> BuildSummary:
     """Build a new index from a corpus and make it the live one.
 
     Raises CorpusError on the first bad article unless ``skip_invalid``; the live index,
-    if any, is untouched by a failed build.
+    if any, is untouched by a failed build. ``find_duplicates=False`` gives every article
+    a cluster of its own (no copies collapsed; the benchmark of what finding them costs).
     """
     started = time.monotonic()
     skipped: list[str] = []
@@ -309,7 +314,7 @@ def build_index(
     def articles() -> Iterator[IndexedArticle]:
         counts = [0, 0]
         corpus = read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=_note(skipped))
-        for item in _indexed(corpus, ClusterFinder):
+        for item in _indexed(corpus, ClusterFinder if find_duplicates else None):
             counts[0] += 1
             counts[1] += len(item.passages)
             if progress is not None:
