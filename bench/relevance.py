@@ -226,13 +226,13 @@ class VeilleEngine:
 
     def passages(self, text: str) -> Ranking:
         started = time.perf_counter()
-        results = self.index.search(text, group="passage", limit=LIMIT)
+        results = self.index.search(text, group="passage", limit=LIMIT, collapse=False)
         ms = (time.perf_counter() - started) * 1000
         return Ranking([hit.article_id for hit in results.hits], ms)
 
     def articles(self, text: str) -> Ranking:
         started = time.perf_counter()
-        results = self.index.search(text, group="article", limit=self.lead_limit)
+        results = self.index.search(text, group="article", limit=self.lead_limit, collapse=False)
         ms = (time.perf_counter() - started) * 1000
         return Ranking([hit.article_id for hit in results.hits], ms)
 
