@@ -103,6 +103,13 @@ def feed_id(params: SearchRequest) -> str:
     return "urn:veille:search:" + (about or "q=")
 
 
+def feed_snippet(snippet: str) -> str:
+    """A snippet for a feed reader: the matches in <b>, which readers' sanitizers keep (many,
+    feedparser's among them, drop HTML5's <mark>). The snippet's text is escaped, so its
+    only tags are the marks; the XML escapes the whole once more (type="html")."""
+    return snippet.replace("<mark>", "<b>").replace("</mark>", "</b>")
+
+
 def _entry(feed: ET.Element, hit: Hit, link: str, updated: dt.datetime) -> None:
     entry = _add(feed, "entry")
     _add(entry, "id", entry_id(hit.article_id))
@@ -115,8 +122,7 @@ def _entry(feed: ET.Element, hit: Hit, link: str, updated: dt.datetime) -> None:
         _add(entry, "published", atom_time(updated))
     if hit.source:
         _add(_add(entry, "author"), "name", hit.source)
-    # The snippet is HTML (the text escaped, the matches in <mark>): the XML escapes it again.
-    _add(entry, "summary", hit.snippet, type="html")
+    _add(entry, "summary", feed_snippet(hit.snippet), type="html")
 
 
 def atom_feed(
@@ -186,9 +192,13 @@ def _article_link(hit: Hit, query: str) -> str:
 # --- Exports --------------------------------------------------------------------------------
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE"})
+
+
 def slug(query: str) -> str:
     """A file name's part from a query: "Coopération sécuritaire" -> "cooperation-securitaire"."""
-    ascii_text = unicodedata.normalize("NFKD", query).encode("ascii", "ignore").decode("ascii")
+    spelled = query.translate(_LIGATURES)
+    ascii_text = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode("ascii")
     words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return words[:60].rstrip("-") or "recherche"
 
