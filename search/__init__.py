@@ -17,6 +17,7 @@ from .errors import (
     VeilleError,
 )
 from .explain import Explanation, explain
+from .export import CSV_COLUMNS, csv_rows, jsonl_lines, write_csv
 from .index import (
     BuildSummary,
     Index,
@@ -38,6 +39,7 @@ from .results import Hit, PassageHit, Results, StoredArticle
 __version__ = "0.2.0"
 
 __all__ = [
+    "CSV_COLUMNS",
     "Article",
     "BuildSummary",
     "CorpusError",
@@ -65,11 +67,14 @@ __all__ = [
     "analysis_steps",
     "build_index",
     "check_index",
+    "csv_rows",
     "explain",
     "fetch_feeds",
+    "jsonl_lines",
     "optimize_index",
     "parse_query",
     "read_corpus",
     "split_passages",
     "update_index",
+    "write_csv",
 ]

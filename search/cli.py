@@ -28,6 +28,7 @@ from .errors import (
     VeilleError,
 )
 from .explain import explain
+from .export import jsonl_lines, write_csv
 from .index import Index, build_index, check_index, optimize_index, update_index
 from .ingest import FetchSummary, feed_specs, fetch_feeds, watch_feeds
 from .request import SearchRequest
@@ -35,6 +36,7 @@ from .results import Results
 
 DEFAULT_INDEX = "index"
 DEFAULT_CORPUS = "corpus"
+QUERY_FORMATS = ("text", "json", "csv", "jsonl")
 
 
 class _Progress:
@@ -203,8 +205,14 @@ def _query(args: argparse.Namespace) -> int:
     Dates (--since, --until) are written as in the query language: 2024, 2024-05 or
     2024-05-31.
 
+    --format csv prints a header and one row per hit (rank, article_id, title, date,
+    source, url, score, passage_position, passage_text: the best passage, as plain text);
+    --format jsonl prints one hit per line, as the web API gives it.
+
     Example: veille query "coopération sécuritaire" --limit 5
     """
+    if args.explain and args.format in ("csv", "jsonl"):
+        args.parser.error("--explain goes with --format text or json")
     request = SearchRequest.from_params(
         {
             "query": args.text,
@@ -221,7 +229,9 @@ def _query(args: argparse.Namespace) -> int:
         }
     )
     results = Index.open(args.index).search(request)
-    if args.json:
+    if args.format in ("csv", "jsonl"):
+        _print_rows(results, args.format)
+    elif args.format == "json":
         body = results.to_dict()
         if args.explain:
             for hit, data in zip(results, body["hits"], strict=True):
@@ -232,6 +242,15 @@ def _query(args: argparse.Namespace) -> int:
             results, color=sys.stdout.isatty(), explain_query=args.text if args.explain else None
         )
     return 0
+
+
+def _print_rows(results: Results, fmt: str) -> None:
+    """The page's hits as CSV (a header, then a row per hit) or JSON Lines (a hit per line)."""
+    if fmt == "csv":
+        write_csv(sys.stdout, [results])
+    else:
+        for line in jsonl_lines([results]):
+            print(line)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -474,7 +493,15 @@ def _query_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-collapse", action="store_true", help="show every copy of a republished story"
     )
-    p.add_argument("--json", action="store_true", help="print the web API's JSON body")
+    p.add_argument(
+        "--format",
+        choices=QUERY_FORMATS,
+        default="text",
+        help="text (default), json (the web API's body), csv or jsonl (a hit per line)",
+    )
+    p.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="--format json"
+    )
     p.add_argument("--explain", action="store_true", help="say why each result matched")
 
 

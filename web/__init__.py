@@ -1,4 +1,4 @@
-"""Veille's web app: the search page, the article page and the JSON API.
+"""Veille's web app: the search page, the article page, the JSON API, feeds and exports.
 
 from web import create_app
 app = create_app({"VEILLE_INDEX": "index"})
@@ -12,10 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, request
+from flask_compress import Compress
+from flask_cors import CORS
 from werkzeug.routing import RequestRedirect
 
 from search import ParameterError, SearchRequest
 
+from .feeds import bp as feeds_bp
 from .views import LazyIndex, bp
 
 # No inline script or style anywhere: every script and stylesheet is a file in static/.
@@ -48,31 +51,91 @@ def _relative_url(url: str) -> str:
     return urlunsplit(("", "", path, parts.query, parts.fragment))
 
 
+# Compressed when over 1 KB (below that, gzip saves little and costs a round of work).
+COMPRESSED_TYPES = [
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "text/plain",
+    "text/csv",
+    "application/json",
+    "application/x-ndjson",
+    "application/atom+xml",
+    "image/svg+xml",
+]
+SETTINGS = ("VEILLE_INDEX", "VEILLE_SEARCH_BUDGET", "VEILLE_PUBLIC_URL", "VEILLE_CORS_ORIGINS")
+
+
+def _public_url(value: str) -> str:
+    """The checked VEILLE_PUBLIC_URL, ending with a slash ("" when not set)."""
+    if not value:
+        return ""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"VEILLE_PUBLIC_URL: must be the site's address, such as https://veille.example.fr/,"
+            f" not {value!r}"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/", "", ""))
+
+
+def _origins(value: str | list[str]) -> list[str]:
+    """VEILLE_CORS_ORIGINS as a list: comma-separated text, or a list."""
+    values = value.split(",") if isinstance(value, str) else value
+    return [origin.strip().rstrip("/") for origin in values if origin.strip()]
+
+
+def _configure(app: Flask, config: Mapping[str, Any] | None) -> None:
+    """Defaults, then the environment, then the given mapping; a bad setting stops the app
+    at start, naming it: never a 400 blamed on a visitor."""
+    app.config.from_mapping(
+        VEILLE_INDEX="index",
+        VEILLE_SEARCH_BUDGET=2.0,
+        VEILLE_PUBLIC_URL="",
+        VEILLE_CORS_ORIGINS="",
+        COMPRESS_MIN_SIZE=1024,
+        COMPRESS_MIMETYPES=COMPRESSED_TYPES,
+    )
+    for name in SETTINGS:
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
+    if config is not None:
+        app.config.from_mapping(config)
+    try:
+        SearchRequest(budget=app.config["VEILLE_SEARCH_BUDGET"])
+    except ParameterError as error:
+        raise ValueError(f"VEILLE_SEARCH_BUDGET: {error.message}") from None
+    app.config["VEILLE_PUBLIC_URL"] = _public_url(app.config["VEILLE_PUBLIC_URL"])
+    app.config["VEILLE_CORS_ORIGINS"] = _origins(app.config["VEILLE_CORS_ORIGINS"])
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Make the web app: defaults, then the environment, then the given mapping (for tests).
 
     ``VEILLE_INDEX`` is the index folder. The index is opened on the first request that
     needs it, once per process, so the app starts even before the index is built.
     ``VEILLE_SEARCH_BUDGET`` is the time in seconds a search may take before it answers
-    with the results found so far, marked partial (default 2).
+    with the results found so far, marked partial (default 2). ``VEILLE_PUBLIC_URL`` is
+    the site's address for the absolute links of feeds (default: the request's).
+    ``VEILLE_CORS_ORIGINS`` (comma-separated) are the web origins whose pages may read
+    /api/* (default: none).
     """
     app = Flask(__name__)
-    app.config.from_mapping(VEILLE_INDEX="index", VEILLE_SEARCH_BUDGET=2.0)
-    for name in ("VEILLE_INDEX", "VEILLE_SEARCH_BUDGET"):
-        if os.environ.get(name):
-            app.config[name] = os.environ[name]
-    if config is not None:
-        app.config.from_mapping(config)
-    # A bad setting stops the app at start, naming it: never a 400 blamed on a visitor.
-    try:
-        SearchRequest(budget=app.config["VEILLE_SEARCH_BUDGET"])
-    except ParameterError as error:
-        raise ValueError(f"VEILLE_SEARCH_BUDGET: {error.message}") from None
+    _configure(app, config)
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # French text stays readable
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keys in the documented order
     app.extensions["veille_index"] = LazyIndex(app.config["VEILLE_INDEX"])
     app.register_blueprint(bp)
+    app.register_blueprint(feeds_bp)
+    Compress(app)  # gzip (or br, zstd) when the client accepts it
+    if origins := app.config["VEILLE_CORS_ORIGINS"]:
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": origins}},
+            methods=["GET", "HEAD", "OPTIONS"],
+            expose_headers=["ETag"],  # a page of another origin may revalidate its copy
+        )
     app.jinja_env.globals["max_query_chars"] = SearchRequest.MAX_QUERY_CHARS
 
     @app.after_request

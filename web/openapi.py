@@ -235,6 +235,20 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+_CACHE_HEADERS = {
+    "ETag": {
+        "description": "a weak ETag of the results: it changes with the index and the "
+        "parameters, not with took_ms; send it back in If-None-Match for a 304. Absent when "
+        "the search timed out",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "public, max-age=60 (no-store when the search timed out)",
+        "schema": {"type": "string"},
+    },
+}
+
+
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -319,7 +333,11 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Veille",
             "version": API_VERSION,
-            "description": "Full-text search of French news articles.",
+            "description": "Full-text search of French news articles. Outside this API, "
+            "/search.atom is the Atom feed of a search (its 50 newest articles) and "
+            "/search.csv and /search.jsonl export its results (1,000 at most); they take the "
+            "parameters of /api/search and carry ETags too. Answers over 1 KB are compressed "
+            "when the client accepts it; CORS is allowed for the origins the site sets.",
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": {
@@ -329,7 +347,13 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Search the articles",
                     "parameters": _SEARCH_PARAMETERS,
                     "responses": {
-                        "200": _json(_ref("SearchResults"), "a page of results"),
+                        "200": _json(_ref("SearchResults"), "a page of results")
+                        | {"headers": _CACHE_HEADERS},
+                        "304": {
+                            "description": "not modified: the request's If-None-Match holds "
+                            "the ETag of these results (no body)",
+                            "headers": _CACHE_HEADERS,
+                        },
                         "400": _error("a parameter is invalid: the error names it"),
                         "503": unavailable,
                     },

@@ -29,6 +29,7 @@ from search import (
     SearchRequest,
 )
 
+from .caching import cacheable, not_modified, search_etag
 from .openapi import openapi_document
 
 bp = Blueprint("web", __name__)
@@ -106,8 +107,12 @@ def _page_request(query: str = "") -> SearchRequest:
     return SearchRequest(query=query[: SearchRequest.MAX_QUERY_CHARS])
 
 
+# Answers read by programs (feed readers, scripts): their errors are JSON, as the API's.
+MACHINE_PATHS = ("/healthz", "/search.atom", "/search.csv", "/search.jsonl")
+
+
 def _is_api() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith("/api/") or request.path in MACHINE_PATHS
 
 
 def _error_json(status: int, message: str, **extra: Any) -> ResponseReturnValue:
@@ -378,8 +383,14 @@ def _article_page(args: MultiDict) -> int:
 
 @bp.get("/api/search")
 def api_search() -> ResponseReturnValue:
-    """Search: the results as JSON (see /api/openapi.json)."""
-    return jsonify(get_index().search(search_request(request.args)).to_dict())
+    """Search: the results as JSON (see /api/openapi.json), with an ETag (304 if unchanged)."""
+    params = search_request(request.args)
+    index = get_index()
+    etag = search_etag(index.info(), "api", params)
+    if unchanged := not_modified(etag):
+        return unchanged
+    results = index.search(params)
+    return cacheable(jsonify(results.to_dict()), etag, complete=not results.timed_out)
 
 
 @bp.get("/api/articles/<path:article_id>")

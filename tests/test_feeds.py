@@ -1,0 +1,237 @@
+"""The Atom feed of a search, read back as feed readers read it (feedparser) and as XML."""
+
+import datetime as dt
+import time
+import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
+
+import feedparser
+import pytest
+from bs4 import BeautifulSoup
+from conftest import WEB_XSS, write_jsonl
+
+from search import build_index
+from web import create_app
+from web.feeds import FEED_ENTRIES, feed_request
+
+A = "{http://www.w3.org/2005/Atom}"
+
+
+def get_feed(client, status: int = 200, headers: dict | None = None, **params):
+    response = client.get("/search.atom", query_string=params, headers=headers or {})
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response
+
+
+def parse(response) -> feedparser.FeedParserDict:
+    feed = feedparser.parse(response.data)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    return feed
+
+
+def newest_first(articles: list[dict]) -> list[str]:
+    """Titles by date, newest first, the undated last."""
+    dated = sorted((a for a in articles if a.get("date")), key=lambda a: a["date"], reverse=True)
+    return [a["title"] for a in dated] + [a["title"] for a in articles if not a.get("date")]
+
+
+def test_the_feed_is_valid_atom_newest_first(client, web_articles):
+    response = get_feed(client, q="gouvernement")
+    assert response.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    feed = parse(response)
+    matching = [a for a in web_articles if "gouvernement" in a["text"]]
+    assert [entry.title for entry in feed.entries] == newest_first(matching)
+    assert feed.feed.title == "Veille : gouvernement"
+    assert feed.feed.language == "fr"
+    dates = [entry.updated_parsed for entry in feed.entries]
+    assert dates[:-1] == sorted(dates[:-1], reverse=True)  # the undated one is last
+
+
+def test_the_feed_has_every_element_atom_requires(client):
+    root = ET.fromstring(get_feed(client, q="gouvernement").data)
+    assert root.tag == A + "feed"
+    for name in ("id", "title", "updated"):
+        assert root.find(A + name) is not None and root.find(A + name).text
+    assert root.find(f"{A}author/{A}name").text == "Veille"  # for entries without a source
+    self_link = root.find(f"{A}link[@rel='self']")
+    assert self_link.get("href") == "http://localhost/search.atom?q=gouvernement"
+    entries = root.findall(A + "entry")
+    assert entries
+    ids = [entry.find(A + "id").text for entry in entries]
+    assert len(set(ids)) == len(ids)
+    for entry in entries:
+        for name in ("id", "title", "updated", "summary"):
+            assert entry.find(A + name) is not None and entry.find(A + name).text
+        dt.datetime.strptime(entry.find(A + "updated").text, "%Y-%m-%dT%H:%M:%SZ")
+        link = entry.find(f"{A}link[@rel='alternate']")
+        assert urlsplit(link.get("href")).scheme == "http"
+
+
+def test_an_entry_links_the_article_page_with_its_id_author_and_snippet(client):
+    entry = parse(get_feed(client, q="coopération sécuritaire Maroc")).entries[0]
+    assert entry.id == "urn:veille:article:cooperation-maroc"
+    assert entry.link.startswith("http://localhost/articles/cooperation-maroc?q=")
+    assert entry.link.split("#")[1].startswith("p")
+    assert entry.author == "Le Monde"
+    assert entry.updated == "2024-05-05T00:00:00Z" and entry.published == entry.updated
+    # The snippet, its matches in bold: feed readers' sanitizers (feedparser's) drop <mark>.
+    assert "<b>coopération sécuritaire</b>" in entry.summary
+    via = [link.href for link in entry.links if link.rel == "via"]
+    assert via == ["https://www.example.fr/monde/2024/05/05/cooperation-maroc"]
+
+
+def test_the_linked_article_page_exists(client):
+    entry = parse(get_feed(client, q="Sahel")).entries[0]
+    page = client.get(entry.link.removeprefix("http://localhost").split("#")[0])
+    assert page.status_code == 200
+    assert "Sahel" in page.get_data(as_text=True)
+
+
+def test_an_undated_article_takes_the_index_build_time(client):
+    entry = parse(get_feed(client, q="dépêche anonyme")).entries[0]
+    assert entry.title == "Une dépêche sans date ni source"
+    assert "published" not in entry
+    built_at = dt.datetime.fromisoformat(client.get("/healthz").get_json()["built_at"])
+    assert entry.updated == built_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_hostile_text_stays_text(client):
+    response = get_feed(client, q="chercheurs")
+    assert b"<script>" not in response.data
+    root = ET.fromstring(response.data)
+    titles = [e.find(A + "title").text for e in root.iter(A + "entry")]
+    assert any(WEB_XSS in title for title in titles)  # the title, as text
+    summaries = [e.find(A + "summary").text for e in root.iter(A + "entry")]
+    assert any("&lt;script&gt;" in summary for summary in summaries)  # escaped HTML
+    for entry in parse(response).entries:
+        assert "<script>" not in entry.summary
+        links = [link.href for link in entry.links]
+        assert not any(href.startswith("javascript:") for href in links)
+
+
+def test_the_feed_takes_and_checks_the_search_parameters(client):
+    feed = parse(get_feed(client, q="gouvernement", source="Le Figaro"))
+    assert {entry.author for entry in feed.entries} == {"Le Figaro"}
+    assert len(parse(get_feed(client, q="gouvernement", limit=3)).entries) == 3
+    feed = parse(get_feed(client, q="gouvernement", since="2024-05"))
+    assert [e.updated[:7] for e in feed.entries] == ["2024-05"] * len(feed.entries)
+    error = get_feed(client, 400, q="gouvernement", limit="500")
+    assert error.get_json()["parameter"] == "limit"
+    assert get_feed(client, 400, q="x", since="2024-13").get_json()["parameter"] == "since"
+
+
+def test_the_feed_holds_the_50_newest_articles(app):
+    with app.test_request_context("/search.atom?q=x&limit=100&page=3&group=passage&sort=date"):
+        params = feed_request()
+    assert (params.limit, params.page, params.group, params.sort) == (50, 1, "article", "date")
+    with app.test_request_context("/search.atom?q=x"):
+        assert feed_request().limit == FEED_ENTRIES == 50
+
+
+def test_a_feed_of_many_articles_stops_at_50(tmp_path):
+    records = [
+        {
+            "id": f"conseil-{i:03d}",
+            "title": f"Conseil municipal n° {i}",
+            "date": (dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat(),
+            "text": f"Le conseil municipal s'est réuni pour sa séance numéro {i}.",
+        }
+        for i in range(70)
+    ]
+    build_index(write_jsonl(tmp_path / "corpus" / "a.jsonl", records), tmp_path / "index")
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(tmp_path / "index")})
+    feed = parse(get_feed(app.test_client(), q="conseil"))
+    assert [e.id for e in feed.entries] == [
+        f"urn:veille:article:conseil-{i:03d}" for i in range(69, 19, -1)
+    ]
+    app.extensions["veille_index"].close()
+
+
+def test_ids_are_stable_across_requests_and_a_rebuild(tmp_path, web_corpus_path):
+    index = tmp_path / "index"
+    build_index(web_corpus_path, index)
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(index)})
+    client = app.test_client()
+    first = get_feed(client, q="gouvernement")
+    again = get_feed(client, q="gouvernement")
+    assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+    build_index(web_corpus_path, index)  # the same corpus, a new generation
+    time.sleep(0.6)  # the index follows a rebuild within half a second
+    rebuilt = get_feed(client, q="gouvernement")
+    assert rebuilt.headers["ETag"] != first.headers["ETag"]
+    before, after = parse(first), parse(rebuilt)
+    assert after.feed.id == before.feed.id == "urn:veille:search:q=gouvernement"
+    assert [e.id for e in after.entries] == [e.id for e in before.entries]
+    assert [e.link for e in after.entries] == [e.link for e in before.entries]
+    app.extensions["veille_index"].close()
+
+
+def test_the_feed_id_is_what_the_search_is_about(client):
+    one = parse(get_feed(client, q="gouvernement", source="Le Monde", category="politique"))
+    other = parse(get_feed(client, category="politique", q="gouvernement", source="Le Monde"))
+    assert one.feed.id == other.feed.id
+    assert one.feed.id == "urn:veille:search:q=gouvernement&source=Le%20Monde&category=politique"
+    assert parse(get_feed(client, q="gouvernement", limit=5)).feed.id != one.feed.id
+
+
+def test_links_follow_the_request_root_when_no_public_url_is_set(client):
+    feed = parse(get_feed(client, headers={"Host": "veille.local:8000"}, q="Sahel"))
+    assert feed.entries[0].link.startswith("http://veille.local:8000/articles/sahel-armee")
+
+
+def test_a_public_url_wins_over_the_host_header(web_index_path):
+    public = "https://veille.example.fr/presse"
+    app = create_app(
+        {"TESTING": True, "VEILLE_INDEX": str(web_index_path), "VEILLE_PUBLIC_URL": public}
+    )
+    client = app.test_client()
+    response = get_feed(client, headers={"Host": "evil.example"}, q="Sahel")
+    assert b"evil.example" not in response.data
+    feed = parse(response)
+    assert feed.entries[0].link.startswith(public + "/articles/sahel-armee?q=Sahel#p")
+    self_link = [link.href for link in feed.feed.links if link.rel == "self"]
+    assert self_link == [public + "/search.atom?q=Sahel"]
+    app.extensions["veille_index"].close()
+
+
+@pytest.mark.parametrize("value", ["veille.example.fr", "ftp://x.fr/", "https://x.fr/?a=1"])
+def test_a_bad_public_url_stops_the_app_at_start(web_index_path, value):
+    with pytest.raises(ValueError, match="VEILLE_PUBLIC_URL"):
+        create_app({"VEILLE_INDEX": str(web_index_path), "VEILLE_PUBLIC_URL": value})
+
+
+def test_the_public_url_can_come_from_the_environment(web_index_path, monkeypatch):
+    monkeypatch.setenv("VEILLE_PUBLIC_URL", "https://veille.example.fr")
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(web_index_path)})
+    assert app.config["VEILLE_PUBLIC_URL"] == "https://veille.example.fr/"
+
+
+def test_an_empty_query_is_an_empty_valid_feed(client):
+    feed = parse(get_feed(client))
+    assert feed.entries == [] and feed.feed.id == "urn:veille:search:q="
+
+
+def test_without_an_index_the_feed_is_503(tmp_path):
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(tmp_path / "none")})
+    response = app.test_client().get("/search.atom?q=x")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+
+
+def test_every_results_page_links_its_feed(client):
+    page = client.get("/", query_string={"q": "gouvernement", "source": "Le Monde", "page": 1})
+    soup = BeautifulSoup(page.data, "html.parser")
+    alternate = soup.head.find("link", rel="alternate", type="application/atom+xml")
+    assert alternate["href"] == "/search.atom?q=gouvernement&source=Le+Monde"
+    assert "gouvernement" in alternate["title"]
+    visible = soup.find("a", string="Suivre cette recherche (Atom)")
+    assert visible["href"] == alternate["href"]
+    feed = parse(client.get(alternate["href"]))
+    assert feed.entries and {e.author for e in feed.entries} == {"Le Monde"}
+    no_results = BeautifulSoup(client.get("/?q=zzzzqqqq").data, "html.parser")
+    assert no_results.find("a", string="Suivre cette recherche (Atom)")  # news may come
+
+
+def test_the_home_page_has_no_feed(client):
+    soup = BeautifulSoup(client.get("/").data, "html.parser")
+    assert soup.head.find("link", rel="alternate") is None
