@@ -65,9 +65,11 @@ class IndexInfo:
     analyzer: str
     segments: int
     size_bytes: int
+    revision: int = 0  # goes up with every update in place (`veille add`, `fetch`)
 
     def to_dict(self) -> dict:
         return {
+            "revision": self.revision,
             "path": self.path,
             "generation": self.generation,
             "articles": self.articles,

@@ -21,17 +21,9 @@ CACHE_CONTROL = "public, max-age=60"
 
 
 def index_state(info: IndexInfo) -> list[Any]:
-    """What identifies the index's content: its generation and build time, and for the
-    updates made in place (`veille add`, `veille fetch`, which keep both) its counts,
-    segments and size."""
-    return [
-        info.generation,
-        info.built_at.isoformat(),
-        info.articles,
-        info.passages,
-        info.segments,
-        info.size_bytes,
-    ]
+    """What identifies the index's content: its generation (a rebuild) and its revision
+    (an update in place: `veille add`, `veille fetch`)."""
+    return [info.generation, info.built_at.isoformat(), info.revision]
 
 
 def search_etag(info: IndexInfo, kind: str, params: SearchRequest, *extra: str) -> str:

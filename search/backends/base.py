@@ -107,6 +107,7 @@ class IndexStats:
     analyzer_version: int
     segments: int
     size_bytes: int
+    revision: int = 0  # goes up with every commit to this generation (an update in place)
 
 
 @dataclass(frozen=True)

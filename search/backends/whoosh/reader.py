@@ -458,4 +458,5 @@ class WhooshReader:
             analyzer_version=self.meta.analyzer_version,
             segments=len(reader.leaf_readers()) if not reader.is_atomic() else 1,
             size_bytes=self._size,
+            revision=self._ix.latest_generation(),
         )
