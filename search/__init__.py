@@ -30,6 +30,7 @@ from .index import (
     update_index,
 )
 from .ingest import FeedResult, FeedSpec, FetchSummary, fetch_feeds
+from .ledger import first_indexed
 from .passages import Passage, split_passages
 from .querying import parse_query
 from .ranking import RankingConfig
@@ -70,6 +71,7 @@ __all__ = [
     "csv_rows",
     "explain",
     "fetch_feeds",
+    "first_indexed",
     "jsonl_lines",
     "optimize_index",
     "parse_query",

@@ -24,6 +24,7 @@ from .backends.base import Backend, Changes, Filters, IndexedArticle, Reader
 from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
 from .explain import Explanation, explain
+from .ledger import record_indexed
 from .passages import split_passages
 from .querying import Highlights, ParsedQuery, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, unique_first
@@ -317,6 +318,7 @@ def build_index(
         counts = [0, 0]
         corpus = read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=_note(skipped))
         for item in _indexed(corpus, ClusterFinder if find_duplicates else None):
+            written.append(item.article.id)
             counts[0] += 1
             counts[1] += len(item.passages)
             if progress is not None:
@@ -325,9 +327,11 @@ def build_index(
         if counts[0] == 0:
             raise CorpusError(str(corpus_path), None, "no articles found")
 
+    written: list[str] = []
     name, n_articles, n_passages = store_for(index_path).build(
         index_path, articles(), procs=procs, wait=wait
     )
+    record_indexed(index_path, written)
     return BuildSummary(
         articles=n_articles,
         passages=n_passages,
@@ -357,11 +361,19 @@ def update_index(
     started = time.monotonic()
     skipped: list[str] = []
     articles: Iterable[IndexedArticle] = ()
+    written: list[str] = []
     if add is not None:
         corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
-        articles = _indexed(corpus, lambda: _known_clusters(index_path))
+        articles = _noted(_indexed(corpus, lambda: _known_clusters(index_path)), written)
     changes = store_for(index_path).update(index_path, articles, list(remove), wait=wait)
+    record_indexed(index_path, written)
     return _summary(changes, started, skipped)
+
+
+def _noted(items: Iterable[IndexedArticle], written: list[str]) -> Iterator[IndexedArticle]:
+    for item in items:
+        written.append(item.article.id)
+        yield item
 
 
 def _summary(changes: Changes, started: float, skipped: list[str]) -> UpdateSummary:
@@ -381,8 +393,10 @@ def add_articles(
     held only while they are written.
     """
     started = time.monotonic()
-    items = _indexed(articles, lambda: _known_clusters(index_path))
+    written: list[str] = []
+    items = _noted(_indexed(articles, lambda: _known_clusters(index_path)), written)
     changes = store_for(index_path).update(index_path, items, [], wait=wait)
+    record_indexed(index_path, written)
     return _summary(changes, started, [])
 
 

@@ -301,3 +301,15 @@ def test_a_build_worker_killed_fails_the_build_and_keeps_the_live_index(first, t
     assert "Traceback" not in err
     assert Index.open(first).search("Tanger").total == 1
     assert [g for g in generations(first) if g.startswith(".building")] == []
+
+
+def test_the_time_an_article_was_first_indexed_survives_rebuilds(tmp_path):
+    from search import first_indexed
+
+    index = tmp_path / "index"
+    build_index(write_corpus(tmp_path / "v1", [("a", "T", "Tanger.")]), index)
+    first = first_indexed(index, ["a"])["a"]
+    update_index(index, add=write_corpus(tmp_path / "v2", [("b", "T", "Fès.")]))
+    build_index(write_corpus(tmp_path / "v3", [("a", "T", "Tanger."), ("b", "T", "Fès.")]), index)
+    later = first_indexed(index, ["a", "b", "c"])
+    assert later["a"] == first and later["b"] >= first and "c" not in later
