@@ -39,7 +39,7 @@ from .results import (
     passage_hit,
     timeline,
 )
-from .spelling import suggest
+from .spelling import read_typos, suggest
 
 # Below this many articles found, a spelling suggestion is looked for.
 SUGGEST_BELOW = 3
@@ -144,7 +144,7 @@ class Index:
 def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Results:
     started = time.perf_counter()
     deadline = time.monotonic() + request.budget
-    pq = parse_query(request.query)
+    pq = read_typos(reader, parse_query(request.query), deadline)
     since = max(filter(None, (request.since, pq.since)), default=None)
     until = min(filter(None, (request.until, pq.until)), default=None)
     filters = Filters(since=since, until=until)
@@ -180,7 +180,7 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
     if found.timed_out:
         notes.append(TIMED_OUT_NOTE)
     # A suggestion helps a few words that found little, not a long question.
-    few = page.articles < SUGGEST_BELOW and not pq.ranked_or
+    few = page.articles < SUGGEST_BELOW and not pq.ranked_or and not pq.readings
     suggestion = suggest(reader, pq, deadline) if few else None
     return Results(
         query=pq.text,
@@ -200,6 +200,7 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         notes=tuple(dict.fromkeys(notes)),
         timed_out=found.timed_out,
         facets=facets,
+        readings=pq.readings,
         collapsed=page.articles - page.total if request.group == "article" else 0,
     )
 

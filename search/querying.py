@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from .analysis import exact_terms, fold_accents, normalize_chars, query_terms
+from .analysis import ELISIONS, exact_terms, fold_accents, normalize_chars, query_terms
 from .request import MAX_QUERY_CHARS, date_bounds
 
 # A query of more plain words than this (after stop words) is a question, not a list of
@@ -170,6 +170,7 @@ class ParsedQuery:
     sources: tuple[str, ...] = ()  # source:…
     categories: tuple[str, ...] = ()  # rubrique:…
     notes: tuple[str, ...] = field(default=())
+    readings: tuple[tuple[str, str], ...] = ()  # typos read as the corpus's words
 
 
 # --- the syntax tree -------------------------------------------------------------------
@@ -446,7 +447,9 @@ class _Classifier:
         return Term(stems[0], exact[0] if exact else None, field)
 
     def phrase(self, text: str, field: str | None, positive: bool) -> Node | None:
-        words = exact_terms(text)
+        # An elided article typed without its apostrophe ("état d urgence") is the
+        # elision the index stripped ("état d'urgence" holds état, urgence in a row).
+        words = [w for w in exact_terms(text) if w not in ELISIONS]
         if not words:
             return None
         if field == "title":  # a title has no exact field: its words, in any order

@@ -154,6 +154,7 @@ class Results:
     # counted with every filter of the request but its own.
     facets: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     collapsed: int = 0  # copies of other hits' articles, folded into them (not in total)
+    readings: tuple[tuple[str, str], ...] = ()  # (word typed, word read) for typos read
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -181,6 +182,7 @@ class Results:
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
             "notes": list(self.notes),
+            "readings": [{"typed": typed, "read": read} for typed, read in self.readings],
             "timeline": [{"month": m, "articles": n} for m, n in self.timeline],
             "facets": {
                 name: [{"value": value, "count": count} for value, count in values]

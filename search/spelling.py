@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
-from .analysis import exact_terms, fold_accents
+from .analysis import exact_terms, fold_accents, query_terms
 from .backends.base import Reader
-from .querying import ParsedQuery
+from .querying import All, Any, Not, ParsedQuery, Term
 
 # The accented forms of a first letter, for words typed without their accent.
 _ACCENTED = {"e": "éèê", "a": "àâ", "i": "î", "o": "ô", "u": "û", "c": "ç"}
 
 
 def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (words are short: the plain dynamic programme will do)."""
+    """Edits from a to b: a letter added, dropped, changed, or two letters swapped (the
+    commonest typo: coronavirsu). Words are short: the plain dynamic programme will do."""
+    before: list[int] = []
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         current = [i]
         for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, previous = previous, current
     return previous[-1]
 
 
@@ -84,3 +90,148 @@ def closest_word(reader: Reader, word: str) -> str | None:
                 ),
             )
     return None
+
+
+# Typo tolerance: a word of 5 to 7 letters may be read with one edit, a longer one with two.
+TYPO_MIN_LETTERS = 5
+TYPO_TWO_EDITS_FROM = 8
+# A word the corpus has is read as a close word this many times more frequent: "Phillipe",
+# a typo in a few articles, is read "Philippe". Words in more passages than RARE_PASSAGES
+# are words of their own.
+RARE_PASSAGES = 10
+MORE_FREQUENT = 100
+
+
+def typo_reading(reader: Reader, word: str) -> str | None:
+    """The corpus's word (as written) to read a typed word as, or None to keep it.
+
+    ``word`` is folded (lowercase, no accents). A word absent from the corpus, or rare where
+    a close word is far more frequent, is read as its closest word:
+    one edit away, the first letter kept (accented or not); from 8 letters, two edits away if
+    no word is one away (the first three letters kept then, which keeps the search of the
+    vocabulary fast); among equally close words the most frequent.
+    """
+    if len(word) < TYPO_MIN_LETTERS or not word.isalpha():
+        return None
+    count = reader.word_count(word)
+    if count > RARE_PASSAGES:
+        return None
+    candidates = _likely(reader, word, count, {c for c in _one_edit(word)})
+    if not candidates and len(word) >= TYPO_TWO_EDITS_FROM:
+        starts = [word] + [v + word[1:] for v in _ACCENTED.get(word[0], "")]
+        near = {c for start in starts for c in reader.spelling_candidates(start, 2, 3)}
+        candidates = _likely(reader, word, count, near)
+    if not candidates:
+        return None
+    return min(
+        candidates,
+        key=lambda c: (edit_distance(fold_accents(c), word), -reader.spelling_frequency(c), c),
+    )
+
+
+def _likely(reader: Reader, word: str, count: int, near: set[str]) -> set[str]:
+    """The words of ``near`` the corpus has, within two edits, and (if the typed word is in
+    the corpus ``count`` times) far more frequent than it."""
+    return {
+        c
+        for c in near
+        if fold_accents(c) != word
+        and reader.spelling_frequency(c)
+        and edit_distance(fold_accents(c), word) <= 2
+        and (not count or reader.word_count(fold_accents(c)) >= MORE_FREQUENT * count)
+    }
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzàâäéèêëîïôöùûüçœæ"
+
+
+def _one_edit(word: str) -> set[str]:
+    """The words one edit from ``word`` (a letter dropped, swapped with the next, changed
+    or added) that keep its first letter, accented or not."""
+    found = set()
+    for i in range(len(word) + 1):
+        head, tail = word[:i], word[i:]
+        if tail:
+            found.add(head + tail[1:])
+        if len(tail) > 1:
+            found.add(head + tail[1] + tail[0] + tail[2:])
+        for letter in _LETTERS:
+            if tail:
+                found.add(head + letter + tail[1:])
+            found.add(head + letter + tail)
+    first = {word[0], *_ACCENTED.get(word[0], "")}
+    return {w for w in found if w and w[0] in first}
+
+
+# Words read in one query at most (a long text's rare words are its own, not typos).
+MAX_READINGS = 3
+
+
+def read_typos(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -> ParsedQuery:
+    """The query with its typed words read as the corpus's closest words where they are
+    typos (see typo_reading); what was read as what goes in ``readings`` and a note.
+
+    Quoted words are read as typed.
+    """
+    readings: dict[Term, Term] = {}
+    said: list[tuple[str, str]] = []
+    if query.ranked_or:
+        return query  # a question's, a long text's rare words are its own, not typos
+    for term in _plain_terms(query.tree):
+        if len(said) >= MAX_READINGS or time.monotonic() > deadline:
+            break
+        if term in readings or term.exact is None:
+            continue
+        read = typo_reading(reader, term.exact)
+        if read is None:
+            continue
+        stems, exact = query_terms(read), exact_terms(read)
+        if len(stems) != 1 or len(exact) != 1:
+            continue
+        readings[term] = Term(stems[0], exact[0], term.field)
+        typed = next((w for w in query.typed_words if _folded(w) == term.exact), term.exact)
+        said.append((typed, read.capitalize() if typed[:1].isupper() else read))
+    if not readings:
+        return query
+    plan = query.plan
+    if plan is not None:
+        plan = replace(plan, words=tuple(readings.get(w, w) for w in plan.words))
+    highlights = query.highlights
+    highlights = replace(
+        highlights,
+        stems=highlights.stems | {t.stem for t in readings.values()},
+        words=highlights.words | {t.exact for t in readings.values() if t.exact},
+    )
+    notes = tuple(f"« {typed} » lu comme « {read} »" for typed, read in said)
+    return replace(
+        query,
+        tree=_replace_terms(query.tree, readings),
+        plan=plan,
+        highlights=highlights,
+        readings=tuple(said),
+        notes=(*query.notes, *notes),
+    )
+
+
+def _folded(word: str) -> str:
+    found = exact_terms(word)
+    return found[0] if len(found) == 1 else ""
+
+
+def _plain_terms(node) -> list[Term]:
+    """The query's words to read (not the excluded ones, not phrases or prefixes)."""
+    if isinstance(node, Term):
+        return [node] if node.field != "exact" else []
+    if isinstance(node, All | Any):
+        return [t for child in node.nodes for t in _plain_terms(child)]
+    return []
+
+
+def _replace_terms(node, readings: dict[Term, Term]):
+    if isinstance(node, Term):
+        return readings.get(node, node)
+    if isinstance(node, All | Any):
+        return type(node)(tuple(_replace_terms(child, readings) for child in node.nodes))
+    if isinstance(node, Not):
+        return Not(_replace_terms(node.node, readings))
+    return node

@@ -413,6 +413,11 @@ class WhooshReader:
         return self._searcher.reader().doc_frequency("exact", word) > 0
 
     @reads_index
+    def word_count(self, word: str) -> int:
+        """In how many passages a folded word occurs as written."""
+        return self._searcher.reader().doc_frequency("exact", word)
+
+    @reads_index
     def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
         """Words of the corpus (accents kept) within max_edits of ``start``."""
         reader = self._searcher.reader()

@@ -1,0 +1,62 @@
+"""Typo tolerance: a typed word the corpus lacks (or has rarely, beside a far more frequent
+close word) is read as its closest word, and the reader is told."""
+
+import pytest
+from conftest import write_jsonl
+
+from search import Index, build_index
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("typos")
+    records = [
+        {
+            "id": f"m{n}",
+            "title": "Sommet européen",
+            "text": f"Angela Merkel et Emmanuel Macron se sont parlé, épisode {n}.",
+        }
+        for n in range(120)
+    ]
+    records += [
+        {"id": "typo", "title": "Coquille", "text": "Angela Meerkel, écrit une fois ainsi."},
+        {"id": "eu", "title": "Santé", "text": "Le gouvernement prolonge l’état d’urgence."},
+    ]
+    build_index(write_jsonl(folder / "c.jsonl", records), folder / "index")
+    return Index.open(folder / "index")
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [("Merkell", "Merkel"), ("Mekrel", "Merkel"), ("Meerkel", "Merkel"), ("Emmanuell", "Emmanuel")],
+)
+def test_a_typo_is_read_as_the_corpus_word_and_said(index, typed, read):
+    results = index.search(f"Macron {typed}", collapse=False)  # the fixture: one template
+    assert results.total == 120
+    assert results.readings == ((typed, read),)
+    assert f"« {typed} » lu comme « {read} »" in results.notes
+    assert f"<mark>{read}" in results.hits[0].snippet  # merged with a neighbouring match
+    assert results.to_dict()["readings"] == [{"typed": typed, "read": read}]
+
+
+def test_words_of_the_corpus_short_words_and_quoted_words_are_read_as_typed(index):
+    assert index.search("Merkel").readings == ()
+    assert index.search("Mekrl").readings == ()  # 5 letters, two edits away: kept
+    quoted = index.search('"Merkell"')
+    assert quoted.readings == () and quoted.total == 0
+
+
+def test_a_phrase_typed_without_its_apostrophe_finds_the_elided_form(index):
+    results = index.search('"état d urgence"')
+    assert [hit.article_id for hit in results] == ["eu"]
+    assert "<mark>état d’urgence</mark>" in results.hits[0].snippet
+
+
+def test_the_page_says_which_word_was_read_as_which(tmp_path, index):
+    from bs4 import BeautifulSoup
+
+    from web import create_app
+
+    client = create_app({"VEILLE_INDEX": str(index.path)}).test_client()
+    doc = BeautifulSoup(client.get("/?q=Macron+Merkell").data, "html.parser")
+    assert "« Merkell » lu comme « Merkel »" in [p.get_text() for p in doc.select("p.note")]
