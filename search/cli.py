@@ -441,6 +441,7 @@ def _alert_run(args: argparse.Namespace) -> int:
         host=args.smtp_host,
         port=args.smtp_port,
         sender=args.smtp_from,
+        user=args.smtp_user,
         starttls=True if args.smtp_starttls else None,
     )
     failed = False
@@ -494,6 +495,12 @@ def _alert_options(p: argparse.ArgumentParser) -> None:
     s.add_argument("--smtp-host", metavar="HOST", help="default: $VEILLE_SMTP_HOST")
     s.add_argument("--smtp-port", type=_bounded(1, 65535), help="default: $VEILLE_SMTP_PORT or 25")
     s.add_argument("--smtp-from", metavar="ADDRESS", help="default: $VEILLE_SMTP_FROM")
+    s.add_argument(
+        "--smtp-user",
+        metavar="USER",
+        help="default: $VEILLE_SMTP_USER (the password: only"
+        " $VEILLE_SMTP_PASSWORD, never on a command line)",
+    )
     s.add_argument("--smtp-starttls", action="store_true", help="default: $VEILLE_SMTP_STARTTLS")
 
 
