@@ -470,7 +470,7 @@ def _send_pending(
     """Send each pending batch of the alert; mark it sent only once accepted."""
     rows = db.execute(
         "SELECT target, batch, article FROM deliveries WHERE alert = ? AND sent_at IS NULL"
-        " ORDER BY queued_at, batch, position",
+        " ORDER BY rowid",  # as queued: batch after batch, in the alert's targets order
         (alert.name,),
     ).fetchall()
     batches: dict[tuple[str, str], list[dict]] = {}
