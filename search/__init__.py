@@ -6,6 +6,17 @@ for hit in index.search("coopération sécuritaire"):
     print(hit.title, hit.snippet)
 """
 
+from .alerts import (
+    Alert,
+    AlertError,
+    AlertRun,
+    AlertStateError,
+    SmtpSettings,
+    add_alert,
+    list_alerts,
+    remove_alert,
+    run_alerts,
+)
 from .analysis import analysis_steps
 from .corpus import Article, CorpusError, read_corpus
 from .errors import (
@@ -41,6 +52,10 @@ __version__ = "0.2.0"
 
 __all__ = [
     "CSV_COLUMNS",
+    "Alert",
+    "AlertError",
+    "AlertRun",
+    "AlertStateError",
     "Article",
     "BuildSummary",
     "CorpusError",
@@ -61,9 +76,11 @@ __all__ = [
     "RankingConfig",
     "Results",
     "SearchRequest",
+    "SmtpSettings",
     "StoredArticle",
     "UpdateSummary",
     "VeilleError",
+    "add_alert",
     "add_articles",
     "analysis_steps",
     "build_index",
@@ -73,9 +90,12 @@ __all__ = [
     "fetch_feeds",
     "first_indexed",
     "jsonl_lines",
+    "list_alerts",
     "optimize_index",
     "parse_query",
     "read_corpus",
+    "remove_alert",
+    "run_alerts",
     "split_passages",
     "update_index",
     "write_csv",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 from . import __version__
+from .alerts import AlertRun, SmtpSettings, add_alert, list_alerts, remove_alert, run_alerts
 from .analysis import analysis_steps
 from .corpus import CorpusError, count_articles
 from .errors import (
@@ -370,6 +371,139 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alert(args: argparse.Namespace) -> int:
+    """Saved searches with alerts: add, list, remove, run (new articles by email or webhook).
+
+    Example: veille alert add maroc "Maroc coopération" --webhook https://hooks.example.fr/x
+    """
+    args.parser.print_help()
+    return 2
+
+
+def _alert_add(args: argparse.Namespace) -> int:
+    """Save a search: its articles indexed from now on are sent by email or webhook.
+
+    Give at least one --email or --webhook (each repeatable). Each matching article first
+    indexed after this moment is delivered once, by `veille alert run`; a rebuild of the
+    index resends nothing.
+
+    Example: veille alert add maroc "Maroc coopération" --email desk@example.fr
+    """
+    alert = add_alert(args.index, args.name, args.query, emails=args.email, webhooks=args.webhook)
+    print(f"Saved {_plain(alert.name)}: {_plain(alert.query)}")
+    return 0
+
+
+def _alert_list(args: argparse.Namespace) -> int:
+    """List the saved searches: query, targets, when saved, last run, pending deliveries.
+
+    Example: veille alert list
+    """
+    alerts = list_alerts(args.index)
+    if not alerts:
+        print("No saved searches: add one with `veille alert add NAME QUERY --email ADDRESS`")
+    for alert in alerts:
+        targets = ", ".join(
+            [f"{e} (email)" for e in alert.emails] + [f"{w} (webhook)" for w in alert.webhooks]
+        )
+        last = alert.last_run.isoformat() if alert.last_run else "never"
+        print(
+            _plain(
+                f"{alert.name}: {alert.query!r} -> {targets}; saved {alert.saved_at.isoformat()},"
+                f" last run {last}, {alert.pending} pending"
+            )
+        )
+    return 0
+
+
+def _alert_remove(args: argparse.Namespace) -> int:
+    """Remove a saved search and its deliveries (pending ones are dropped).
+
+    Example: veille alert remove maroc
+    """
+    remove_alert(args.index, args.name)
+    print(f"Removed {_plain(args.name)}")
+    return 0
+
+
+def _alert_run(args: argparse.Namespace) -> int:
+    """Run the saved searches: send their new articles, and what earlier runs left pending.
+
+    One email per alert and address (Message-ID fixed per batch), one JSON POST per alert and
+    webhook (Idempotency-Key header). A failed delivery stays pending and is sent at the next
+    run. SMTP settings come from VEILLE_SMTP_HOST, _PORT, _FROM, _USER, _PASSWORD, _STARTTLS;
+    the options override them. Prints one line per alert; exits 1 if a delivery failed.
+    Run it from cron after each fetch.
+
+    Example: veille alert run --name maroc
+    """
+    smtp = SmtpSettings.from_env(
+        host=args.smtp_host,
+        port=args.smtp_port,
+        sender=args.smtp_from,
+        user=args.smtp_user,
+        starttls=True if args.smtp_starttls else None,
+    )
+    failed = False
+
+    def report(run: AlertRun) -> None:
+        nonlocal failed
+        for failure in run.failures:
+            print(f"veille alert: {_plain(failure)}", file=sys.stderr)
+        failed = failed or run.pending > 0
+        print(_plain(run.line()), flush=True)
+
+    runs = run_alerts(args.index, args.name or None, smtp=smtp, timeout=args.timeout, on_run=report)
+    if not runs:
+        print("No saved searches to run")
+    return 1 if failed else 0
+
+
+def _alert_options(p: argparse.ArgumentParser) -> None:
+    """The alert command's subcommands, each with its docstring as help."""
+    sub = p.add_subparsers(dest="alert_command", required=True, metavar="SUBCOMMAND")
+
+    def subcommand(name: str, func: Callable) -> argparse.ArgumentParser:
+        doc = func.__doc__ or ""
+        s = sub.add_parser(
+            name,
+            help=doc.splitlines()[0],
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        # Given after the subcommand or before it (`veille alert --index X run`).
+        s.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+        s.set_defaults(func=func, parser=s)
+        return s
+
+    s = subcommand("add", _alert_add)
+    s.add_argument("name", help="the alert's name")
+    s.add_argument("query", help="the query, in Veille's query language")
+    s.add_argument("--email", action="append", default=[], metavar="ADDRESS")
+    s.add_argument("--webhook", action="append", default=[], metavar="URL")
+    subcommand("list", _alert_list)
+    subcommand("remove", _alert_remove).add_argument("name", help="the alert's name")
+    s = subcommand("run", _alert_run)
+    s.add_argument("--name", action="append", metavar="NAME", help="only this alert")
+    s.add_argument(
+        "--timeout",
+        type=_seconds(0.05, 600),
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds a webhook may take to answer (default 10)",
+    )
+    s.add_argument("--smtp-host", metavar="HOST", help="default: $VEILLE_SMTP_HOST")
+    s.add_argument("--smtp-port", type=_bounded(1, 65535), help="default: $VEILLE_SMTP_PORT or 25")
+    s.add_argument("--smtp-from", metavar="ADDRESS", help="default: $VEILLE_SMTP_FROM")
+    s.add_argument(
+        "--smtp-user",
+        metavar="USER",
+        help="default: $VEILLE_SMTP_USER (the password: only"
+        " $VEILLE_SMTP_PASSWORD, never on a command line)",
+    )
+    s.add_argument("--smtp-starttls", action="store_true", help="default: $VEILLE_SMTP_STARTTLS")
+
+
 def _bounded(low: int, high: int) -> Callable[[str], int]:
     def parse(value: str) -> int:
         try:
@@ -563,6 +697,7 @@ def make_parser() -> argparse.ArgumentParser:
     command("analyze", _analyze).add_argument("text", help="French text to analyze")
     _fetch_options(command("fetch", _fetch))
     _serve_options(command("serve", _serve), corpus_default)
+    _alert_options(command("alert", _alert))
     return parser
 
 

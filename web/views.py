@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from search import (
+    AlertError,
     Index,
     IndexDamagedError,
     IndexNotFoundError,
@@ -27,6 +28,7 @@ from search import (
     ParameterError,
     Results,
     SearchRequest,
+    list_alerts,
 )
 
 from .caching import cacheable, not_modified, search_etag
@@ -376,6 +378,22 @@ def article(article_id: str) -> ResponseReturnValue:
 def _article_page(args: MultiDict) -> int:
     """The `page` parameter of an article, checked like a search's."""
     return SearchRequest.from_params({"page": args.get("page")}).page
+
+
+@bp.get("/alertes")
+def alerts() -> ResponseReturnValue:
+    """The saved searches, read-only: name, query and feed (never their email or webhook)."""
+    try:
+        saved = list_alerts(current_app.config["VEILLE_INDEX"])
+    except AlertError as error:
+        current_app.logger.warning("alerts unavailable: %s", error)
+        return render_template(
+            "error.html",
+            title="Recherches suivies indisponibles",
+            message="La liste des recherches suivies ne peut pas être lue pour l'instant.",
+            params=_page_request(),
+        ), 503
+    return render_template("alerts.html", alerts=saved, params=_page_request())
 
 
 # --- JSON API ---------------------------------------------------------------------------

@@ -1,0 +1,371 @@
+"""Saved searches with alerts, with real parts: a real index, a local SMTP server (aiosmtpd), a
+local webhook receiver, the `veille` command as a process, and kill -9 during a run."""
+
+import email
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from email import policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from bs4 import BeautifulSoup
+from conftest import free_port, write_jsonl
+
+from search import (
+    AlertError,
+    SmtpSettings,
+    add_alert,
+    build_index,
+    list_alerts,
+    remove_alert,
+    run_alerts,
+    update_index,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+OLD = [
+    {
+        "id": "maroc-ancien",
+        "title": "Le Maroc et la France, un an plus tôt",
+        "date": "2024-01-10",
+        "source": "Le Monde",
+        "url": "https://www.example.fr/maroc-ancien",
+        "text": "Rabat et Paris discutent de coopération sécuritaire au Maroc.",
+    },
+    {
+        "id": "peche-ancien",
+        "title": "La pêche en Bretagne",
+        "date": "2024-01-11",
+        "text": "Les pêcheurs bretons attendent le printemps.",
+    },
+]
+NEW = [
+    {
+        "id": "maroc-nouveau-1",
+        "title": "Le Maroc signe un accord de sécurité",
+        "date": "2024-06-01",
+        "source": "AFP",
+        "url": "https://www.example.fr/maroc-1",
+        "text": "Le Maroc a signé lundi un accord de sécurité avec ses voisins.",
+    },
+    {
+        "id": "maroc-nouveau-2",
+        "title": "Au Maroc, la saison touristique commence",
+        "date": "2024-06-02",
+        "source": "Le Figaro",
+        "url": "https://www.example.fr/maroc-2",
+        "text": "Les hôtels du Maroc affichent complet pour le début de l'été.",
+    },
+    {
+        "id": "peche-nouveau",
+        "title": "Nouveau quota de pêche",
+        "date": "2024-06-03",
+        "text": "Bruxelles fixe les quotas de pêche pour la Manche.",
+    },
+]
+NEW_MAROC = {"maroc-nouveau-1", "maroc-nouveau-2"}
+
+
+def veille(*args: str, env: dict | None = None, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "search", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        timeout=60,
+        **kwargs,
+    )
+
+
+# --- Local servers ----------------------------------------------------------------------
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp():
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.settings = SmtpSettings(host="127.0.0.1", port=controller.port, sender="v@x.fr")
+    yield mailbox
+    controller.stop()
+
+
+class _Receiver(ThreadingHTTPServer):
+    """Records each POST (its Idempotency-Key and JSON body) when it arrives; answers 500 to
+    the first `fail` requests and waits `delay` seconds before answering."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.posts: list[tuple[str, dict]] = []
+        self.fail = 0
+        self.delay = 0.0
+        self.arrived = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook/secret-token"
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client killed while we wait: nothing to report
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        server: _Receiver = self.server  # type: ignore[assignment]
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        server.posts.append((self.headers["Idempotency-Key"], body))
+        server.arrived.set()
+        time.sleep(server.delay)
+        status = 500 if server.fail > 0 else 200
+        server.fail -= 1
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def hook():
+    receiver = _Receiver()
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    receiver.shutdown()
+    receiver.server_close()
+
+
+def delivered(receiver: _Receiver) -> list[str]:
+    return [a["article_id"] for _, body in receiver.posts for a in body["articles"]]
+
+
+# --- The index --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def index(tmp_path) -> Path:
+    """An index of the old articles; the next whole second has begun when it is returned, so
+    an alert saved now is saved after they were indexed (the ledger counts in seconds)."""
+    path = tmp_path / "index"
+    build_index(write_jsonl(tmp_path / "corpus" / "old.jsonl", OLD), path)
+    time.sleep(1.02 - time.time() % 1)
+    return path
+
+
+def add_new(index: Path, records: list[dict] = NEW) -> None:
+    update_index(index, add=write_jsonl(index.parent / "new" / "new.jsonl", records))
+
+
+# --- Tests --------------------------------------------------------------------------------
+
+
+def test_new_matching_articles_are_delivered_once_by_email_and_webhook(index, smtp, hook):
+    add_alert(index, "maroc", "Maroc", emails=["desk@example.fr"], webhooks=[hook.url])
+    add_new(index)
+    [run] = run_alerts(index, smtp=smtp.settings)
+    assert (run.new, run.pending, run.failures) == (2, 0, ())
+    assert run.line() == (
+        f"maroc: 2 new articles, sent to desk@example.fr (email), "
+        f"127.0.0.1:{hook.server_address[1]} (webhook); 0 pending"
+    )
+    [message] = smtp.messages
+    assert message["Subject"] == "Veille : 2 nouveaux articles pour « maroc »"
+    assert message["To"] == "desk@example.fr"
+    body = message.get_content()
+    assert "Le Maroc signe un accord de sécurité" in body
+    assert "https://www.example.fr/maroc-1" in body
+    assert "AFP, 2024-06-01" in body
+    assert "un an plus tôt" not in body and "pêche" not in body
+    [(key, payload)] = hook.posts
+    assert key and payload["alert"] == "maroc" and payload["query"] == "Maroc"
+    assert {a["article_id"] for a in payload["articles"]} == NEW_MAROC
+    first = next(a for a in payload["articles"] if a["article_id"] == "maroc-nouveau-1")
+    assert first["url"] == "https://www.example.fr/maroc-1" and first["source"] == "AFP"
+    assert first["date"] == "2024-06-01" and "accord" in first["snippet"]
+    assert "<mark>" not in first["snippet"]
+
+    # A second run, then a rebuild of the whole corpus and a run: nothing is sent again.
+    assert run_alerts(index, smtp=smtp.settings)[0].new == 0
+    build_index(write_jsonl(index.parent / "all.jsonl", OLD + NEW), index)
+    [run] = run_alerts(index, smtp=smtp.settings)
+    assert (run.new, run.sent, run.pending) == (0, (), 0)
+    assert len(smtp.messages) == 1 and len(hook.posts) == 1
+
+
+def test_a_failing_webhook_leaves_deliveries_pending_then_sends_them_once(index, hook):
+    add_alert(index, "maroc", "Maroc", webhooks=[hook.url])
+    add_new(index)
+    hook.fail = 1
+    [run] = run_alerts(index)
+    assert run.new == 2 and run.pending == 2 and "HTTP 500" in run.failures[0]
+    assert list_alerts(index)[0].pending == 2
+    [run] = run_alerts(index)
+    assert run.new == 0 and run.pending == 0 and run.sent
+    (key1, body1), (key2, body2) = hook.posts
+    assert key1 == key2 and body1 == body2  # the same batch, the same key: a receiver may drop
+    assert set(delivered(hook)) == NEW_MAROC
+    run_alerts(index)
+    assert len(hook.posts) == 2
+
+
+def test_smtp_down_leaves_deliveries_pending_then_retried(index, smtp):
+    add_alert(index, "maroc", "Maroc", emails=["desk@example.fr"])
+    add_new(index)
+    down = SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2)
+    [run] = run_alerts(index, smtp=down)
+    assert run.pending == 2 and "SMTP 127.0.0.1" in run.failures[0]
+    [run] = run_alerts(index, smtp=smtp.settings)
+    assert run.pending == 0 and len(smtp.messages) == 1
+    assert smtp.messages[0]["Message-ID"].startswith("<veille-alert-")
+    run_alerts(index, smtp=smtp.settings)
+    assert len(smtp.messages) == 1
+
+
+def test_articles_of_a_later_add_go_in_a_later_message(index, hook):
+    add_alert(index, "maroc", "Maroc", webhooks=[hook.url])
+    add_new(index, NEW[:1])
+    run_alerts(index)
+    add_new(index, NEW[1:])
+    [run] = run_alerts(index)
+    assert run.new == 1
+    assert [[a["article_id"] for a in body["articles"]] for _, body in hook.posts] == [
+        ["maroc-nouveau-1"],
+        ["maroc-nouveau-2"],
+    ]
+
+
+def test_alerts_are_checked_when_added(index):
+    with pytest.raises(AlertError, match="--email ADDRESS or --webhook URL"):
+        add_alert(index, "maroc", "Maroc")
+    with pytest.raises(AlertError, match="not an email address"):
+        add_alert(index, "maroc", "Maroc", emails=["desk"])
+    with pytest.raises(AlertError, match="http"):
+        add_alert(index, "maroc", "Maroc", webhooks=["ftp://example.fr/x"])
+    add_alert(index, "maroc", "Maroc", emails=["a@example.fr"])
+    with pytest.raises(AlertError, match="exists"):
+        add_alert(index, "maroc", "Algérie", emails=["a@example.fr"])
+    remove_alert(index, "maroc")
+    with pytest.raises(AlertError, match="no alert named"):
+        remove_alert(index, "maroc")
+
+
+def test_the_command_line(index, smtp, hook):
+    where = ("--index", str(index))
+    run = veille("alert", "add", "maroc", "Maroc", "--email", "d@example.fr", *where)
+    assert run.returncode == 0, run.stderr
+    assert veille("alert", "add", "rien", "Maroc", *where).returncode == 1
+    assert veille("alert", "add", "web", "Maroc", "--webhook", hook.url, *where).returncode == 0
+    add_new(index)
+    hook.fail = 1
+    env = {"VEILLE_SMTP_HOST": "127.0.0.1", "VEILLE_SMTP_PORT": str(smtp.settings.port)}
+    run = veille("alert", "run", *where, env=env)
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        "maroc: 2 new articles, sent to d@example.fr (email); 0 pending",
+        "web: 2 new articles; 2 pending",
+    ]
+    assert run.stderr.startswith("veille alert: web: webhook 127.0.0.1:")
+    assert "HTTP 500" in run.stderr and "Traceback" not in run.stderr
+    listing = veille("alert", "list", *where).stdout
+    assert "maroc: 'Maroc' -> d@example.fr (email); saved " in listing
+    assert "web: 'Maroc' ->" in listing and "2 pending" in listing
+    run = veille("alert", "run", "--name", "web", *where)
+    assert run.returncode == 0 and run.stdout == "web: 0 new articles, sent to " + (
+        f"127.0.0.1:{hook.server_address[1]} (webhook); 0 pending\n"
+    )
+    assert veille("alert", "remove", "web", *where).returncode == 0
+    run = veille("alert", "run", "--name", "web", *where)
+    assert run.returncode == 1 and "no alert named 'web'" in run.stderr
+    assert len(smtp.messages) == 1
+
+
+def test_kill_9_during_a_run_loses_nothing_and_duplicates_nothing(index, hook):
+    add_alert(index, "maroc", "Maroc", webhooks=[hook.url])
+    add_new(index)
+    hook.delay = 30.0  # the receiver holds its answer: the run is killed while it waits
+    process = subprocess.Popen(
+        [sys.executable, "-m", "search", "alert", "run", "--index", str(index)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert hook.arrived.wait(20)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    hook.delay = 0.0
+    run = veille("alert", "run", "--index", str(index))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "maroc: 0 new articles, sent to " + (
+        f"127.0.0.1:{hook.server_address[1]} (webhook); 0 pending\n"
+    )
+    assert set(delivered(hook)) == NEW_MAROC  # every article delivered...
+    keys: dict[str, set[str]] = {}
+    for key, body in hook.posts:
+        for article in body["articles"]:
+            keys.setdefault(article["article_id"], set()).add(key)
+    assert all(len(k) == 1 for k in keys.values())  # ...and a replay carries the same key
+    with sqlite3.connect(index / "alerts.sqlite") as db:
+        rows = db.execute("SELECT article_id, sent_at FROM deliveries").fetchall()
+    assert sorted(a for a, _ in rows) == sorted(NEW_MAROC) and all(s for _, s in rows)
+    assert veille("alert", "run", "--index", str(index)).returncode == 0
+    assert len(hook.posts) == 2
+
+
+def test_a_corrupt_state_file_is_one_clear_error(index):
+    (index / "alerts.sqlite").write_bytes(b"this is not a database" * 100)
+    for args in (("list",), ("run",), ("add", "x", "Maroc", "--email", "a@example.fr")):
+        run = veille("alert", *args, "--index", str(index))
+        assert run.returncode == 1, args
+        assert run.stderr.startswith(f"veille: error: alert state {index / 'alerts.sqlite'}")
+        assert "is unreadable: " in run.stderr and run.stderr.endswith("; move it away\n")
+        assert "Traceback" not in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+def test_the_web_page_lists_saved_searches_read_only(index):
+    from web import create_app
+
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(index)})
+    client = app.test_client()
+    page = BeautifulSoup(client.get("/alertes").text, "html.parser")
+    assert page.select_one(".empty") is not None
+    assert not (index / "alerts.sqlite").exists()  # reading the page writes nothing
+    home = BeautifulSoup(client.get("/").text, "html.parser")
+    assert home.select_one("footer a[href='/alertes']").text == "Recherches suivies"
+
+    add_alert(index, "Maroc & voisins", "Maroc OU Algérie", emails=["secret@example.fr"])
+    add_alert(index, "pêche", "pêche", webhooks=["https://hooks.example.fr/secret-token"])
+    answer = client.get("/alertes")
+    assert answer.status_code == 200
+    page = BeautifulSoup(answer.text, "html.parser")
+    items = page.select("li.alert")
+    assert [i.select_one(".alert-name").text for i in items] == ["Maroc & voisins", "pêche"]
+    assert items[0].select_one(".alert-query").text == "Maroc OU Algérie"
+    assert items[0].select_one(".alert-feed")["href"] == "/search.atom?q=Maroc+OU+Alg%C3%A9rie"
+    assert "secret" not in answer.text  # targets are private
+    assert all(form.get("method", "get").lower() == "get" for form in page.select("form"))
+    assert client.post("/alertes").status_code == 405
+    feed = client.get(items[1].select_one(".alert-feed")["href"])
+    assert feed.status_code == 200 and feed.mimetype == "application/atom+xml"
