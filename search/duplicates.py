@@ -53,7 +53,7 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class ClusterFinder:
-    """Assign each article, in turn, the cluster of the first earlier copy, or its own."""
+    """Assign each article, in turn, the cluster of the first earlier copy, or a new one."""
 
     def __init__(
         self,
@@ -88,7 +88,9 @@ class ClusterFinder:
                 if candidate != article_id and other.jaccard(minhash) >= self.threshold:
                     best = cluster
                     break
-        cluster = best or article_id
+        # A new cluster is named after its first article and that article's text: a first
+        # article later rewritten (the same id, another story) starts a cluster of its own.
+        cluster = best or f"{article_id}~{int(values[0]):08x}"
         if article_id not in self._new:
             self._lsh.insert(article_id, minhash)
         self._new[article_id] = (len(self._new), cluster, minhash)

@@ -195,7 +195,7 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         total_is_estimate=found.timed_out,
         since=since,
         until=until,
-        timeline=timeline(found),
+        timeline=timeline(found, collapse),
         took_ms=(time.perf_counter() - started) * 1000,
         notes=tuple(dict.fromkeys(notes)),
         timed_out=found.timed_out,

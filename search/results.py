@@ -334,9 +334,13 @@ def _best_passages(
     return {article: tuple(picks) for article, picks in best.items()}
 
 
-def timeline(found: Candidates) -> tuple[tuple[str, int], ...]:
-    """(YYYY-MM, number of matching articles) for each month with some, in order."""
-    _, first = unique_first(found.articles)
+def timeline(found: Candidates, collapse: bool = False) -> tuple[tuple[str, int], ...]:
+    """(YYYY-MM, number of matching articles) for each month with some, in order; with
+    ``collapse``, a story and its copies count once (in the month of the first seen)."""
+    units = found.articles
+    if collapse and "cluster" in found.facet_codes:
+        units = found.facet_codes["cluster"]
+    _, first = unique_first(units)
     ordinals = found.dates[first]
     ordinals = ordinals[ordinals > 0]
     # Date ordinals as numpy dates (day 719163 is 1970-01-01), then as months.

@@ -8,6 +8,7 @@ forms), which keeps it fast on a large vocabulary.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import replace
@@ -116,30 +117,46 @@ def typo_reading(reader: Reader, word: str) -> str | None:
     count = reader.word_count(word)
     if count > RARE_PASSAGES:
         return None
-    candidates = _likely(reader, word, count, {c for c in _one_edit(word)})
+    # One edit: the word's variants, folded, looked up in the folded vocabulary (so that
+    # accents typed or not never count as edits).
+    near = {c for c in _one_edit(word) if c.isascii()}
+    candidates = _likely(reader, word, count, near)
     if not candidates and len(word) >= TYPO_TWO_EDITS_FROM:
         starts = [word] + [v + word[1:] for v in _ACCENTED.get(word[0], "")]
-        near = {c for start in starts for c in reader.spelling_candidates(start, 2, 3)}
+        near = {fold_accents(c) for s in starts for c in reader.spelling_candidates(s, 2, 3)}
         candidates = _likely(reader, word, count, near)
     if not candidates:
         return None
-    return min(
-        candidates,
-        key=lambda c: (edit_distance(fold_accents(c), word), -reader.spelling_frequency(c), c),
-    )
+    best = min(candidates, key=lambda c: (edit_distance(c, word), -reader.word_count(c), c))
+    return _as_written(reader, best)
 
 
 def _likely(reader: Reader, word: str, count: int, near: set[str]) -> set[str]:
-    """The words of ``near`` the corpus has, within two edits, and (if the typed word is in
-    the corpus ``count`` times) far more frequent than it."""
+    """The folded words of ``near`` the corpus has, within two edits, and (if the typed
+    word is in the corpus ``count`` times) far more frequent than it."""
     return {
         c
         for c in near
-        if fold_accents(c) != word
-        and reader.spelling_frequency(c)
-        and edit_distance(fold_accents(c), word) <= 2
-        and (not count or reader.word_count(fold_accents(c)) >= MORE_FREQUENT * count)
+        if c != word
+        and edit_distance(c, word) <= 2
+        and reader.word_count(c) >= max(1, MORE_FREQUENT * count)
     }
+
+
+_ACCENTS = {"a": "aàâä", "e": "eéèêë", "i": "iîï", "o": "oôö", "u": "uùûü", "c": "cç"}
+_MAX_SPELLINGS = 3000
+
+
+def _as_written(reader: Reader, folded: str) -> str:
+    """A folded word as the corpus most often writes it (its accents back), if the word has
+    few enough ways to be accented to try them all."""
+    options = [_ACCENTS.get(letter, letter) for letter in folded]
+    if math.prod(map(len, options)) > _MAX_SPELLINGS:
+        return folded
+    spellings = ["".join(letters) for letters in itertools.product(*options)]
+    counted = [(reader.spelling_frequency(w), w) for w in spellings]
+    count, best = max(counted)
+    return best if count else folded
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzàâäéèêëîïôöùûüçœæ"

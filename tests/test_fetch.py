@@ -654,3 +654,17 @@ def test_a_bad_feeds_file_line_is_named(tmp_path):
     feeds.write_text("https://a.fr/rss\tLe A, et B\tPolitique\n\n")
     (spec,) = read_feed_list(feeds)
     assert (spec.source, spec.category) == ("Le A, et B", "Politique")
+
+
+def test_the_same_story_from_two_sources_is_two_versions_of_one_hit(site, index):
+    serve_articles(site)
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    site.add("/autre/grele.html", french_page(title, paragraphs))
+    site.add("/a.xml", rss(site, "Gazette", [("/region/grele.html", title, MAY_5)]))
+    site.add("/b.xml", rss(site, "Courrier", [("/autre/grele.html", title, MAY_5)]))
+    summary = fetch_feeds(index, [site.url("/a.xml"), site.url("/b.xml")], delay=0)
+    assert summary.new == 2 and summary.copies == 0
+    results = Index.open(index).search(title)
+    (hit,) = [h for h in results if h.duplicates]
+    assert {hit.source, *(d.source for d in hit.duplicates)} == {"Gazette", "Courrier"}
+    assert dict(results.facets["source"]) == {"Gazette": 1, "Courrier": 1}

@@ -74,12 +74,15 @@ def test_boilerplate_and_date_are_not_text(seed_index):
     assert seed_index.search("dimanche").total == 0
 
 
-def test_spelling_suggestion(seed_index):
+def test_typos_are_read_and_short_unknown_words_get_a_suggestion(seed_index):
     results = seed_index.search("teroriste")
-    assert results.total == 0
-    assert results.suggestion == "terroriste"
-    assert seed_index.search("Hamouchi").suggestion == "Hammouchi"
-    assert seed_index.search("terroriste").suggestion is None
+    assert results.total == 1 and results.readings == (("teroriste", "terroriste"),)
+    assert results.suggestion is None
+    assert seed_index.search("Hamouchi").readings == (("Hamouchi", "Hammouchi"),)
+    short = seed_index.search("Mroc")  # under 5 letters: not read, suggested
+    assert short.total == 0 and short.readings == () and short.suggestion == "Maroc"
+    known = seed_index.search("terroriste")
+    assert known.suggestion is None and known.readings == ()
 
 
 @pytest.mark.parametrize(
@@ -273,9 +276,9 @@ def test_explain_a_long_question(seed_index):
     assert "Question longue" in "\n".join(why.lines())
 
 
-def test_suggestion_restores_accents(news_index):
-    assert news_index.search("electoins").suggestion == "élections"
-    assert news_index.search("Oeuvrre").suggestion == "Oeuvre"  # ligatures are spelled out
+def test_a_word_read_gets_its_accents_back(news_index):
+    assert news_index.search("electoins").readings == (("electoins", "élections"),)
+    assert news_index.search("Oeuvrre").readings == (("Oeuvrre", "Oeuvre"),)  # œ spelled out
 
 
 def test_the_exact_form_ranks_above_a_stem_only_match(tmp_path):

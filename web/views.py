@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,8 +172,8 @@ def took_text(ms: float) -> str:
 
 def web_url(url: str | None) -> str | None:
     """The url if it is a web address (http or https), else None: never link javascript:."""
-    if not url:
-        return None
+    if not url or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in url):
+        return None  # control characters: no link (and never in an attribute)
     try:
         scheme = urlsplit(url.strip()).scheme.lower()
     except ValueError:
@@ -274,16 +275,26 @@ class FacetLink:
     href: str
 
 
+def _folded(value: str) -> str:
+    return unicodedata.normalize("NFD", value.casefold().strip()).encode("ascii", "ignore").decode()
+
+
 def facet_links(results: Results, params: SearchRequest) -> list[tuple[str, list[FacetLink]]]:
     """Each facet's values with their counts and links (chosen values first)."""
     lists = []
     for name, values in results.facets.items():
         field = FACET_FIELDS[name]
         chosen = getattr(params, field)
+        folded = {_folded(v) for v in chosen}
+        listed = {_folded(v) for v, _ in values}
+        # A chosen value that matches nothing is listed too, so that it can be removed.
+        values = (*values, *((v, 0) for v in chosen if _folded(v) not in listed))
         links = []
         for value, count in values:
-            on = value in chosen
-            toggled = tuple(v for v in chosen if v != value) if on else (*chosen, value)
+            on = _folded(value) in folded
+            toggled = (
+                tuple(v for v in chosen if _folded(v) != _folded(value)) if on else (*chosen, value)
+            )
             href = url_for("web.search", **params.url_params(**{field: toggled, "page": 1}))
             links.append(FacetLink(value=value, count=count, chosen=on, href=href))
         links.sort(key=lambda link: not link.chosen)

@@ -127,8 +127,9 @@ def _unchanged(counts: FeedResult | FetchSummary) -> str:
 
 
 def _content_hash(article: Article) -> str:
-    """The hash of what a reader sees: the same text at two URLs is one article."""
-    digest = hashlib.sha256(article.title.encode())
+    """The hash of what a reader sees from one source: the same text at two URLs of one
+    source is one article; from two sources, two (their copies are collapsed in results)."""
+    digest = hashlib.sha256(f"{article.source}\x00{article.title}".encode())
     for paragraph in article.paragraphs:
         digest.update(b"\x00" + paragraph.encode())
     return digest.hexdigest()[:32]

@@ -211,6 +211,19 @@ def _folder_size(folder: Path) -> int:
     return size
 
 
+def _collect(searcher, q: wq.Query, deadline: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Every document the query matches and its score, those found by the deadline."""
+    collector = _Deadline(searcher.collector(limit=None), deadline)
+    try:
+        searcher.search_with_collector(q, collector)
+    except OutOfTime:  # while the matchers were made: nothing found yet
+        collector.timed_out = True
+    results = collector.results()
+    docs = np.fromiter((h.docnum for h in results), dtype=np.int32, count=len(results))
+    scores = np.fromiter((h.score for h in results), dtype=np.float32, count=len(results))
+    return docs, scores, collector.timed_out
+
+
 class WhooshReader:
     """One generation of a whoosh index, searched; cheap to reuse, not to open."""
 
@@ -290,7 +303,7 @@ class WhooshReader:
                 reader = self._searcher.reader()
                 compiler = Compiler(reader, self.config, title_weight, deadline)
                 q = compiler.compile(query.tree)
-                docs, scores, timed_out = self._whoosh_match(q, deadline)
+                docs, scores, timed_out = _collect(self._searcher, q, deadline)
                 notes.extend(compiler.notes)
                 allowed = self._allowed(filters)
                 if allowed is not None:  # dates filter through their column, not terms
@@ -326,19 +339,6 @@ class WhooshReader:
                 notes.append(prefix_note(word.prefix))
             items.append(PrefixTerms(tuple(exact), tuple(titles)))
         return tuple(items)
-
-    def _whoosh_match(
-        self, q: wq.Query, deadline: float, allow: set[int] | None = None
-    ) -> tuple[np.ndarray, np.ndarray, bool]:
-        collector = _Deadline(self._searcher.collector(limit=None, filter=allow), deadline)
-        try:
-            self._searcher.search_with_collector(q, collector)
-        except OutOfTime:  # while the matchers were made: nothing found yet
-            collector.timed_out = True
-        results = collector.results()
-        docs = np.fromiter((h.docnum for h in results), dtype=np.int32, count=len(results))
-        scores = np.fromiter((h.score for h in results), dtype=np.float32, count=len(results))
-        return docs, scores, collector.timed_out
 
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         if filters.since is None and filters.until is None:
@@ -401,7 +401,7 @@ class WhooshReader:
             q = wq.And([compiler.compile(query.tree), wq.Term("article_id", article_id)])
         except OutOfTime:
             return ()
-        found, _, _ = self._whoosh_match(q, deadline)
+        found, _, _ = _collect(self._searcher, q, deadline)
         reader = self._searcher.reader()
         return tuple(sorted(reader.stored_fields(int(d))["position"] for d in found))
 
