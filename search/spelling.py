@@ -95,6 +95,7 @@ def closest_word(reader: Reader, word: str) -> str | None:
 
 # Typo tolerance: a word of 5 to 7 letters may be read with one edit, a longer one with two.
 TYPO_MIN_LETTERS = 5
+TYPO_MAX_LETTERS = 30  # longer is no word anyone meant to type
 TYPO_TWO_EDITS_FROM = 8
 # A word the corpus has is read as a close word this many times more frequent: "Phillipe",
 # a typo in a few articles, is read "Philippe". Words in more passages than RARE_PASSAGES
@@ -112,7 +113,7 @@ def typo_reading(reader: Reader, word: str) -> str | None:
     no word is one away (the first three letters kept then, which keeps the search of the
     vocabulary fast); among equally close words the most frequent.
     """
-    if len(word) < TYPO_MIN_LETTERS or not word.isalpha():
+    if not TYPO_MIN_LETTERS <= len(word) <= TYPO_MAX_LETTERS or not word.isalpha():
         return None
     count = reader.word_count(word)
     if count > RARE_PASSAGES:
@@ -143,7 +144,9 @@ def _likely(reader: Reader, word: str, count: int, near: set[str]) -> set[str]:
     }
 
 
-_ACCENTS = {"a": "aàâä", "e": "eéèêë", "i": "iîï", "o": "oôö", "u": "uùûü", "c": "cç"}
+# The accents French words take inside them, the common ones (a word with a rarer one keeps
+# its folded spelling on display; it is matched all the same).
+_ACCENTS = {"a": "aâ", "e": "eéèê", "i": "iî", "o": "oô", "u": "uû", "c": "cç"}
 _MAX_SPELLINGS = 3000
 
 

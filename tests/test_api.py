@@ -129,10 +129,13 @@ def test_missing_query_has_no_hits(client):
     assert get_json(client, "/api/search")["hits"] == []
 
 
-def test_spelling_suggestion(client):
+def test_a_typo_is_read_and_a_short_unknown_word_gets_a_suggestion(client):
     body = search(client, q="coopératoin")
-    assert body["total"] == 0
-    assert body["suggestion"] == "coopération"
+    assert body["total"] == 2 and body["suggestion"] is None
+    assert body["readings"] == [{"typed": "coopératoin", "read": "coopération"}]
+    assert "« coopératoin » lu comme « coopération »" in body["notes"]
+    body = search(client, q="Mroc")
+    assert body["total"] == 0 and body["suggestion"] == "Maroc"
 
 
 @pytest.mark.parametrize("name", ["limit", "per_page"])

@@ -383,13 +383,16 @@ def test_the_partial_match_note_comes_with_results_only(tmp_path):
     assert some.total > 0 and len(some.notes) == 1
 
 
-def test_a_suggestion_corrects_a_few_words_at_most(tmp_path):
+def test_typos_and_suggestions_touch_a_few_words_at_most(tmp_path):
     index = Index.open(small_index(tmp_path, ARTICLES))
-    typed = " AND ".join(["Marco"] * 3 + ["securite"] + [f"zqx{n}wv" for n in range(40)])
+    unknown = [f"zq{a}{b}" for a in "bcdfg" for b in "hjklmnpr"]  # 40 short unknown words
+    typed = " AND ".join(["Mroc"] * 3 + unknown)
     results = index.search(typed)
     assert results.suggestion is not None
     corrected = [a != b for a, b in zip(typed.split(), results.suggestion.split(), strict=True)]
     assert 1 <= sum(corrected) <= 5
+    long_typos = " AND ".join([f"Marocc{c}" for c in "bcdfghjklm"])
+    assert len(index.search(long_typos).readings) <= 3
 
 
 def test_limit_wins_over_per_page_in_either_order(client):

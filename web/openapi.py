@@ -130,6 +130,15 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "the search used its time budget; these are the results found "
                 "by then",
             },
+            "readings": {
+                "type": "array",
+                "description": "typos read as the corpus's words (short queries only)",
+                "items": {
+                    "type": "object",
+                    "required": ["typed", "read"],
+                    "properties": {"typed": {"type": "string"}, "read": {"type": "string"}},
+                },
+            },
             "notes": {
                 "type": "array",
                 "items": {"type": "string"},
