@@ -8,7 +8,6 @@ passages and hand them to the backend's store.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +19,7 @@ import numpy as np
 
 from .analysis import describe_chain
 from .backends import store_for
-from .backends.base import Backend, Changes, Filters, IndexedArticle, Reader
+from .backends.base import Backend, Changes, Filters, IndexedArticle, IndexStats, Reader
 from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
 from .explain import Explanation, explain
@@ -52,21 +51,13 @@ TIMED_OUT_NOTE = (
 )
 
 
-@dataclass(frozen=True)
-class IndexInfo:
-    """What `veille info` and /healthz report."""
+@dataclass(frozen=True, kw_only=True)
+class IndexInfo(IndexStats):
+    """What `veille info` and /healthz report: the backend's figures, where, and how the
+    text is analyzed."""
 
     path: str
-    generation: str
-    articles: int
-    passages: int
-    built_at: dt.datetime
-    schema_version: int
-    analyzer_version: int
     analyzer: str
-    segments: int
-    size_bytes: int
-    revision: int = 0  # goes up with every update in place (`veille add`, `fetch`)
 
     def to_dict(self) -> dict:
         return {
@@ -135,7 +126,7 @@ class Index:
         """Counts, build date, analyzer chain and size of the live index."""
         stats = self._backend.reader().stats()
         recorded = {f.name: getattr(stats, f.name) for f in fields(stats)}
-        return IndexInfo(path=str(self.path), analyzer=describe_chain(), **recorded)
+        return IndexInfo(**recorded, path=str(self.path), analyzer=describe_chain())
 
     def close(self) -> None:
         self._backend.close()

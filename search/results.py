@@ -54,6 +54,17 @@ class PassageHit:
         }
 
 
+def article_head(article: Duplicate | Hit | StoredArticle) -> dict:
+    """The fields that say which article it is, as the JSON API gives them."""
+    return {
+        "article_id": article.article_id,
+        "title": article.title,
+        "date": article.date.isoformat() if article.date else None,
+        "source": article.source,
+        "url": article.url,
+    }
+
+
 @dataclass(frozen=True)
 class Duplicate:
     """Another version of a hit's article (a wire story republished): where it is."""
@@ -69,13 +80,7 @@ class Duplicate:
         return cls(passage.article_id, passage.title, passage.date, passage.source, passage.url)
 
     def to_dict(self) -> dict:
-        return {
-            "article_id": self.article_id,
-            "title": self.title,
-            "date": self.date.isoformat() if self.date else None,
-            "source": self.source,
-            "url": self.url,
-        }
+        return article_head(self)
 
 
 @dataclass(frozen=True)
@@ -110,13 +115,7 @@ class Hit:
 
     def to_dict(self, group: str = "article") -> dict:
         """The hit as the JSON API gives it."""
-        head = {
-            "article_id": self.article_id,
-            "title": self.title,
-            "date": self.date.isoformat() if self.date else None,
-            "source": self.source,
-            "url": self.url,
-        }
+        head = article_head(self)
         if group == "passage":
             return head | self.passages[0].to_dict()
         return head | {
@@ -213,12 +212,7 @@ class StoredArticle:
     pages: int = 1
 
     def to_dict(self) -> dict:
-        return {
-            "article_id": self.article_id,
-            "title": self.title,
-            "date": self.date.isoformat() if self.date else None,
-            "source": self.source,
-            "url": self.url,
+        return article_head(self) | {
             "total_passages": self.total_passages,
             "page": self.page,
             "pages": self.pages,
