@@ -103,8 +103,9 @@ def source_key(*paths: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def parse_setting(text: str) -> tuple[str, float]:
-    """Read `NAME=value` (NAME a field of search.RankingConfig, value a number)."""
+def parse_setting(text: str) -> tuple[str, float | bool | str | None]:
+    """Read `NAME=value` (NAME a field of search.RankingConfig; a number, or for
+    second_stage true/false, for ranker_model a path or none)."""
     from dataclasses import fields
 
     from search import RankingConfig
@@ -121,6 +122,10 @@ def parse_setting(text: str) -> tuple[str, float]:
         raise ValueError(
             f"{name!r} is not a ranking weight{hint}; RankingConfig's fields: {', '.join(known)}"
         )
+    if name == "second_stage" and raw.strip().lower() in ("true", "false", "1", "0"):
+        return name, raw.strip().lower() in ("true", "1")
+    if name == "ranker_model":
+        return name, None if raw.strip().lower() in ("", "none") else raw.strip()
     try:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError):
@@ -130,7 +135,7 @@ def parse_setting(text: str) -> tuple[str, float]:
     return name, float(value)
 
 
-def ranking_config(settings: dict[str, float]) -> RankingConfig:
+def ranking_config(settings: dict[str, object]) -> RankingConfig:
     """search.RankingConfig's defaults with `settings` changed (field name -> value)."""
     from search import RankingConfig
 

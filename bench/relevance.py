@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -46,6 +47,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from _common import (
     LEAD_SAMPLE,
@@ -76,7 +78,7 @@ from search import (
 )
 
 # Bump when the corpus file this script writes changes shape (invalidates the cache).
-CORPUS_FORMAT = 1
+CORPUS_FORMAT = 2
 BASELINE_FORMAT = 1
 KEPT_FIELDS = ("id", "title", "date", "source", "url", "text")  # never "abstract"
 LIMIT = 100  # a page holds at most 100 hits
@@ -104,6 +106,7 @@ class Corpus:
     questions: list[Query]
     leads: list[Query]
     leads_listed: int
+    paragraph_of: dict[str, list[int]]  # PIAF article -> each passage's paragraph P
 
 
 def prepare_corpus(
@@ -156,17 +159,11 @@ def prepare_corpus(
                     raise RuntimeError(f"cache {folder} does not match the inputs: rebuild it")
                 n_orange += 1
         n_piaf = 0
-        with open(PIAF_CONTEXTS, encoding="utf-8") as f:
-            for line in f:
-                record = json.loads(line)
-                if out is not None:
-                    doc = {
-                        "id": piaf_id(record["context_id"]),
-                        "title": record["title"],
-                        "text": record["context"],
-                    }
-                    out.write(json.dumps(doc, ensure_ascii=False) + "\n")
-                n_piaf += 1
+        piaf_docs = piaf_articles()
+        for doc in piaf_docs:
+            if out is not None:
+                out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            n_piaf += 1
         if out is not None:
             out.close()
             os.replace(path.with_suffix(".tmp"), path)
@@ -182,7 +179,7 @@ def prepare_corpus(
         for line in f:
             record = json.loads(line)
             questions.append(
-                Query(record["qid"], record["question"], piaf_id(record["context_id"]))
+                Query(record["qid"], record["question"], piaf_answer(record["context_id"]))
             )
     present = set(ids)
     leads = [
@@ -198,12 +195,62 @@ def prepare_corpus(
         questions=questions,
         leads=leads,
         leads_listed=len(lead_ids),
+        paragraph_of=piaf_paragraphs(piaf_docs),
     )
 
 
-def piaf_id(context_id: str) -> str:
-    """The article id of a PIAF paragraph: piaf-<context_id> (context ids already start so)."""
-    return context_id if context_id.startswith("piaf-") else f"piaf-{context_id}"
+def piaf_articles() -> list[dict]:
+    """The PIAF paragraphs grouped into their Wikipedia articles, paragraphs in P order.
+
+    ``context_id`` ``piaf-A-P`` is paragraph P of article ``piaf-A``; the article's text is
+    its paragraphs separated by blank lines (so each is one passage, or several if long).
+    """
+    grouped: dict[str, list[tuple[int, str]]] = {}
+    titles: dict[str, str] = {}
+    with open(PIAF_CONTEXTS, encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            article, paragraph = split_piaf_id(record["context_id"])
+            grouped.setdefault(article, []).append((paragraph, record["context"].strip()))
+            titles[article] = record["title"]
+    return [
+        {"id": article, "title": titles[article], "text": "\n\n".join(t for _, t in sorted(paras))}
+        for article, paras in grouped.items()
+    ]
+
+
+def piaf_paragraphs(docs: list[dict]) -> dict[str, list[int]]:
+    """For each PIAF article, the paragraph P each of its passages (by position) comes from.
+
+    The articles are read and split as a build does (``read_corpus``, ``split_passages``);
+    a long paragraph cut into several passages gives each of them its P.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "piaf.jsonl"
+        path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+        found: dict[str, list[int]] = {}
+        for article in read_corpus(path):
+            starts, offset = [], 0
+            for paragraph in article.paragraphs:
+                starts.append(offset)
+                offset += len(paragraph) + 2
+            found[article.id] = [
+                sum(1 for s in starts if s <= passage.start) - 1
+                for passage in split_passages(article)
+            ]
+    return found
+
+
+def split_piaf_id(context_id: str) -> tuple[str, int]:
+    """``piaf-A-P`` -> (``piaf-A``, P)."""
+    article, _, paragraph = context_id.rpartition("-")
+    return article, int(paragraph)
+
+
+def piaf_answer(context_id: str) -> str:
+    """The key a ranking must name for a PIAF question: its article and paragraph."""
+    article, paragraph = split_piaf_id(context_id)
+    return f"{article}#{paragraph}"
 
 
 # --- the engines -------------------------------------------------------------------------
@@ -211,33 +258,127 @@ def piaf_id(context_id: str) -> str:
 
 @dataclass
 class Ranking:
-    """What an engine answered to one query: article ids in rank order, and the time."""
+    """What an engine answered to one query: (article id, passage position) in rank order
+    (an article ranking names the passage it credits), and the time."""
 
-    ids: list[str]
+    found: list[tuple[str, int]]
     ms: float
 
 
 class VeilleEngine:
-    name = "veille"
+    """Veille through ``Index.search``: ``group`` "article" (the default) or "passage"."""
 
-    def __init__(self, index_path: Path, config: RankingConfig, lead_limit: int = LIMIT) -> None:
+    def __init__(
+        self, index_path: Path, config: RankingConfig, group: str = "article", limit: int = LIMIT
+    ) -> None:
         self.index = Index.open(index_path, ranking=config)
-        self.lead_limit = lead_limit
+        self.group = group
+        self.limit = limit
+        self.name = "veille" if group == "article" else "veille passages"
+
+    def _search(self, text: str, limit: int) -> Ranking:
+        started = time.perf_counter()
+        results = self.index.search(text, group=self.group, limit=limit, collapse=False)
+        ms = (time.perf_counter() - started) * 1000
+        return Ranking([(hit.article_id, hit.passages[0].position) for hit in results.hits], ms)
 
     def passages(self, text: str) -> Ranking:
-        started = time.perf_counter()
-        results = self.index.search(text, group="passage", limit=LIMIT, collapse=False)
-        ms = (time.perf_counter() - started) * 1000
-        return Ranking([hit.article_id for hit in results.hits], ms)
+        return self._search(text, LIMIT)
 
     def articles(self, text: str) -> Ranking:
-        started = time.perf_counter()
-        results = self.index.search(text, group="article", limit=self.lead_limit, collapse=False)
-        ms = (time.perf_counter() - started) * 1000
-        return Ranking([hit.article_id for hit in results.hits], ms)
+        return self._search(text, self.limit)
 
     def close(self) -> None:
         self.index.close()
+
+
+class FoldedVeilleEngine(VeilleEngine):
+    """Veille's default, each PIAF question ranked by the second-stage model of the fold
+    that left its article out (bench/train_ranker.py's --fold-dir): the dev questions
+    trained the shipped model, so it would score them in-sample. Leads (held out of
+    training) use the shipped model."""
+
+    def __init__(self, index_path: Path, config: RankingConfig, fold_dir: Path, corpus) -> None:
+        super().__init__(index_path, config, "article", LIMIT)
+        folds = json.loads((fold_dir / "folds.json").read_text(encoding="utf-8"))
+        self.fold_of = {
+            q.text: folds.get(f"piaf:{q.answer.split('#')[0]}") for q in corpus.questions
+        }
+        self.by_fold = {
+            fold: Index.open(
+                index_path,
+                ranking=config.with_changes(ranker_model=str(fold_dir / f"fold-{fold}.txt")),
+            )
+            for fold in sorted(set(folds.values()))
+        }
+
+    def passages(self, text: str) -> Ranking:
+        fold = self.fold_of.get(text)
+        if fold is None:
+            return super().passages(text)
+        started = time.perf_counter()
+        results = self.by_fold[fold].search(text, limit=LIMIT, collapse=False)
+        ms = (time.perf_counter() - started) * 1000
+        return Ranking([(hit.article_id, hit.passages[0].position) for hit in results.hits], ms)
+
+    def close(self) -> None:
+        super().close()
+        for index in self.by_fold.values():
+            index.close()
+
+
+class Bm25sEngine:
+    """bm25s over the same passages: each passage with its article's title as one document,
+    or (``whole``) each article as one document, its title and all its paragraphs.
+
+    Tokens as bm25s's French set-up makes them: its word pattern, its French stop words,
+    PyStemmer's French stemmer. A whole-article ranking names no passage: it is credited
+    with the article's first.
+    """
+
+    def __init__(self, corpus: Path, whole: bool, k1: float, b: float) -> None:
+        import bm25s
+        import Stemmer
+
+        self.name = "bm25s articles" if whole else "bm25s passages"
+        self.stemmer = Stemmer.Stemmer("french")
+        self.keys: list[tuple[str, int]] = []
+        texts: list[str] = []
+        for article in read_corpus(corpus):
+            if whole:
+                self.keys.append((article.id, 0))
+                texts.append(article.title + "\n" + article.body)
+                continue
+            for passage in split_passages(article):
+                self.keys.append((article.id, passage.position))
+                texts.append(article.title + "\n" + passage.text)
+        tokens = bm25s.tokenize(texts, stopwords="fr", stemmer=self.stemmer, show_progress=False)
+        self.retriever = bm25s.BM25(k1=k1, b=b)
+        self.retriever.index(tokens, show_progress=False)
+        self.whole = whole
+
+    def _retrieve(self, text: str, k: int) -> Ranking:
+        import bm25s
+
+        started = time.perf_counter()
+        tokens = bm25s.tokenize([text], stopwords="fr", stemmer=self.stemmer, show_progress=False)
+        if not tokens.vocab:
+            return Ranking([], (time.perf_counter() - started) * 1000)
+        docs, _ = self.retriever.retrieve(
+            tokens, k=min(k, len(self.keys)), show_progress=False, n_threads=1
+        )
+        found = [self.keys[d] for d in docs[0]]
+        return Ranking(found, (time.perf_counter() - started) * 1000)
+
+    def passages(self, text: str) -> Ranking:
+        return self._retrieve(text, LIMIT)
+
+    def articles(self, text: str) -> Ranking:
+        # Articles rank as their best passage: enough passages for ten articles and more.
+        return self._retrieve(text, LIMIT if self.whole else LIMIT * 5)
+
+    def close(self) -> None:
+        pass
 
 
 def baseline_schema():
@@ -306,15 +447,17 @@ class BaselineEngine:
         self.ix = whoosh_index.open_dir(str(folder), readonly=True)
         self.searcher = self.ix.searcher(weighting=scoring.BM25F())
         self.parser = MultifieldParser(["title", "text"], self.ix.schema, group=OrGroup)
-        self.article_of = list(self.searcher.reader().all_stored_fields())
-        self.article_of = [f["article_id"] for f in self.article_of]
+        self.key_of = []
+        for stored in self.searcher.reader().all_stored_fields():
+            article, _, position = stored["passage_id"].rpartition("#")
+            self.key_of.append((article, int(position)))
 
     def passages(self, text: str) -> Ranking:
         started = time.perf_counter()
         q = self.parser.parse(text)
         results = self.searcher.search(q, limit=LIMIT)
-        ids = [self.article_of[hit.docnum] for hit in results]
-        return Ranking(ids, (time.perf_counter() - started) * 1000)
+        found = [self.key_of[hit.docnum] for hit in results]
+        return Ranking(found, (time.perf_counter() - started) * 1000)
 
     def articles(self, text: str) -> Ranking:
         """Articles ranked by their best passage: widen the passage list until 100 articles."""
@@ -323,15 +466,16 @@ class BaselineEngine:
         n = LIMIT * 5
         while True:
             results = self.searcher.search(q, limit=n)
-            order: dict[str, None] = {}
+            order: dict[str, tuple[str, int]] = {}
             for hit in results:
-                order.setdefault(self.article_of[hit.docnum], None)
+                key = self.key_of[hit.docnum]
+                order.setdefault(key[0], key)
                 if len(order) >= LIMIT:
                     break
             if len(order) >= LIMIT or results.scored_length() < n:
                 break
             n *= 4
-        return Ranking(list(order)[:LIMIT], (time.perf_counter() - started) * 1000)
+        return Ranking(list(order.values())[:LIMIT], (time.perf_counter() - started) * 1000)
 
     def close(self) -> None:
         self.searcher.close()
@@ -372,13 +516,32 @@ class Scores:
         return percentile(list(self.ms.values()), 95)
 
 
-def run_queries(label: str, queries: list[Query], search_fn: Callable[[str], Ranking]) -> Scores:
+def paragraph_keys(found: list[tuple[str, int]], paragraph_of: dict[str, list[int]]) -> list[str]:
+    """What each ranked passage is judged as: ``piaf-A#P`` for a PIAF paragraph, else the
+    article id (no question's answer)."""
+    return [
+        f"{article}#{paragraph_of[article][position]}" if article in paragraph_of else article
+        for article, position in found
+    ]
+
+
+def article_keys(found: list[tuple[str, int]]) -> list[str]:
+    """The articles in rank order, each at the rank of its best passage."""
+    return list(dict.fromkeys(article for article, _ in found))
+
+
+def run_queries(
+    label: str,
+    queries: list[Query],
+    search_fn: Callable[[str], Ranking],
+    keys: Callable[[list[tuple[str, int]]], list[str]],
+) -> Scores:
     scores = Scores()
     progress = Progress(label, len(queries))
     for done, query in enumerate(queries, start=1):
         ranking = search_fn(query.text)
         try:
-            rank = ranking.ids.index(query.answer) + 1
+            rank = keys(ranking.found).index(query.answer) + 1
         except ValueError:
             rank = None
         scores.ranks[query.qid] = rank
@@ -393,9 +556,24 @@ class Evaluation:
     lead: Scores
 
 
-def evaluate(engine, questions: list[Query], leads: list[Query], label: str) -> Evaluation:
-    piaf = run_queries(f"{label} PIAF", questions, engine.passages)
-    lead = run_queries(f"{label} lead", leads, engine.articles)
+def run_engine(
+    make: Callable[[], Any], questions: list[Query], leads: list[Query], corpus: Corpus
+) -> Evaluation:
+    """Open an engine, score it on both tasks, close it."""
+    engine = make()
+    try:
+        return evaluate(engine, questions, leads, engine.name, corpus)
+    finally:
+        engine.close()
+
+
+def evaluate(
+    engine, questions: list[Query], leads: list[Query], label: str, corpus: Corpus
+) -> Evaluation:
+    """Score an engine on both tasks: PIAF judged by paragraph, leads by article."""
+    paragraphs = functools.partial(paragraph_keys, paragraph_of=corpus.paragraph_of)
+    piaf = run_queries(f"{label} PIAF", questions, engine.passages, paragraphs)
+    lead = run_queries(f"{label} lead", leads, engine.articles, article_keys)
     return Evaluation(piaf, lead)
 
 
@@ -411,7 +589,7 @@ def _ratio(a: float, b: float) -> str:
 
 
 HEADER = (
-    f"{'engine':<16} {'queries':<14} {'PIAF MRR@10':>11} {'R@10':>6} {'R@100':>6} "
+    f"{'engine':<20} {'queries':<14} {'PIAF MRR@10':>11} {'R@10':>6} {'R@100':>6} "
     f"{'ms p50/p95':>13}   {'lead MRR@10':>11} {'R@10':>6} {'ms p50/p95':>13}"
 )
 
@@ -419,16 +597,16 @@ HEADER = (
 def row(name: str, what: str, ev: Evaluation) -> str:
     p, ld = ev.piaf, ev.lead
     return (
-        f"{name:<16} {what:<14} {_f(p.mrr()):>11} {_f(p.recall(10)):>6} {_f(p.recall(100)):>6} "
+        f"{name:<20} {what:<14} {_f(p.mrr()):>11} {_f(p.recall(10)):>6} {_f(p.recall(100)):>6} "
         f"{_f(p.p50(), 0) + '/' + _f(p.p95(), 0):>13}   "
         f"{_f(ld.mrr()):>11} {_f(ld.recall(10)):>6} {_f(ld.p50(), 0) + '/' + _f(ld.p95(), 0):>13}"
     )
 
 
-def ratio_row(a: Evaluation, b: Evaluation) -> str:
+def ratio_row(a: Evaluation, b: Evaluation, name: str, what: str) -> str:
     pa, pb, la, lb = a.piaf, b.piaf, a.lead, b.lead
     return (
-        f"{'veille/baseline':<16} {'same sample':<14} {_ratio(pa.mrr(), pb.mrr()):>11} "
+        f"{name:<20} {what:<14} {_ratio(pa.mrr(), pb.mrr()):>11} "
         f"{_ratio(pa.recall(10), pb.recall(10)):>6} {_ratio(pa.recall(100), pb.recall(100)):>6} "
         f"{_ratio(pb.p50(), pa.p50()) + ' faster':>13}   "
         f"{_ratio(la.mrr(), lb.mrr()):>11} {_ratio(la.recall(10), lb.recall(10)):>6} "
@@ -519,6 +697,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=300,
         help="questions and leads the baseline runs on, an even sample (0: no baseline)",
     )
+    p.add_argument(
+        "--no-bm25s", action="store_true", help="skip the bm25s baselines (a quicker loop)"
+    )
+    p.add_argument(
+        "--fold-dir",
+        type=Path,
+        help="bench/train_ranker.py's fold models: each PIAF question ranked by the one that "
+        "left its article out",
+    )
     p.add_argument("--procs", type=int, default=2, help="build processes (default 2)")
     p.add_argument("--reuse-index", type=Path, help="reuse the Veille index there (or build it)")
     p.add_argument("--keep-index", action="store_true", help="do not delete the temp index")
@@ -594,11 +781,56 @@ def main(argv: list[str] | None = None) -> int:
 
     with veille_index(corpus, args.reuse_index, args.procs, args.keep_index) as (ix_path, how):
         print(f"veille index: {how}")
-        engine = VeilleEngine(ix_path, config, args.lead_limit)
-        try:
-            veille = evaluate(engine, questions, leads, "veille")
-        finally:
-            engine.close()
+        folded = config.second_stage and args.fold_dir is not None
+        if folded:
+            print(f"PIAF questions ranked by the fold models in {args.fold_dir} (cross-validated)")
+        elif config.second_stage:
+            print("PIAF questions ranked by the shipped model, which they trained (in-sample)")
+        veille = run_engine(
+            (lambda: FoldedVeilleEngine(ix_path, config, args.fold_dir, corpus))
+            if folded
+            else (lambda: VeilleEngine(ix_path, config, "article", args.lead_limit)),
+            questions,
+            leads,
+            corpus,
+        )
+        # Every other engine on every query, so that the ratios compare like with like.
+        others: list[tuple[str, Evaluation]] = []
+        if config.second_stage:
+            off = config.with_changes(second_stage=False)
+            others.append(
+                (
+                    "veille 1st stage",
+                    run_engine(
+                        lambda: VeilleEngine(ix_path, off, "article", args.lead_limit),
+                        questions,
+                        leads,
+                        corpus,
+                    ),
+                )
+            )
+        others.append(
+            (
+                "veille passages",
+                run_engine(
+                    lambda: VeilleEngine(ix_path, config, "passage"), questions, leads, corpus
+                ),
+            )
+        )
+        if not args.no_bm25s:
+            for whole, k1, b in ((False, 1.5, 0.75), (True, 1.2, 0.75)):
+                log(f"bm25s: indexing {'articles' if whole else 'passages'} ...")
+                others.append(
+                    (
+                        f"bm25s {'articles' if whole else 'passages'}",
+                        run_engine(
+                            lambda whole=whole, k1=k1, b=b: Bm25sEngine(corpus.path, whole, k1, b),
+                            questions,
+                            leads,
+                            corpus,
+                        ),
+                    )
+                )
 
         baseline = None
         if args.baseline_sample > 0 and (b_questions or b_leads):
@@ -606,7 +838,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"baseline index: {how_b}")
             b_engine = BaselineEngine(folder)
             try:
-                baseline = evaluate(b_engine, b_questions, b_leads, "baseline")
+                baseline = evaluate(b_engine, b_questions, b_leads, "baseline", corpus)
             finally:
                 b_engine.close()
                 if remove:
@@ -617,17 +849,29 @@ def main(argv: list[str] | None = None) -> int:
             for value in values:
                 label = format_settings({name: value})
                 log(f"grid: {label}")
-                engine = VeilleEngine(
-                    ix_path, config.with_changes(**{name: value}), args.lead_limit
+                changed = config.with_changes(**{name: value})
+                grid_results.append(
+                    (
+                        label,
+                        run_engine(
+                            lambda changed=changed: VeilleEngine(
+                                ix_path, changed, "article", args.lead_limit
+                            ),
+                            questions,
+                            leads,
+                            corpus,
+                        ),
+                    )
                 )
-                try:
-                    grid_results.append((label, evaluate(engine, questions, leads, label)))
-                finally:
-                    engine.close()
 
     print()
     print(HEADER)
-    print(row("veille", f"all {len(questions)}/{len(leads)}", veille))
+    every = f"all {len(questions)}/{len(leads)}"
+    print(row("veille", every, veille))
+    for name, ev in others:
+        print(row(name, every, ev))
+    for name, ev in others:
+        print(ratio_row(veille, ev, f"veille/{name}", "all"))
     if baseline is not None:
         ids_q = [q.qid for q in b_questions]
         ids_l = [q.qid for q in b_leads]
@@ -635,7 +879,7 @@ def main(argv: list[str] | None = None) -> int:
         what = f"sample {len(b_questions)}/{len(b_leads)}"
         print(row("veille", what, veille_s))
         print(row("baseline", what, baseline))
-        print(ratio_row(veille_s, baseline))
+        print(ratio_row(veille_s, baseline, "veille/baseline", "same sample"))
         kq = len(questions) / max(1, len(b_questions))
         kl = len(leads) / max(1, len(b_leads))
         print(
@@ -663,6 +907,7 @@ def main(argv: list[str] | None = None) -> int:
             "settings": base_settings,
             "veille": _ev_json(veille, ranks=True),
             "baseline": _ev_json(baseline) if baseline is not None else None,
+            "others": {name: _ev_json(ev) for name, ev in others},
             "grid": {label: _ev_json(ev) for label, ev in grid_results},
         }
         args.json.write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")

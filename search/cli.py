@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import html
 import json
 import os
@@ -28,12 +29,12 @@ from .errors import (
     ParameterError,
     VeilleError,
 )
-from .explain import explain
+from .explain import Explanation
 from .export import jsonl_lines, write_csv
 from .index import Index, build_index, check_index, optimize_index, update_index
 from .ingest import FetchSummary, feed_specs, fetch_feeds, watch_feeds
 from .request import SearchRequest
-from .results import Results
+from .results import Hit, Results
 
 DEFAULT_INDEX = "index"
 DEFAULT_CORPUS = "corpus"
@@ -169,7 +170,9 @@ def _terminal_snippet(snippet: str, color: bool) -> str:
     )
 
 
-def _print_results(results: Results, color: bool, explain_query: str | None = None) -> None:
+def _print_results(
+    results: Results, color: bool, explain_hit: Callable[[Hit], Explanation] | None = None
+) -> None:
     unit = "articles" if results.group == "article" else "passages"
     estimate = "at least " if results.total_is_estimate else ""
     copies = f" (and {results.collapsed:,} copies collapsed)" if results.collapsed else ""
@@ -195,8 +198,8 @@ def _print_results(results: Results, color: bool, explain_query: str | None = No
         for copy in hit.duplicates:
             when = copy.date.isoformat() if copy.date else "undated"
             print(f"   = {_plain(copy.source or '?')}, {when}: /articles/{quote(copy.article_id)}")
-        if explain_query is not None:
-            for line in explain(explain_query, hit.text, hit.score).lines():
+        if explain_hit is not None:
+            for line in explain_hit(hit).lines():
                 print(f"   ? {_plain(line)}")
 
 
@@ -229,19 +232,19 @@ def _query(args: argparse.Namespace) -> int:
             "collapse": not args.no_collapse,
         }
     )
-    results = Index.open(args.index).search(request)
+    index = Index.open(args.index)
+    results = index.search(request)
     if args.format in ("csv", "jsonl"):
         _print_rows(results, args.format)
     elif args.format == "json":
         body = results.to_dict()
         if args.explain:
             for hit, data in zip(results, body["hits"], strict=True):
-                data["explain"] = explain(args.text, hit.text, hit.score).to_dict()
+                data["explain"] = index.explain(args.text, hit).to_dict()
         print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
-        _print_results(
-            results, color=sys.stdout.isatty(), explain_query=args.text if args.explain else None
-        )
+        explain_hit = functools.partial(index.explain, args.text) if args.explain else None
+        _print_results(results, color=sys.stdout.isatty(), explain_hit=explain_hit)
     return 0
 
 

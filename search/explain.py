@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .analysis import exact_terms, query_terms
 from .highlight import match_spans
 from .querying import parse_query
+from .rerank import FEATURE_LABELS
+
+# The features listed as what moved a hit.
+MOVED_BY = 4
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,8 @@ class Explanation:
     all_words_required: bool
     matched: tuple[str, ...]  # the passage's words that matched, as written
     score: float | None = None
+    # The second stage's features that moved the hit most: (feature, its contribution).
+    moved_by: tuple[tuple[str, float], ...] = ()
 
     def lines(self) -> list[str]:
         """The explanation as French sentences."""
@@ -54,6 +61,11 @@ class Explanation:
             out.append("Ce passage est le début d'un article dont le titre correspond.")
         if self.score is not None:
             out.append(f"Score : {self.score:.2f}.")
+        if self.moved_by:
+            listed = ", ".join(
+                f"{FEATURE_LABELS.get(name, name)} ({value:+.2f})" for name, value in self.moved_by
+            )
+            out.append(f"Reclassé par le modèle appris ; ce qui a le plus compté : {listed}.")
         return out
 
     def to_dict(self) -> dict:
@@ -67,12 +79,19 @@ class Explanation:
             "all_words_required": self.all_words_required,
             "matched": list(self.matched),
             "score": self.score,
+            "second_stage": [{"feature": n, "contribution": v} for n, v in self.moved_by],
             "text": self.lines(),
         }
 
 
-def explain(query: str, passage_text: str, score: float | None = None) -> Explanation:
-    """Explain what a query became and which words of a passage it matched."""
+def explain(
+    query: str,
+    passage_text: str,
+    score: float | None = None,
+    contributions: Mapping[str, float] | None = None,
+) -> Explanation:
+    """Explain what a query became, which words of a passage it matched, and (given the
+    second stage's contributions) which features moved the hit most."""
     pq = parse_query(query)
     spans = match_spans(passage_text, pq.highlights)
     matched = tuple(dict.fromkeys(passage_text[s:e] for s, e in spans))
@@ -89,4 +108,7 @@ def explain(query: str, passage_text: str, score: float | None = None) -> Explan
         all_words_required=not pq.ranked_or,
         matched=matched,
         score=score,
+        moved_by=tuple(
+            sorted((contributions or {}).items(), key=lambda item: -abs(item[1]))[:MOVED_BY]
+        ),
     )

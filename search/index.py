@@ -19,18 +19,35 @@ import numpy as np
 
 from .analysis import describe_chain
 from .backends import store_for
-from .backends.base import Backend, Changes, Filters, IndexedArticle, IndexStats, Reader
+from .backends.base import (
+    Backend,
+    Candidates,
+    Changes,
+    Filters,
+    IndexedArticle,
+    IndexStats,
+    Reader,
+)
 from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
 from .explain import Explanation, explain
 from .ledger import record_indexed
 from .passages import split_passages
-from .querying import Highlights, ParsedQuery, parse_query
+from .querying import Highlights, ParsedQuery, Term, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, unique_first
 from .request import SearchRequest
+from .rerank import (
+    MIN_WORDS,
+    Reranked,
+    feature_table,
+    load_ranker,
+    rerank,
+    shortlist,
+)
 from .results import (
     Hit,
     Results,
+    SecondStage,
     StoredArticle,
     filter_by_facets,
     group_and_page,
@@ -118,9 +135,26 @@ class Index:
         """
         return _article(self._backend.reader(), article_id, query, page, per_page)
 
+    def shortlist(
+        self, query: str | SearchRequest, *, unscored: bool = False, **params: Any
+    ) -> Shortlisted | None:
+        """What the second stage sees of this search (its features and scores), or None
+        when it does not re-rank it (a short query, a date sort, passages). ``unscored``:
+        the features without a model (to train one)."""
+        request = query if isinstance(query, SearchRequest) else SearchRequest(query, **params)
+        capture = Capture(unscored=unscored)
+        config = self.ranking.with_changes(second_stage=True) if unscored else self.ranking
+        _search(self._backend.reader(), request, config, capture)
+        return capture.seen[0] if capture.seen else None
+
     def explain(self, query: str, hit: Hit) -> Explanation:
-        """Why this hit matched this query: the words kept, dropped, and found in it."""
-        return explain(query, hit.text, hit.score)
+        """Why this hit matched this query: the words kept, dropped, and found in it, and
+        the second stage's features that moved it most (when a model ranked it)."""
+        contributions = None
+        if hit.features:
+            ranker = load_ranker(self.ranking.ranker_model)
+            contributions = ranker.contributions(np.asarray(hit.features, dtype=np.float32))
+        return explain(query, hit.text, hit.score, contributions)
 
     def info(self) -> IndexInfo:
         """Counts, build date, analyzer chain and size of the live index."""
@@ -132,7 +166,12 @@ class Index:
         self._backend.close()
 
 
-def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Results:
+def _search(
+    reader: Reader,
+    request: SearchRequest,
+    config: RankingConfig,
+    capture: Capture | None = None,
+) -> Results:
     started = time.perf_counter()
     deadline = time.monotonic() + request.budget
     pq = read_typos(reader, parse_query(request.query), deadline)
@@ -162,7 +201,10 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
     if relevance and plan is not None and not found.timed_out:
         articles, _ = unique_first(found.articles)
         whole = reader.whole_article_scores(plan.words, articles, config)
-    page = group_and_page(found, request, config, whole)
+    second = None
+    if whole is not None and config.second_stage:
+        second = _second_stage(reader, found, plan.words, whole, config, capture)
+    page = group_and_page(found, request, config, whole, second)
     docs = sorted(
         {doc for hit in page.hits for doc, _ in hit.passages}
         | {doc for hit in page.hits for doc in hit.copies}
@@ -194,6 +236,80 @@ def _search(reader: Reader, request: SearchRequest, config: RankingConfig) -> Re
         readings=pq.readings,
         collapsed=page.articles - page.total if request.group == "article" else 0,
     )
+
+
+@dataclass
+class Capture:
+    """Where a search leaves what its second stage saw; ``unscored``: compute the features
+    only (no model needed) and keep the first stage's order (training a model)."""
+
+    unscored: bool = False
+    seen: list[Shortlisted] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Shortlisted:
+    """What the second stage saw of one search: each shortlisted passage's article id,
+    position and features (rows in FEATURES order), and the model's scores."""
+
+    article_ids: tuple[str, ...]
+    positions: tuple[int, ...]
+    features: np.ndarray
+    scores: np.ndarray
+
+
+def _second_stage(
+    reader: Reader,
+    found: Candidates,
+    words: tuple,
+    whole: np.ndarray,
+    config: RankingConfig,
+    capture: Capture | None,
+) -> SecondStage | None:
+    """The hook that re-ranks a question's or a long text's best articles, or None."""
+    terms = tuple(w for w in words if isinstance(w, Term))
+    if len(terms) < MIN_WORDS:
+        return None
+    ranker = None if capture is not None and capture.unscored else load_ranker(config.ranker_model)
+    articles, _ = unique_first(found.articles)  # the order ``whole`` is in
+
+    def second_stage(ordered: np.ndarray, scores: np.ndarray, order: np.ndarray) -> Reranked:
+        short = shortlist(
+            ordered,
+            order,
+            found.articles,
+            config.second_stage_articles,
+            config.second_stage_passages,
+        )
+        window = ordered[: config.second_stage_articles]
+        docs = found.docs[short.rows]
+        stored = reader.passages(docs.tolist())
+        table = feature_table(
+            found,
+            short,
+            scores[: config.second_stage_articles],
+            whole[np.searchsorted(articles, window)],
+            reader.evidence(terms, docs),
+            stored,
+            terms,
+            float(whole.max()) if len(whole) else 1.0,
+        )
+        if ranker is None:  # features only: the first stage's order, best first
+            model_scores = -(short.article_rank * len(short.rows) + short.passage_rank)
+        else:
+            model_scores = ranker.scores(table)
+        if capture is not None:
+            capture.seen.append(
+                Shortlisted(
+                    article_ids=tuple(p.article_id for p in stored),
+                    positions=tuple(p.position for p in stored),
+                    features=table,
+                    scores=model_scores,
+                )
+            )
+        return rerank(ordered, scores, found, short, table, model_scores)
+
+    return second_stage
 
 
 def _may_relax(plan) -> bool:

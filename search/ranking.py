@@ -38,12 +38,21 @@ class RankingConfig:
     article_text_weight: float = 1.5
     article_bm25_k1: float = 1.2
     article_bm25_b: float = 0.75
+    # Questions and long texts: a learned model re-ranks the best articles and picks the
+    # passage each one shows (search/rerank.py); ``ranker_model`` a model file of one's
+    # own (bench/train_ranker.py writes them), None the one shipped with the package.
+    second_stage: bool = True
+    ranker_model: str | None = None
+    # How far it looks: the first stage's best articles, and each one's best passages
+    # (every article's best among them, so the right one is not missed for its paragraph).
+    second_stage_articles: int = 40
+    second_stage_passages: int = 3
 
     def with_changes(self, **changes: Any) -> RankingConfig:
         """The same config with some values changed (a benchmark's grid, a test)."""
         return replace(self, **changes)
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | bool | str | None]:
         """The config's values by name."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 

@@ -8,7 +8,7 @@ best passages. ``make_hits`` turns that page and the stored passages into Hits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +19,7 @@ from .highlight import snippet
 from .querying import Highlights
 from .ranking import RankingConfig, rank_articles, unique_first
 from .request import SearchRequest
+from .rerank import Reranked
 
 SNIPPET_CHARS = 300
 PASSAGES_PER_HIT = 3
@@ -100,6 +101,9 @@ class Hit:
     passages: tuple[PassageHit, ...]
     # Other versions of the article (copies collapsed into this hit), best first.
     duplicates: tuple[Duplicate, ...] = ()
+    # The second stage's features of the first passage (search.rerank.FEATURES), when a
+    # learned model ranked the hit; for explaining it.
+    features: tuple[float, ...] = field(default=(), repr=False)
 
     @property
     def position(self) -> int:
@@ -228,6 +232,7 @@ class PageHit:
     score: float
     passages: tuple[tuple[int, float], ...]
     copies: tuple[int, ...] = ()
+    features: tuple[float, ...] = ()  # the second stage's, of the first passage
 
 
 @dataclass(frozen=True)
@@ -239,16 +244,23 @@ class Page:
     hits: tuple[PageHit, ...]
 
 
+# A second stage: (first-stage articles, their scores, candidates best first) -> Reranked.
+SecondStage = Callable[[np.ndarray, np.ndarray, np.ndarray], Reranked]
+
+
 def group_and_page(
     found: Candidates,
     request: SearchRequest,
     config: RankingConfig,
     whole: np.ndarray | None = None,
+    second_stage: SecondStage | None = None,
 ) -> Page:
     """Rank the candidates as the request asks and cut out its page.
 
     ``whole`` holds each matching article's score as one whole document (sorted by article
     number, as ``np.unique`` gives them), when ranking articles by relevance.
+    ``second_stage`` re-ranks the first stage's articles: it gets them (with their scores)
+    and the candidates' order, best passage first, and returns a ``Reranked``.
     """
     docs, scores, arts = found.docs, found.scores, found.articles
     order = np.lexsort((docs, -scores))  # best first; ties in document order, stable
@@ -268,6 +280,12 @@ def group_and_page(
         ordered, ordered_scores = articles[by_date], scores[order][first][by_date]
     else:
         ordered, ordered_scores = rank_articles(ranked_arts, scores[order], config, whole)
+    credited: Mapping[int, int] = {}
+    features: Mapping[int, tuple[float, ...]] = {}
+    if second_stage is not None and request.sort == "relevance" and len(ordered):
+        reranked = second_stage(ordered, ordered_scores, order)
+        ordered, ordered_scores = reranked.articles, reranked.scores
+        credited, features = reranked.credited, reranked.features
     clusters = None
     if request.collapse and "cluster" in found.facet_codes and len(ordered):
         clusters = _article_values(ordered, arts, found.facet_codes["cluster"])
@@ -280,11 +298,16 @@ def group_and_page(
     copies = _copies(page_articles, ordered, clusters) if clusters is not None else {}
     wanted = np.concatenate([page_articles, *map(np.asarray, copies.values())])
     best = _best_passages(wanted, ranked_arts, docs[order], scores[order])
+    for article, row in credited.items():  # the passage the second stage credits, first
+        if article in best:
+            pick = (int(docs[row]), float(scores[row]))
+            best[article] = (pick, *[p for p in best[article] if p != pick])[:PASSAGES_PER_HIT]
     hits = tuple(
         PageHit(
             score=float(score),
             passages=best[int(a)],
             copies=tuple(best[c][0][0] for c in copies.get(int(a), ())),
+            features=features.get(int(a), ()),
         )
         for a, score in zip(page_articles.tolist(), shown_scores[start:end].tolist(), strict=True)
     )
@@ -364,6 +387,7 @@ def make_hits(
                     passage_hit(stored[doc], score, highlights) for doc, score in hit.passages
                 ),
                 duplicates=tuple(Duplicate.of(stored[doc]) for doc in hit.copies),
+                features=hit.features,
             )
         )
     return tuple(hits)

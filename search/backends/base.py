@@ -80,6 +80,21 @@ class Candidates:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What each plain query word contributes to some passages, for the second stage.
+
+    Arrays of shape (words, passages): the word's BM25 weight (the first stage's k1 and b)
+    in the passage's text, in its article's title, and as typed (the exact field), 0 where
+    absent; ``idf`` (words,) its idf in the text field.
+    """
+
+    text: np.ndarray
+    title: np.ndarray
+    exact: np.ndarray
+    idf: np.ndarray
+
+
+@dataclass(frozen=True)
 class StoredPassage:
     """A passage as the index stores it, with its article's fields."""
 
@@ -140,6 +155,10 @@ class Reader(Protocol):
         self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
     ) -> np.ndarray:
         """BM25 of each article (by number) as one document, for plain words."""
+        ...
+
+    def evidence(self, words: tuple[Term, ...], docs: np.ndarray) -> Evidence:
+        """Each word's weight in each field of these passages (by number)."""
         ...
 
     def passages(self, docs: Sequence[int]) -> list[StoredPassage]: ...

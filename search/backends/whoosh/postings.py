@@ -21,6 +21,7 @@ import numpy as np
 
 from ...querying import Term
 from ...ranking import RankingConfig
+from ..base import Evidence
 from ._internals import field_lengths, read_postings
 
 # Postings kept in memory per searcher, counted in documents (about 12 bytes each).
@@ -251,3 +252,26 @@ def whole_article_scores(
         articles, weights = arrays.article_weights(word.stem, doc_article, n_articles, k1, b)
         scores[articles] += weights
     return scores
+
+
+def word_evidence(arrays: TermArrays, words: tuple[Term, ...], docs: np.ndarray) -> Evidence:
+    """Each word's weight in the text, title and exact fields of ``docs``, and its idf."""
+    shape = (len(words), len(docs))
+    found = {name: np.zeros(shape, dtype=np.float32) for name in ("text", "title", "exact")}
+    idf = np.zeros(len(words), dtype=np.float32)
+    for row, word in enumerate(words):
+        terms = {"text": word.stem, "title": word.stem, "exact": word.exact}
+        if word.field == "exact":  # a common word: only as written
+            terms = {"exact": word.stem}
+        for field, term in terms.items():
+            if term is None:
+                continue
+            ids, weights = arrays.weights(field, term)
+            if len(ids) == 0 or len(docs) == 0:
+                continue
+            at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+            present = ids[at] == docs
+            found[field][row] = np.where(present, weights[at], 0.0)
+        df = arrays.reader.doc_frequency("text", word.stem) if word.field != "exact" else 0
+        idf[row] = _idf(arrays.doc_count, df)
+    return Evidence(text=found["text"], title=found["title"], exact=found["exact"], idf=idf)

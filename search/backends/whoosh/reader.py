@@ -19,10 +19,10 @@ from whoosh.util.times import long_to_datetime
 from ...errors import IndexDamagedError, VeilleError
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
-from ..base import Candidates, Filters, IndexStats, StoredPassage
+from ..base import Candidates, Evidence, Filters, IndexStats, StoredPassage
 from ._internals import numeric_column
 from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
-from .postings import PrefixTerms, TermArrays, rank_words, whole_article_scores
+from .postings import PrefixTerms, TermArrays, rank_words, whole_article_scores, word_evidence
 from .store import IndexMeta, check_sizes, read_meta, verify_files
 
 # Columns read as per-document codes: the facets, and the duplicate clusters.
@@ -360,6 +360,12 @@ class WhooshReader:
         d = self.documents()
         scores = whole_article_scores(arrays, words, d.doc_article, len(d.article_ids), config)
         return scores[articles]
+
+    @reads_index
+    def evidence(self, words: tuple[Term, ...], docs: np.ndarray) -> Evidence:
+        """Each word's BM25 weight in the text, title and exact fields of these passages."""
+        arrays, _ = self.term_arrays()
+        return word_evidence(arrays, words, docs)
 
     # --- stored passages ----------------------------------------------------------------
 

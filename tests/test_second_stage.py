@@ -1,0 +1,250 @@
+"""The second stage: the learned ranker over the first stage's best articles.
+
+Its pure steps (proximity, the shortlist, the re-ranking) are tested on values; the whole of
+it on a real index, where a user sees it: which passage a hit shows first, what explain says.
+"""
+
+import json
+import subprocess
+import sys
+import zipfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search import Index, RankingConfig, build_index, parse_query
+from search.backends.base import Candidates
+from search.rerank import FEATURES, load_ranker, proximities, rerank, shortlist
+
+FILLER = "un deux trois quatre cinq six sept huit neuf dix"
+
+
+@pytest.mark.parametrize(
+    ("text", "query", "expected"),
+    [
+        # (span ÷ words matched, most words within 8 of each other, first word's place)
+        ("Le Maroc et la France", "Maroc France sécurité", (4 / 2, 2, 1.0)),
+        ("la sécurité", "Maroc France sécurité", (1.0, 1, 1.0)),
+        ("rien à voir ici", "Maroc France sécurité", (0.0, 0, 0.0)),
+        # elisions, both apostrophes, capitals, accents: the words as the index reads them
+        ("L'ÉCONOMIE de l’État", "économie état budget", (4 / 2, 2, 1.0)),
+        (f"Maroc {FILLER} France", "Maroc France sécurité", (12 / 2, 1, 0.0)),
+        # the smallest span is the closest pair, wherever it is
+        (f"Maroc {FILLER} Maroc France", "Maroc France sécurité", (2 / 2, 2, 0.0)),
+        ("des œuvres d'art", "oeuvre art musée", (3 / 2, 2, 1.0)),
+    ],
+)
+def test_proximity(text, query, expected):
+    words = parse_query(query).plan.words
+    (found,) = proximities([text], words)
+    assert found == pytest.approx(expected)
+
+
+def test_shortlist_takes_the_best_passages_of_the_best_articles():
+    # Candidates 0..5: their articles, and the first stage's order (best first).
+    articles = np.array([7, 7, 3, 9, 7, 3])
+    order = np.array([2, 0, 4, 1, 5, 3])
+    short = shortlist(np.array([3, 7, 9]), order, articles, articles=2, per_article=2)
+    assert short.rows.tolist() == [2, 0, 4, 5]  # article 9 is outside the window
+    assert short.article_rank.tolist() == [0, 1, 1, 0]
+    assert short.passage_rank.tolist() == [0, 0, 1, 1]
+
+
+def test_rerank_orders_the_window_by_its_best_passage_and_keeps_the_rest():
+    articles = np.array([7, 7, 3, 9, 7, 3])
+    found = Candidates(
+        docs=np.arange(6, dtype=np.int32),
+        scores=np.ones(6, dtype=np.float32),
+        articles=articles.astype(np.int32),
+        dates=np.zeros(6, dtype=np.int32),
+    )
+    order = np.array([2, 0, 4, 1, 5, 3])
+    ranked, ranked_scores = np.array([3, 7, 9, 4]), np.array([9.0, 8.0, 7.0, 6.0], np.float32)
+    short = shortlist(ranked, order, articles, articles=2, per_article=2)
+    table = np.arange(len(short.rows) * 2, dtype=np.float32).reshape(-1, 2)
+    model = np.array([0.1, 0.2, 0.9, 0.3], dtype=np.float32)  # rows 2, 0, 4, 5
+    out = rerank(ranked, ranked_scores, found, short, table, model)
+    assert out.articles.tolist() == [7, 3, 9, 4]  # 7's row 4 scored best
+    assert out.credited == {7: 4, 3: 5}  # each article's best-scored row
+    assert out.scores[:2].tolist() == pytest.approx([0.9, 0.3])
+    assert out.scores[2:].tolist() == pytest.approx([7.0, 6.0])  # the rest: first stage
+    assert out.features[7] == (4.0, 5.0)
+
+
+# --- On a real index ---------------------------------------------------------------------
+
+PARAGRAPHS = [
+    "La ville organise chaque été un festival de musique en plein air sur les quais.",
+    "Le budget municipal de la culture a atteint 12 millions d'euros en 2023, contre "
+    "9 millions en 2019, selon le rapport annuel présenté au conseil.",
+    "Les associations sportives demandent de nouveaux terrains pour les jeunes du quartier.",
+]
+
+
+def _articles() -> list[dict]:
+    records = [
+        {
+            "id": "ville",
+            "title": "La vie de la ville",
+            "date": "2024-03-01",
+            "source": "Le Quotidien",
+            "text": "\n\n".join(PARAGRAPHS),
+        }
+    ]
+    topics = [
+        ("budget", "Le budget de l'État en débat au Parlement, les députés votent."),
+        ("culture", "La culture et les musées attirent des millions de visiteurs."),
+        ("conseil", "Le conseil municipal se réunit pour un rapport sur les quais."),
+        ("sport", "Les terrains de sport du quartier rénovés pour les jeunes."),
+        ("musique", "Un festival de musique en 2023 a réuni des milliers de personnes."),
+    ]
+    for n, (slug, text) in enumerate(topics):
+        records.append(
+            {
+                "id": f"{slug}-{n}",
+                "title": f"Actualité {slug}",
+                "date": f"2024-0{n + 1}-15",
+                "text": f"{text}\n\nUn autre paragraphe sur {slug} et la ville.",
+            }
+        )
+    # The same article under another id, source, date and section: only its place differs.
+    twin = dict(records[0], id="ville-bis", source="Autre Journal", date="2019-01-01")
+    twin["category"] = "societe"
+    records.append(twin)
+    return records
+
+
+@pytest.fixture(scope="module")
+def index_path(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("second-stage")
+    corpus = folder / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _articles()))
+    build_index(corpus, folder / "index", find_duplicates=False)
+    return folder / "index"
+
+
+@pytest.fixture(scope="module")
+def index(index_path):
+    index = Index.open(index_path)
+    yield index
+    index.close()
+
+
+QUESTION = "Quel était le budget de la culture de la ville en 2023 ?"
+
+
+def test_a_question_is_reranked_and_each_hit_shows_its_credited_passage(index):
+    seen = index.shortlist(QUESTION, collapse=False)
+    assert seen is not None and seen.features.shape == (len(seen.article_ids), len(FEATURES))
+    results = index.search(QUESTION, collapse=False)
+    for hit in results.hits[:3]:
+        rows = [i for i, a in enumerate(seen.article_ids) if a == hit.article_id]
+        best = max(rows, key=lambda i: seen.scores[i])
+        assert hit.passages[0].position == seen.positions[best]
+        assert hit.score == pytest.approx(float(seen.scores[best]))
+        assert hit.features == pytest.approx(seen.features[best].tolist())
+    ranked = sorted(
+        {
+            a: max(s for b, s in zip(seen.article_ids, seen.scores, strict=True) if b == a)
+            for a in seen.article_ids
+        }.items(),
+        key=lambda x: -x[1],
+    )
+    assert [h.article_id for h in results.hits[: len(ranked)]] == [a for a, _ in ranked]
+
+
+def test_features_know_nothing_of_ids_sources_dates_or_sections(index):
+    seen = index.shortlist(QUESTION, collapse=False)
+    rank = FEATURES.index("article_rank")
+    rows = {}
+    for i, (article, position) in enumerate(zip(seen.article_ids, seen.positions, strict=True)):
+        rows.setdefault(position, {})[article] = np.delete(seen.features[i], rank)
+    twins = [r for r in rows.values() if {"ville", "ville-bis"} <= r.keys()]
+    assert twins, "both copies are shortlisted"
+    for found in twins:
+        assert found["ville"].tolist() == pytest.approx(found["ville-bis"].tolist())
+
+
+def test_short_queries_dates_and_the_switch_keep_the_first_stage(index, index_path):
+    assert index.shortlist("budget culture", collapse=False) is None  # two words
+    assert index.shortlist(QUESTION, sort="date") is None
+    assert index.shortlist(QUESTION, group="passage") is None
+    off = Index.open(index_path, ranking=RankingConfig(second_stage=False))
+    try:
+        assert off.shortlist(QUESTION) is None
+        assert all(hit.features == () for hit in off.search(QUESTION).hits)
+        assert not any(
+            "modèle appris" in line
+            for line in off.explain(QUESTION, off.search(QUESTION).hits[0]).lines()
+        )
+    finally:
+        off.close()
+
+
+def test_explain_names_the_features_that_moved_a_hit(index):
+    hit = index.search(QUESTION, collapse=False).hits[0]
+    explanation = index.explain(QUESTION, hit)
+    assert len(explanation.moved_by) == 4
+    names = [name for name, _ in explanation.moved_by]
+    assert set(names) <= set(FEATURES)
+    sizes = [abs(v) for _, v in explanation.moved_by]
+    assert sizes == sorted(sizes, reverse=True)
+    assert any(line.startswith("Reclassé par le modèle appris") for line in explanation.lines())
+    assert explanation.to_dict()["second_stage"][0]["feature"] == names[0]
+
+
+def test_cli_explain_shows_the_model(index_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "search",
+            "query",
+            QUESTION,
+            "--index",
+            str(index_path),
+            "--explain",
+            "--limit",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Reclassé par le modèle appris ; ce qui a le plus compté" in done.stdout
+
+
+def test_the_shipped_model_matches_the_features():
+    shipped = resources.files("search.models") / "ranker.txt"
+    assert shipped.is_file()
+    ranker = load_ranker()
+    assert tuple(ranker.booster.feature_name()) == FEATURES
+    scores = ranker.scores(np.zeros((3, len(FEATURES)), dtype=np.float32))
+    assert scores.shape == (3,)
+
+
+@pytest.mark.slow
+def test_the_model_is_in_the_built_package(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("veille-*.whl")
+    assert "search/models/ranker.txt" in zipfile.ZipFile(wheel).namelist()
