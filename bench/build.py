@@ -8,7 +8,7 @@ Run by hand (never by the tests), from the project folder:
 What it does:
 
 1. Writes (or reuses) the corpus of bench/relevance.py: the OrangeSum articles (all, or the
-   first --articles N) plus the 761 PIAF paragraphs, as JSON Lines.
+   first --articles N) plus the 761 PIAF paragraphs in their 191 articles, as JSON Lines.
 2. For each --procs value, builds a Veille index with ``search.build_index`` (the code path of
    ``veille build``) in a child process, into a temp dir (or --keep PATH for the last one).
 3. Builds the naive whoosh baseline of ../shared/data/README.md in a child process: whoosh's
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     scope = "all" if args.articles is None else f"the first {args.articles}"
     print(
         f"corpus: {scope} OrangeSum articles ({corpus.orangesum}) + {corpus.piaf} PIAF "
-        f"paragraphs = {corpus.articles} articles ({corpus.path})"
+        f"articles (761 paragraphs) = {corpus.articles} articles ({corpus.path})"
     )
     if base is not None:
         print(

@@ -10,22 +10,30 @@ Run by hand (never by the tests), from the project folder:
 What it does (see ../shared/data/README.md, "How the engine is judged"):
 
 1. Writes the corpus, as JSON Lines: the OrangeSum articles (id, title, date, source, url,
-   text; never the abstract) plus the 761 PIAF paragraphs, each an article of its own (id:
-   its context_id, which already reads ``piaf-<n>-<m>``; its Wikipedia title; the paragraph as
-   text). The file is cached under --cache-dir and reused while the inputs are unchanged.
+   text; never the abstract) plus the 761 PIAF paragraphs grouped into their 191 Wikipedia
+   articles (``piaf-A-P`` is paragraph P of article ``piaf-A``: its Wikipedia title, its
+   paragraphs in P order, one passage each). The file is cached under --cache-dir and
+   reused while the inputs are unchanged.
 2. Builds a Veille index with ``search.build_index`` (the code path of ``veille build``), or
    reuses the one at --reuse-index.
 3. Builds the baseline over the same passages (``search.split_passages`` of the same
    articles): whoosh's StemmingAnalyzer on title and text, default BM25F, the query read by
    whoosh's MultifieldParser with OrGroup (so ``?`` and ``*`` are wildcards, as in a naive
    set-up). Cached under --cache-dir, keyed by the corpus and the passage-splitting code.
-4. PIAF in a haystack: each question ranks passages (group="passage", limit=100); the
-   question's paragraph is judged by article id. MRR@10, Recall@10, Recall@100.
-   Lead to article: each listed article's abstract ranks articles (group="article",
-   limit=100; an article ranks as its best passage). MRR@10, Recall@10.
-5. The baseline needs seconds a query at full size: it runs on an even sample (every k-th
-   question and lead, --baseline-sample), and Veille is scored on that same sample too, so
-   that the ratios compare like with like. Veille is also scored on all the queries.
+4. Every engine answers both tasks. PIAF in a haystack: each question's ranking is judged by
+   paragraph (an article ranking by the passage each hit shows first, so the right article
+   with the wrong paragraph is a miss). MRR@10, Recall@10, Recall@100. Lead to article: each
+   listed article's abstract ranks articles (a passage ranking: each article at its best
+   passage's rank). MRR@10, Recall@10.
+   Engines: Veille's default (group="article": what Index.search and the page do), with its
+   second stage (for PIAF, with --fold-dir, each question ranked by the fold model that never
+   saw its article) and without it ("veille 1st stage"); Veille's passages
+   (group="passage"); bm25s over passages (title + passage, k1 1.5, b 0.75) and over whole
+   articles (title + all paragraphs, k1 1.2, b 0.75; it names no passage: credited with the
+   article's first), on all the queries; the naive whoosh baseline.
+5. The naive baseline needs seconds a query at full size: it runs on an even sample (every
+   k-th question and lead, --baseline-sample), and Veille is scored on that same sample too,
+   so that the ratios compare like with like.
 
 Timings are wall-clock milliseconds per query around the search call (Veille's includes
 building the 100 hits' snippets, as a user's search does). Progress goes to stderr.
@@ -767,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = " plus the lead sample's articles" if args.add_lead_articles else ""
     print(
         f"corpus: {scope} OrangeSum articles{extra} ({corpus.orangesum}) + {corpus.piaf} PIAF "
-        f"paragraphs = {corpus.articles} articles; "
+        f"articles (761 paragraphs) = {corpus.articles} articles; "
         + (f"reused cached file {corpus.path}" if corpus.cached else f"written to {corpus.path}")
     )
     print(

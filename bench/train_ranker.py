@@ -40,7 +40,7 @@ from _common import LEAD_SAMPLE, ORANGESUM, PROJECT, Progress, even_sample, log,
 from relevance import DEFAULT_CACHE, prepare_corpus
 
 from search import Index, RankingConfig
-from search.rerank import FEATURES
+from search.rerank import BASE_FEATURES, FEATURES, versus_best
 
 SEED = 20261202
 MODEL = PROJECT / "search" / "models" / "ranker.txt"
@@ -95,7 +95,7 @@ COLLECT_ARTICLES = 80
 COLLECT_PASSAGES = 5
 
 
-def cached_groups(index_path: Path, corpus, n_leads: int) -> list[Group]:
+def cached_groups(index_path: Path, corpus, n_leads: int, data: Path | None = None) -> list[Group]:
     """The training queries' shortlists, read again from the cache while search/ and the
     index are unchanged (collecting them takes minutes)."""
     wide = RankingConfig(
@@ -106,7 +106,7 @@ def cached_groups(index_path: Path, corpus, n_leads: int) -> list[Group]:
         generation = index.info().generation
         code = source_key(*sorted((PROJECT / "search").rglob("*.py")))
         size = f"{n_leads}-{COLLECT_ARTICLES}x{COLLECT_PASSAGES}"
-        path = DEFAULT_CACHE / f"ranker-data-{code}-{generation}-{size}.pkl"
+        path = data or DEFAULT_CACHE / f"ranker-data-{code}-{generation}-{size}.pkl"
         if path.exists():
             log(f"reusing {path}")
             with open(path, "rb") as f:
@@ -153,11 +153,12 @@ def collect(index: Index, corpus, n_leads: int) -> list[Group]:
 
 
 def _group(kind: str, key: str, seen, labels: np.ndarray) -> Group:
-    return Group(kind, key, seen.features, labels, seen.article_ids, np.asarray(seen.scores))
+    base = seen.features[:, : len(BASE_FEATURES)]  # the rest is made again after ``cut``
+    return Group(kind, key, base, labels, seen.article_ids, np.asarray(seen.scores))
 
 
 def cut(groups: list[Group], articles: int, passages: int) -> list[Group]:
-    """The shortlists as a narrower window would have made them."""
+    """The shortlists as a narrower window would have made them, with every feature."""
     a, p = FEATURES.index("article_rank"), FEATURES.index("passage_rank")
     out = []
     for g in groups:
@@ -166,7 +167,7 @@ def cut(groups: list[Group], articles: int, passages: int) -> list[Group]:
             Group(
                 g.kind,
                 g.key,
-                g.features[keep],
+                versus_best(g.features[keep]),
                 g.labels[keep],
                 tuple(x for x, k in zip(g.articles, keep.tolist(), strict=True) if k),
                 g.first_stage[keep],
@@ -182,10 +183,19 @@ def fold_of(groups: list[Group], k: int) -> dict[str, int]:
     return {f"{kind}:{key}": i % k for i, (kind, key) in enumerate(keys)}
 
 
+# Each question counts this many times in training (the leads outnumber them two to one).
+QUESTION_WEIGHT = 1
+
+
 def train(groups: list[Group]):
     import lightgbm
 
-    usable = [g for g in groups if g.labels.any()]
+    usable = [
+        g
+        for g in groups
+        if g.labels.any()
+        for _ in range(QUESTION_WEIGHT if g.kind == "piaf" else 1)
+    ]
     data = lightgbm.Dataset(
         np.vstack([g.features for g in usable]),
         label=np.concatenate([g.labels for g in usable]),
@@ -241,11 +251,35 @@ def main(argv: list[str] | None = None) -> int:
         metavar="AxP",
         help="also cross-validate a window of A articles x P passages (repeatable)",
     )
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="the collected shortlists: reused if there, written there if not (default: in "
+        "the cache dir, keyed by search/'s code and the index)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a LightGBM parameter for this run (e.g. num_leaves=31; rounds=500)",
+    )
     p.add_argument("--model", type=Path, default=MODEL, help="where the trained model goes")
     args = p.parse_args(argv)
+    for setting in args.param:
+        name, _, value = setting.partition("=")
+        number = float(value)
+        if name == "rounds":
+            global ROUNDS
+            ROUNDS = int(number)
+        elif name == "question_weight":
+            global QUESTION_WEIGHT
+            QUESTION_WEIGHT = int(number)
+        else:
+            PARAMS[name] = int(number) if number.is_integer() else number
     started = time.monotonic()
     corpus = prepare_corpus(DEFAULT_CACHE, None, False)
-    collected = cached_groups(args.reuse_index, corpus, args.leads)
+    collected = cached_groups(args.reuse_index, corpus, args.leads, args.data)
     folds = fold_of(collected, args.folds)
     for articles, passages in args.try_window:
         cv = cross_validate(cut(collected, articles, passages), folds, args.folds)
@@ -257,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     default = RankingConfig()
     groups = cut(collected, default.second_stage_articles, default.second_stage_passages)
     cv = cross_validate(groups, folds, args.folds)
+    print(f"parameters: {PARAMS}, {ROUNDS} rounds, questions x{QUESTION_WEIGHT}")
     print(
         f"# second-stage ranker, {len(FEATURES)} features, seed {SEED}, window "
         f"{default.second_stage_articles} articles x {default.second_stage_passages} passages"

@@ -57,6 +57,9 @@ from .results import (
 )
 from .spelling import read_typos, suggest
 
+# A text ranked as any of its words, of at most this many, is a question (longer: a lead,
+# a summary); see _is_question.
+QUESTION_WORDS = 10
 # Below this many articles found, a spelling suggestion is looked for.
 SUGGEST_BELOW = 3
 PARTIAL_MATCH_NOTE = (
@@ -179,7 +182,9 @@ def _search(
     until = min(filter(None, (request.until, pq.until)), default=None)
     filters = Filters(since=since, until=until)
     title_weight = (
-        config.article_title_weight if request.group == "article" else config.title_weight
+        config.article_title_weight
+        if request.group == "article" and not _is_question(pq)
+        else config.title_weight
     )
     plan = pq.plan
     found = reader.match(pq, plan, filters, title_weight, deadline)
@@ -203,7 +208,7 @@ def _search(
         whole = reader.whole_article_scores(plan.words, articles, config)
     second = None
     if whole is not None and config.second_stage:
-        second = _second_stage(reader, found, plan.words, whole, config, capture)
+        second = _second_stage(reader, found, pq, plan.words, whole, config, capture)
     page = group_and_page(found, request, config, whole, second)
     docs = sorted(
         {doc for hit in page.hits for doc, _ in hit.passages}
@@ -261,6 +266,7 @@ class Shortlisted:
 def _second_stage(
     reader: Reader,
     found: Candidates,
+    pq: ParsedQuery,
     words: tuple,
     whole: np.ndarray,
     config: RankingConfig,
@@ -268,7 +274,7 @@ def _second_stage(
 ) -> SecondStage | None:
     """The hook that re-ranks a question's or a long text's best articles, or None."""
     terms = tuple(w for w in words if isinstance(w, Term))
-    if len(terms) < MIN_WORDS:
+    if len(terms) < (2 if pq.ranked_or else MIN_WORDS):
         return None
     ranker = None if capture is not None and capture.unscored else load_ranker(config.ranker_model)
     articles, _ = unique_first(found.articles)  # the order ``whole`` is in
@@ -310,6 +316,12 @@ def _second_stage(
         return rerank(ordered, scores, found, short, table, model_scores)
 
     return second_stage
+
+
+def _is_question(pq: ParsedQuery) -> bool:
+    """A question (ranked as any of its words, and short): its passages are ranked with the
+    passages' title weight even when articles are, since it asks for one passage."""
+    return pq.ranked_or and pq.plan is not None and len(pq.plan.words) <= QUESTION_WORDS
 
 
 def _may_relax(plan) -> bool:

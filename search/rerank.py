@@ -1,7 +1,8 @@
 """The second stage: a learned ranker re-orders the first stage's best articles.
 
 The first stage (a backend's BM25F over passages, then ``rank_articles``) ranks every match.
-For a question or a long text (three words or more), the first stage's best articles
+For a question or a long text (three words or more, or a question of two), the first
+stage's best articles
 (``RankingConfig.second_stage_articles``) and their best passages are scored again by a
 LightGBM lambdarank model over features of the query's words in each passage
 (``FEATURES``); an article takes its best passage's score, and that passage is the one the
@@ -15,6 +16,7 @@ Pure but for the model: takes arrays and stored passages, returns values.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,8 +29,8 @@ from .analysis import fold_accents, stem
 from .backends.base import Candidates, Evidence, StoredPassage
 from .querying import Term
 
-# Queries with fewer words than this keep the first stage: the model learned from
-# questions and leads, and a word or two has little for it to weigh.
+# Queries with fewer words than this keep the first stage, but for a question of two: the
+# model learned from questions and leads, and a keyword or two has little for it to weigh.
 MIN_WORDS = 3
 # Words this close (in words) count as near each other.
 NEAR = 8
@@ -42,6 +44,7 @@ FEATURES = (
     "bm25_text",  # BM25 of the query's words in the passage's text
     "bm25_title",  # ... in its article's title
     "bm25_exact",  # ... as typed (accents and case aside)
+    "bm25_text_long",  # BM25 of the text with a document's parameters (k1 1.2, b 0.75)
     "coverage_text",  # share of the query's idf the passage's text holds
     "coverage_title",
     "coverage_any",  # ... its text or its title
@@ -57,7 +60,25 @@ FEATURES = (
     "window",  # the smallest span (words) holding every matched word, ÷ their number
     "near",  # the most query words within NEAR words of each other, ÷ the query's
     "first_match",  # where the first query word stands in the passage (words)
+    "pairs",  # pairs of query words side by side (at most a word between), ÷ query words
+    "rarest_matched",  # the rarest query word the text holds: its idf ÷ the rarest's
+    "rare_words",  # how many of the query's three rarest words the text holds
 )
+# The same evidence beside the shortlist's best: a passage's BM25 or coverage against the
+# best one's, for this query (the model compares passages of one query).
+VERSUS_BEST = (
+    "bm25_text",
+    "bm25_text_long",
+    "bm25_title",
+    "bm25_exact",
+    "coverage_text",
+    "coverage_any",
+    "coverage_exact",
+    "near",
+    "whole_article_raw",
+)
+BASE_FEATURES = FEATURES
+FEATURES = (*BASE_FEATURES, *(f"{name}_vs_best" for name in VERSUS_BEST))
 
 
 # What each feature is, for a reader of --explain.
@@ -70,6 +91,7 @@ FEATURE_LABELS = {
     "bm25_text": "mots de la requête dans le passage",
     "bm25_title": "mots de la requête dans le titre",
     "bm25_exact": "mots tels que tapés",
+    "bm25_text_long": "mots de la requête dans le passage (BM25 de document)",
     "coverage_text": "part des mots (pondérés) dans le passage",
     "coverage_title": "part des mots dans le titre",
     "coverage_any": "part des mots dans le passage ou le titre",
@@ -85,6 +107,12 @@ FEATURE_LABELS = {
     "window": "proximité des mots",
     "near": "mots proches les uns des autres",
     "first_match": "place du premier mot trouvé",
+    "pairs": "mots de la requête côte à côte",
+    "rarest_matched": "mot le plus rare trouvé",
+    "rare_words": "mots les plus rares trouvés",
+}
+FEATURE_LABELS |= {
+    f"{name}_vs_best": f"{FEATURE_LABELS[name]}, face au meilleur passage" for name in VERSUS_BEST
 }
 
 
@@ -181,6 +209,7 @@ def feature_table(
             evidence.text.sum(axis=0),
             evidence.title.sum(axis=0),
             evidence.exact.sum(axis=0),
+            _bm25(evidence, k1=1.2, b=0.75),
             idf @ in_text / idf_sum,
             idf @ in_title / idf_sum,
             idf @ (in_text | in_title) / idf_sum,
@@ -193,12 +222,42 @@ def feature_table(
             counts[row_arts],
             (totals[row_arts] - best_of_article) / best_of_article,
             [p.position for p in stored],
-            [w for w, _, _ in near],
-            [n / max(len(words), 1) for _, n, _ in near],
-            [f for _, _, f in near],
+            [w for w, _, _, _ in near],
+            [n / max(len(words), 1) for _, n, _, _ in near],
+            [f for _, _, f, _ in near],
+            [p / max(len(words), 1) for _, _, _, p in near],
+            *_rare_words(idf, in_text),
         ]
     )
-    return table.astype(np.float32)
+    return versus_best(table.astype(np.float32))
+
+
+def versus_best(base: np.ndarray) -> np.ndarray:
+    """The base features and, for VERSUS_BEST, each one less the shortlist's best."""
+    if len(base) == 0:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    columns = [BASE_FEATURES.index(name) for name in VERSUS_BEST]
+    chosen = base[:, columns]
+    best = chosen.max(axis=0)
+    return np.hstack([base, chosen - best]).astype(np.float32)
+
+
+def _rare_words(idf: np.ndarray, in_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each passage: the idf of the rarest query word its text holds ÷ the query's
+    rarest, and how many of the query's three rarest words it holds."""
+    if len(idf) == 0:
+        zeros = np.zeros(in_text.shape[1], dtype=np.float32)
+        return zeros, zeros
+    held = np.where(in_text, idf[:, None], 0.0).max(axis=0) / max(float(idf.max()), 1e-9)
+    rarest = np.argsort(-idf, kind="stable")[:3]
+    return held, in_text[rarest].sum(axis=0)
+
+
+def _bm25(evidence: Evidence, k1: float, b: float) -> np.ndarray:
+    """BM25 of each passage's text for the query's words, with these parameters."""
+    tf = evidence.text_tf
+    norm = k1 * ((1 - b) + b * evidence.text_length / max(evidence.average_length, 1e-9))
+    return (evidence.idf[:, None] * tf * (k1 + 1) / (tf + norm)).sum(axis=0)
 
 
 def _article_best(row_arts: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -225,9 +284,12 @@ def _folded_stem(word: str) -> str:
     return found
 
 
-def proximities(texts: Sequence[str], words: tuple[Term, ...]) -> list[tuple[float, int, float]]:
+def proximities(
+    texts: Sequence[str], words: tuple[Term, ...]
+) -> list[tuple[float, int, float, int]]:
     """For each text: (the smallest span holding every matched query word ÷ their number,
-    the most query words within NEAR words of each other, where the first one stands)."""
+    the most query words within NEAR words of each other, where the first one stands, how
+    many pairs of distinct query words stand side by side, at most a word between)."""
     stems = {stem: i for i, stem in enumerate(dict.fromkeys(w.stem for w in words)) if stem}
     found = []
     for text in texts:
@@ -237,11 +299,21 @@ def proximities(texts: Sequence[str], words: tuple[Term, ...]) -> list[tuple[flo
             if number is not None:
                 hits.append((position, number))
         if not hits:
-            found.append((0.0, 0, 0.0))
+            found.append((0.0, 0, 0.0, 0))
             continue
         distinct = len({w for _, w in hits})
+        pairs = {
+            (min(a, b), max(a, b))
+            for (p, a), (q, b) in itertools.pairwise(hits)
+            if a != b and q - p <= 2
+        }
         found.append(
-            (_smallest_span(hits, distinct) / distinct, _most_near(hits), float(hits[0][0]))
+            (
+                _smallest_span(hits, distinct) / distinct,
+                _most_near(hits),
+                float(hits[0][0]),
+                len(pairs),
+            )
         )
     return found
 
@@ -339,10 +411,14 @@ def rerank(
     order = np.lexsort((tie, -window_scores))
     window, window_scores = window[order], window_scores[order]
     rest = ~np.isin(ranked_articles, window)
-    # The rest keep their first-stage order and scores, below the window.
+    # The rest keep their first-stage order and scores, shifted under the window's: scores
+    # go down the list, as everywhere.
+    rest_scores = ranked_scores[rest].astype(np.float32)
+    if len(rest_scores) and len(window_scores):
+        rest_scores = rest_scores - rest_scores[0] + window_scores[-1] - 1.0
     return Reranked(
         articles=np.concatenate([window, ranked_articles[rest]]),
-        scores=np.concatenate([window_scores, ranked_scores[rest].astype(np.float32)]),
+        scores=np.concatenate([window_scores, rest_scores]),
         credited=credited,
         features={a: tuple(table[i].tolist()) for a, i in at.items()},
     )

@@ -24,16 +24,18 @@ FILLER = "un deux trois quatre cinq six sept huit neuf dix"
 @pytest.mark.parametrize(
     ("text", "query", "expected"),
     [
-        # (span ÷ words matched, most words within 8 of each other, first word's place)
-        ("Le Maroc et la France", "Maroc France sécurité", (4 / 2, 2, 1.0)),
-        ("la sécurité", "Maroc France sécurité", (1.0, 1, 1.0)),
-        ("rien à voir ici", "Maroc France sécurité", (0.0, 0, 0.0)),
+        # (span ÷ words matched, most words within 8 of each other, first word's place,
+        # pairs of words side by side)
+        ("Le Maroc et la France", "Maroc France sécurité", (4 / 2, 2, 1.0, 0)),
+        ("la sécurité", "Maroc France sécurité", (1.0, 1, 1.0, 0)),
+        ("rien à voir ici", "Maroc France sécurité", (0.0, 0, 0.0, 0)),
         # elisions, both apostrophes, capitals, accents: the words as the index reads them
-        ("L'ÉCONOMIE de l’État", "économie état budget", (4 / 2, 2, 1.0)),
-        (f"Maroc {FILLER} France", "Maroc France sécurité", (12 / 2, 1, 0.0)),
+        ("L'ÉCONOMIE de l’État", "économie état budget", (4 / 2, 2, 1.0, 0)),
+        (f"Maroc {FILLER} France", "Maroc France sécurité", (12 / 2, 1, 0.0, 0)),
         # the smallest span is the closest pair, wherever it is
-        (f"Maroc {FILLER} Maroc France", "Maroc France sécurité", (2 / 2, 2, 0.0)),
-        ("des œuvres d'art", "oeuvre art musée", (3 / 2, 2, 1.0)),
+        (f"Maroc {FILLER} Maroc France", "Maroc France sécurité", (2 / 2, 2, 0.0, 1)),
+        ("des œuvres d'art", "oeuvre art musée", (3 / 2, 2, 1.0, 1)),
+        ("France et Maroc, Maroc et sécurité", "Maroc France sécurité", (6 / 3, 3, 0.0, 2)),
     ],
 )
 def test_proximity(text, query, expected):
@@ -69,7 +71,8 @@ def test_rerank_orders_the_window_by_its_best_passage_and_keeps_the_rest():
     assert out.articles.tolist() == [7, 3, 9, 4]  # 7's row 4 scored best
     assert out.credited == {7: 4, 3: 5}  # each article's best-scored row
     assert out.scores[:2].tolist() == pytest.approx([0.9, 0.3])
-    assert out.scores[2:].tolist() == pytest.approx([7.0, 6.0])  # the rest: first stage
+    # the rest: the first stage's scores, shifted under the window's
+    assert out.scores[2:].tolist() == pytest.approx([0.3 - 1.0, 0.3 - 2.0])
     assert out.features[7] == (4.0, 5.0)
 
 
@@ -169,6 +172,7 @@ def test_features_know_nothing_of_ids_sources_dates_or_sections(index):
 
 def test_short_queries_dates_and_the_switch_keep_the_first_stage(index, index_path):
     assert index.shortlist("budget culture", collapse=False) is None  # two words
+    assert index.shortlist("Quel budget culturel ?", collapse=False) is not None  # a question
     assert index.shortlist(QUESTION, sort="date") is None
     assert index.shortlist(QUESTION, group="passage") is None
     off = Index.open(index_path, ranking=RankingConfig(second_stage=False))

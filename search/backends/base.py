@@ -85,13 +85,18 @@ class Evidence:
 
     Arrays of shape (words, passages): the word's BM25 weight (the first stage's k1 and b)
     in the passage's text, in its article's title, and as typed (the exact field), 0 where
-    absent; ``idf`` (words,) its idf in the text field.
+    absent; ``idf`` (words,) its idf in the text field; ``text_tf`` its frequency in the
+    text, ``text_length`` (passages,) the text's length in terms and ``average_length`` the
+    index's, for BM25 with other parameters.
     """
 
     text: np.ndarray
     title: np.ndarray
     exact: np.ndarray
     idf: np.ndarray
+    text_tf: np.ndarray
+    text_length: np.ndarray
+    average_length: float
 
 
 @dataclass(frozen=True)

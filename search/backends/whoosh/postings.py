@@ -122,6 +122,11 @@ class TermArrays:
             self._cached -= len(old[0])
         return entry
 
+    def text_lengths(self) -> tuple[np.ndarray, float]:
+        """Every document's text length (in terms, as BM25 reads it) and the average."""
+        lengths = self._field_lengths("text")
+        return lengths, self._avg["text"]
+
     def docs(self, field: str, term: str) -> np.ndarray:
         return self.weights(field, term)[0]
 
@@ -255,23 +260,36 @@ def whole_article_scores(
 
 
 def word_evidence(arrays: TermArrays, words: tuple[Term, ...], docs: np.ndarray) -> Evidence:
-    """Each word's weight in the text, title and exact fields of ``docs``, and its idf."""
+    """Each word's weight in the text, title and exact fields of ``docs``, its frequency in
+    their text, and its idf."""
     shape = (len(words), len(docs))
     found = {name: np.zeros(shape, dtype=np.float32) for name in ("text", "title", "exact")}
+    tf = np.zeros(shape, dtype=np.float32)
     idf = np.zeros(len(words), dtype=np.float32)
     for row, word in enumerate(words):
         terms = {"text": word.stem, "title": word.stem, "exact": word.exact}
         if word.field == "exact":  # a common word: only as written
             terms = {"exact": word.stem}
         for field, term in terms.items():
-            if term is None:
+            if term is None or len(docs) == 0:
                 continue
-            ids, weights = arrays.weights(field, term)
-            if len(ids) == 0 or len(docs) == 0:
+            ids, weights, tfs = arrays._entry(field, term)
+            if len(ids) == 0:
                 continue
             at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
             present = ids[at] == docs
             found[field][row] = np.where(present, weights[at], 0.0)
+            if field == "text":
+                tf[row] = np.where(present, tfs[at], 0.0)
         df = arrays.reader.doc_frequency("text", word.stem) if word.field != "exact" else 0
         idf[row] = _idf(arrays.doc_count, df)
-    return Evidence(text=found["text"], title=found["title"], exact=found["exact"], idf=idf)
+    lengths, average = arrays.text_lengths()
+    return Evidence(
+        text=found["text"],
+        title=found["title"],
+        exact=found["exact"],
+        idf=idf,
+        text_tf=tf,
+        text_length=lengths[docs] if len(docs) else np.zeros(0, dtype=np.float32),
+        average_length=average,
+    )
