@@ -371,6 +371,98 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster(args: argparse.Namespace) -> int:
+    """Run a cluster of Sphinx searchd nodes: init, start, stop, status.
+
+    Example: veille cluster init --dir cluster --shards 2 --replicas 2
+    """
+    return args.cluster_func(args)
+
+
+def _cluster_init(args: argparse.Namespace) -> int:
+    """Write each node's searchd config and DIR/cluster.toml (ports count up from --base-port).
+
+    Example: veille cluster init --dir cluster --shards 2 --replicas 2 --base-port 9306
+    """
+    from .cluster import init_cluster
+
+    path = init_cluster(args.dir, args.shards, args.replicas, args.host, args.base_port)
+    print(f"Wrote {path}: {args.shards} shard(s) x {args.replicas} replica(s)")
+    return 0
+
+
+def _cluster_start(args: argparse.Namespace) -> int:
+    """Start every node; returns once each one answers queries.
+
+    Example: veille cluster start --index cluster/cluster.toml
+    """
+    from .cluster import start_cluster
+
+    pids = start_cluster(args.index)
+    print(f"Started {len(pids)} node(s): pids {', '.join(map(str, pids))}")
+    return 0
+
+
+def _cluster_stop(args: argparse.Namespace) -> int:
+    """Stop every node of the cluster.
+
+    Example: veille cluster stop --index cluster/cluster.toml
+    """
+    from .cluster import stop_cluster
+
+    print(f"Stopped {stop_cluster(args.index)} node(s)")
+    return 0
+
+
+def _cluster_status(args: argparse.Namespace) -> int:
+    """Each node: pid, state (up, down, not answering, stale) and articles; exit 1 if one
+    is not up.
+
+    Example: veille cluster status --index cluster/cluster.toml --json
+    """
+    from .cluster import cluster_status
+
+    nodes = cluster_status(args.index)
+    if args.json:
+        print(json.dumps({"nodes": nodes}, indent=2))
+    else:
+        for n in nodes:
+            articles = "?" if n["articles"] is None else f"{n['articles']:,}"
+            print(
+                f"shard {n['shard']} replica {n['replica']}  {n['address']:<21} "
+                f"pid {n['pid'] or '-':<8} {n['state']:<14} {articles} articles"
+            )
+    return 0 if all(n["state"] == "up" for n in nodes) else 1
+
+
+def _cluster_options(p: argparse.ArgumentParser, index_default: str) -> None:
+    """The cluster command's subcommands, each with its docstring as help."""
+    sub = p.add_subparsers(dest="cluster_command", required=True, metavar="SUBCOMMAND")
+
+    def subcommand(name: str, func: Callable) -> argparse.ArgumentParser:
+        doc = func.__doc__ or ""
+        s = sub.add_parser(
+            name,
+            help=doc.splitlines()[0],
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        s.set_defaults(cluster_func=func, parser=s)
+        if name != "init":
+            s.add_argument("--index", default=argparse.SUPPRESS, help="the cluster.toml file")
+        return s
+
+    s = subcommand("init", _cluster_init)
+    s.add_argument("--dir", required=True, help="folder for cluster.toml and the nodes")
+    s.add_argument("--shards", type=_bounded(1, 256), required=True)
+    s.add_argument("--replicas", type=_bounded(1, 16), required=True)
+    s.add_argument("--host", default="127.0.0.1", help="address the nodes listen on")
+    s.add_argument("--base-port", type=_bounded(1, 65535), default=9306, metavar="PORT")
+    subcommand("start", _cluster_start)
+    subcommand("stop", _cluster_stop)
+    subcommand("status", _cluster_status).add_argument("--json", action="store_true")
+
+
 def _alert(args: argparse.Namespace) -> int:
     """Saved searches with alerts: add, list, remove, run (new articles by email or webhook).
 
@@ -698,6 +790,7 @@ def make_parser() -> argparse.ArgumentParser:
     _fetch_options(command("fetch", _fetch))
     _serve_options(command("serve", _serve), corpus_default)
     _alert_options(command("alert", _alert))
+    _cluster_options(command("cluster", _cluster), index_default)
     return parser
 
 
