@@ -270,7 +270,24 @@ def _info(args: argparse.Namespace) -> int:
     print(f"size:       {info.size_bytes / 1e6:,.1f} MB in {info.segments} segment(s)")
     print(f"versions:   schema {info.schema_version}, analyzer {info.analyzer_version}")
     print(f"analyzer:   {info.analyzer}")
+    if str(args.index).endswith(".toml"):
+        return _print_nodes(args.index)
     return 0
+
+
+def _print_nodes(path: str) -> int:
+    """A cluster's nodes, one a line; 1 if one is not up (down, or a stale replica)."""
+    from .cluster import cluster_status
+
+    nodes = cluster_status(path)
+    for n in nodes:
+        articles = "?" if n["articles"] is None else f"{n['articles']:,}"
+        flag = "" if n["state"] == "up" else "   <- " + n["state"]
+        print(
+            f"node:       shard {n['shard']} replica {n['replica']} {n['address']} "
+            f"pid {n['pid'] or '-'}: {articles} articles{flag}"
+        )
+    return 0 if all(n["state"] == "up" for n in nodes) else 1
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -422,16 +439,10 @@ def _cluster_status(args: argparse.Namespace) -> int:
     """
     from .cluster import cluster_status
 
+    if not args.json:
+        return _print_nodes(args.index)
     nodes = cluster_status(args.index)
-    if args.json:
-        print(json.dumps({"nodes": nodes}, indent=2))
-    else:
-        for n in nodes:
-            articles = "?" if n["articles"] is None else f"{n['articles']:,}"
-            print(
-                f"shard {n['shard']} replica {n['replica']}  {n['address']:<21} "
-                f"pid {n['pid'] or '-':<8} {n['state']:<14} {articles} articles"
-            )
+    print(json.dumps({"nodes": nodes}, indent=2))
     return 0 if all(n["state"] == "up" for n in nodes) else 1
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_jsonl
+from conftest import BACKENDS, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,9 +24,13 @@ def veille(*args: str, cwd: Path | None = None, env: dict | None = None):
     )
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    index = tmp_path_factory.mktemp("cli") / "index"
+@pytest.fixture(scope="module", params=BACKENDS)
+def built(tmp_path_factory, request) -> Path:
+    """The bundled corpus built by `veille build`, into a folder or a 2 x 2 cluster."""
+    if request.param == "whoosh":
+        index = tmp_path_factory.mktemp("cli") / "index"
+    else:
+        index = request.getfixturevalue("clusters")("cli")
     run = veille("build", "--corpus", str(ROOT / "corpus"), "--index", str(index))
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"Built {index}: 1 articles, 14 passages in ")

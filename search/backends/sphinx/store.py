@@ -112,7 +112,7 @@ class _Writers:
                     cur.executemany(sql, rows)
             return True
         except (NodeError, *NETWORK_ERRORS, *QUERY_ERRORS) as e:
-            self.failed[node] = str(e) if isinstance(e, NodeError) else f"{node.name}: {e}"
+            self.failed[node] = str(e).replace(node.name, "").strip() or type(e).__name__
             conn = self.conns.pop(node, None)
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -193,6 +193,10 @@ def build(
             for node in cluster.nodes:
                 writers.execute(node, f"FLUSH RTINDEX {index}")
             db.commit()
+        except BaseException:
+            db.close()
+            tmp.unlink(missing_ok=True)  # the live generation and its statistics are as they were
+            raise
         finally:
             writers.close()
             db.close()
@@ -370,8 +374,9 @@ class _Update:
     def commit(self) -> Changes:
         stats.add_counts(self.db, self.df, self.lengths, self.docs)
         stats.set_meta(self.db, "next_art", self.next_art)
-        revision = int(stats.meta(self.db)["revision"]) + 1
-        stats.set_meta(self.db, "revision", revision)
+        if self.added or self.replaced or self.removed:  # readers reopen on a new revision
+            revision = int(stats.meta(self.db)["revision"]) + 1
+            stats.set_meta(self.db, "revision", revision)
         self.db.commit()
         return Changes(
             self.added,
