@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .backends.sphinx import config, nodes
+from .backends.sphinx import config, nodes, stats
 
 
 def init_cluster(
@@ -38,7 +38,13 @@ def cluster_status(path: str | os.PathLike) -> list[dict]:
     the articles its live generation holds."""
     cluster = config.read_cluster(path)
     try:
-        index = f"veille_{config.read_live(cluster)}"
-    except config.VeilleError:
-        index = None  # not built yet: nodes hold nothing
-    return [status.to_dict() for status in nodes.cluster_status(cluster, index)]
+        live = config.read_live(cluster)
+    except config.VeilleError:  # not built yet: nodes hold nothing
+        return [status.to_dict() for status in nodes.cluster_status(cluster, None)]
+    db = stats.open_stats(stats.stats_path(cluster, live))
+    try:
+        expected = dict(db.execute("SELECT shard, COUNT(*) FROM articles GROUP BY shard"))
+    finally:
+        db.close()
+    found = nodes.cluster_status(cluster, f"veille_{live}", expected)
+    return [status.to_dict() for status in found]

@@ -107,14 +107,13 @@ class SphinxStore:
 
     def verify(self, path: str | os.PathLike) -> tuple[int, list[str]]:
         """Each node answers and serves the schema, replicas agree: (nodes, problems)."""
-        from .nodes import cluster_status
+        from ...cluster import cluster_status
 
-        cluster = read_cluster(path)
-        status = cluster_status(cluster, f"veille_{read_live(cluster)}")
+        status = cluster_status(path)
         problems = [
-            f"shard {s.shard} replica {s.replica} ({s.address}) is {s.state}"
+            f"shard {s['shard']} replica {s['replica']} ({s['address']}) is {s['state']}"
             for s in status
-            if s.state != "up"
+            if s["state"] != "up"
         ]
         return len(status), problems
 

@@ -291,11 +291,14 @@ def _articles_on(node: Node, index: str | None) -> int | None:
             conn.close()
 
 
-def cluster_status(cluster: Cluster, index: str | None) -> list[NodeStatus]:
+def cluster_status(
+    cluster: Cluster, index: str | None, expected: dict[int, int] | None = None
+) -> list[NodeStatus]:
     """Each node: its pid, whether it answers, how many articles its live index holds.
 
-    A replica holding another count of articles than its shard's others is "stale"
-    (a write missed it: run the same `veille add` again, or `veille build`).
+    A replica holding another count of articles than Veille's catalog says its shard holds
+    (``expected``), or than its shard's other replicas, is "stale" (a write missed it: run
+    the same `veille add` again, or `veille build`).
     """
     found = []
     for node in cluster.nodes:
@@ -305,8 +308,9 @@ def cluster_status(cluster: Cluster, index: str | None) -> list[NodeStatus]:
         found.append([node, pid, state, articles])
     for shard in range(cluster.shards):
         counts = [f[3] for f in found if f[0].shard == shard and f[3] is not None]
-        if len(set(counts)) > 1:
-            most = max(set(counts), key=lambda c: (counts.count(c), c))
+        if expected is not None or len(set(counts)) > 1:
+            most = max(set(counts), key=lambda c: (counts.count(c), c), default=0)
+            most = expected.get(shard, 0) if expected is not None else most
             for f in found:
                 if f[0].shard == shard and f[3] is not None and f[3] != most:
                     f[2] = "stale"

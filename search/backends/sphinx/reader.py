@@ -83,6 +83,7 @@ class SphinxReader:
         self.totals = stats.totals(self._db)
         self._ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._df: dict[tuple[str, str], int] = {}
+        self._size_bytes: int | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -341,9 +342,12 @@ class SphinxReader:
         )
 
     def _size(self) -> int:
-        def size(cur) -> int:
-            cur.execute(f"SHOW INDEX {self.index} STATUS")
-            status = dict(cur.fetchall())
-            return int(status.get("ram_bytes", 0)) + int(status.get("disk_bytes", 0))
+        # Asked once a reader (a new revision opens a new one): /healthz asks on every probe.
+        if self._size_bytes is None:
+            self._size_bytes = sum(self._fan_out(self._node_size))
+        return self._size_bytes
 
-        return sum(self._fan_out(size))
+    def _node_size(self, cur) -> int:
+        cur.execute(f"SHOW INDEX {self.index} STATUS")
+        status = dict(cur.fetchall())
+        return int(status.get("ram_bytes", 0)) + int(status.get("disk_bytes", 0))
