@@ -9,6 +9,7 @@ ClusterUnavailableError (the web app answers 503): never a silently smaller tota
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,38 +60,13 @@ def _stored(row: tuple) -> StoredPassage:
     )
 
 
-class SphinxReader:
-    """One generation of a cluster, as the seam's Reader."""
+class _Catalog:
+    """What a generation's statistics file says: frequencies, vocabulary, the catalog."""
 
-    def __init__(
-        self,
-        cluster: Cluster,
-        generation: str,
-        pool: Pool,
-        executor: ThreadPoolExecutor,
-        config: RankingConfig,
-    ) -> None:
-        self.cluster = cluster
-        self.generation = generation
-        self.index = f"veille_{generation}"
-        self.pool = pool
-        self.executor = executor
-        self.config = config
-        self._db = stats.open_stats(stats.stats_path(cluster, generation))
-        self._lock = threading.Lock()
-        self.meta = stats.meta(self._db)
-        self.revision = int(self.meta["revision"])
-        self.totals = stats.totals(self._db)
-        self._ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._df: dict[tuple[str, str], int] = {}
-        self._size_bytes: int | None = None
-
-    def close(self) -> None:
-        self._db.close()
-
-    def current_revision(self) -> int:
-        with self._lock:
-            return int(stats.meta(self._db)["revision"])
+    _db: sqlite3.Connection
+    _lock: threading.Lock
+    _df: dict[tuple[str, str], int]
+    _ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
     # --- statistics -----------------------------------------------------------------------
 
@@ -124,6 +100,72 @@ class SphinxReader:
             rank[arts] = np.arange(len(arts))
             self._ranks = (arts, rank, shards)
         return self._ranks
+
+    def _catalog(self, article_id: str) -> tuple[int, int, int] | None:
+        with self._lock:
+            return self._db.execute(
+                "SELECT art, shard, passages FROM articles WHERE article_id = ?", (article_id,)
+            ).fetchone()
+
+    # --- vocabulary -------------------------------------------------------------------------
+
+    def word_is_known(self, word: str) -> bool:
+        return self.frequency("e", word) > 0
+
+    def word_count(self, word: str) -> int:
+        """In how many passages a folded word occurs as written."""
+        return self.frequency("e", word)
+
+    def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
+        """Words of the corpus (accents kept) within max_edits of ``start``, sharing its
+        first ``prefix`` letters."""
+        with self._lock:
+            words = stats.with_prefix(self._db, "s", start[:prefix])
+        return {w for w, _ in words if _within(w, start, max_edits)}
+
+    def spelling_frequency(self, word: str) -> int:
+        return self.frequency("s", word)
+
+    def signatures(self) -> list[tuple[str, str, bytes]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT article_id, cluster, signature FROM articles WHERE length(signature) > 0"
+            ).fetchall()
+        return [(a, c, bytes(s)) for a, c, s in rows]
+
+
+class SphinxReader(_Catalog):
+    """One generation of a cluster, as the seam's Reader."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        generation: str,
+        pool: Pool,
+        executor: ThreadPoolExecutor,
+        config: RankingConfig,
+    ) -> None:
+        self.cluster = cluster
+        self.generation = generation
+        self.index = f"veille_{generation}"
+        self.pool = pool
+        self.executor = executor
+        self.config = config
+        self._db = stats.open_stats(stats.stats_path(cluster, generation))
+        self._lock = threading.Lock()
+        self.meta = stats.meta(self._db)
+        self.revision = int(self.meta["revision"])
+        self.totals = stats.totals(self._db)
+        self._ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._df: dict[tuple[str, str], int] = {}
+        self._size_bytes: int | None = None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def current_revision(self) -> int:
+        with self._lock:
+            return int(stats.meta(self._db)["revision"])
 
     # --- matching ---------------------------------------------------------------------------
 
@@ -263,12 +305,6 @@ class SphinxReader:
         found = {int(row[0]): _stored(row) for f in futures for row in f.result()}
         return [found[int(doc)] for doc in docs if int(doc) in found]
 
-    def _catalog(self, article_id: str) -> tuple[int, int, int] | None:
-        with self._lock:
-            return self._db.execute(
-                "SELECT art, shard, passages FROM articles WHERE article_id = ?", (article_id,)
-            ).fetchone()
-
     def article(
         self, article_id: str, start: int = 0, stop: int | None = None
     ) -> tuple[int, list[StoredPassage]]:
@@ -297,32 +333,6 @@ class SphinxReader:
         )
         rows = self.pool.run(shard, lambda cur: (cur.execute(sql, (match,)), cur.fetchall())[1])
         return tuple(sorted(int(pos) for (pos,) in rows))
-
-    # --- vocabulary -------------------------------------------------------------------------
-
-    def word_is_known(self, word: str) -> bool:
-        return self.frequency("e", word) > 0
-
-    def word_count(self, word: str) -> int:
-        """In how many passages a folded word occurs as written."""
-        return self.frequency("e", word)
-
-    def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
-        """Words of the corpus (accents kept) within max_edits of ``start``, sharing its
-        first ``prefix`` letters."""
-        with self._lock:
-            words = stats.with_prefix(self._db, "s", start[:prefix])
-        return {w for w, _ in words if _within(w, start, max_edits)}
-
-    def spelling_frequency(self, word: str) -> int:
-        return self.frequency("s", word)
-
-    def signatures(self) -> list[tuple[str, str, bytes]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT article_id, cluster, signature FROM articles WHERE length(signature) > 0"
-            ).fetchall()
-        return [(a, c, bytes(s)) for a, c, s in rows]
 
     def stats(self) -> IndexStats:
         with self._lock:
