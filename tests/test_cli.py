@@ -152,7 +152,7 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         name: veille(name, "--help").stdout
         for name in (
             *("build", "add", "remove", "optimize", "query", "info", "check", "analyze"),
-            *("serve", "fetch", "alert"),
+            *("serve", "fetch", "alert", "cluster"),
         )
     }
     assert all(name in help_text for name in commands)
