@@ -16,8 +16,15 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from ...analysis import WordChain, exact_analyzer, spelling_analyzer, text_analyzer
+from ...analysis import (
+    WordChain,
+    exact_analyzer,
+    spelling_analyzer,
+    text_analyzer,
+    word_matches,
+)
 from ...passages import Passage
 from ..base import IndexedArticle
 
@@ -28,6 +35,7 @@ POSITION_BITS = 16
 SHARD_BITS = 8
 
 
+@lru_cache(maxsize=500_000)
 def token(term: str) -> str:
     """The Sphinx token of a Veille term (a word of [0-9a-z_] that Sphinx keeps whole)."""
     if _PLAIN.fullmatch(term) and len(term) <= _MAX_TOKEN:
@@ -72,18 +80,21 @@ def quantized(length: int) -> int:
     return _LENGTHS[bisect.bisect_left(_LENGTHS, length)]
 
 
-_TEXT = WordChain(text_analyzer())
-_EXACT = WordChain(exact_analyzer())
+# Every filter after the tokenizer looks at one word alone: a build analyzes each distinct
+# word once (as the embedded backend's bulk writer does), and remembers it.
+_TEXT = lru_cache(maxsize=500_000)(WordChain(text_analyzer()).word_terms)
+_EXACT = lru_cache(maxsize=500_000)(WordChain(exact_analyzer()).word_terms)
+_SPELLING = lru_cache(maxsize=500_000)(WordChain(spelling_analyzer()).word_terms)
 
 
-def _terms(chain: WordChain, text: str) -> list[str]:
-    return [t for _pos, t in chain.terms(text)]
+def _terms(chain, text: str) -> list[str]:
+    return [term for matched in word_matches(text) for term in chain(matched)]
 
 
 def spelling_words(item: IndexedArticle) -> set[str]:
     """The article's words for spelling suggestions (as the embedded backend's spell field)."""
     article = item.article
-    return {t.text for t in spelling_analyzer()(article.title + "\n" + article.body)}
+    return set(_terms(_SPELLING, article.title + "\n" + article.body))
 
 
 @dataclass
