@@ -23,6 +23,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ...corpus import Article
@@ -214,22 +215,39 @@ def _write_all(
     buffers: dict[int, list] = {shard: [] for shard in range(cluster.shards)}
     n_articles = n_passages = 0
     art = 0
-    for item in articles:
-        art += 1
-        shard = shard_of(item.article.id, cluster.shards)
-        prepared = prepare(item, art, shard, article_hash(item.article))
-        df.update(prepared.df)
-        lengths.update(prepared.lengths)
-        _catalog_row(db, prepared)
-        buffers[shard].extend(prepared.rows)
-        if len(buffers[shard]) >= _BATCH_ROWS:
-            writers.write_rows(shard, buffers[shard])
-            buffers[shard] = []
-        n_articles += 1
-        n_passages += len(prepared.rows)
-    for shard, rows in buffers.items():
-        if rows:
-            writers.write_rows(shard, rows)
+    # Each shard's rows are written by a thread of its own (its nodes' connections are used
+    # by that thread alone), while this one analyzes the next articles.
+    shard_writers = [ThreadPoolExecutor(max_workers=1) for _ in range(cluster.shards)]
+    sent: list[list[Future]] = [[] for _ in range(cluster.shards)]
+
+    def send(shard: int, rows: list) -> None:
+        while len(sent[shard]) >= 4:  # a bounded backlog: memory stays small
+            sent[shard].pop(0).result()
+        sent[shard].append(shard_writers[shard].submit(writers.write_rows, shard, rows))
+
+    try:
+        for item in articles:
+            art += 1
+            shard = shard_of(item.article.id, cluster.shards)
+            prepared = prepare(item, art, shard, article_hash(item.article))
+            df.update(prepared.df)
+            lengths.update(prepared.lengths)
+            _catalog_row(db, prepared)
+            buffers[shard].extend(prepared.rows)
+            if len(buffers[shard]) >= _BATCH_ROWS:
+                send(shard, buffers[shard])
+                buffers[shard] = []
+            n_articles += 1
+            n_passages += len(prepared.rows)
+        for shard, rows in buffers.items():
+            if rows:
+                send(shard, rows)
+        for futures in sent:
+            for future in futures:
+                future.result()
+    finally:
+        for executor in shard_writers:
+            executor.shutdown(wait=True, cancel_futures=True)
     docs = Counter({"x": n_passages, "t": n_passages, "e": n_passages})
     docs.update({"a": n_articles, "s": n_articles})
     stats.add_counts(db, df, lengths, docs)
