@@ -137,6 +137,11 @@ def test_queries_survive_a_replica_killed_under_load(clusters, tmp_path):
 def test_a_shard_with_no_replica_is_a_clear_error_everywhere(clusters, tmp_path):
     path = clusters("faults")
     build_index(ROOT / "corpus", path)
+    from web import create_app
+
+    app = create_app({"VEILLE_INDEX": str(path), "TESTING": True})
+    answer = app.test_client().get("/api/search?q=sécurité")
+    assert answer.status_code == 200 and answer.get_json()["total"] == 1
     kill(path, 1, 0)
     kill(path, 1, 1)
     try:
@@ -146,9 +151,6 @@ def test_a_shard_with_no_replica_is_a_clear_error_everywhere(clusters, tmp_path)
         assert run.returncode == 1
         assert run.stderr.startswith("veille: error: shard 1 of ")
         assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr
-        from web import create_app
-
-        app = create_app({"VEILLE_INDEX": str(path), "TESTING": True})
         answer = app.test_client().get("/api/search?q=sécurité")
         assert answer.status_code == 503
         assert "shard 1" in answer.get_json()["error"]
