@@ -175,14 +175,17 @@ class Compiler:
         if isinstance(node, Phrase):
             return self.phrase(node, positive)
         if isinstance(node, Not):
-            return f"-{self.node(node.node, positive=False)}"
+            inner = self.node(node.node, positive=False)
+            # Not of a Not: the passages of the inner node, as a condition (never scored).
+            return inner[1:] if inner.startswith("-") else f"-{inner}"
         if isinstance(node, Everything):
             if positive:
                 self.scores.append("1")  # whoosh's Every scores each document 1
             return "(@flags all)"
         parts = [self.node(n, positive) for n in node.nodes]
         if isinstance(node, Any):
-            return _any([p for p in parts if not p.startswith("-")])
+            # Sphinx has no `a | -b`: "not b" is "every passage but those with b".
+            return _any([f"((@flags all) {p})" if p.startswith("-") else p for p in parts])
         assert isinstance(node, All)
         required = [p for p in parts if not p.startswith("-")] or ["(@flags all)"]
         excluded = [p for p in parts if p.startswith("-")]

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import pymysql
 
-from ...errors import IndexUnavailableError
+from ...errors import IndexUnavailableError, VeilleError
 from .config import Cluster, Node
 
 T = TypeVar("T")
@@ -36,6 +36,10 @@ class NodeError(IndexUnavailableError):
 
 class ClusterUnavailableError(IndexUnavailableError):
     """No replica of a shard answers: the cluster cannot give a complete answer."""
+
+
+class QueryError(VeilleError):
+    """A node refused a query (its index is not the one Veille writes, say)."""
 
 
 NETWORK_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
@@ -119,6 +123,8 @@ class Pool:
         except NETWORK_ERRORS as e:
             self._down[node] = time.monotonic() + DOWN_SECONDS
             raise NodeError(f"{node.name} failed ({_reason(e)})") from None
+        except QUERY_ERRORS as e:  # the same on every replica: not one to retry
+            raise QueryError(f"{node.name} refused a query: {e.args[-1]}") from None
         self._down.pop(node, None)
         return result
 
