@@ -37,6 +37,37 @@ QUERIES = [
 ]
 
 
+def test_terms_are_whole_sphinx_tokens_and_lengths_are_the_embedded_ones():
+    from whoosh.util.numeric import byte_to_length, length_to_byte
+
+    from search.backends.sphinx.terms import quantized, row_id, row_parts, token
+
+    assert token("secur") == "secur" and token("2024") == "2024"
+    assert token("sécurité") == "_" + "sécurité".encode().hex()
+    assert token("aujourd'hui") != token("aujourdhui")
+    long_word = "anticonstitutionnellement" * 3
+    assert len(token(long_word)) <= 40 and token(long_word) != token(long_word[:-1])
+    assert all(set(token(t)) <= set("abcdefghijklmnopqrstuvwxyz0123456789_") for t in ("δ", "é"))
+    for n in [*range(300), 1000, 5000, 106374, 106375, 200000]:
+        assert quantized(n) == byte_to_length(length_to_byte(n)), n
+    assert row_parts(row_id(123456, 789, 3)) == (123456, 789, 3)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Maroc OU -Qatar", "NOT -Qatar", "sécurité qui OU SAUF Maroc", '-"coupe du monde" Maroc'],
+)
+def test_negations_match_what_the_embedded_index_matches(news_index_path, news_cluster_path, query):
+    indexes = [Index.open(p) for p in (news_index_path, news_cluster_path)]
+    embedded, cluster = (
+        {(h.article_id, h.position) for h in index.search(query, group="passage", limit=100)}
+        for index in indexes
+    )
+    for index in indexes:
+        index.close()
+    assert cluster == embedded and cluster
+
+
 def veille(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "search", *args],

@@ -39,6 +39,7 @@ class SphinxBackend:
         )
         self._lock = threading.Lock()
         self._reader: SphinxReader | None = None
+        self._retired: list[SphinxReader] = []
         self._checked = 0.0
         try:
             self.reader()  # fail now, clearly, if there is no index
@@ -63,7 +64,10 @@ class SphinxBackend:
                     self.cluster, generation, self.pool, self.executor, self.config
                 )
                 if current is not None:
-                    current.close()
+                    # A search may still be reading it: closed later, not under its feet.
+                    self._retired.append(current)
+                    while len(self._retired) > 8:
+                        self._retired.pop(0).close()
             self._checked = now
             return self._reader
 
@@ -72,6 +76,9 @@ class SphinxBackend:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+            for reader in self._retired:
+                reader.close()
+            self._retired.clear()
         self.executor.shutdown(wait=True)
         self.pool.close()
 
