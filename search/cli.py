@@ -145,6 +145,9 @@ def _optimize(args: argparse.Namespace) -> int:
     Example: veille optimize
     """
     before = optimize_index(args.index, wait=args.wait)
+    if str(args.index).endswith(".toml"):  # a cluster: each node merges its own chunks
+        print(f"Optimized {args.index}: the live index merged on {before} node(s)")
+        return 0
     print(f"Optimized {args.index}: {before} segment(s) merged into 1")
     return 0
 
@@ -273,7 +276,24 @@ def _info(args: argparse.Namespace) -> int:
     print(f"size:       {info.size_bytes / 1e6:,.1f} MB in {info.segments} segment(s)")
     print(f"versions:   schema {info.schema_version}, analyzer {info.analyzer_version}")
     print(f"analyzer:   {info.analyzer}")
+    if str(args.index).endswith(".toml"):
+        return _print_nodes(args.index)
     return 0
+
+
+def _print_nodes(path: str) -> int:
+    """A cluster's nodes, one a line; 1 if one is not up (down, or a stale replica)."""
+    from .cluster import cluster_status
+
+    nodes = cluster_status(path)
+    for n in nodes:
+        articles = "?" if n["articles"] is None else f"{n['articles']:,}"
+        flag = "" if n["state"] == "up" else "   <- " + n["state"]
+        print(
+            f"node:       shard {n['shard']} replica {n['replica']} {n['address']} "
+            f"pid {n['pid'] or '-'}: {articles} articles{flag}"
+        )
+    return 0 if all(n["state"] == "up" for n in nodes) else 1
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -284,6 +304,11 @@ def _check(args: argparse.Namespace) -> int:
     Example: veille check --index index
     """
     checked, problems = check_index(args.index)
+    if str(args.index).endswith(".toml"):  # a cluster: its nodes answer and agree
+        for problem in problems:
+            print(f"node: {_plain(problem)}", file=sys.stderr)
+        print(f"{args.index}: {checked - len(problems)} of {checked} nodes up and in agreement")
+        return 1 if problems else 0
     for problem in problems:
         print(f"damaged: {_plain(problem)}", file=sys.stderr)
     if problems:
@@ -372,6 +397,92 @@ def _serve(args: argparse.Namespace) -> int:
 
     serve(args.index, host=args.host, port=args.port, workers=args.workers)
     return 0
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    """Run a cluster of Sphinx searchd nodes: init, start, stop, status.
+
+    Example: veille cluster init --dir cluster --shards 2 --replicas 2
+    """
+    return args.cluster_func(args)
+
+
+def _cluster_init(args: argparse.Namespace) -> int:
+    """Write each node's searchd config and DIR/cluster.toml (ports count up from --base-port).
+
+    Example: veille cluster init --dir cluster --shards 2 --replicas 2 --base-port 9306
+    """
+    from .cluster import init_cluster
+
+    path = init_cluster(args.dir, args.shards, args.replicas, args.host, args.base_port)
+    print(f"Wrote {path}: {args.shards} shard(s) x {args.replicas} replica(s)")
+    return 0
+
+
+def _cluster_start(args: argparse.Namespace) -> int:
+    """Start every node; returns once each one answers queries.
+
+    Example: veille cluster start --index cluster/cluster.toml
+    """
+    from .cluster import start_cluster
+
+    pids = start_cluster(args.index)
+    print(f"Started {len(pids)} node(s): pids {', '.join(map(str, pids))}")
+    return 0
+
+
+def _cluster_stop(args: argparse.Namespace) -> int:
+    """Stop every node of the cluster.
+
+    Example: veille cluster stop --index cluster/cluster.toml
+    """
+    from .cluster import stop_cluster
+
+    print(f"Stopped {stop_cluster(args.index)} node(s)")
+    return 0
+
+
+def _cluster_status(args: argparse.Namespace) -> int:
+    """Each node: pid, state (up, down, not answering, stale) and articles; exit 1 if one
+    is not up.
+
+    Example: veille cluster status --index cluster/cluster.toml --json
+    """
+    from .cluster import cluster_status
+
+    if not args.json:
+        return _print_nodes(args.index)
+    nodes = cluster_status(args.index)
+    print(json.dumps({"nodes": nodes}, indent=2))
+    return 0 if all(n["state"] == "up" for n in nodes) else 1
+
+
+def _cluster_options(p: argparse.ArgumentParser, index_default: str) -> None:
+    """The cluster command's subcommands, each with its docstring as help."""
+    sub = p.add_subparsers(dest="cluster_command", required=True, metavar="SUBCOMMAND")
+
+    def subcommand(name: str, func: Callable) -> argparse.ArgumentParser:
+        doc = func.__doc__ or ""
+        s = sub.add_parser(
+            name,
+            help=doc.splitlines()[0],
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        s.set_defaults(cluster_func=func, parser=s)
+        if name != "init":
+            s.add_argument("--index", default=argparse.SUPPRESS, help="the cluster.toml file")
+        return s
+
+    s = subcommand("init", _cluster_init)
+    s.add_argument("--dir", required=True, help="folder for cluster.toml and the nodes")
+    s.add_argument("--shards", type=_bounded(1, 256), required=True)
+    s.add_argument("--replicas", type=_bounded(1, 16), required=True)
+    s.add_argument("--host", default="127.0.0.1", help="address the nodes listen on")
+    s.add_argument("--base-port", type=_bounded(1, 65535), default=9306, metavar="PORT")
+    subcommand("start", _cluster_start)
+    subcommand("stop", _cluster_stop)
+    subcommand("status", _cluster_status).add_argument("--json", action="store_true")
 
 
 def _alert(args: argparse.Namespace) -> int:
@@ -701,6 +812,7 @@ def make_parser() -> argparse.ArgumentParser:
     _fetch_options(command("fetch", _fetch))
     _serve_options(command("serve", _serve), corpus_default)
     _alert_options(command("alert", _alert))
+    _cluster_options(command("cluster", _cluster), index_default)
     return parser
 
 

@@ -29,3 +29,7 @@ class ParameterError(VeilleError, ValueError):
         self.name = name
         self.message = message
         self.message_fr = message_fr
+
+
+class IndexUnavailableError(VeilleError):
+    """The index's servers do not answer (a cluster's shard has no replica up)."""

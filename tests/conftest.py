@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,6 +36,107 @@ def seed_index_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def seed_index(seed_index_path) -> Index:
     return Index.open(seed_index_path)
+
+
+# --- The cluster backend: Sphinx searchd nodes started by the tests ---------------------------
+
+SEARCHD = shutil.which("searchd") or shutil.which("searchd", path="/usr/bin:/usr/sbin")
+# The backends an acceptance test runs on: the embedded index, and a 2 x 2 cluster.
+BACKENDS = [
+    "whoosh",
+    pytest.param(
+        "sphinx",
+        marks=pytest.mark.skipif(
+            SEARCHD is None, reason="searchd (Debian's sphinxsearch) is not installed"
+        ),
+    ),
+]
+
+
+def free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports."""
+    for _ in range(200):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no block of free ports")
+
+
+class Clusters:
+    """Clusters of searchd nodes in temporary folders, started on demand, stopped by pid."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.started: dict[str, Path] = {}
+
+    def __call__(self, name: str, shards: int = 2, replicas: int = 2) -> Path:
+        if name not in self.started:
+            from search.cluster import init_cluster, start_cluster
+
+            base = free_port_block(shards * replicas)
+            path = init_cluster(self.root / name, shards, replicas, "127.0.0.1", base)
+            self.started[name] = path
+            start_cluster(path)
+        return self.started[name]
+
+    def stop_all(self) -> None:
+        from search.cluster import cluster_status
+
+        for path in self.started.values():
+            for node in cluster_status(path):
+                if node["pid"]:
+                    os.kill(node["pid"], 15)
+        deadline = time.monotonic() + 30
+        for path in self.started.values():
+            while any(n["pid"] for n in cluster_status(path)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def clusters(tmp_path_factory) -> Iterator[Clusters]:
+    """Start clusters by name (2 shards x 2 replicas unless asked otherwise)."""
+    started = Clusters(tmp_path_factory.mktemp("clusters"))
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture(scope="session")
+def seed_cluster_path(clusters) -> Path:
+    """A 2 x 2 cluster holding the bundled corpus."""
+    path = clusters("seed")
+    build_index(SEED_CORPUS, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def news_cluster_path(clusters, tmp_path_factory) -> Path:
+    """A 2 x 2 cluster holding what news_index_path holds."""
+    corpus = tmp_path_factory.mktemp("news-cluster-corpus")
+    (corpus / "seed.txt").write_bytes(next(SEED_CORPUS.glob("*.txt")).read_bytes())
+    (corpus / "news.jsonl").write_bytes((TEST_DATA / "news.jsonl").read_bytes())
+    path = clusters("news")
+    build_index(corpus, path)
+    return path
+
+
+def index_path(backend: str, folder: Path, request: pytest.FixtureRequest) -> Path:
+    """Where a test writes its own index on that backend: a folder, or the shared scratch
+    cluster (each test that uses it builds first)."""
+    if backend == "whoosh":
+        return folder / "index"
+    return request.getfixturevalue("clusters")("scratch")
 
 
 @pytest.fixture(scope="session")

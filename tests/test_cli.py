@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_jsonl
+from conftest import BACKENDS, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,9 +24,13 @@ def veille(*args: str, cwd: Path | None = None, env: dict | None = None):
     )
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    index = tmp_path_factory.mktemp("cli") / "index"
+@pytest.fixture(scope="module", params=BACKENDS)
+def built(tmp_path_factory, request) -> Path:
+    """The bundled corpus built by `veille build`, into a folder or a 2 x 2 cluster."""
+    if request.param == "whoosh":
+        index = tmp_path_factory.mktemp("cli") / "index"
+    else:
+        index = request.getfixturevalue("clusters")("cli")
     run = veille("build", "--corpus", str(ROOT / "corpus"), "--index", str(index))
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"Built {index}: 1 articles, 14 passages in ")
@@ -148,7 +152,7 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         name: veille(name, "--help").stdout
         for name in (
             *("build", "add", "remove", "optimize", "query", "info", "check", "analyze"),
-            *("serve", "fetch", "alert"),
+            *("serve", "fetch", "alert", "cluster"),
         )
     }
     assert all(name in help_text for name in commands)

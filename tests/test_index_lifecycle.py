@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import BACKENDS, index_path
 
 from search import (
     CorpusError,
@@ -23,6 +24,7 @@ from search import (
     update_index,
 )
 from search.backends import store_for
+from search.backends.sphinx import store as sphinx_store
 from search.backends.whoosh.store import writer_lock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,13 +57,32 @@ def cli_build(corpus: Path, index: Path, prelude: str = "") -> list[str]:
 
 
 def generations(index: Path) -> list[str]:
+    if index.suffix == ".toml":  # a cluster: the live generation and the statistics files
+        live = (index.parent / "cluster.live").read_text()
+        return [live, *sorted(p.name for p in index.parent.glob("stats-*"))]
     return sorted(p.name for p in index.iterdir() if p.name.startswith(("gen-", ".building")))
+
+
+def held_lock(index: Path):
+    """The writers' lock of an index, held by the test."""
+    if index.suffix == ".toml":
+        return sphinx_store.writer_lock(index.parent)
+    return writer_lock(index)
 
 
 @pytest.fixture
 def first(tmp_path) -> Path:
     corpus = write_corpus(tmp_path / "v1", [("a", "Rabat", "Le port de Tanger s’agrandit.")])
     index = tmp_path / "index"
+    build_index(corpus, index)
+    return index
+
+
+@pytest.fixture(params=BACKENDS)
+def any_first(request, tmp_path) -> Path:
+    """``first`` on the embedded index, and on a 2 x 2 cluster."""
+    corpus = write_corpus(tmp_path / "v1", [("a", "Rabat", "Le port de Tanger s’agrandit.")])
+    index = index_path(request.param, tmp_path, request)
     build_index(corpus, index)
     return index
 
@@ -95,7 +116,8 @@ def test_a_reader_of_the_old_generation_keeps_answering(first, tmp_path):
     backend.close()
 
 
-def test_failed_build_leaves_the_live_index_untouched(first, tmp_path):
+def test_failed_build_leaves_the_live_index_untouched(any_first, tmp_path):
+    first = any_first
     before = generations(first)
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -137,9 +159,10 @@ def test_index_from_another_version_asks_for_a_rebuild(first):
         Index.open(first)
 
 
-def test_second_writer_is_refused_clearly(first, tmp_path):
+def test_second_writer_is_refused_clearly(any_first, tmp_path):
+    first = any_first
     corpus = write_corpus(tmp_path / "v2", [("b", "T", "Fès.")])
-    with writer_lock(first), pytest.raises(IndexLockedError, match="another veille command"):
+    with held_lock(first), pytest.raises(IndexLockedError, match="another veille command"):
         build_index(corpus, first)
     build_index(corpus, first)  # the lock is free again
 
@@ -163,7 +186,8 @@ def test_kill_during_build_keeps_the_previous_index(first, tmp_path):
     assert [p for p in generations(first) if p.startswith(".building")] == []
 
 
-def test_add_replace_skip_and_remove(first, tmp_path):
+def test_add_replace_skip_and_remove(any_first, tmp_path):
+    first = any_first
     index = Index.open(first)
     update = write_corpus(
         tmp_path / "u",

@@ -99,6 +99,22 @@ def test_only_the_whoosh_backend_imports_whoosh():
     assert importers == {("search", "backends", "whoosh")}
 
 
+def test_only_the_sphinx_backend_imports_pymysql():
+    import ast
+
+    importers = set()
+    for path in sorted([*ROOT.glob("search/**/*.py"), *ROOT.glob("web/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(name == "pymysql" or name.startswith("pymysql.") for name in names):
+                importers.add(path.relative_to(ROOT).parts[:3])
+    assert importers == {("search", "backends", "sphinx")}
+
+
 def test_the_package_version_is_the_projects():
     import tomllib
 

@@ -4,9 +4,28 @@ import datetime as dt
 import json
 
 import pytest
+from conftest import BACKENDS
 
 from search import Hit, Index, Results, build_index
 from search.index import PARTIAL_MATCH_NOTE
+
+# Every test here runs on the embedded index and on a 2 x 2 cluster of searchd nodes.
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def seed_index(request) -> Index:
+    name = "seed_index_path" if request.param == "whoosh" else "seed_cluster_path"
+    index = Index.open(request.getfixturevalue(name))
+    yield index
+    index.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def news_index(request) -> Index:
+    name = "news_index_path" if request.param == "whoosh" else "news_cluster_path"
+    index = Index.open(request.getfixturevalue(name))
+    yield index
+    index.close()
 
 
 def passage_texts(results: Results) -> list[str]:

@@ -25,6 +25,7 @@ from search import (
     Index,
     IndexDamagedError,
     IndexNotFoundError,
+    IndexUnavailableError,
     IndexVersionError,
     ParameterError,
     Results,
@@ -477,9 +478,17 @@ def _bad_parameter(error: ParameterError) -> ResponseReturnValue:
 @bp.app_errorhandler(IndexNotFoundError)
 @bp.app_errorhandler(IndexVersionError)
 @bp.app_errorhandler(IndexDamagedError)
+@bp.app_errorhandler(IndexUnavailableError)
 def _index_unavailable(error: Exception) -> ResponseReturnValue:
     current_app.logger.warning("index unavailable: %s", error)
-    if isinstance(error, IndexDamagedError):
+    if isinstance(error, IndexUnavailableError):
+        # A shard of a cluster with no replica up: no answer rather than a smaller total.
+        message = (
+            "Une partie de l'index ne répond pas : les recherches reprendront dès qu'elle "
+            "sera de nouveau disponible."
+        )
+        api_message = f"index unavailable: {error}"
+    elif isinstance(error, IndexDamagedError):
         message = (
             "L'index est endommagé : il doit être reconstruit (veille build). "
             "Les recherches reprendront ensuite."

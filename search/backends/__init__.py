@@ -1,4 +1,5 @@
-"""Storage engines behind one seam (``base``): whoosh files, the embedded default."""
+"""Storage engines behind one seam (``base``): whoosh files, the embedded default, and a
+cluster of Sphinx searchd nodes (a path ending in ``.toml``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from .base import Backend, Store
 
 
 def store_for(path: str | os.PathLike) -> Store:
-    """The store that reads and writes the index at path."""
+    """The store that reads and writes the index at path: a cluster's ``.toml`` config, or
+    an index folder."""
+    if str(path).endswith(".toml"):
+        from .sphinx import SphinxStore
+
+        return SphinxStore()
     from .whoosh import WhooshStore
 
     return WhooshStore()

@@ -1,0 +1,326 @@
+"""The searchd processes of a cluster, and SphinxQL connections to them.
+
+The only module that imports pymysql. Each node is one ``searchd`` run without its watchdog
+(``watchdog = 0``), so the pid in its pid file is the process that serves: a SIGKILL to it
+takes the node down. ``start`` returns once every node answers a query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pymysql
+
+from ...errors import IndexUnavailableError, VeilleError
+from .config import Cluster, Node
+
+T = TypeVar("T")
+CONNECT_TIMEOUT = 1.0
+# A node that failed is not asked again for this long (unless no other replica answers).
+DOWN_SECONDS = 2.0
+
+
+class NodeError(IndexUnavailableError):
+    """A node did not answer, or answered with an error."""
+
+
+class ClusterUnavailableError(IndexUnavailableError):
+    """No replica of a shard answers: the cluster cannot give a complete answer."""
+
+
+class QueryError(VeilleError):
+    """A node refused a query (its index is not the one Veille writes, say)."""
+
+
+NETWORK_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+QUERY_ERRORS = (pymysql.err.ProgrammingError, pymysql.err.InternalError)
+
+
+def connect(node: Node, timeout: float = 30.0) -> pymysql.Connection:
+    """A SphinxQL connection to a node (NodeError naming it if it does not answer)."""
+    try:
+        return pymysql.connect(
+            host=node.host,
+            port=node.port,
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            autocommit=True,
+            charset="utf8",
+        )
+    except NETWORK_ERRORS as e:
+        raise NodeError(f"{node.name} does not answer ({_reason(e)})") from None
+
+
+def _reason(error: Exception) -> str:
+    args = getattr(error, "args", ())
+    if len(args) >= 2 and isinstance(args[1], str):
+        return args[1].split("(")[0].strip() or str(error)
+    return str(error) or type(error).__name__
+
+
+class Pool:
+    """Connections to a cluster's nodes, reused by the threads of a backend.
+
+    ``run(shard, fn)`` calls ``fn(cursor)`` on one replica of the shard, trying the next
+    replica when one fails; a failed node is skipped for a while.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self._idle: dict[Node, queue.SimpleQueue] = {n: queue.SimpleQueue() for n in cluster.nodes}
+        self._down: dict[Node, float] = {}
+        self._turn = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _order(self, shard: int) -> list[Node]:
+        nodes = self.cluster.shard_nodes(shard)
+        with self._lock:
+            self._turn += 1
+            turn = self._turn
+        nodes = nodes[turn % len(nodes) :] + nodes[: turn % len(nodes)]
+        now = time.monotonic()
+        up = [n for n in nodes if self._down.get(n, 0.0) <= now]
+        return up + [n for n in nodes if n not in up]
+
+    @contextlib.contextmanager
+    def cursor(self, node: Node) -> Iterator:
+        try:
+            conn = self._idle[node].get_nowait()
+        except queue.Empty:
+            conn = connect(node)
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
+        if self._closed:
+            conn.close()
+        else:
+            self._idle[node].put(conn)
+
+    def on_node(self, node: Node, fn: Callable[..., T]) -> T:
+        """``fn(cursor)`` on this node; NodeError naming it on a failure."""
+        try:
+            with self.cursor(node) as cur:
+                result = fn(cur)
+        except NodeError:
+            self._down[node] = time.monotonic() + DOWN_SECONDS
+            raise
+        except NETWORK_ERRORS as e:
+            self._down[node] = time.monotonic() + DOWN_SECONDS
+            raise NodeError(f"{node.name} failed ({_reason(e)})") from None
+        except QUERY_ERRORS as e:  # the same on every replica: not one to retry
+            raise QueryError(f"{node.name} refused a query: {e.args[-1]}") from None
+        self._down.pop(node, None)
+        return result
+
+    def run(self, shard: int, fn: Callable[..., T]) -> T:
+        """``fn(cursor)`` on the first replica of the shard that answers."""
+        failures = []
+        for node in self._order(shard):
+            try:
+                return self.on_node(node, fn)
+            except NodeError as e:
+                failures.append(str(e))
+        raise ClusterUnavailableError(
+            f"shard {shard} of {self.cluster.path} is unavailable: " + "; ".join(failures)
+        )
+
+    def close(self) -> None:
+        self._closed = True
+        for idle in self._idle.values():
+            while True:
+                try:
+                    conn = idle.get_nowait()
+                except queue.Empty:
+                    break
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+
+# --- processes --------------------------------------------------------------------------
+
+
+def node_pid(node: Node) -> int | None:
+    """The pid of the node's searchd if it is running (from its pid file), else None."""
+    try:
+        pid = int(node.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a dead process its parent has not reaped yet is not a running node
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def answers(node: Node) -> bool:
+    try:
+        conn = connect(node, timeout=2.0)
+    except NodeError:
+        return False
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW STATUS")
+            cur.fetchall()
+        return True
+    except NETWORK_ERRORS + QUERY_ERRORS:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def _searchd() -> str:
+    found = shutil.which("searchd") or shutil.which("searchd", path="/usr/bin:/usr/sbin")
+    if found is None:
+        raise NodeError("searchd is not installed (Debian: apt-get install sphinxsearch)")
+    return found
+
+
+def start_node(node: Node) -> int:
+    """Start the node's searchd (it daemonizes); returns its pid once it has written it."""
+    if not node.config_file.exists():
+        raise NodeError(f"{node.name}: no {node.config_file}: run `veille cluster init`")
+    if (pid := node_pid(node)) is not None:
+        return pid
+    run = subprocess.run(
+        [_searchd(), "--config", str(node.config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=node.folder,
+    )
+    if run.returncode != 0:
+        lines = [x for x in (run.stderr + run.stdout).splitlines() if "FATAL" in x or "ERROR" in x]
+        raise NodeError(f"{node.name}: searchd did not start: {(lines or ['?'])[-1].strip()}")
+    deadline = time.monotonic() + 10
+    while (pid := node_pid(node)) is None:
+        if time.monotonic() > deadline:
+            raise NodeError(f"{node.name}: searchd wrote no pid file ({node.pid_file})")
+        time.sleep(0.05)
+    return pid
+
+
+def start_cluster(cluster: Cluster, timeout: float = 60.0) -> list[int]:
+    """Start every node; return once every node answers a query (their pids)."""
+    pids = [start_node(node) for node in cluster.nodes]
+    deadline = time.monotonic() + timeout
+    for node in cluster.nodes:
+        while not answers(node):
+            if node_pid(node) is None:
+                raise NodeError(f"{node.name}: searchd stopped; see {node.folder / 'searchd.log'}")
+            if time.monotonic() > deadline:
+                raise NodeError(f"{node.name} does not answer after {timeout:.0f} s")
+            time.sleep(0.1)
+    return pids
+
+
+def stop_node(node: Node, timeout: float = 30.0) -> bool:
+    """Stop the node's searchd (SIGTERM, then SIGKILL); False if it was not running."""
+    pid = node_pid(node)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    return True
+
+
+def stop_cluster(cluster: Cluster) -> int:
+    """Stop every node; returns how many were running."""
+    return sum(stop_node(node) for node in cluster.nodes)
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    shard: int
+    replica: int
+    address: str
+    pid: int | None
+    state: str  # "up", "down" (not running), "not answering", "stale" (disagrees)
+    articles: int | None
+
+    def to_dict(self) -> dict:
+        return {
+            "shard": self.shard,
+            "replica": self.replica,
+            "address": self.address,
+            "pid": self.pid,
+            "state": self.state,
+            "articles": self.articles,
+        }
+
+
+def _articles_on(node: Node, index: str | None) -> int | None:
+    if index is None:
+        return 0
+    try:
+        conn = connect(node, timeout=5.0)
+    except NodeError:
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM {index} WHERE lead=1")
+            return int(cur.fetchall()[0][0])
+    except NETWORK_ERRORS + QUERY_ERRORS:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def cluster_status(
+    cluster: Cluster, index: str | None, expected: dict[int, int] | None = None
+) -> list[NodeStatus]:
+    """Each node: its pid, whether it answers, how many articles its live index holds.
+
+    A replica holding another count of articles than Veille's catalog says its shard holds
+    (``expected``), or than its shard's other replicas, is "stale" (a write missed it: run
+    the same `veille add` again, or `veille build`).
+    """
+    found = []
+    for node in cluster.nodes:
+        pid = node_pid(node)
+        articles = _articles_on(node, index) if pid is not None else None
+        state = "down" if pid is None else ("up" if articles is not None else "not answering")
+        found.append([node, pid, state, articles])
+    for shard in range(cluster.shards):
+        counts = [f[3] for f in found if f[0].shard == shard and f[3] is not None]
+        if expected is not None or len(set(counts)) > 1:
+            most = max(set(counts), key=lambda c: (counts.count(c), c), default=0)
+            most = expected.get(shard, 0) if expected is not None else most
+            for f in found:
+                if f[0].shard == shard and f[3] is not None and f[3] != most:
+                    f[2] = "stale"
+    return [
+        NodeStatus(n.shard, n.replica, n.address, pid, state, articles)
+        for n, pid, state, articles in found
+    ]

@@ -1,0 +1,133 @@
+"""What Veille keeps about a cluster's generation, beside ``cluster.toml``: its catalog and
+its statistics (SQLite, ``stats-a.sqlite`` / ``stats-b.sqlite``).
+
+- ``articles``: each article's number, shard, content hash, passage count, cluster and
+  near-duplicate signature: what the cluster holds, by Veille's account.
+- ``terms``: the document frequency of each term in each field, over the whole cluster
+  (``x`` text stems, ``t`` title stems, ``e`` words as written, in passages; ``a`` text
+  stems in whole articles; ``s`` spelling words, in articles).
+- ``totals``: documents and total length of each field.
+
+Every shard is scored with these figures (global IDF and average lengths), so one shard
+and many rank alike, and as the embedded backend does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from ...analysis import ANALYZER_VERSION
+from ...errors import IndexVersionError
+from .config import CLUSTER_SCHEMA_VERSION, Cluster
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    article_id TEXT PRIMARY KEY, art INTEGER NOT NULL UNIQUE, shard INTEGER NOT NULL,
+    hash TEXT NOT NULL, passages INTEGER NOT NULL, cluster TEXT NOT NULL,
+    signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS terms (
+    field TEXT NOT NULL, term TEXT NOT NULL, df INTEGER NOT NULL, PRIMARY KEY (field, term))
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totals (field TEXT PRIMARY KEY, docs INTEGER, length INTEGER);
+"""
+
+
+def stats_path(cluster: Cluster, generation: str) -> Path:
+    return cluster.folder / f"stats-{generation}.sqlite"
+
+
+def create(path: Path) -> sqlite3.Connection:
+    """A new, empty statistics file (a build writes it under a temporary name)."""
+    path.unlink(missing_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA)
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    db.executemany(
+        "INSERT INTO meta VALUES (?, ?)",
+        [
+            ("schema_version", str(CLUSTER_SCHEMA_VERSION)),
+            ("analyzer_version", str(ANALYZER_VERSION)),
+            ("built_at", stamp),
+            ("revision", "0"),
+            ("next_art", "1"),
+        ],
+    )
+    return db
+
+
+def open_stats(path: Path, readonly: bool = True) -> sqlite3.Connection:
+    """Open a generation's statistics; IndexVersionError if another version wrote them."""
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}?mode=rw"
+    db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        meta = dict(db.execute("SELECT name, value FROM meta"))
+    except sqlite3.Error:
+        db.close()
+        raise IndexVersionError(f"{path} is unreadable: run `veille build`") from None
+    schema, analyzer = meta.get("schema_version"), meta.get("analyzer_version")
+    if schema != str(CLUSTER_SCHEMA_VERSION) or analyzer != str(ANALYZER_VERSION):
+        db.close()
+        raise IndexVersionError(
+            f"the cluster index was built by another version of Veille (schema {schema}, "
+            f"analyzer {analyzer}; this version reads schema {CLUSTER_SCHEMA_VERSION}, "
+            f"analyzer {ANALYZER_VERSION}): run `veille build` to rebuild it"
+        )
+    return db
+
+
+def meta(db: sqlite3.Connection) -> dict[str, str]:
+    return dict(db.execute("SELECT name, value FROM meta"))
+
+
+def set_meta(db: sqlite3.Connection, name: str, value: object) -> None:
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value)))
+
+
+def add_counts(db: sqlite3.Connection, df: Counter, lengths: Counter, docs: Counter) -> None:
+    """Add (or, with negative counts, take away) document frequencies and totals."""
+    db.executemany(
+        "INSERT INTO terms VALUES (?, ?, ?) ON CONFLICT (field, term) DO UPDATE SET"
+        " df = df + excluded.df",
+        ((f, t, n) for (f, t), n in df.items() if n),
+    )
+    db.execute("DELETE FROM terms WHERE df <= 0")
+    for name in set(lengths) | set(docs):
+        db.execute(
+            "INSERT INTO totals VALUES (?, ?, ?) ON CONFLICT (field) DO UPDATE SET"
+            " docs = docs + excluded.docs, length = length + excluded.length",
+            (name, docs.get(name, 0), lengths.get(name, 0)),
+        )
+
+
+def totals(db: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    return {f: (int(d), int(n)) for f, d, n in db.execute("SELECT field, docs, length FROM totals")}
+
+
+def frequencies(db: sqlite3.Connection, field: str, terms: Iterable[str]) -> dict[str, int]:
+    wanted = list(dict.fromkeys(terms))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            db.execute(
+                f"SELECT term, df FROM terms WHERE field = ? AND term IN ({marks})",
+                [field, *chunk],
+            )
+        )
+    return found
+
+
+def with_prefix(db: sqlite3.Connection, field: str, prefix: str) -> list[tuple[str, int]]:
+    """(term, df) of the field's terms starting with prefix."""
+    return list(
+        db.execute(
+            "SELECT term, df FROM terms WHERE field = ? AND term >= ? AND term < ?",
+            (field, prefix, prefix + "\U0010ffff"),
+        )
+    )

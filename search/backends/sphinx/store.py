@@ -1,0 +1,461 @@
+"""Writing a cluster: builds into the spare generation, updates of the live one.
+
+A build empties the generation that is not live (``veille_b`` while ``veille_a`` serves) on
+every node, writes each article to every replica of its shard, writes the statistics file
+of that generation, and only then names it in ``cluster.live``: readers switch at once, and
+a failed build leaves the live generation serving.
+
+An update writes each new or changed article (content hash) to every replica of its shard.
+A replica that fails is named in the error, after the others are written; the articles it
+missed are remembered (``pending``), and running the same update again writes them to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from ...corpus import Article
+from ...errors import IndexLockedError, VeilleError
+from ..base import Changes, IndexedArticle
+from . import stats
+from .config import Cluster, Node, read_cluster, read_live, write_live
+from .nodes import NETWORK_ERRORS, QUERY_ERRORS, NodeError, connect
+from .schema import check_schema, insert_sql
+from .terms import PreparedArticle, prepare, row_id, shard_of
+
+_BATCH_ROWS = 400
+_PENDING = """CREATE TABLE IF NOT EXISTS pending (
+    article_id TEXT NOT NULL, node TEXT NOT NULL, art INTEGER NOT NULL,
+    passages INTEGER NOT NULL, PRIMARY KEY (article_id, node))"""
+
+
+class ReplicaWriteError(VeilleError):
+    """A replica could not be written: the others were; running the same command again
+    completes it."""
+
+
+def article_hash(article: Article) -> str:
+    """A digest of everything indexed about an article, to skip unchanged ones on update."""
+    h = hashlib.blake2b(digest_size=16)
+    parts = (article.id, article.title, str(article.date), article.source, article.url)
+    for part in (*parts, article.category):
+        h.update(str(part).encode() + b"\x00")
+    for paragraph in article.paragraphs:
+        h.update(paragraph.encode() + b"\x00")
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def writer_lock(folder: Path, wait: float = 0.0) -> Iterator[None]:
+    """The cluster's one writers' lock (an flock, released by the system if its holder dies)."""
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+                    raise IndexLockedError(
+                        f"another veille command (pid {holder or '?'}) is writing the "
+                        f"cluster at {folder}; wait for it to finish and try again"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+class _Writers:
+    """One connection per node; a node that fails is remembered, not retried in this run."""
+
+    def __init__(self, cluster: Cluster, index: str, strict: bool) -> None:
+        self.cluster = cluster
+        self.index = index
+        self.strict = strict  # a build: any failure fails it
+        self.conns: dict[Node, object] = {}
+        self.failed: dict[Node, str] = {}
+        self.sql = insert_sql(index)
+
+    def _cursor(self, node: Node):
+        conn = self.conns.get(node)
+        if conn is None:
+            conn = self.conns[node] = connect(node, timeout=300)
+        return conn.cursor()
+
+    def execute(self, node: Node, sql: str, rows: list | None = None) -> bool:
+        """Run on one node; False (the node remembered as failed) if it fails."""
+        if node in self.failed:
+            return False
+        try:
+            with self._cursor(node) as cur:
+                if rows is None:
+                    cur.execute(sql)
+                else:
+                    cur.executemany(sql, rows)
+            return True
+        except (NodeError, *NETWORK_ERRORS, *QUERY_ERRORS) as e:
+            self.failed[node] = str(e).replace(node.name, "").strip() or type(e).__name__
+            conn = self.conns.pop(node, None)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            if self.strict:
+                raise NodeError(f"{node.name} could not be written: {e}") from None
+            return False
+
+    def write_rows(self, shard: int, rows: list[tuple]) -> list[Node]:
+        """Write rows to every replica of the shard; the replicas that failed."""
+        encoded = [(*row[:-1], json.dumps(row[-1], separators=(",", ":"))) for row in rows]
+        return [
+            node
+            for node in self.cluster.shard_nodes(shard)
+            if not self.execute(node, self.sql, encoded)
+        ]
+
+    def delete(self, node: Node, ids: list[int]) -> bool:
+        ok = True
+        for start in range(0, len(ids), 1000):
+            chunk = ",".join(str(i) for i in ids[start : start + 1000])
+            ok &= self.execute(node, f"DELETE FROM {self.index} WHERE id IN ({chunk})")
+        return ok
+
+    def close(self) -> None:
+        for conn in self.conns.values():
+            with contextlib.suppress(Exception):
+                conn.close()
+        self.conns.clear()
+
+
+def _contribution(prepared: PreparedArticle) -> bytes:
+    """What an article adds to the statistics, kept to take it away when it changes."""
+    data = {
+        "df": [[f, t] for (f, t) in prepared.df],
+        "lengths": dict(prepared.lengths),
+        "passages": len(prepared.rows),
+    }
+    return zlib.compress(json.dumps(data, ensure_ascii=False).encode())
+
+
+def _counts(blob: bytes, sign: int) -> tuple[Counter, Counter, Counter]:
+    data = json.loads(zlib.decompress(blob))
+    df = Counter({(f, t): sign for f, t in data["df"]})
+    lengths = Counter({f: sign * n for f, n in data["lengths"].items()})
+    passages = data["passages"]
+    docs = Counter({"x": sign * passages, "t": sign * passages, "e": sign * passages})
+    docs.update({"a": sign, "s": sign})
+    return df, lengths, docs
+
+
+def _catalog_schema(db: sqlite3.Connection) -> None:
+    db.execute(_PENDING)
+    with contextlib.suppress(sqlite3.OperationalError):
+        db.execute("ALTER TABLE articles ADD COLUMN contribution BLOB")
+
+
+def build(
+    path: str | os.PathLike, articles: Iterable[IndexedArticle], wait: float = 0.0
+) -> tuple[str, int, int]:
+    """Write every article into the spare generation, then make it the live one."""
+    cluster = read_cluster(path)
+    with writer_lock(cluster.folder, wait):
+        try:
+            live = read_live(cluster)
+        except VeilleError:
+            live = None
+        target = "b" if live == "a" else "a"
+        index = f"veille_{target}"
+        writers = _Writers(cluster, index, strict=True)
+        tmp = stats.stats_path(cluster, target).with_suffix(".building")
+        db = stats.create(tmp)
+        try:
+            check_schema(cluster, index)
+            for node in cluster.nodes:
+                writers.execute(node, f"TRUNCATE RTINDEX {index}")
+            n_articles, n_passages = _write_all(cluster, writers, db, articles)
+            for node in cluster.nodes:
+                writers.execute(node, f"FLUSH RTINDEX {index}")
+            db.commit()
+        except BaseException:
+            db.close()
+            tmp.unlink(missing_ok=True)  # the live generation and its statistics are as they were
+            raise
+        finally:
+            writers.close()
+            db.close()
+        os.replace(tmp, stats.stats_path(cluster, target))
+        write_live(cluster, target)
+    return target, n_articles, n_passages
+
+
+def _write_all(
+    cluster: Cluster, writers: _Writers, db: sqlite3.Connection, articles: Iterable[IndexedArticle]
+) -> tuple[int, int]:
+    _catalog_schema(db)
+    df: Counter = Counter()
+    lengths: Counter = Counter()
+    buffers: dict[int, list] = {shard: [] for shard in range(cluster.shards)}
+    n_articles = n_passages = 0
+    art = 0
+    # Each shard's rows are written by a thread of its own (its nodes' connections are used
+    # by that thread alone), while this one analyzes the next articles.
+    shard_writers = [ThreadPoolExecutor(max_workers=1) for _ in range(cluster.shards)]
+    sent: list[list[Future]] = [[] for _ in range(cluster.shards)]
+
+    def send(shard: int, rows: list) -> None:
+        while len(sent[shard]) >= 4:  # a bounded backlog: memory stays small
+            sent[shard].pop(0).result()
+        sent[shard].append(shard_writers[shard].submit(writers.write_rows, shard, rows))
+
+    try:
+        for item in articles:
+            art += 1
+            shard = shard_of(item.article.id, cluster.shards)
+            prepared = prepare(item, art, shard, article_hash(item.article))
+            df.update(prepared.df)
+            lengths.update(prepared.lengths)
+            _catalog_row(db, prepared)
+            buffers[shard].extend(prepared.rows)
+            if len(buffers[shard]) >= _BATCH_ROWS:
+                send(shard, buffers[shard])
+                buffers[shard] = []
+            n_articles += 1
+            n_passages += len(prepared.rows)
+        for shard, rows in buffers.items():
+            if rows:
+                send(shard, rows)
+        for futures in sent:
+            for future in futures:
+                future.result()
+    finally:
+        for executor in shard_writers:
+            executor.shutdown(wait=True, cancel_futures=True)
+    docs = Counter({"x": n_passages, "t": n_passages, "e": n_passages})
+    docs.update({"a": n_articles, "s": n_articles})
+    stats.add_counts(db, df, lengths, docs)
+    stats.set_meta(db, "next_art", art + 1)
+    return n_articles, n_passages
+
+
+def _catalog_row(db: sqlite3.Connection, prepared: PreparedArticle) -> None:
+    item = prepared.item
+    db.execute(
+        "INSERT OR REPLACE INTO articles"
+        " (article_id, art, shard, hash, passages, cluster, signature, contribution)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            item.article.id,
+            prepared.art,
+            prepared.shard,
+            prepared.digest,
+            len(prepared.rows),
+            item.cluster,
+            item.signature,
+            _contribution(prepared),
+        ),
+    )
+
+
+def _extra_ids(art: int, shard: int, old: int, new: int) -> list[int]:
+    return [row_id(art, position, shard) for position in range(new, old)]
+
+
+class _Update:
+    """One update of the live generation: catalog and statistics in one SQLite transaction,
+    rows written to every replica of each article's shard."""
+
+    def __init__(self, cluster: Cluster, db: sqlite3.Connection, writers: _Writers) -> None:
+        self.cluster, self.db, self.writers = cluster, db, writers
+        self.df: Counter = Counter()
+        self.lengths: Counter = Counter()
+        self.docs: Counter = Counter()
+        self.added = self.replaced = self.unchanged = self.removed = self.passages = 0
+        self.missing: list[str] = []
+        self.missed: Counter = Counter()  # node -> articles it missed
+        self.next_art = int(stats.meta(db)["next_art"])
+
+    def _catalog(self, article_id: str):
+        return self.db.execute(
+            "SELECT art, shard, hash, passages, contribution FROM articles WHERE article_id = ?",
+            (article_id,),
+        ).fetchone()
+
+    def _pending(self, article_id: str) -> list[tuple[Node, int, int]]:
+        rows = self.db.execute(
+            "SELECT node, art, passages FROM pending WHERE article_id = ?", (article_id,)
+        ).fetchall()
+        by_address = {n.address: n for n in self.cluster.nodes}
+        return [(by_address[a], art, p) for a, art, p in rows if a in by_address]
+
+    def _take_away(self, blob: bytes | None) -> None:
+        if blob:
+            df, lengths, docs = _counts(blob, -1)
+            self.df.update(df)
+            self.lengths.update(lengths)
+            self.docs.update(docs)
+
+    def _remember_missed(self, article_id: str, nodes: list[Node], art: int, passages: int):
+        for node in nodes:
+            self.missed[node] += 1
+            self.db.execute(
+                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?)",
+                (article_id, node.address, art, passages),
+            )
+
+    def remove(self, article_id: str) -> None:
+        found = self._catalog(article_id)
+        pending = self._pending(article_id)
+        if found is None and not pending:
+            self.missing.append(article_id)
+            return
+        self.db.execute("DELETE FROM pending WHERE article_id = ?", (article_id,))
+        if found is None:  # removed before, but a replica missed it: remove it there now
+            for node, art, passages in pending:
+                ids = _extra_ids(art, node.shard, passages, 0)
+                if not self.writers.delete(node, ids):
+                    self._remember_missed(article_id, [node], art, passages)
+            self.removed += 1
+            return
+        art, shard, _hash, passages, blob = found
+        failed = [
+            node
+            for node in self.cluster.shard_nodes(shard)
+            if not self.writers.delete(node, _extra_ids(art, shard, passages, 0))
+        ]
+        self._remember_missed(article_id, failed, art, passages)
+        self.db.execute("DELETE FROM articles WHERE article_id = ?", (article_id,))
+        self._take_away(blob)
+        self.removed += 1
+
+    def add(self, item: IndexedArticle) -> None:
+        article_id = item.article.id
+        digest = article_hash(item.article)
+        found = self._catalog(article_id)
+        pending = self._pending(article_id)
+        if found is not None and found[2] == digest and not pending:
+            self.unchanged += 1
+            return
+        shard = shard_of(article_id, self.cluster.shards)
+        art = found[0] if found is not None else self._new_art()
+        prepared = prepare(item, art, shard, digest)
+        old_passages = max([found[3] if found else 0, *(p for _, _, p in pending)])
+        if found is not None and found[2] == digest:  # written before, but a replica missed it
+            targets = [node for node, _, _ in pending]
+            self.unchanged += 1
+        else:
+            targets = self.cluster.shard_nodes(shard)
+            if found is None:
+                self.added += 1
+            else:
+                self.replaced += 1
+                self._take_away(found[4])
+            self.df.update(prepared.df)
+            self.lengths.update(prepared.lengths)
+            n = len(prepared.rows)
+            self.docs.update({"x": n, "t": n, "e": n, "a": 1, "s": 1})
+            self.passages += n
+            _catalog_row(self.db, prepared)
+        self.db.execute("DELETE FROM pending WHERE article_id = ?", (article_id,))
+        extra = _extra_ids(art, shard, old_passages, len(prepared.rows))
+        encoded = [(*r[:-1], json.dumps(r[-1], separators=(",", ":"))) for r in prepared.rows]
+        failed = [
+            node
+            for node in targets
+            if not self.writers.execute(node, self.writers.sql, encoded)
+            or not self.writers.delete(node, extra)
+        ]
+        self._remember_missed(article_id, failed, art, max(old_passages, len(prepared.rows)))
+
+    def _new_art(self) -> int:
+        art = self.next_art
+        self.next_art += 1
+        return art
+
+    def commit(self) -> Changes:
+        stats.add_counts(self.db, self.df, self.lengths, self.docs)
+        stats.set_meta(self.db, "next_art", self.next_art)
+        if self.added or self.replaced or self.removed:  # readers reopen on a new revision
+            revision = int(stats.meta(self.db)["revision"]) + 1
+            stats.set_meta(self.db, "revision", revision)
+        self.db.commit()
+        return Changes(
+            self.added,
+            self.replaced,
+            self.unchanged,
+            self.removed,
+            self.passages,
+            tuple(self.missing),
+        )
+
+
+def update(
+    path: str | os.PathLike,
+    articles: Iterable[IndexedArticle],
+    remove: Iterable[str],
+    wait: float = 0.0,
+) -> Changes:
+    """Add or replace articles (by id, unchanged ones skipped) and remove articles by id.
+
+    ReplicaWriteError names the replicas that could not be written, once the others are
+    (and the statistics) committed: the same command run again writes what they missed.
+    """
+    cluster = read_cluster(path)
+    with writer_lock(cluster.folder, wait):
+        live = read_live(cluster)
+        db = stats.open_stats(stats.stats_path(cluster, live), readonly=False)
+        writers = _Writers(cluster, f"veille_{live}", strict=False)
+        try:
+            _catalog_schema(db)
+            check_schema(cluster, f"veille_{live}", strict=False)
+            run = _Update(cluster, db, writers)
+            for article_id in remove:
+                run.remove(article_id)
+            for item in articles:
+                run.add(item)
+            changes = run.commit()
+        finally:
+            writers.close()
+            db.close()
+    if writers.failed:
+        named = "; ".join(
+            f"{node.name} missed {run.missed[node]} article(s): {reason}"
+            for node, reason in writers.failed.items()
+        )
+        raise ReplicaWriteError(
+            f"not every replica was written ({named}); the others were: run the same "
+            "command again once the replica answers"
+        )
+    return changes
+
+
+def optimize(path: str | os.PathLike, wait: float = 0.0) -> int:
+    """Merge each node's disk chunks of the live generation (OPTIMIZE INDEX)."""
+    cluster = read_cluster(path)
+    with writer_lock(cluster.folder, wait):
+        index = f"veille_{read_live(cluster)}"
+        writers = _Writers(cluster, index, strict=True)
+        try:
+            for node in cluster.nodes:
+                writers.execute(node, f"FLUSH RTINDEX {index}")
+                writers.execute(node, f"OPTIMIZE INDEX {index}")
+        finally:
+            writers.close()
+    return len(cluster.nodes)

@@ -1,0 +1,178 @@
+"""Veille's terms as Sphinx tokens, and a passage as the row a node stores.
+
+Veille's French chain makes the terms (stems, words as written); Sphinx only indexes them.
+A term of ``a-z0-9`` is its own token; any other (accents kept by the spelling chain,
+apostrophes of aujourd'hui, other scripts) is ``_`` and its UTF-8 in hex, and a token
+longer than Sphinx keeps (42 bytes) is ``_h`` and a digest: the node's charset_table is
+``0..9, a..z, _``, so every token stays whole and no two terms share one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ...analysis import (
+    WordChain,
+    exact_analyzer,
+    spelling_analyzer,
+    text_analyzer,
+    word_matches,
+)
+from ...passages import Passage
+from ..base import IndexedArticle
+
+_PLAIN = re.compile(r"[a-z0-9]+")
+_MAX_TOKEN = 40
+# The article numbers, positions and shards packed in a row id (see row_id).
+POSITION_BITS = 16
+SHARD_BITS = 8
+
+
+@lru_cache(maxsize=500_000)
+def token(term: str) -> str:
+    """The Sphinx token of a Veille term (a word of [0-9a-z_] that Sphinx keeps whole)."""
+    if _PLAIN.fullmatch(term) and len(term) <= _MAX_TOKEN:
+        return term
+    encoded = "_" + term.encode("utf-8").hex()
+    if len(encoded) <= _MAX_TOKEN:
+        return encoded
+    return "_h" + hashlib.blake2b(term.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def key(term: str) -> str:
+    """The JSON key of a term's frequency (an identifier SphinxQL can name: tf.x.k…)."""
+    return "k" + token(term)
+
+
+def row_id(art: int, position: int, shard: int) -> int:
+    """A passage's row id on its node: article number, position and shard in one integer."""
+    return (((art << POSITION_BITS) | position) << SHARD_BITS) | shard
+
+
+def row_parts(row: int) -> tuple[int, int, int]:
+    """(article number, position, shard) of a row id."""
+    shard = row & ((1 << SHARD_BITS) - 1)
+    position = (row >> SHARD_BITS) & ((1 << POSITION_BITS) - 1)
+    return row >> (SHARD_BITS + POSITION_BITS), position, shard
+
+
+def shard_of(article_id: str, shards: int) -> int:
+    """The shard that holds an article: a hash of its id (crc32, stable across versions)."""
+    return zlib.crc32(article_id.encode("utf-8")) % shards
+
+
+# whoosh stores a field's length in one byte: the embedded backend scores with the length
+# that byte gives back (the smallest of these at least the real length). Same formula here.
+_LENGTHS = [round((1.033**i - 1) * 27) for i in range(256)]
+
+
+def quantized(length: int) -> int:
+    """A field length as the embedded backend reads it back."""
+    if length >= _LENGTHS[-1]:
+        return _LENGTHS[-1]
+    return _LENGTHS[bisect.bisect_left(_LENGTHS, length)]
+
+
+# Every filter after the tokenizer looks at one word alone: a build analyzes each distinct
+# word once (as the embedded backend's bulk writer does), and remembers it.
+_TEXT = lru_cache(maxsize=500_000)(WordChain(text_analyzer()).word_terms)
+_EXACT = lru_cache(maxsize=500_000)(WordChain(exact_analyzer()).word_terms)
+_SPELLING = lru_cache(maxsize=500_000)(WordChain(spelling_analyzer()).word_terms)
+
+
+def _terms(chain, text: str) -> list[str]:
+    return [term for matched in word_matches(text) for term in chain(matched)]
+
+
+def spelling_words(item: IndexedArticle) -> set[str]:
+    """The article's words for spelling suggestions (as the embedded backend's spell field)."""
+    article = item.article
+    return set(_terms(_SPELLING, article.title + "\n" + article.body))
+
+
+@dataclass
+class PreparedArticle:
+    """An article as rows for its shard, and what it adds to the cluster's statistics."""
+
+    item: IndexedArticle
+    art: int
+    shard: int
+    digest: str
+    rows: list[tuple] = field(default_factory=list)
+    # (field, term) -> in how many of its passages (x text, t title, e exact); "a": 1 for
+    # each stem of the whole article, "s" 1 for each spelling word.
+    df: Counter = field(default_factory=Counter)
+    lengths: Counter = field(default_factory=Counter)  # field -> total length; "a": quantized
+
+
+def _row(
+    prepared: PreparedArticle, passage: Passage, text: list[str], title: list[str], exact: list[str]
+) -> tuple:
+    article = prepared.item.article
+    lead = passage.position == 0
+    tf = {
+        "x": {key(t): n for t, n in Counter(text).items()},
+        "t": {key(t): n for t, n in Counter(title).items()},
+        "e": {key(t): n for t, n in Counter(exact).items()},
+    }
+    return (
+        row_id(prepared.art, passage.position, prepared.shard),
+        " ".join(map(token, text)),
+        " ".join(map(token, title)),
+        " ".join(map(token, exact)),
+        "all lead" if lead else "all",
+        prepared.art,
+        passage.position,
+        1 if lead else 0,
+        article.date.toordinal() if article.date else 0,
+        quantized(len(text)),
+        quantized(len(title)),
+        quantized(len(exact)),
+        passage.start,
+        passage.end,
+        article.id,
+        article.title,
+        article.source or "",
+        article.category or "",
+        article.url or "",
+        passage.text,
+        prepared.item.cluster,
+        prepared.digest,
+        tf,
+    )
+
+
+def prepare(item: IndexedArticle, art: int, shard: int, digest: str) -> PreparedArticle:
+    """The rows of an article's passages, and its share of the statistics."""
+    prepared = PreparedArticle(item, art, shard, digest)
+    title = _terms(_TEXT, item.article.title)
+    whole: Counter = Counter()
+    article_length = 0
+    for passage in item.passages:
+        text = _terms(_TEXT, passage.text)
+        exact = _terms(_EXACT, passage.text)
+        prepared.rows.append(_row(prepared, passage, text, title, exact))
+        for name, terms in (("x", text), ("t", title), ("e", exact)):
+            prepared.df.update((name, t) for t in set(terms))
+            prepared.lengths[name] += len(terms)
+        whole.update(text)
+        article_length += quantized(len(text))
+    prepared.df.update(("a", t) for t in whole)
+    prepared.df.update(("s", w) for w in spelling_words(item))
+    prepared.lengths["a"] += article_length
+    if prepared.rows:  # the lead carries the whole article's frequencies and length
+        lead = prepared.rows[0]
+        lead[-1]["a"] = {key(t): n for t, n in whole.items()}
+        lead[-1]["la"] = article_length
+    return prepared
+
+
+def tokens_of(terms: Iterable[str]) -> list[str]:
+    return [token(t) for t in terms]

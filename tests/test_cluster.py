@@ -1,0 +1,266 @@
+"""The cluster backend: searchd nodes, replicas, shards, faults, and ranking parity."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SEARCHD, TEST_DATA, write_jsonl
+
+from search import Index, IndexUnavailableError, IndexVersionError, build_index, update_index
+from search.cluster import cluster_status, start_cluster
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(SEARCHD is None, reason="searchd (Debian's sphinxsearch) is not installed"),
+]
+ROOT = Path(__file__).resolve().parent.parent
+QUERIES = [
+    "coopération sécuritaire",
+    "securite",
+    "Maroc",
+    "terror*",
+    '"coupe du monde"',
+    "Maroc OU Algérie",
+    "Qatar -Asie",
+    "titre:élections",
+    "Quel est le rôle du Maroc dans la lutte contre le terrorisme ?",
+    "qui est",
+    "-Maroc",
+    "sécurité date:2024-05",
+    "(Maroc OU Tunisie) terrorisme",
+    # a long text: the learned second stage re-ranks it, on the cluster's evidence too
+    "Le Maroc et la France renforcent leur coopération sécuritaire contre le terrorisme "
+    "international, selon la direction générale de la sûreté nationale",
+]
+
+
+def test_terms_are_whole_sphinx_tokens_and_lengths_are_the_embedded_ones():
+    from whoosh.util.numeric import byte_to_length, length_to_byte
+
+    from search.backends.sphinx.terms import quantized, row_id, row_parts, token
+
+    assert token("secur") == "secur" and token("2024") == "2024"
+    assert token("sécurité") == "_" + "sécurité".encode().hex()
+    assert token("aujourd'hui") != token("aujourdhui")
+    long_word = "anticonstitutionnellement" * 3
+    assert len(token(long_word)) <= 40 and token(long_word) != token(long_word[:-1])
+    assert all(set(token(t)) <= set("abcdefghijklmnopqrstuvwxyz0123456789_") for t in ("δ", "é"))
+    for n in [*range(300), 1000, 5000, 106374, 106375, 200000]:
+        assert quantized(n) == byte_to_length(length_to_byte(n)), n
+    assert row_parts(row_id(123456, 789, 3)) == (123456, 789, 3)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Maroc OU -Qatar", "NOT -Qatar", "sécurité qui OU SAUF Maroc", '-"coupe du monde" Maroc'],
+)
+def test_negations_match_what_the_embedded_index_matches(news_index_path, news_cluster_path, query):
+    indexes = [Index.open(p) for p in (news_index_path, news_cluster_path)]
+    embedded, cluster = (
+        {(h.article_id, h.position) for h in index.search(query, group="passage", limit=100)}
+        for index in indexes
+    )
+    for index in indexes:
+        index.close()
+    assert cluster == embedded and cluster
+
+
+def veille(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "search", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        timeout=120,
+    )
+
+
+def ranked(index: Index, query: str, group: str) -> tuple:
+    results = index.search(query, group=group, limit=50)
+    hits = [(h.article_id, h.position, round(h.score, 3)) for h in results]
+    return results.total, results.total_passages, hits
+
+
+def total(path: Path, query: str) -> int:
+    index = Index.open(path)
+    try:
+        return index.search(query).total
+    finally:
+        index.close()
+
+
+def kill(path: Path, shard: int, replica: int) -> int:
+    (node,) = [n for n in cluster_status(path) if n["shard"] == shard and n["replica"] == replica]
+    os.kill(node["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(n["pid"] == node["pid"] and n["state"] != "down" for n in cluster_status(path)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return node["pid"]
+
+
+def test_status_names_every_node_with_the_pid_that_serves_it(news_cluster_path):
+    run = veille("cluster", "status", "--index", str(news_cluster_path), "--json")
+    assert run.returncode == 0, run.stderr
+    nodes = json.loads(run.stdout)["nodes"]
+    assert [(n["shard"], n["replica"]) for n in nodes] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert all(n["state"] == "up" and isinstance(n["pid"], int) for n in nodes)
+    index = Index.open(news_cluster_path)
+    articles = index.info().articles
+    index.close()
+    assert nodes[0]["articles"] + nodes[2]["articles"] == articles  # each article on one shard
+    assert nodes[0]["articles"] == nodes[1]["articles"] > 0  # and on both its replicas
+    assert all(n["address"].startswith("127.0.0.1:") for n in nodes)
+
+
+def test_one_shard_and_two_shards_rank_as_the_embedded_index(
+    news_index_path, news_cluster_path, clusters, tmp_path
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "seed.txt").write_bytes(next((ROOT / "corpus").glob("*.txt")).read_bytes())
+    (corpus / "news.jsonl").write_bytes((TEST_DATA / "news.jsonl").read_bytes())
+    single = clusters("single", shards=1, replicas=1)
+    build_index(corpus, single)
+    indexes = [Index.open(p) for p in (news_index_path, news_cluster_path, single)]
+    for query in QUERIES:
+        for group in ("article", "passage"):
+            embedded, two, one = (ranked(index, query, group) for index in indexes)
+            assert two == embedded, (query, group)
+            assert one == embedded, (query, group)
+    for index in indexes:
+        index.close()
+
+
+def test_queries_survive_a_replica_killed_under_load(clusters, tmp_path):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    index = Index.open(path)
+    expected = index.search("sécurité").total
+    failures: list[BaseException] = []
+    totals: list[int] = []
+    stop = time.monotonic() + 3.0
+
+    def load() -> None:
+        while time.monotonic() < stop:
+            try:
+                totals.append(index.search("sécurité").total)
+            except BaseException as e:  # counted, and the test fails on it
+                failures.append(e)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    kill(path, 0, 0)
+    for t in threads:
+        t.join()
+    index.close()
+    start_cluster(path)
+    assert failures == []
+    assert len(totals) > 10 and set(totals) == {expected}
+
+
+def test_a_shard_with_no_replica_is_a_clear_error_everywhere(clusters, tmp_path):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    from web import create_app
+
+    app = create_app({"VEILLE_INDEX": str(path), "TESTING": True})
+    answer = app.test_client().get("/api/search?q=sécurité")
+    assert answer.status_code == 200 and answer.get_json()["total"] == 1
+    kill(path, 1, 0)
+    kill(path, 1, 1)
+    try:
+        with pytest.raises(IndexUnavailableError, match=r"shard 1 .* is unavailable"):
+            total(path, "sécurité")
+        run = veille("query", "--index", str(path), "sécurité")
+        assert run.returncode == 1
+        assert run.stderr.startswith("veille: error: shard 1 of ")
+        assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr
+        answer = app.test_client().get("/api/search?q=sécurité")
+        assert answer.status_code == 503
+        assert "shard 1" in answer.get_json()["error"]
+        status = veille("cluster", "status", "--index", str(path))
+        assert status.returncode == 1 and status.stdout.count("down") == 2
+    finally:
+        start_cluster(path)
+    assert total(path, "sécurité") > 0
+
+
+def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again(
+    clusters, tmp_path
+):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    added = write_jsonl(
+        tmp_path / "new.jsonl",
+        [
+            {"id": f"nouveau-{n}", "title": f"Article {n}", "text": f"Oujda accueille {n}."}
+            for n in range(6)
+        ],
+    )
+    down = next(n for n in cluster_status(path) if n["shard"] == 0 and n["replica"] == 1)
+    kill(path, 0, 1)
+    run = veille("add", str(added), "--index", str(path))
+    assert run.returncode == 1
+    assert f"shard 0 replica 1 ({down['address']}) missed" in run.stderr
+    assert "Traceback" not in run.stderr and len(run.stderr.splitlines()) == 1
+    assert total(path, "Oujda") == 6  # the other replica has them
+    start_cluster(path)
+    stale = [n for n in cluster_status(path) if n["state"] == "stale"]
+    assert [(n["shard"], n["replica"]) for n in stale] == [(0, 1)]
+    again = veille("add", str(added), "--index", str(path))
+    assert again.returncode == 0, again.stderr
+    assert all(n["state"] == "up" for n in cluster_status(path))
+    # Now each replica alone answers with all of them.
+    kill(path, 0, 0)
+    try:
+        assert total(path, "Oujda") == 6
+    finally:
+        start_cluster(path)
+
+
+def test_a_rebuild_switches_generations_and_an_update_is_seen(clusters, tmp_path):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    index = Index.open(path)
+    live = (path.parent / "cluster.live").read_text()
+    assert index.search("Hammouchi").total == 1
+    corpus = write_jsonl(tmp_path / "v2.jsonl", [{"id": "b", "title": "Fès", "text": "Fès."}])
+    build_index(corpus, path)
+    assert (path.parent / "cluster.live").read_text() != live
+    time.sleep(0.6)
+    assert index.search("Hammouchi").total == 0 and index.search("Fès").total == 1
+    update_index(path, remove=["b"])
+    time.sleep(0.6)
+    assert index.search("Fès").total == 0 and index.info().articles == 0
+    index.close()
+
+
+def test_bad_situations_are_one_line_and_exit_1(clusters, tmp_path):
+    stopped = tmp_path / "stopped"
+    run = veille("cluster", "init", "--dir", str(stopped), "--shards", "1", "--replicas", "2")
+    assert run.returncode == 0, run.stderr
+    config = stopped / "cluster.toml"
+    (stopped / "cluster.live").write_text('{"generation": "a"}')
+    build = veille("build", "--index", str(config))
+    assert build.returncode == 1 and "does not answer" in build.stderr
+    assert len(build.stderr.splitlines()) == 1
+    missing = veille("query", "Maroc", "--index", str(tmp_path / "nowhere" / "cluster.toml"))
+    assert missing.returncode == 1 and "veille cluster init" in missing.stderr
+    text = config.read_text().replace("schema_version = 1", "schema_version = 99")
+    config.write_text(text)
+    for args in (("query", "Maroc"), ("info",), ("cluster", "start")):
+        run = veille(*args, "--index", str(config))
+        assert run.returncode == 1, args
+        assert "schema 99" in run.stderr and len(run.stderr.splitlines()) == 1
+    with pytest.raises(IndexVersionError):
+        Index.open(config)
