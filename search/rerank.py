@@ -2,10 +2,9 @@
 
 The first stage (a backend's BM25F over passages, then ``rank_articles``) ranks every match.
 For a question or a long text (three words or more, or a question of two), the first
-stage's best articles
-(``RankingConfig.second_stage_articles``) and their best passages are scored again by a
-LightGBM lambdarank model over features of the query's words in each passage
-(``FEATURES``); an article takes its best passage's score, and that passage is the one the
+stage's best articles (``RankingConfig.second_stage_articles``) and their best passages are
+scored again by a LightGBM lambdarank model over features of the query's words in each
+passage (``FEATURES``); an article takes its best passage's score, and that passage is the one the
 hit shows first. The model (``models/ranker.txt``, package data) is trained by
 ``bench/train_ranker.py`` from the development data only; no feature names a passage, a
 source or a date: only what the query's words do in the text.
@@ -18,6 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -360,17 +360,22 @@ class Ranker:
 
         self.path = str(path)
         self.booster = lightgbm.Booster(model_file=self.path)
+        # One prediction at a time: the web app's threads share the model.
+        self._lock = threading.Lock()
         names = tuple(self.booster.feature_name())
         if names != FEATURES:
             raise ValueError(f"{self.path}: the model's features are not this version's")
 
     def scores(self, table: np.ndarray) -> np.ndarray:
         """Each row's score."""
-        return np.asarray(self.booster.predict(table, num_threads=1), dtype=np.float32)
+        with self._lock:
+            scores = self.booster.predict(table, num_threads=1)
+        return np.asarray(scores, dtype=np.float32)
 
     def contributions(self, row: np.ndarray) -> dict[str, float]:
         """How much each feature moved one row's score (SHAP values), by name."""
-        values = self.booster.predict(row.reshape(1, -1), pred_contrib=True, num_threads=1)[0]
+        with self._lock:
+            values = self.booster.predict(row.reshape(1, -1), pred_contrib=True, num_threads=1)[0]
         return dict(zip(FEATURES, (float(v) for v in values[:-1]), strict=True))
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import BACKENDS
 
-from search import Hit, Index, Results, build_index
+from search import Hit, Index, RankingConfig, Results, build_index
 from search.index import PARTIAL_MATCH_NOTE
 
 # Every test here runs on the embedded index and on a 2 x 2 cluster of searchd nodes.
@@ -316,8 +316,10 @@ def test_the_exact_form_ranks_above_a_stem_only_match(tmp_path):
 
 
 def test_an_article_that_covers_a_long_query_ranks_first(tmp_path):
-    """Ranking articles, the one whose paragraphs together hold a lead's words comes first,
-    above one whose single paragraph holds more of them than any one of its own."""
+    """Ranking articles, the first stage puts the one whose paragraphs together hold a
+    lead's words first, above one whose single paragraph holds more of them than any one of
+    its own (the learned second stage, off here, weighs that itself: tests/test_second_stage
+    and bench/relevance.py)."""
     filler = "Les autorités ont fait le point dans la soirée sur la situation du secteur."
     records = [
         {
@@ -339,7 +341,7 @@ def test_an_article_that_covers_a_long_query_ranks_first(tmp_path):
     corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     build_index(corpus, tmp_path / "index")
     lead = "Incendie de forêt dans le Var : les pompiers ont procédé à l'évacuation des habitants"
-    index = Index.open(tmp_path / "index")
+    index = Index.open(tmp_path / "index", ranking=RankingConfig(second_stage=False))
     by_passage = index.search(lead, group="passage")
     by_article = index.search(lead, group="article")
     index.close()

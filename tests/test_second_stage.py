@@ -252,3 +252,25 @@ def test_the_model_is_in_the_built_package(tmp_path):
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("veille-*.whl")
     assert "search/models/ranker.txt" in zipfile.ZipFile(wheel).namelist()
+
+
+def test_a_question_ranks_its_passages_as_passages_and_a_long_text_with_its_titles(index):
+    """A question asks for one passage: its passage scores are the passage ranking's (the
+    title at 0.4), even when articles are ranked; a long text's weigh the title fully
+    (its passages under a matching title score more than as passages)."""
+    column = FEATURES.index("passage_score_raw")
+    long_text = (
+        "Le budget de la culture de la ville a atteint douze millions d'euros en 2023 selon "
+        "le rapport annuel présenté au conseil municipal, contre neuf millions en 2019"
+    )
+    for query, same in ((QUESTION, True), (long_text, False)):
+        passages = {
+            (h.article_id, h.position): h.score
+            for h in index.search(query, group="passage", collapse=False, limit=100).hits
+        }
+        seen = index.shortlist(query, collapse=False)
+        pairs = zip(seen.article_ids, seen.positions, seen.features[:, column], strict=True)
+        titled = [(passages[(a, p)], float(s)) for a, p, s in pairs if (a, p) in passages]
+        assert titled
+        matches = [abs(x - y) < 1e-4 for x, y in titled]
+        assert all(matches) if same else not all(matches), query
