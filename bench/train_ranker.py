@@ -176,6 +176,17 @@ def cut(groups: list[Group], articles: int, passages: int) -> list[Group]:
     return out
 
 
+def without(groups: list[Group], names: list[str]) -> list[Group]:
+    """The shortlists with these base features (and what is made of them) held at 0."""
+    columns = [BASE_FEATURES.index(n.removesuffix("_vs_best")) for n in names]
+    out = []
+    for g in groups:
+        features = g.features.copy()
+        features[:, columns] = 0.0
+        out.append(Group(g.kind, g.key, features, g.labels, g.articles, g.first_stage))
+    return out
+
+
 def fold_of(groups: list[Group], k: int) -> dict[str, int]:
     """Each PIAF article and lead article's fold, drawn with the fixed seed."""
     keys = sorted({(g.kind, g.key) for g in groups})
@@ -240,7 +251,7 @@ def cross_validate(groups: list[Group], folds: dict[str, int], k: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reuse-index", type=Path, required=True, help="the relevance corpus's index")
-    p.add_argument("--leads", type=int, default=4000, help="training leads (an even sample)")
+    p.add_argument("--leads", type=int, default=8000, help="training leads (an even sample)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--fold-dir", type=Path, default=DEFAULT_CACHE / "ranker-folds")
     p.add_argument(
@@ -265,10 +276,23 @@ def main(argv: list[str] | None = None) -> int:
         help="a LightGBM parameter for this run (e.g. num_leaves=31; rounds=500)",
     )
     p.add_argument("--model", type=Path, default=MODEL, help="where the trained model goes")
+    p.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        choices=FEATURES,
+        help="cross-validate with this feature held constant (repeatable; an ablation: "
+        "no model is written)",
+    )
     args = p.parse_args(argv)
     for setting in args.param:
         name, _, value = setting.partition("=")
-        number = float(value)
+        try:
+            number = float(value)
+        except ValueError:  # a name, as objective=rank_xendcg
+            PARAMS[name] = value
+            continue
         if name == "rounds":
             global ROUNDS
             ROUNDS = int(number)
@@ -280,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     corpus = prepare_corpus(DEFAULT_CACHE, None, False)
     collected = cached_groups(args.reuse_index, corpus, args.leads, args.data)
+    if args.without:
+        collected = without(collected, args.without)
     folds = fold_of(collected, args.folds)
     for articles, passages in args.try_window:
         cv = cross_validate(cut(collected, articles, passages), folds, args.folds)
@@ -310,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{kind:<5} cross-validated MRR@10: model {model:.3f}, first stage {first:.3f} "
             f"(x{model / first:.3f}) on {len(values['model'])} queries"
         )
+    if args.without:
+        print(f"without {', '.join(args.without)}: no model written")
+        return 0
     args.fold_dir.mkdir(parents=True, exist_ok=True)
     for fold, model in enumerate(cv["models"]):
         model.save_model(str(args.fold_dir / f"fold-{fold}.txt"))

@@ -57,9 +57,6 @@ from .results import (
 )
 from .spelling import read_typos, suggest
 
-# A text ranked as any of its words, of at most this many, is a question (longer: a lead,
-# a summary); see _is_question.
-QUESTION_WORDS = 10
 # Below this many articles found, a spelling suggestion is looked for.
 SUGGEST_BELOW = 3
 PARTIAL_MATCH_NOTE = (
@@ -183,7 +180,7 @@ def _search(
     filters = Filters(since=since, until=until)
     title_weight = (
         config.article_title_weight
-        if request.group == "article" and not _is_question(pq)
+        if request.group == "article" and not pq.is_question
         else config.title_weight
     )
     plan = pq.plan
@@ -299,6 +296,7 @@ def _second_stage(
             stored,
             terms,
             float(whole.max()) if len(whole) else 1.0,
+            reader.article_words(terms, window, config),
         )
         if ranker is None:  # features only: the first stage's order, best first
             model_scores = -(short.article_rank * len(short.rows) + short.passage_rank)
@@ -316,12 +314,6 @@ def _second_stage(
         return rerank(ordered, scores, found, short, table, model_scores)
 
     return second_stage
-
-
-def _is_question(pq: ParsedQuery) -> bool:
-    """A question (ranked as any of its words, and short): its passages are ranked with the
-    passages' title weight even when articles are, since it asks for one passage."""
-    return pq.ranked_or and pq.plan is not None and len(pq.plan.words) <= QUESTION_WORDS
 
 
 def _may_relax(plan) -> bool:

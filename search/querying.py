@@ -28,6 +28,9 @@ from .request import MAX_QUERY_CHARS, date_bounds
 # A query of more plain words than this (after stop words) is a question, not a list of
 # required words: it is ranked as an OR, documents matching more of its words first.
 LONG_QUERY_WORDS = 4
+# Ranked as an OR and of at most this many words, a text is a question (longer: a lead, a
+# summary).
+QUESTION_WORDS = 10
 # Bounds on what one query may ask of a backend (the hardening issue's cost model).
 MAX_DEPTH = 8  # nested parentheses; deeper text is read as plain words
 MAX_BRANCHES = 32  # alternatives of one OR
@@ -171,6 +174,12 @@ class ParsedQuery:
     categories: tuple[str, ...] = ()  # rubrique:…
     notes: tuple[str, ...] = field(default=())
     readings: tuple[tuple[str, str], ...] = ()  # typos read as the corpus's words
+
+    @property
+    def is_question(self) -> bool:
+        """Ranked as any of its words, and short: a question, which asks for one passage
+        (its passages are ranked with the passages' title weight even when articles are)."""
+        return self.ranked_or and self.plan is not None and len(self.plan.words) <= QUESTION_WORDS
 
 
 # --- the syntax tree -------------------------------------------------------------------

@@ -63,6 +63,8 @@ FEATURES = (
     "pairs",  # pairs of query words side by side (at most a word between), ÷ query words
     "rarest_matched",  # the rarest query word the text holds: its idf ÷ the rarest's
     "rare_words",  # how many of the query's three rarest words the text holds
+    "article_coverage",  # share of the query's idf the article's text or title holds
+    "article_rare_words",  # how many of the query's three rarest words the article holds
 )
 # The same evidence beside the shortlist's best: a passage's BM25 or coverage against the
 # best one's, for this query (the model compares passages of one query).
@@ -76,6 +78,7 @@ VERSUS_BEST = (
     "coverage_exact",
     "near",
     "whole_article_raw",
+    "article_coverage",
 )
 BASE_FEATURES = FEATURES
 FEATURES = (*BASE_FEATURES, *(f"{name}_vs_best" for name in VERSUS_BEST))
@@ -110,6 +113,8 @@ FEATURE_LABELS = {
     "pairs": "mots de la requête côte à côte",
     "rarest_matched": "mot le plus rare trouvé",
     "rare_words": "mots les plus rares trouvés",
+    "article_coverage": "part des mots dans l'article",
+    "article_rare_words": "mots les plus rares dans l'article",
 }
 FEATURE_LABELS |= {
     f"{name}_vs_best": f"{FEATURE_LABELS[name]}, face au meilleur passage" for name in VERSUS_BEST
@@ -179,12 +184,13 @@ def feature_table(
     stored: Sequence[StoredPassage],
     words: tuple[Term, ...],
     best_whole: float,
+    held: np.ndarray,
 ) -> np.ndarray:
     """The features (columns in FEATURES order) of each shortlisted passage.
 
     ``article_scores`` and ``whole`` are by window rank: the first stage's score of each
     window article and its whole-document BM25; ``best_whole`` the best such BM25 of all
-    the matching articles.
+    the matching articles; ``held`` which words (rows) each window article's text holds.
     """
     rows = short.rows
     scores = found.scores[rows]
@@ -227,6 +233,8 @@ def feature_table(
             [f for _, _, f, _ in near],
             [p / max(len(words), 1) for _, _, _, p in near],
             *_rare_words(idf, in_text),
+            idf @ (held[:, ranks] | in_title) / idf_sum,
+            _rare_words(idf, held[:, ranks])[1],
         ]
     )
     return versus_best(table.astype(np.float32))

@@ -191,16 +191,20 @@ def read_typos(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -
     """The query with its typed words read as the corpus's closest words where they are
     typos (see typo_reading); what was read as what goes in ``readings`` and a note.
 
-    Quoted words are read as typed.
+    Quoted words are read as typed. A long text's words are its own, and so are a
+    question's that match as they stand: a question's word is read only when nothing has
+    its stem.
     """
     readings: dict[Term, Term] = {}
     said: list[tuple[str, str]] = []
-    if query.ranked_or:
-        return query  # a question's, a long text's rare words are its own, not typos
+    if query.ranked_or and not query.is_question:
+        return query
     for term in _plain_terms(query.tree):
         if len(said) >= MAX_READINGS or time.monotonic() > deadline:
             break
         if term in readings or term.exact is None:
+            continue
+        if query.ranked_or and reader.stem_count(term.stem) > 0:
             continue
         read = typo_reading(reader, term.exact)
         if read is None:

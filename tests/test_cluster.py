@@ -135,6 +135,11 @@ def test_one_shard_and_two_shards_rank_as_the_embedded_index(
             embedded, two, one = (ranked(index, query, group) for index in indexes)
             assert two == embedded, (query, group)
             assert one == embedded, (query, group)
+    # the second stage sees the same evidence: every feature of every shortlisted passage
+    seen = [index.shortlist(QUERIES[-1], unscored=True, collapse=False) for index in indexes]
+    for other in seen[1:]:
+        assert other.article_ids == seen[0].article_ids
+        assert other.features == pytest.approx(seen[0].features, rel=1e-4, abs=1e-5)
     for index in indexes:
         index.close()
 

@@ -274,3 +274,26 @@ def test_a_question_ranks_its_passages_as_passages_and_a_long_text_with_its_titl
         assert titled
         matches = [abs(x - y) < 1e-4 for x, y in titled]
         assert all(matches) if same else not all(matches), query
+
+
+def test_article_coverage_counts_words_held_anywhere_in_the_article(index):
+    """A passage holds some of the query's words; its article may hold the rest in other
+    passages: the article's coverage counts them, the passage's does not."""
+    query = "festival musique quais budget culture terrains jeunes"
+    seen = index.shortlist(query, unscored=True, collapse=False)
+    article, passage = FEATURES.index("article_coverage"), FEATURES.index("coverage_text")
+    rare = FEATURES.index("article_rare_words")
+    by_article: dict[str, list[np.ndarray]] = {}
+    for i, article_id in enumerate(seen.article_ids):
+        by_article.setdefault(article_id, []).append(seen.features[i])
+    ville = by_article["ville"]
+    # every word is in "ville", in one paragraph or another; no paragraph holds them all
+    assert all(row[article] == pytest.approx(1.0) for row in ville)
+    assert all(row[passage] < 0.9 for row in ville)
+    assert all(row[rare] == 3 for row in ville)
+    # an article with a few of the words: the same share for each of its passages, below 1
+    others = [rows for a, rows in by_article.items() if a not in ("ville", "ville-bis")]
+    assert others
+    for rows in others:
+        assert 0 < rows[0][article] < 1
+        assert len({float(row[article]) for row in rows}) == 1

@@ -60,3 +60,24 @@ def test_the_page_says_which_word_was_read_as_which(tmp_path, index):
     client = create_app({"VEILLE_INDEX": str(index.path)}).test_client()
     doc = BeautifulSoup(client.get("/?q=Macron+Merkell").data, "html.parser")
     assert "« Merkell » lu comme « Merkel »" in [p.get_text() for p in doc.select("p.note")]
+
+
+def test_a_question_reads_a_word_nothing_has_and_keeps_the_words_it_has(index):
+    results = index.search("Quel épisode réunit Angela Mekrel et Emmanuel Macron ?")
+    assert results.readings == (("Mekrel", "Merkel"),)
+    assert "Merkel</mark>" in results.hits[0].snippet
+    # "épisodes" is not in the corpus as written, but its stem is: it matches as it stands
+    results = index.search(
+        "Quels épisodes réunissent Angela Merkel et Emmanuel Macron ?", collapse=False
+    )
+    assert results.readings == ()
+    assert "<mark>épisode</mark>" in results.hits[0].snippet
+
+
+def test_a_long_text_is_read_as_typed(index):
+    """More than ten words: a summary, a lead, whose rare words are its own."""
+    text = (
+        "Angela Mekrel et Emmanuel Macron se sont parlé longuement lors du sommet européen "
+        "de Bruxelles consacré au budget, à la défense commune et aux migrations"
+    )
+    assert index.search(text).readings == ()

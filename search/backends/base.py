@@ -162,6 +162,12 @@ class Reader(Protocol):
         """BM25 of each article (by number) as one document, for plain words."""
         ...
 
+    def article_words(
+        self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
+    ) -> np.ndarray:
+        """Which of the words (rows) each article (columns, by number) holds in its text."""
+        ...
+
     def evidence(self, words: tuple[Term, ...], docs: np.ndarray) -> Evidence:
         """Each word's weight in each field of these passages (by number)."""
         ...
@@ -180,6 +186,10 @@ class Reader(Protocol):
 
     def word_count(self, word: str) -> int:
         """In how many passages a folded word occurs as written."""
+        ...
+
+    def stem_count(self, stem: str) -> int:
+        """In how many passages a stem occurs in the text."""
         ...
 
     def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]: ...

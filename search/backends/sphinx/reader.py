@@ -117,6 +117,9 @@ class _Catalog:
         """In how many passages a folded word occurs as written."""
         return self.frequency("e", word)
 
+    def stem_count(self, stem: str) -> int:
+        return self.frequency("x", stem)
+
     def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
         """Words of the corpus (accents kept) within max_edits of ``start``, sharing its
         first ``prefix`` letters."""
@@ -286,6 +289,12 @@ class SphinxReader(_Catalog):
                 scores[position[int(art)]] = score
         return scores
 
+    def article_words(
+        self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
+    ) -> np.ndarray:
+        """Which of the words (rows) each article (columns, by number) holds in its text."""
+        return _article_words(self, words, articles, config)
+
     def evidence(self, words: tuple[Term, ...], docs: np.ndarray) -> Evidence:
         """Each word's BM25 weight in the text, title and exact fields of these passages,
         from their stored term frequencies and lengths and the cluster's statistics."""
@@ -437,3 +446,41 @@ def _frequencies(reader: SphinxReader, docs: np.ndarray) -> dict[int, tuple[dict
             frequencies = json.loads(tf) if isinstance(tf, str | bytes) else (tf or {})
             found[int(doc)] = (frequencies, {"x": int(lx), "t": int(lt), "e": int(le)})
     return found
+
+
+def _article_words(
+    reader: SphinxReader, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
+) -> np.ndarray:
+    """Which of the words (rows) each article (columns, by number) holds in its text."""
+    held = np.zeros((len(words), len(articles)), dtype=bool)
+    scorer = Scorer(reader.totals, reader.frequency, config.article_bm25_k1, config.article_bm25_b)
+    parts = {
+        row: part
+        for row, w in enumerate(words)
+        if isinstance(w, Term) and w.field != "exact"
+        if (part := scorer.term("a", w.stem, 1.0, length="INTEGER(tf.la)"))
+    }
+    if not parts or not len(articles):
+        return held
+    arts, _rank, shards = reader.ranks()
+    wanted, where = arts[articles], shards[articles]
+    column = {int(a): i for i, a in enumerate(wanted)}
+    select = ", ".join(f"{part} AS w{row}" for row, part in parts.items())
+
+    def shard_rows(shard: int):
+        chosen = wanted[where == shard]
+        if not len(chosen):
+            return []
+        listed = ",".join(str(int(a)) for a in chosen)
+        sql = (
+            f"SELECT art, {select} FROM {reader.index} WHERE lead = 1 AND "
+            f"art IN ({listed}) LIMIT {len(chosen)} OPTION max_matches={len(chosen)}"
+        )
+        return reader.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
+
+    futures = [reader.executor.submit(shard_rows, shard) for shard in range(reader.cluster.shards)]
+    rows = list(parts)
+    for future in futures:
+        for art, *weights in future.result():
+            held[rows, column[int(art)]] = np.asarray(weights, dtype=np.float64) > 0
+    return held

@@ -259,6 +259,29 @@ def whole_article_scores(
     return scores
 
 
+def article_words(
+    arrays: TermArrays,
+    words: tuple[Term, ...],
+    doc_article: np.ndarray,
+    n_articles: int,
+    articles: np.ndarray,
+    config: RankingConfig,
+) -> np.ndarray:
+    """Which of the words (rows) each of ``articles`` (columns) holds in its stemmed text
+    (a common word, kept only as written, in none)."""
+    held = np.zeros((len(words), len(articles)), dtype=bool)
+    k1, b = config.article_bm25_k1, config.article_bm25_b
+    for row, word in enumerate(words):
+        if not isinstance(word, Term) or word.field == "exact" or len(articles) == 0:
+            continue
+        # The whole-article scores have just read the same lists (cached, sorted).
+        having, _ = arrays.article_weights(word.stem, doc_article, n_articles, k1, b)
+        if len(having):
+            at = np.minimum(np.searchsorted(having, articles), len(having) - 1)
+            held[row] = having[at] == articles
+    return held
+
+
 def word_evidence(arrays: TermArrays, words: tuple[Term, ...], docs: np.ndarray) -> Evidence:
     """Each word's weight in the text, title and exact fields of ``docs``, its frequency in
     their text, and its idf."""

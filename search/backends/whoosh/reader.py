@@ -22,7 +22,14 @@ from ...ranking import RankingConfig
 from ..base import Candidates, Evidence, Filters, IndexStats, StoredPassage
 from ._internals import numeric_column
 from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
-from .postings import PrefixTerms, TermArrays, rank_words, whole_article_scores, word_evidence
+from .postings import (
+    PrefixTerms,
+    TermArrays,
+    article_words,
+    rank_words,
+    whole_article_scores,
+    word_evidence,
+)
 from .store import IndexMeta, check_sizes, read_meta, verify_files
 
 # Columns read as per-document codes: the facets, and the duplicate clusters.
@@ -224,6 +231,18 @@ def _collect(searcher, q: wq.Query, deadline: float) -> tuple[np.ndarray, np.nda
     return docs, scores, collector.timed_out
 
 
+def _allowed(dates: np.ndarray, filters: Filters) -> np.ndarray | None:
+    """The passages (by number) dated within the filters' dates, or None: no date filter."""
+    if filters.since is None and filters.until is None:
+        return None
+    allowed = dates > 0
+    if filters.since is not None:
+        allowed &= dates >= filters.since.toordinal()
+    if filters.until is not None:
+        allowed &= dates <= filters.until.toordinal()
+    return allowed
+
+
 class WhooshReader:
     """One generation of a whoosh index, searched; cheap to reuse, not to open."""
 
@@ -295,7 +314,7 @@ class WhooshReader:
                     title_weight=title_weight,
                     exact_bonus=self.config.exact_bonus,
                     lead=lead,
-                    allowed=self._allowed(filters),
+                    allowed=_allowed(self.documents().doc_date, filters),
                     deadline=deadline,
                 )
                 docs, scores, timed_out = ranked.docs, ranked.scores, ranked.timed_out
@@ -305,7 +324,7 @@ class WhooshReader:
                 q = compiler.compile(query.tree)
                 docs, scores, timed_out = _collect(self._searcher, q, deadline)
                 notes.extend(compiler.notes)
-                allowed = self._allowed(filters)
+                allowed = _allowed(self.documents().doc_date, filters)
                 if allowed is not None:  # dates filter through their column, not terms
                     keep = allowed[docs]
                     docs, scores = docs[keep], scores[keep]
@@ -340,17 +359,6 @@ class WhooshReader:
             items.append(PrefixTerms(tuple(exact), tuple(titles)))
         return tuple(items)
 
-    def _allowed(self, filters: Filters) -> np.ndarray | None:
-        if filters.since is None and filters.until is None:
-            return None
-        dates = self.documents().doc_date
-        allowed = dates > 0
-        if filters.since is not None:
-            allowed &= dates >= filters.since.toordinal()
-        if filters.until is not None:
-            allowed &= dates <= filters.until.toordinal()
-        return allowed
-
     @reads_index
     def whole_article_scores(
         self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
@@ -360,6 +368,15 @@ class WhooshReader:
         d = self.documents()
         scores = whole_article_scores(arrays, words, d.doc_article, len(d.article_ids), config)
         return scores[articles]
+
+    @reads_index
+    def article_words(
+        self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
+    ) -> np.ndarray:
+        """Which of the words (rows) each article (columns, by number) holds in its text."""
+        arrays, _ = self.term_arrays()
+        d = self.documents()
+        return article_words(arrays, words, d.doc_article, len(d.article_ids), articles, config)
 
     @reads_index
     def evidence(self, words: tuple[Term, ...], docs: np.ndarray) -> Evidence:
@@ -422,6 +439,10 @@ class WhooshReader:
     def word_count(self, word: str) -> int:
         """In how many passages a folded word occurs as written."""
         return self._searcher.reader().doc_frequency("exact", word)
+
+    @reads_index
+    def stem_count(self, stem: str) -> int:
+        return self._searcher.reader().doc_frequency("text", stem)
 
     @reads_index
     def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
