@@ -19,7 +19,7 @@ from whoosh.util.times import long_to_datetime
 from ...errors import IndexDamagedError, VeilleError
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
-from ..base import Candidates, Evidence, Filters, IndexStats, StoredPassage
+from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
 from ._internals import numeric_column
 from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
 from .postings import PrefixTerms, TermArrays, rank_words, whole_article_scores, word_evidence
@@ -276,8 +276,10 @@ class WhooshReader:
         filters: Filters,
         title_weight: float,
         deadline: float,
+        best: Best | None = None,
     ) -> Candidates:
-        """The passages the query matches, scored, with their articles and dates."""
+        """The passages the query matches, scored, with their articles and dates: all of
+        them (``best`` aside: scoring every one costs the embedded index little)."""
         notes: list[str] = []
         timed_out = False
         docs, scores = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
