@@ -53,10 +53,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run_engine(label: str, path: Path, questions, leads) -> dict:
+def run_engine(label: str, path: Path, questions, leads, corpus) -> dict:
     engine = VeilleEngine(path, RankingConfig())
     try:
-        ev = evaluate(engine, questions, leads, label)
+        ev = evaluate(engine, questions, leads, label, corpus)
     finally:
         engine.close()
     return {
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             path = Path(tmp) / "whoosh"
             rows["whoosh"] = build("whoosh", corpus.path, path, args.procs)
-            rows["whoosh"] |= run_engine("whoosh", path, questions, leads)
+            rows["whoosh"] |= run_engine("whoosh", path, questions, leads, corpus)
             for layout in args.layouts.split(","):
                 shards, replicas = (int(n) for n in layout.split("x"))
                 config = init_cluster(
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.monotonic()
                 rows[layout] = build(layout, corpus.path, config, 1)
                 log(f"  {layout}: built in {time.monotonic() - started:.1f} s")
-                rows[layout] |= run_engine(layout, config, questions, leads)
+                rows[layout] |= run_engine(layout, config, questions, leads, corpus)
         finally:
             for config in clusters:
                 stop_cluster(config)

@@ -21,6 +21,7 @@ from .analysis import describe_chain
 from .backends import store_for
 from .backends.base import (
     Backend,
+    Best,
     Candidates,
     Changes,
     Filters,
@@ -184,19 +185,20 @@ def _search(
         else config.title_weight
     )
     plan = pq.plan
-    found = reader.match(pq, plan, filters, title_weight, deadline)
-    notes = [*pq.notes, *found.notes]
-    if plan is not None and len(found.docs) == 0 and not found.timed_out and _may_relax(plan):
-        # No passage has every word: rank those with the most of them.
-        plan = replace(plan, require_all=False)
-        found = reader.match(pq, plan, filters, title_weight, deadline)
-        if len(found.docs):
-            notes.append(PARTIAL_MATCH_NOTE)
     wanted = {
         "source": (*request.sources, *pq.sources),
         "category": (*request.categories, *pq.categories),
     }
     collapse = request.collapse and request.group == "article"
+    best = _best(request, wanted, collapse, config)
+    found = reader.match(pq, plan, filters, title_weight, deadline, best)
+    notes = [*pq.notes, *found.notes]
+    if plan is not None and len(found.docs) == 0 and not found.timed_out and _may_relax(plan):
+        # No passage has every word: rank those with the most of them.
+        plan = replace(plan, require_all=False)
+        found = reader.match(pq, plan, filters, title_weight, deadline, best)
+        if len(found.docs):
+            notes.append(PARTIAL_MATCH_NOTE)
     found, facets = filter_by_facets(found, wanted, collapse)
     whole = None
     relevance = request.group == "article" and request.sort == "relevance"
@@ -221,7 +223,7 @@ def _search(
         query=pq.text,
         hits=make_hits(page, stored, pq.highlights),
         total=page.total,
-        total_passages=len(found.docs),
+        total_passages=found.matched,
         page=request.page,
         limit=request.limit,
         group=request.group,
@@ -314,6 +316,22 @@ def _second_stage(
         return rerank(ordered, scores, found, short, table, model_scores)
 
     return second_stage
+
+
+def _best(
+    request: SearchRequest,
+    wanted: dict[str, tuple[str, ...]],
+    collapse: bool,
+    config: RankingConfig,
+) -> Best | None:
+    """What the search needs ranked of its matches, or None when it needs every match:
+    facet filters (counted and filtered here) and a date sort (the newest, not the best)."""
+    if any(wanted.values()) or request.sort != "relevance":
+        return None
+    count = request.page * request.limit
+    if request.group == "article":  # the second stage re-ranks the first stage's best
+        count = max(count, config.second_stage_articles)
+    return Best(count=count, by_article=request.group == "article", copies=collapse)
 
 
 def _may_relax(plan) -> bool:

@@ -261,6 +261,7 @@ def group_and_page(
     number, as ``np.unique`` gives them), when ranking articles by relevance.
     ``second_stage`` re-ranks the first stage's articles: it gets them (with their scores)
     and the candidates' order, best passage first, and returns a ``Reranked``.
+    Candidates holding only the best articles (``counts``) give their totals from those.
     """
     docs, scores, arts = found.docs, found.scores, found.articles
     order = np.lexsort((docs, -scores))  # best first; ties in document order, stable
@@ -272,6 +273,8 @@ def group_and_page(
             order = np.lexsort((docs, arts, -found.dates))
         picks = order[start:end].tolist()
         hits = tuple(PageHit(float(scores[i]), ((int(docs[i]), float(scores[i])),)) for i in picks)
+        if found.counts is not None:
+            return Page(total=found.counts.passages, articles=found.counts.articles, hits=hits)
         return Page(total=len(docs), articles=len(articles), hits=hits)
     ranked_arts = arts[order]
     if request.sort == "date":
@@ -311,6 +314,10 @@ def group_and_page(
         )
         for a, score in zip(page_articles.tolist(), shown_scores[start:end].tolist(), strict=True)
     )
+    if found.counts is not None:  # the best articles only: the totals are counted apart
+        counts = found.counts
+        total = counts.clusters if clusters is not None else counts.articles
+        return Page(total=total, articles=counts.articles, hits=hits)
     return Page(total=len(shown), articles=len(articles), hits=hits)
 
 
@@ -354,6 +361,9 @@ def _best_passages(
 def timeline(found: Candidates, collapse: bool = False) -> tuple[tuple[str, int], ...]:
     """(YYYY-MM, number of matching articles) for each month with some, in order; with
     ``collapse``, a story and its copies count once (in the month of the first seen)."""
+    if found.counts is not None:
+        counts = found.counts.by_cluster if collapse else found.counts.by_article
+        return tuple(sorted(counts.get("month", {}).items()))
     units = found.articles
     if collapse and "cluster" in found.facet_codes:
         units = found.facet_codes["cluster"]
@@ -424,6 +434,10 @@ def filter_by_facets(
     that its list shows what choosing another value would give. Values are compared with
     case and accents aside; a facet with no wanted value keeps every candidate.
     """
+    if found.counts is not None:  # counted by the backend (with no value wanted)
+        assert not any(wanted.values()), "a backend counted facets a filter would change"
+        counted = found.counts.by_cluster if collapse else found.counts.by_article
+        return found, {name: _sorted_counts(counted.get(name, {})) for name in FACETS}
     masks = {name: _facet_mask(found, name, wanted.get(name, ())) for name in FACETS}
     counts = {}
     for name in FACETS:
@@ -463,5 +477,11 @@ def _facet_counts(
     # Each (article or cluster, value) counts once.
     _, first = unique_first(units.astype(np.int64) * len(values) + codes)
     counted = np.bincount(codes[first], minlength=len(values))
-    pairs = [(values[i], int(counted[i])) for i in np.flatnonzero(counted).tolist() if values[i]]
+    pairs = {values[i]: int(counted[i]) for i in np.flatnonzero(counted).tolist()}
+    return _sorted_counts(pairs)
+
+
+def _sorted_counts(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    """(value, count) pairs, most first, with no empty value or count."""
+    pairs = [(value, count) for value, count in counts.items() if value and count]
     return tuple(sorted(pairs, key=lambda pair: (-pair[1], _folded(pair[0]))))

@@ -269,3 +269,96 @@ def test_bad_situations_are_one_line_and_exit_1(clusters, tmp_path):
         assert "schema 99" in run.stderr and len(run.stderr.splitlines()) == 1
     with pytest.raises(IndexVersionError):
         Index.open(config)
+
+
+def _many_articles() -> list[dict]:
+    """Articles that all match « port » (three months, three sources, two categories, some
+    undated), a few about a storm in the port of Marseille, and copies of some (wire
+    stories republished under other ids and sources)."""
+    towns = ["Brest", "Sète", "Bastia", "Calais", "Dieppe", "Bayonne", "Toulon", "Nice"]
+    records = []
+    for n in range(60):
+        town = towns[n % len(towns)]
+        text = (
+            f"Le port de {town} accueille {n} navires cette semaine. Les dockers de {town} "
+            f"ont déchargé {n * 7} conteneurs.\n\nLa capitainerie publie son bilan numéro {n}."
+        )
+        if n % 9 == 0:
+            text += "\n\nUne tempête a touché le port de Marseille, les quais sont fermés."
+        if n in (3, 17, 42):
+            title = f"Tempête sur le port de Marseille ({n})"
+            text = (
+                "La tempête a frappé le port de Marseille : les quais du port de Marseille "
+                f"sont fermés après la tempête. Bilan {n}.\n\n" + text
+            )
+        else:
+            title = f"Le port de {town} en activité ({n})"
+        record = {
+            "id": f"port-{n:02d}",
+            "title": title,
+            "text": text,
+            "source": ["Le Marin", "Ouest Matin", "Azur Infos"][n % 3],
+            "category": ["mer", "économie"][n % 2],
+        }
+        if n % 11:
+            record["date"] = f"2024-0{1 + n % 3}-{1 + n % 27:02d}"
+        records.append(record)
+    for n in (3, 5, 8, 17):  # copies: the same story, another id and source
+        records.append(records[n] | {"id": f"copie-{n:02d}", "source": "Fil Agence"})
+    return records
+
+
+def seen(results) -> dict:
+    """What a user sees of results: counts, facets, timeline, and hits with their copies."""
+    return {
+        "totals": (results.total, results.total_passages, results.collapsed),
+        "hits": [(h.article_id, h.position, round(h.score, 3)) for h in results],
+        "copies": [sorted(d.article_id for d in h.duplicates) for h in results],
+        "facets": dict(results.facets),
+        "timeline": results.timeline,
+    }
+
+
+def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_alike(
+    clusters, tmp_path, monkeypatch
+):
+    from search.backends.sphinx import best as sphinx_best
+
+    corpus = write_jsonl(tmp_path / "ports.jsonl", _many_articles())
+    embedded = tmp_path / "index"
+    build_index(corpus, embedded)
+    cluster = clusters("cut", shards=2, replicas=1)
+    build_index(corpus, cluster)
+    # A first cut of 3 articles by each of its orders (or 5 passages) a shard, for 64
+    # matching articles.
+    monkeypatch.setattr(sphinx_best, "FIRST_CUT", 5)
+    monkeypatch.setattr(sphinx_best, "FIRST_CUT_FACTOR", 0)
+    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
+    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
+    indexes = [Index.open(p) for p in (embedded, cluster)]
+    try:
+        for query in ("tempête port Marseille", "port Marseille", "tempête"):
+            for group, collapse in (("article", True), ("article", False), ("passage", True)):
+                found = [
+                    seen(index.search(query, group=group, limit=3, collapse=collapse))
+                    for index in indexes
+                ]
+                assert found[1] == found[0], (query, group, collapse)
+        # The cut did cut: the cluster scored fewer passages than the query matched.
+        from search.backends.base import Best
+        from search.backends.base import Filters as BackendFilters
+        from search.querying import parse_query
+
+        parsed = parse_query("port")
+        reader = indexes[1]._backend.reader()
+        best = Best(count=3, by_article=True, copies=True)
+        candidates = reader.match(parsed, parsed.plan, BackendFilters(), 1.0, 60.0, best)
+        assert candidates.counts is not None and candidates.counts.articles == 64
+        assert len(set(candidates.articles.tolist())) <= 2 * 2 * 3 + 4 < 64
+        assert candidates.counts.clusters < candidates.counts.articles
+        best = Best(count=3, by_article=False, copies=False)
+        candidates = reader.match(parsed, parsed.plan, BackendFilters(), 0.4, 60.0, best)
+        assert len(candidates.docs) <= 2 * 5 < candidates.counts.passages
+    finally:
+        for index in indexes:
+            index.close()

@@ -48,10 +48,41 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class Best:
+    """What a caller needs of a query's matches when it does not need every one of them
+    scored: the best ``count`` articles (``group="article"``) or passages, ranked by
+    relevance, each with all its matching passages; with ``copies``, the matching copies
+    of each (collapsing) and the counts of clusters of copies."""
+
+    count: int
+    by_article: bool
+    copies: bool
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a backend counted over all of a query's matches, when its Candidates hold only
+    the best articles: passages, articles, clusters of copies (an article and its copies
+    count once), and for each facet ("source", "category", "month": "YYYY-MM" of dated
+    articles) the articles and the clusters by value.
+
+    A cluster counts in a month once, in the month of its first article in id order.
+    """
+
+    passages: int
+    articles: int
+    clusters: int
+    by_article: Mapping[str, Mapping[str, int]]
+    by_cluster: Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
 class Candidates:
     """The passages a query matched, scored by the first stage (arrays of equal length).
 
     ``timed_out``: the search used its time budget, and these are what it found by then.
+    ``counts``: None when these are every passage matched; else these are the best
+    articles' (see ``Best``), and ``counts`` what was matched in all.
     """
 
     docs: np.ndarray  # int32: the backend's passage numbers
@@ -64,6 +95,12 @@ class Candidates:
     # ``facet_values[facet]`` (whose "" means none).
     facet_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
     facet_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    counts: Counts | None = None
+
+    @property
+    def matched(self) -> int:
+        """How many passages the query matched."""
+        return self.counts.passages if self.counts is not None else len(self.docs)
 
     def subset(self, keep: np.ndarray) -> Candidates:
         """The candidates where ``keep`` (a boolean array) is true."""
@@ -76,6 +113,7 @@ class Candidates:
             timed_out=self.timed_out,
             facet_codes={name: codes[keep] for name, codes in self.facet_codes.items()},
             facet_values=self.facet_values,
+            counts=self.counts,
         )
 
 
@@ -152,8 +190,12 @@ class Reader(Protocol):
         filters: Filters,
         title_weight: float,
         deadline: float,
+        best: Best | None = None,
     ) -> Candidates:
-        """Score the passages the query matches (by ``plan`` when given, else its tree)."""
+        """Score the passages the query matches (by ``plan`` when given, else its tree).
+
+        With ``best``, a backend may return only the best articles' passages, and the
+        counts of all it matched (``Candidates.counts``); without, every matched passage."""
         ...
 
     def whole_article_scores(

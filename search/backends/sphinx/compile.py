@@ -51,7 +51,9 @@ class Scorer:
 
     def term(self, field: str, term: str, weight: float, length: str | None = None) -> str | None:
         """weight × idf × tf(k1+1) / (tf + k1((1-b) + b·len/avg)) for one term of one field
-        (None when no document has it: it adds nothing)."""
+        (None when no document has it: it adds nothing), written with tf once, as
+        weight × idf × (k1+1) × (1 - norm / (tf + norm)): a node looks up each term's
+        frequency once a row, half the time of the formula as it reads."""
         df = self.frequency(field, term)
         docs, total = self.totals.get(field, (0, 0))
         if df <= 0 or docs <= 0 or weight == 0:
@@ -61,7 +63,10 @@ class Scorer:
         tf = f"DOUBLE(tf.{field}.{key(term)})"
         factor = weight * idf(docs, df) * (k1 + 1)
         length = length or _LENGTH[field]
-        return f"{factor:.9g}*{tf}/({tf}+{k1 * (1 - b):.9g}+{k1 * b / average:.9g}*{length})"
+        if k1 * (1 - b) <= 0:  # a norm that may be 0: 1 - 0/0 would not be 0
+            return f"{factor:.9g}*{tf}/({tf}+{k1 * b / average:.9g}*{length})"
+        norm = f"({k1 * (1 - b):.9g}+{k1 * b / average:.9g}*{length})"
+        return f"{factor:.9g}*(1-{norm}/({tf}+{norm}))"
 
 
 def _any(parts: list[str]) -> str:

@@ -1,9 +1,12 @@
 """Reading one generation of a cluster: queries fanned out over the shards, then merged.
 
-Each shard is asked on one of its replicas (another if that one fails) for its best
-``max_matches`` passages by Veille's score, with the attributes grouping and facets need;
-the answers are concatenated. A shard with no replica answering fails the search with
-ClusterUnavailableError (the web app answers 503): never a silently smaller total.
+Each shard is asked on one of its replicas (another if that one fails); the answers are
+merged. A shard with no replica answering fails the search with ClusterUnavailableError
+(the web app answers 503): never a silently smaller total.
+
+A search that needs every match scored (a date sort, facet filters) asks each shard for
+its best ``max_matches`` passages by Veille's score, with the attributes grouping and
+facets need; one that needs only the best articles asks in two rounds (``best.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import numpy as np
 
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
-from ..base import Candidates, Evidence, Filters, IndexStats, StoredPassage
+from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
 from . import stats
+from .best import match_best
 from .compile import MAX_PREFIX_TERMS, Compiler, Scorer, idf
 from .config import Cluster
 from .nodes import Pool
@@ -68,6 +72,8 @@ class _Catalog:
     _lock: threading.Lock
     _df: dict[tuple[str, str], int]
     _ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    _copies: dict[int, list[int]] | None
+    _sizes: np.ndarray | None
 
     # --- statistics -----------------------------------------------------------------------
 
@@ -101,6 +107,31 @@ class _Catalog:
             rank[arts] = np.arange(len(arts))
             self._ranks = (arts, rank, shards)
         return self._ranks
+
+    def sizes(self) -> np.ndarray:
+        """Each article's passage count, by article number."""
+        if self._sizes is None:
+            with self._lock:
+                rows = self._db.execute("SELECT art, passages FROM articles").fetchall()
+            arts = np.array([a for a, _ in rows], dtype=np.int64)
+            sizes = np.zeros(int(arts.max()) + 1 if len(arts) else 1, dtype=np.int64)
+            sizes[arts] = [n for _, n in rows]
+            self._sizes = sizes
+        return self._sizes
+
+    def copies(self) -> dict[int, list[int]]:
+        """Each shard's articles (numbers) that have copies: clusters of more than one."""
+        if self._copies is None:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT art, shard FROM articles WHERE cluster IN (SELECT cluster FROM "
+                    "articles GROUP BY cluster HAVING COUNT(*) > 1) ORDER BY art"
+                ).fetchall()
+            found: dict[int, list[int]] = {}
+            for art, shard in rows:
+                found.setdefault(int(shard), []).append(int(art))
+            self._copies = found
+        return self._copies
 
     def _catalog(self, article_id: str) -> tuple[int, int, int] | None:
         with self._lock:
@@ -161,6 +192,8 @@ class SphinxReader(_Catalog):
         self.revision = int(self.meta["revision"])
         self.totals = stats.totals(self._db)
         self._ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._copies: dict[int, list[int]] | None = None
+        self._sizes: np.ndarray | None = None
         self._df: dict[tuple[str, str], int] = {}
         self._size_bytes: int | None = None
 
@@ -190,10 +223,12 @@ class SphinxReader(_Catalog):
         filters: Filters,
         title_weight: float,
         deadline: float,
+        best: Best | None = None,
     ) -> Candidates:
-        """The passages the query matches, scored, from every shard."""
+        """The passages the query matches, scored, from every shard: all of them, or with
+        ``best`` the best articles' and the counts of all (see the module's docstring)."""
         if query.tree is None:
-            return self._candidates([], ())
+            return self.candidates([], ())
         compiler = self._compiler(title_weight)
         match = compiler.plan(plan) if plan is not None else compiler.tree(query.tree)
         where = ["MATCH(%s)"]
@@ -201,6 +236,8 @@ class SphinxReader(_Catalog):
             where.append(f"day >= {max(filters.since.toordinal(), 1)}")
         if filters.until is not None:
             where.append(f"day <= {filters.until.toordinal()} AND day > 0")
+        if best is not None:
+            return match_best(self, compiler, match, " AND ".join(where), best, title_weight)
         k = self.cluster.max_matches
         sql = (
             f"SELECT id, art, day, source, category, cluster, {compiler.score()} AS s "
@@ -222,9 +259,10 @@ class SphinxReader(_Catalog):
                 f"seuls les {k:,} meilleurs passages de chaque partie de l'index sont "
                 "classés : les totaux sont des minimums".replace(",", " ")
             )
-        return self._candidates([r for rows, _ in answers for r in rows], tuple(notes))
+        return self.candidates([r for rows, _ in answers for r in rows], tuple(notes))
 
-    def _candidates(self, rows: list, notes: tuple[str, ...]) -> Candidates:
+    def candidates(self, rows: list, notes: tuple[str, ...]) -> Candidates:
+        """Rows (id, art, day, source, category, cluster, score) as Candidates."""
         _arts, rank, _shards = self.ranks()
         n = len(rows)
         docs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)

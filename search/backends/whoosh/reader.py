@@ -19,7 +19,7 @@ from whoosh.util.times import long_to_datetime
 from ...errors import IndexDamagedError, VeilleError
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
-from ..base import Candidates, Evidence, Filters, IndexStats, StoredPassage
+from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
 from ._internals import numeric_column
 from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
 from .postings import (
@@ -295,8 +295,10 @@ class WhooshReader:
         filters: Filters,
         title_weight: float,
         deadline: float,
+        best: Best | None = None,
     ) -> Candidates:
-        """The passages the query matches, scored, with their articles and dates."""
+        """The passages the query matches, scored, with their articles and dates: all of
+        them (``best`` aside: scoring every one costs the embedded index little)."""
         notes: list[str] = []
         timed_out = False
         docs, scores = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
@@ -364,8 +366,7 @@ class WhooshReader:
         self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
     ) -> np.ndarray:
         """The articles' BM25 scores for the words over each whole article's text."""
-        arrays, _ = self.term_arrays()
-        d = self.documents()
+        d, arrays = self.documents(), self.term_arrays()[0]
         scores = whole_article_scores(arrays, words, d.doc_article, len(d.article_ids), config)
         return scores[articles]
 
@@ -374,8 +375,7 @@ class WhooshReader:
         self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
     ) -> np.ndarray:
         """Which of the words (rows) each article (columns, by number) holds in its text."""
-        arrays, _ = self.term_arrays()
-        d = self.documents()
+        d, arrays = self.documents(), self.term_arrays()[0]
         return article_words(arrays, words, d.doc_article, len(d.article_ids), articles, config)
 
     @reads_index

@@ -1,0 +1,229 @@
+"""A cluster search that needs only the best articles (``Best``), in two rounds, so that a
+node scores with Veille's slow expression only the passages of a few articles:
+
+1. each shard's first cut by Sphinx's own C ranker (a cheap stand-in for Veille's BM25F:
+   the words' idf summed per field, fields weighted as Veille's): its best articles by the
+   sum and by the best of their passages' weights, or its best passages; and counts over
+   all its matches: articles and passages by source, category and day, and its matching
+   articles that have copies (for the counts of clusters);
+2. every matching passage of the articles the first cut found (and of their copies), or
+   the first cut's passages, scored with Veille's exact expression: they are then ranked
+   as the embedded index ranks them, and one the first cut missed is the only difference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..base import Best, Candidates, Counts
+from .compile import Compiler
+
+if TYPE_CHECKING:
+    from .reader import SphinxReader
+
+# What a shard's first cut keeps: FIRST_CUT_FACTOR times the passages the search ranks,
+# at least FIRST_CUT; ARTICLE_CUT_FACTOR times its articles, at least ARTICLE_CUT, by each
+# of two orders. Measured in bench/README.md (cluster section): how deep in these orders
+# the embedded index's best articles and passages are.
+FIRST_CUT = 1000
+FIRST_CUT_FACTOR = 10
+ARTICLE_CUT = 300
+ARTICLE_CUT_FACTOR = 5
+# The first cut's field weights: Sphinx's are integers, Veille's scaled by this.
+_WEIGHT_SCALE = 100
+# The attributes matching articles are counted by, and the values a count asks for first
+# (a node's group-by reserves max_matches slots: 100,000 cost a question tens of ms).
+_COUNTED = ("source", "category", "day")
+_GROUPS = 2000
+_COLUMNS = "id, art, day, source, category, cluster"
+
+
+def match_best(
+    reader: SphinxReader, compiler: Compiler, match: str, where: str, best: Best, title: float
+) -> Candidates:
+    """The best articles' (or passages') matching passages, scored, and the counts of all
+    the query matches (``title``: the title's weight)."""
+    statements = _first_cuts(reader.index, where, best, title, reader.config.exact_bonus)
+    copies = reader.copies() if best.copies else {}
+    futures = [
+        reader.executor.submit(_first_round, reader, shard, statements, copies, match, where)
+        for shard in range(reader.cluster.shards)
+    ]
+    answers = [f.result() for f in futures]
+    counts, with_copies = _counts([counted for _, counted in answers], reader.ranks()[1])
+    if not best.by_article:  # passages ranked alone: the first cut's, scored
+        ids = {s: [int(row[1]) for row in cut] for s, (cut, _) in enumerate(answers) if cut}
+        rows = _scored(reader, compiler, ids)
+    else:
+        chosen = {int(row[0]) for cut, _ in answers for row in cut}
+        clusters = {c for art, c in with_copies.items() if art in chosen}
+        chosen |= {art for art, c in with_copies.items() if c in clusters}
+        rows = _articles_passages(reader, compiler, match, where, chosen)
+    return replace(reader.candidates(rows, tuple(compiler.notes)), counts=counts)
+
+
+def _first_cuts(index: str, where: str, best: Best, title: float, exact: float) -> list[str]:
+    weights = {"text": 1.0, "title": title, "exact": exact, "flags": 0.0}
+    field_weights = ", ".join(f"{f}={max(round(_WEIGHT_SCALE * w), 0)}" for f, w in weights.items())
+    ranker = (
+        f"ranker=expr('sum(user_weight*(sum_idf+word_count))'), field_weights=({field_weights})"
+    )
+    if not best.by_article:  # passages by their weights
+        cut = max(FIRST_CUT, FIRST_CUT_FACTOR * best.count)
+        return [
+            f"SELECT art, id FROM {index} WHERE {where} ORDER BY WEIGHT() DESC, id ASC "
+            f"LIMIT {cut} OPTION max_matches={cut}, {ranker}"
+        ]
+    # Articles by the sum of their passages' weights (those with much evidence), and by
+    # their best passage's (those with one passage that says it all).
+    cut = max(ARTICLE_CUT, ARTICLE_CUT_FACTOR * best.count)
+    return [
+        f"SELECT art, {aggregate}(WEIGHT()) AS w FROM {index} WHERE {where} GROUP BY art "
+        f"ORDER BY w DESC, art ASC LIMIT {cut} OPTION max_matches={cut}, {ranker}"
+        for aggregate in ("SUM", "MAX")
+    ]
+
+
+def _group_count(index: str, where: str, column: str, limit: int) -> str:
+    """Matching articles and passages by value of an attribute (an article's passages
+    share it)."""
+    return (
+        f"SELECT {column}, COUNT(DISTINCT art), COUNT(*) FROM {index} WHERE {where} "
+        f"GROUP BY {column} LIMIT {limit} OPTION max_matches={limit}, ranker=none"
+    )
+
+
+def _first_round(
+    reader: SphinxReader,
+    shard: int,
+    first_cuts: list[str],
+    copies: dict[int, list[int]],
+    match: str,
+    where: str,
+) -> tuple[list, list]:
+    """One shard's first cut (rows) and counts, in one batch of statements."""
+    index = reader.index
+    statements = [*first_cuts, *(_group_count(index, where, c, _GROUPS) for c in _COUNTED)]
+    if copies.get(shard):
+        listed, n = ",".join(map(str, copies[shard])), len(copies[shard])
+        statements.append(
+            f"SELECT art, day, source, category, cluster FROM {index} WHERE {where} AND art "
+            f"IN ({listed}) GROUP BY art LIMIT {n} OPTION max_matches={n}, ranker=none"
+        )
+
+    def run(cur):
+        cur.execute("; ".join(statements), (match,) * len(statements))
+        answers = [cur.fetchall()]
+        while cur.nextset():
+            answers.append(cur.fetchall())
+        cuts, counted = answers[: len(first_cuts)], answers[len(first_cuts) :]
+        for i, column in enumerate(_COUNTED):
+            if len(counted[i]) >= _GROUPS:  # more values than asked for: all of them
+                limit = reader.cluster.max_matches
+                cur.execute(_group_count(index, where, column, limit), (match,))
+                counted[i] = cur.fetchall()
+        return [row for rows in cuts for row in rows], counted
+
+    return reader.pool.run(shard, run)
+
+
+def _articles_passages(
+    reader: SphinxReader, compiler: Compiler, match: str, where: str, chosen: set[int]
+) -> list:
+    """Every matching passage of the chosen articles, with its attributes and score."""
+    _arts, rank, shards = reader.ranks()
+    by_shard: dict[int, list[int]] = {}
+    for art in sorted(chosen):
+        if art < len(rank):  # written after this reader read the catalog: not yet
+            by_shard.setdefault(int(shards[rank[art]]), []).append(art)
+    sql = (
+        f"SELECT {_COLUMNS}, {compiler.score()} AS s FROM {reader.index} WHERE {where} AND "
+        "art IN ({arts}) LIMIT {n} OPTION max_matches={n}, ranker=none"
+    )
+    sizes = reader.sizes()
+
+    def fetch(shard: int, arts: list[int]):
+        n = max(1, int(sizes[arts].sum()))  # every passage of these articles at most
+        query = sql.format(arts=",".join(map(str, arts)), n=n)
+        return reader.pool.run(shard, lambda cur: (cur.execute(query, (match,)), cur.fetchall())[1])
+
+    futures = [reader.executor.submit(fetch, shard, arts) for shard, arts in by_shard.items()]
+    return [row for future in futures for row in future.result()]
+
+
+def _scored(reader: SphinxReader, compiler: Compiler, ids: dict[int, list[int]]) -> list:
+    """These rows (ids by shard) with their attributes and scores."""
+    sql = (
+        f"SELECT {_COLUMNS}, {compiler.score()} AS s FROM {reader.index} "
+        "WHERE id IN ({ids}) LIMIT {n} OPTION max_matches={n}"
+    )
+
+    def fetch(shard: int, listed: list[int]):
+        query = sql.format(ids=",".join(map(str, listed)), n=len(listed))
+        return reader.pool.run(shard, lambda cur: (cur.execute(query), cur.fetchall())[1])
+
+    futures = [reader.executor.submit(fetch, shard, listed) for shard, listed in ids.items()]
+    return [row for future in futures for row in future.result()]
+
+
+def _month(day: int) -> str:
+    date = dt.date.fromordinal(day)
+    return f"{date.year:04d}-{date.month:02d}"
+
+
+def _counts(answers: list[list], rank: np.ndarray) -> tuple[Counts, dict[int, str]]:
+    """The counts of a query's matches from the shards' first-round answers (articles and
+    passages by source, category and day, and the matching articles with copies), and
+    those articles (number -> cluster).
+
+    A cluster of copies counts once: the articles counted, less those with copies, plus
+    the clusters these belong to (by value of a facet, the same within each value; by
+    month, in the month of the cluster's first article in id order).
+    """
+    passages = articles = 0
+    by_article: dict[str, Counter] = {"source": Counter(), "category": Counter()}
+    days: Counter = Counter()
+    copies: list[tuple] = []
+    for answer in answers:
+        for name, rows in zip(("source", "category"), answer[:2], strict=True):
+            for value, n, _ in rows:
+                by_article[name][value or ""] += int(n)
+        for day, n, rows in answer[2]:  # every matching article has one day (0: undated)
+            days[int(day)] += int(n)
+            articles += int(n)
+            passages += int(rows)
+        if len(answer) > 3:
+            copies.extend(answer[3])
+    months: Counter = Counter()
+    for day, n in days.items():
+        if day > 0:
+            months[_month(day)] += n
+    by_article["month"] = months
+    by_cluster = {name: Counter(counts) for name, counts in by_article.items()}
+    clusters = articles - len(copies) + len({row[4] for row in copies})
+    for i, name in ((2, "source"), (3, "category")):
+        for row in copies:
+            by_cluster[name][row[i] or ""] -= 1
+        for value in {(row[4], row[i] or "") for row in copies}:
+            by_cluster[name][value[1]] += 1
+    first: dict[str, tuple] = {}
+    for row in sorted(copies, key=lambda r: rank[int(r[0])] if int(r[0]) < len(rank) else 0):
+        if int(row[1]) > 0:
+            by_cluster["month"][_month(int(row[1]))] -= 1
+        first.setdefault(row[4], row)
+    for row in first.values():
+        if int(row[1]) > 0:
+            by_cluster["month"][_month(int(row[1]))] += 1
+    counts = Counts(
+        passages=passages,
+        articles=articles,
+        clusters=clusters,
+        by_article={name: dict(c) for name, c in by_article.items()},
+        by_cluster={name: {v: n for v, n in c.items() if n > 0} for name, c in by_cluster.items()},
+    )
+    return counts, {int(row[0]): row[4] for row in copies}
