@@ -303,28 +303,9 @@ class SphinxReader(_Catalog):
         parts = [p for p in parts if p]
         if not parts or not len(articles):
             return scores
-        arts, _rank, shards = self.ranks()
-        wanted, where = arts[articles], shards[articles]
-        position = {int(a): i for i, a in enumerate(wanted)}
-        expression = " + ".join(parts)
-
-        def shard_scores(shard: int):
-            chosen = wanted[where == shard]
-            if not len(chosen):
-                return []
-            listed = ",".join(str(int(a)) for a in chosen)
-            sql = (
-                f"SELECT art, {expression} AS s FROM {self.index} WHERE lead = 1 AND "
-                f"art IN ({listed}) LIMIT {len(chosen)} OPTION max_matches={len(chosen)}"
-            )
-            return self.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
-
-        futures = [
-            self.executor.submit(shard_scores, shard) for shard in range(self.cluster.shards)
-        ]
-        for future in futures:
-            for art, score in future.result():
-                scores[position[int(art)]] = score
+        position = {int(a): i for i, a in enumerate(self.ranks()[0][articles])}
+        for art, score in _article_rows(self, " + ".join(parts) + " AS s", articles):
+            scores[position[int(art)]] = score
         return scores
 
     def article_words(
@@ -500,10 +481,19 @@ def _article_words(
     }
     if not parts or not len(articles):
         return held
+    column = {int(a): i for i, a in enumerate(reader.ranks()[0][articles])}
+    select = ", ".join(f"{part} AS w{row}" for row, part in parts.items())
+    rows = list(parts)
+    for art, *weights in _article_rows(reader, select, articles):
+        held[rows, column[int(art)]] = np.asarray(weights, dtype=np.float64) > 0
+    return held
+
+
+def _article_rows(reader: SphinxReader, select: str, articles: np.ndarray) -> list[tuple]:
+    """``art`` and the ``select`` list of these articles' (by number) lead rows, each
+    article asked of its shard, the shards in parallel."""
     arts, _rank, shards = reader.ranks()
     wanted, where = arts[articles], shards[articles]
-    column = {int(a): i for i, a in enumerate(wanted)}
-    select = ", ".join(f"{part} AS w{row}" for row, part in parts.items())
 
     def shard_rows(shard: int):
         chosen = wanted[where == shard]
@@ -517,8 +507,4 @@ def _article_words(
         return reader.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
 
     futures = [reader.executor.submit(shard_rows, shard) for shard in range(reader.cluster.shards)]
-    rows = list(parts)
-    for future in futures:
-        for art, *weights in future.result():
-            held[rows, column[int(art)]] = np.asarray(weights, dtype=np.float64) > 0
-    return held
+    return [row for future in futures for row in future.result()]
