@@ -35,7 +35,7 @@ from .explain import Explanation, explain
 from .ledger import record_indexed
 from .passages import split_passages
 from .querying import Highlights, ParsedQuery, Term, parse_query
-from .ranking import DEFAULT_RANKING, RankingConfig, unique_first
+from .ranking import DEFAULT_RANKING, RankingConfig, best_first, unique_first
 from .request import SearchRequest
 from .rerank import (
     MIN_WORDS,
@@ -278,7 +278,9 @@ def _second_stage(
     ranker = None if capture is not None and capture.unscored else load_ranker(config.ranker_model)
     articles, _ = unique_first(found.articles)  # the order ``whole`` is in
 
-    def second_stage(ordered: np.ndarray, scores: np.ndarray, order: np.ndarray) -> Reranked:
+    def second_stage(ordered: np.ndarray, scores: np.ndarray) -> Reranked:
+        in_window = np.flatnonzero(np.isin(found.articles, ordered[: config.second_stage_articles]))
+        order = best_first(found.scores, found.docs, in_window)
         short = shortlist(
             ordered,
             order,

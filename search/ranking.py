@@ -65,26 +65,43 @@ def rank_articles(
     scores: np.ndarray,
     config: RankingConfig,
     whole: np.ndarray | None = None,
+    tie: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Order articles by their passages' evidence; return (articles, their scores), best first.
 
-    ``articles`` and ``scores`` hold each candidate passage's article number and score, best
-    passage first (ties already broken); ``whole`` holds each of these articles' score as
-    one whole document (in article-number order, as ``np.unique`` gives them), if known.
+    ``articles`` and ``scores`` hold each candidate passage's article number and score, in
+    any order; ``tie`` breaks equal passage scores (lower first; without it, the candidates'
+    order). ``whole`` holds each of these articles' score as one whole document (in
+    article-number order, as ``np.unique`` gives them), if known.
     An article scores its best passage, plus ``article_spread`` times its other passages,
     plus ``article_text_weight`` times ``whole``.
-    Equal scores keep the order of their best passages.
+    Equal scores keep the order of their best passages (by score, then ``tie``).
     """
     if len(articles) == 0:
         return articles, scores
-    found, first = unique_first(articles)
-    best = scores[first]
-    total = np.bincount(articles, weights=scores, minlength=int(found.max()) + 1)[found]
+    if tie is None:
+        tie = np.arange(len(articles))
+    # Per-article scatters rather than a sort of every candidate: a long question has
+    # 100,000 of them, and only its articles need ordering.
+    size = int(articles.max()) + 1
+    top = np.full(size, -np.inf, dtype=scores.dtype)
+    np.maximum.at(top, articles, scores)
+    at_top = scores == top[articles]
+    top_tie = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(top_tie, articles[at_top], tie[at_top].astype(np.int64))
+    found = np.flatnonzero(top > -np.inf).astype(articles.dtype)
+    best = top[found]
+    total = np.bincount(articles, weights=scores, minlength=size)[found]
     combined = best + config.article_spread * (total - best)
     if whole is not None and config.article_text_weight:
         combined = combined + config.article_text_weight * whole
-    order = np.lexsort((first, -combined))
+    order = np.lexsort((top_tie[found], -best, -combined))
     return found[order], combined[order].astype(np.float32)
+
+
+def best_first(scores: np.ndarray, tie: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """These rows ordered by score, best first, equal scores by ``tie`` (lower first)."""
+    return rows[np.lexsort((tie[rows], -scores[rows]))]
 
 
 def unique_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

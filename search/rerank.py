@@ -292,6 +292,10 @@ def _folded_stem(word: str) -> str:
     return found
 
 
+def _folded_start(start: str, k: int) -> str:
+    return fold_accents(start.replace("œ", "oe").replace("æ", "ae"))[:k]
+
+
 def proximities(
     texts: Sequence[str], words: tuple[Term, ...]
 ) -> list[tuple[float, int, float, int]]:
@@ -299,10 +303,19 @@ def proximities(
     the most query words within NEAR words of each other, where the first one stands, how
     many pairs of distinct query words stand side by side, at most a word between)."""
     stems = {stem: i for i, stem in enumerate(dict.fromkeys(w.stem for w in words)) if stem}
+    # A French stem starts as its word does (folded; the first two letters, or one for a
+    # stem of one): only the words starting as a query stem does need stemming.
+    k = min(2, *map(len, stems)) if stems else 1
+    starts = {s[:k] for s in stems}
     found = []
     for text in texts:
         hits = []
         for position, word in enumerate(_WORD.findall(text.lower())):
+            start = word[:k]
+            if not start.isascii():
+                start = _folded_start(start, k)
+            if start not in starts:
+                continue
             number = stems.get(_STEMS.get(word) or _folded_stem(word))
             if number is not None:
                 hits.append((position, number))

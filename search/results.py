@@ -17,7 +17,7 @@ from .analysis import fold_accents
 from .backends.base import Candidates, StoredPassage
 from .highlight import snippet
 from .querying import Highlights
-from .ranking import RankingConfig, rank_articles, unique_first
+from .ranking import RankingConfig, best_first, rank_articles, unique_first
 from .request import SearchRequest
 from .rerank import Reranked
 
@@ -244,8 +244,8 @@ class Page:
     hits: tuple[PageHit, ...]
 
 
-# A second stage: (first-stage articles, their scores, candidates best first) -> Reranked.
-SecondStage = Callable[[np.ndarray, np.ndarray, np.ndarray], Reranked]
+# A second stage: (first-stage articles, their scores) -> Reranked.
+SecondStage = Callable[[np.ndarray, np.ndarray], Reranked]
 
 
 def group_and_page(
@@ -260,33 +260,34 @@ def group_and_page(
     ``whole`` holds each matching article's score as one whole document (sorted by article
     number, as ``np.unique`` gives them), when ranking articles by relevance.
     ``second_stage`` re-ranks the first stage's articles: it gets them (with their scores)
-    and the candidates' order, best passage first, and returns a ``Reranked``.
+    and returns a ``Reranked``.
     Candidates holding only the best articles (``counts``) give their totals from those.
     """
     docs, scores, arts = found.docs, found.scores, found.articles
-    order = np.lexsort((docs, -scores))  # best first; ties in document order, stable
     articles, _ = unique_first(arts)
     start = (request.page - 1) * request.limit
     end = start + request.limit
     if request.group == "passage":
         if request.sort == "date":
             order = np.lexsort((docs, arts, -found.dates))
+        else:
+            order = np.lexsort((docs, -scores))  # best first; ties in document order
         picks = order[start:end].tolist()
         hits = tuple(PageHit(float(scores[i]), ((int(docs[i]), float(scores[i])),)) for i in picks)
         if found.counts is not None:
             return Page(total=found.counts.passages, articles=found.counts.articles, hits=hits)
         return Page(total=len(docs), articles=len(articles), hits=hits)
-    ranked_arts = arts[order]
     if request.sort == "date":
-        _, first = unique_first(ranked_arts)
+        order = np.lexsort((docs, -scores))
+        _, first = unique_first(arts[order])
         by_date = np.lexsort((articles, -found.dates[order][first]))
         ordered, ordered_scores = articles[by_date], scores[order][first][by_date]
     else:
-        ordered, ordered_scores = rank_articles(ranked_arts, scores[order], config, whole)
+        ordered, ordered_scores = rank_articles(arts, scores, config, whole, tie=docs)
     credited: Mapping[int, int] = {}
     features: Mapping[int, tuple[float, ...]] = {}
     if second_stage is not None and request.sort == "relevance" and len(ordered):
-        reranked = second_stage(ordered, ordered_scores, order)
+        reranked = second_stage(ordered, ordered_scores)
         ordered, ordered_scores = reranked.articles, reranked.scores
         credited, features = reranked.credited, reranked.features
     clusters = None
@@ -300,7 +301,7 @@ def group_and_page(
     page_articles = shown[start:end]
     copies = _copies(page_articles, ordered, clusters) if clusters is not None else {}
     wanted = np.concatenate([page_articles, *map(np.asarray, copies.values())])
-    best = _best_passages(wanted, ranked_arts, docs[order], scores[order])
+    best = _best_passages(found, wanted)
     for article, row in credited.items():  # the passage the second stage credits, first
         if article in best:
             pick = (int(docs[row]), float(scores[row]))
@@ -336,8 +337,8 @@ def _copies(
     page_articles: np.ndarray, ordered: np.ndarray, clusters: np.ndarray
 ) -> dict[int, list[int]]:
     """The other articles of each page article's cluster, best first."""
-    on_page = set(page_articles.tolist())
-    position = {a: i for i, a in enumerate(ordered.tolist()) if a in on_page}
+    where = np.flatnonzero(np.isin(ordered, page_articles))
+    position = dict(zip(ordered[where].tolist(), where.tolist(), strict=True))
     found = {}
     for article in page_articles.tolist():
         members = ordered[clusters == clusters[position[article]]]
@@ -346,15 +347,15 @@ def _copies(
 
 
 def _best_passages(
-    page_articles: np.ndarray, ranked_arts: np.ndarray, ranked_docs: np.ndarray, ranked_scores
+    found: Candidates, page_articles: np.ndarray
 ) -> dict[int, tuple[tuple[int, float], ...]]:
     """Each page article's best passages (up to PASSAGES_PER_HIT), best first."""
-    chosen = np.flatnonzero(np.isin(ranked_arts, page_articles)).tolist()
+    rows = np.flatnonzero(np.isin(found.articles, page_articles))
     best: dict[int, list[tuple[int, float]]] = {}
-    for i in chosen:
-        picks = best.setdefault(int(ranked_arts[i]), [])
+    for i in best_first(found.scores, found.docs, rows).tolist():
+        picks = best.setdefault(int(found.articles[i]), [])
         if len(picks) < PASSAGES_PER_HIT:
-            picks.append((int(ranked_docs[i]), float(ranked_scores[i])))
+            picks.append((int(found.docs[i]), float(found.scores[i])))
     return {article: tuple(picks) for article, picks in best.items()}
 
 

@@ -120,3 +120,15 @@ def test_articles_rank_by_best_passage_a_share_of_the_others_and_the_whole():
     ranked, combined = rank_articles(articles, scores, config, whole)
     assert ranked.tolist() == [1, 3, 2]
     assert combined.tolist() == pytest.approx([14.0, 5.0, 0.5])
+
+
+def test_articles_rank_alike_in_any_candidate_order_and_ties_go_to_the_first_passage():
+    articles = np.array([3, 1, 3, 2, 4, 5], dtype=np.int32)
+    scores = np.array([5.0, 4.0, 1.0, 0.5, 2.0, 2.0], dtype=np.float32)
+    docs = np.array([10, 20, 11, 30, 41, 40], dtype=np.int32)
+    config = RankingConfig(article_spread=0.0, article_text_weight=0.0)
+    expected = [3, 1, 5, 4, 2]  # 4 and 5 tie: 5's best passage comes first (document 40)
+    for order in ([0, 1, 2, 3, 4, 5], [5, 3, 1, 0, 2, 4], [2, 4, 0, 5, 1, 3]):
+        ranked, combined = rank_articles(articles[order], scores[order], config, tie=docs[order])
+        assert ranked.tolist() == expected
+        assert combined.tolist() == pytest.approx([5.0, 4.0, 2.0, 2.0, 0.5])

@@ -36,6 +36,11 @@ FILLER = "un deux trois quatre cinq six sept huit neuf dix"
         (f"Maroc {FILLER} Maroc France", "Maroc France sécurité", (2 / 2, 2, 0.0, 1)),
         ("des œuvres d'art", "oeuvre art musée", (3 / 2, 2, 1.0, 1)),
         ("France et Maroc, Maroc et sécurité", "Maroc France sécurité", (6 / 3, 3, 0.0, 2)),
+        # words found by their stem however they start: a demonym read as its country, an
+        # accented or capital first letter, œ, a one-letter stem
+        ("les Allemands et l'Élysée", "Allemagne élysée visite", (4 / 2, 2, 1.0, 0)),
+        ("Œuvres et ŒUVRE", "oeuvres musée", (1.0, 1, 0.0, 0)),
+        ("des GS et des Ms", "gs ms bilan", (4 / 2, 2, 1.0, 0)),
     ],
 )
 def test_proximity(text, query, expected):

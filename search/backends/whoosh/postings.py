@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+from whoosh.reading import TermNotFound
 
 from ...querying import Term
 from ...ranking import RankingConfig
@@ -80,11 +81,15 @@ class TermArrays:
         return lengths
 
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every posting of a term (deleted documents too: whoosh's document frequency
+        counts them, and so does the idf)."""
         ids_parts, tf_parts = [], []
         for leaf, offset in self._leaves:
-            if (field, term) not in leaf:
+            try:
+                matcher = leaf.postings(field, term)
+            except TermNotFound:
                 continue
-            ids, tfs = read_postings(leaf.postings(field, term))
+            ids, tfs = read_postings(matcher)
             ids_parts.append(ids + offset)
             tf_parts.append(tfs)
         if not ids_parts:
@@ -104,11 +109,10 @@ class TermArrays:
             self._cache.move_to_end(key)
             return hit
         ids, tfs = self._postings(field, term)
+        idf = _idf(self.doc_count, len(ids))
         if len(ids):
             keep = self.live[ids]
             ids, tfs = ids[keep], tfs[keep]
-        df = self.reader.doc_frequency(field, term)
-        idf = _idf(self.doc_count, df)
         lengths = self._field_lengths(field)[ids]
         norm = self.k1 * ((1 - self.b) + self.b * lengths / self._avg[field])
         weights = (idf * (tfs * (self.k1 + 1)) / (tfs + norm)).astype(np.float32)
