@@ -47,7 +47,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--articles", type=int, default=None, help="first N OrangeSum articles")
     p.add_argument("--questions", type=int, default=None, help="an even sample of N questions")
     p.add_argument("--leads", type=int, default=None, help="an even sample of N leads")
-    p.add_argument("--procs", type=int, default=os.cpu_count() or 1, help="whoosh build procs")
+    p.add_argument(
+        "--procs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="build procs (analyzing processes), both backends",
+    )
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--layouts", default="1x1,2x2", help="shards x replicas, comma-separated")
     return p.parse_args(argv)
@@ -120,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 clusters.append(config)
                 start_cluster(config)
                 started = time.monotonic()
-                rows[layout] = build(layout, corpus.path, config, 1)
+                rows[layout] = build(layout, corpus.path, config, args.procs)
                 log(f"  {layout}: built in {time.monotonic() - started:.1f} s")
                 rows[layout] |= run_engine(layout, config, questions, leads, corpus)
         finally:

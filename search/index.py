@@ -28,6 +28,7 @@ from .backends.base import (
     IndexedArticle,
     IndexStats,
     Reader,
+    StoredPassage,
 )
 from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
@@ -206,14 +207,15 @@ def _search(
         articles, _ = unique_first(found.articles)
         whole = reader.whole_article_scores(plan.words, articles, config)
     second = None
+    stored: dict[int, StoredPassage] = {}  # the passages read, by document number
     if whole is not None and config.second_stage:
-        second = _second_stage(reader, found, pq, plan.words, whole, config, capture)
+        second = _second_stage(reader, found, pq, plan.words, whole, config, capture, stored)
     page = group_and_page(found, request, config, whole, second)
-    docs = sorted(
-        {doc for hit in page.hits for doc, _ in hit.passages}
-        | {doc for hit in page.hits for doc in hit.copies}
-    )
-    stored = dict(zip(docs, reader.passages(docs), strict=True))
+    shown = {doc for hit in page.hits for doc, _ in hit.passages} | {
+        doc for hit in page.hits for doc in hit.copies
+    }
+    docs = sorted(shown - stored.keys())
+    stored.update(zip(docs, reader.passages(docs), strict=True))
     if found.timed_out:
         notes.append(TIMED_OUT_NOTE)
     # A suggestion helps a few words that found little, not a long question.
@@ -270,8 +272,10 @@ def _second_stage(
     whole: np.ndarray,
     config: RankingConfig,
     capture: Capture | None,
+    stored_passages: dict[int, StoredPassage],
 ) -> SecondStage | None:
-    """The hook that re-ranks a question's or a long text's best articles, or None."""
+    """The hook that re-ranks a question's or a long text's best articles, or None; the
+    passages it reads are left in ``stored_passages``."""
     terms = tuple(w for w in words if isinstance(w, Term))
     if len(terms) < (2 if pq.ranked_or else MIN_WORDS):
         return None
@@ -291,6 +295,7 @@ def _second_stage(
         window = ordered[: config.second_stage_articles]
         docs = found.docs[short.rows]
         stored = reader.passages(docs.tolist())
+        stored_passages.update(zip(docs.tolist(), stored, strict=True))
         table = feature_table(
             found,
             short,

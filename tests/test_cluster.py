@@ -128,7 +128,7 @@ def test_one_shard_and_two_shards_rank_as_the_embedded_index(
     (corpus / "seed.txt").write_bytes(next((ROOT / "corpus").glob("*.txt")).read_bytes())
     (corpus / "news.jsonl").write_bytes((TEST_DATA / "news.jsonl").read_bytes())
     single = clusters("single", shards=1, replicas=1)
-    build_index(corpus, single)
+    build_index(corpus, single, procs=2)  # its articles analyzed by two processes
     indexes = [Index.open(p) for p in (news_index_path, news_cluster_path, single)]
     for query in QUERIES:
         for group in ("article", "passage"):

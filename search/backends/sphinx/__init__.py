@@ -97,7 +97,7 @@ class SphinxStore:
         procs: int = 1,
         wait: float = 0.0,
     ) -> tuple[str, int, int]:
-        return build(path, articles, wait=wait)
+        return build(path, articles, wait=wait, procs=procs)
 
     def update(
         self,

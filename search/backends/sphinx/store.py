@@ -16,14 +16,16 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
+import multiprocessing
 import os
 import sqlite3
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from ...corpus import Article
@@ -172,9 +174,13 @@ def _catalog_schema(db: sqlite3.Connection) -> None:
 
 
 def build(
-    path: str | os.PathLike, articles: Iterable[IndexedArticle], wait: float = 0.0
+    path: str | os.PathLike,
+    articles: Iterable[IndexedArticle],
+    wait: float = 0.0,
+    procs: int = 1,
 ) -> tuple[str, int, int]:
-    """Write every article into the spare generation, then make it the live one."""
+    """Write every article into the spare generation, then make it the live one; with
+    ``procs`` above 1, that many processes analyze the articles."""
     cluster = read_cluster(path)
     with writer_lock(cluster.folder, wait):
         try:
@@ -190,7 +196,7 @@ def build(
             check_schema(cluster, index)
             for node in cluster.nodes:
                 writers.execute(node, f"TRUNCATE RTINDEX {index}")
-            n_articles, n_passages = _write_all(cluster, writers, db, articles)
+            n_articles, n_passages = _write_all(cluster, writers, db, articles, procs)
             for node in cluster.nodes:
                 writers.execute(node, f"FLUSH RTINDEX {index}")
             db.commit()
@@ -206,8 +212,55 @@ def build(
     return target, n_articles, n_passages
 
 
+def _prepare_batch(batch: list[tuple[IndexedArticle, int, int]]) -> list[PreparedArticle]:
+    return [prepare(item, art, shard, article_hash(item.article)) for item, art, shard in batch]
+
+
+# Articles sent to an analyzing process at a time, and batches in flight a process: enough
+# to keep each busy, few enough that memory stays small whatever the corpus.
+_PREPARE_BATCH = 32
+_IN_FLIGHT = 4
+
+
+def _prepared(
+    cluster: Cluster, articles: Iterable[IndexedArticle], procs: int
+) -> Iterator[PreparedArticle]:
+    """The articles prepared (analyzed into rows), in order, numbered from 1."""
+    numbered = (
+        (item, art, shard_of(item.article.id, cluster.shards))
+        for art, item in enumerate(articles, start=1)
+    )
+    if procs <= 1:
+        for batch in _batches(numbered, 1):
+            yield from _prepare_batch(batch)
+        return
+    # Spawned, not forked: this process holds the writer lock and database connections.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(procs, mp_context=context) as pool:
+        pending: deque[Future] = deque()
+        try:
+            for batch in _batches(numbered, _PREPARE_BATCH):
+                pending.append(pool.submit(_prepare_batch, batch))
+                if len(pending) >= procs * _IN_FLIGHT:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _batches(items: Iterator, size: int) -> Iterator[list]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
 def _write_all(
-    cluster: Cluster, writers: _Writers, db: sqlite3.Connection, articles: Iterable[IndexedArticle]
+    cluster: Cluster,
+    writers: _Writers,
+    db: sqlite3.Connection,
+    articles: Iterable[IndexedArticle],
+    procs: int,
 ) -> tuple[int, int]:
     _catalog_schema(db)
     df: Counter = Counter()
@@ -226,10 +279,8 @@ def _write_all(
         sent[shard].append(shard_writers[shard].submit(writers.write_rows, shard, rows))
 
     try:
-        for item in articles:
-            art += 1
-            shard = shard_of(item.article.id, cluster.shards)
-            prepared = prepare(item, art, shard, article_hash(item.article))
+        for prepared in _prepared(cluster, articles, procs):
+            art, shard = prepared.art, prepared.shard
             df.update(prepared.df)
             lengths.update(prepared.lengths)
             _catalog_row(db, prepared)
