@@ -1,0 +1,111 @@
+"""Known-item keyword queries: does the second stage help a few typed words find an article?
+
+Run by hand, from the project folder, on an index of the relevance benchmark's corpus:
+
+    python3 bench/keyword_items.py --reuse-index /tmp/vfull7
+
+bench/relevance.py measures questions and long texts; the second stage also re-ranks
+keyword queries of three words or more (every word required), which no dev evaluation
+covers. Here each article of lead_dev_sample.txt gives keyword queries made from its
+abstract's content words (4+ letters, not stop words, matching at least 2 passages of the index):
+its three rarest (``rare3``), and three and four drawn at random with a fixed seed
+(``random3``, ``random4``). The article the words came from is the answer. MRR@10 and R@10
+of the page's default search (collapsing off), with the second stage on and off, same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+from _common import LEAD_SAMPLE, ORANGESUM, log
+
+from search import Index, RankingConfig
+from search.analysis import FRENCH_STOP_WORDS, fold_accents
+
+SEED = 20261203
+_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+def abstracts() -> dict[str, str]:
+    """The abstracts of the articles of lead_dev_sample.txt, by article id."""
+    wanted = set(LEAD_SAMPLE.read_text(encoding="utf-8").split())
+    found = {}
+    with open(ORANGESUM, encoding="utf-8") as f:
+        for line in f:
+            if '"abstract": ""' in line:
+                continue
+            record = json.loads(line)
+            if record["id"] in wanted and record.get("abstract"):
+                found[record["id"]] = record["abstract"]
+    return found
+
+
+def query_sets(index: Index, texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """(answer, query) pairs of each kind; articles with fewer than 4 usable words skipped."""
+    rng = random.Random(SEED)
+    counted: dict[str, int] = {}
+    sets: dict[str, list[tuple[str, str]]] = {"rare3": [], "random3": [], "random4": []}
+    for article_id in sorted(texts):
+        words = [
+            w
+            for w in dict.fromkeys(_WORD.findall(texts[article_id].lower()))
+            if fold_accents(w) not in FRENCH_STOP_WORDS
+        ]
+        passages = {w: matching_passages(index, w, counted) for w in words}
+        usable = [w for w in words if passages[w] >= 2]
+        if len(usable) < 4:
+            continue
+        rarest = sorted(usable, key=lambda w: (passages[w], w))[:3]
+        sets["rare3"].append((article_id, " ".join(rarest)))
+        sets["random3"].append((article_id, " ".join(rng.sample(usable, 3))))
+        sets["random4"].append((article_id, " ".join(rng.sample(usable, 4))))
+    return sets
+
+
+def matching_passages(index: Index, word: str, counted: dict[str, int]) -> int:
+    """How many passages the word (quoted: as typed, no typo reading) matches."""
+    if word not in counted:
+        counted[word] = index.search(f'"{word}"', group="passage", limit=1).total_passages
+    return counted[word]
+
+
+def scores(index: Index, queries: list[tuple[str, str]]) -> tuple[float, float]:
+    """MRR@10 and R@10 of the answers."""
+    reciprocal = found = 0.0
+    for answer, query in queries:
+        ranked = [hit.article_id for hit in index.search(query, collapse=False).hits[:10]]
+        if answer in ranked:
+            reciprocal += 1 / (ranked.index(answer) + 1)
+            found += 1
+    return reciprocal / len(queries), found / len(queries)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reuse-index", type=Path, required=True, help="the relevance corpus's index")
+    args = p.parse_args(argv)
+    on = Index.open(args.reuse_index)
+    off = Index.open(args.reuse_index, RankingConfig(second_stage=False))
+    log("making the queries ...")
+    sets = query_sets(on, abstracts())
+    print("# known-item keyword queries from lead_dev_sample abstracts, MRR@10 (R@10)")
+    print(f"{'queries':<9} {'n':>5} {'first stage':>16} {'second stage':>16} {'ratio':>7}")
+    for name, queries in sets.items():
+        log(f"{name} ...")
+        first, second = scores(off, queries), scores(on, queries)
+        print(
+            f"{name:<9} {len(queries):>5} {first[0]:>8.3f} ({first[1]:.3f}) "
+            f"{second[0]:>8.3f} ({second[1]:.3f}) {second[0] / max(first[0], 1e-9):>6.3f}x"
+        )
+    on.close()
+    off.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
