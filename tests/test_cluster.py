@@ -344,6 +344,17 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
                     for index in indexes
                 ]
                 assert found[1] == found[0], (query, group, collapse)
+        # More (source, category, day) combinations than one statement counts, and more
+        # values than each attribute's count asks for: the same counts.
+        monkeypatch.setattr(sphinx_best, "_COMBINED", 2)
+        monkeypatch.setattr(sphinx_best, "_GROUPS", 1)
+        for query in ("port", "tempête port Marseille"):
+            counted = []
+            for index in indexes:
+                shown = seen(index.search(query, limit=3))
+                counted.append({k: shown[k] for k in ("totals", "facets", "timeline")})
+            assert counted[1] == counted[0], query
+            assert len(counted[0]["timeline"]) > 1, query
         # The cut did cut: the cluster scored fewer passages than the query matched.
         from search.backends.base import Best
         from search.backends.base import Filters as BackendFilters

@@ -40,6 +40,7 @@ _WEIGHT_SCALE = 100
 # (a node's group-by reserves max_matches slots: 100,000 cost a question tens of ms).
 _COUNTED = ("source", "category", "day")
 _GROUPS = 2000
+_COMBINED = 5000  # (source, category, day) combinations counted in one statement at most
 _COLUMNS = "id, art, day, source, category, cluster"
 
 
@@ -98,6 +99,27 @@ def _group_count(index: str, where: str, column: str, limit: int) -> str:
     )
 
 
+def _combined_count(index: str, where: str, limit: int) -> str:
+    """Matching articles and passages by (source, category, day) at once: an article has
+    one of each, so adding up its rows by one of them counts that one exactly."""
+    columns = ", ".join(_COUNTED)
+    return (
+        f"SELECT {columns}, COUNT(DISTINCT art), COUNT(*) FROM {index} WHERE {where} "
+        f"GROUP BY {columns} LIMIT {limit} OPTION max_matches={limit}, ranker=none"
+    )
+
+
+def _split_counts(rows: list) -> list[list[tuple]]:
+    """The combined count's rows as each attribute's own count: (value, articles, passages)."""
+    split: list[dict] = [{} for _ in _COUNTED]
+    for row in rows:
+        articles, passages = int(row[-2]), int(row[-1])
+        for i, value in enumerate(row[: len(_COUNTED)]):
+            had = split[i].get(value, (0, 0))
+            split[i][value] = (had[0] + articles, had[1] + passages)
+    return [[(value, *n) for value, n in counted.items()] for counted in split]
+
+
 def _first_round(
     reader: SphinxReader,
     shard: int,
@@ -108,7 +130,7 @@ def _first_round(
 ) -> tuple[list, list]:
     """One shard's first cut (rows) and counts, in one batch of statements."""
     index = reader.index
-    statements = [*first_cuts, *(_group_count(index, where, c, _GROUPS) for c in _COUNTED)]
+    statements = [*first_cuts, _combined_count(index, where, _COMBINED)]
     if copies.get(shard):
         listed, n = ",".join(map(str, copies[shard])), len(copies[shard])
         statements.append(
@@ -121,13 +143,20 @@ def _first_round(
         answers = [cur.fetchall()]
         while cur.nextset():
             answers.append(cur.fetchall())
-        cuts, counted = answers[: len(first_cuts)], answers[len(first_cuts) :]
-        for i, column in enumerate(_COUNTED):
-            if len(counted[i]) >= _GROUPS:  # more values than asked for: all of them
+        cuts, (combined, *listed) = answers[: len(first_cuts)], answers[len(first_cuts) :]
+        if len(combined) < _COMBINED:
+            return [row for rows in cuts for row in rows], [*_split_counts(combined), *listed]
+        # Too many combinations to count at once: each attribute on its own.
+        counted = []
+        for column in _COUNTED:
+            cur.execute(_group_count(index, where, column, _GROUPS), (match,))
+            rows = cur.fetchall()
+            if len(rows) >= _GROUPS:  # more values than asked for: all of them
                 limit = reader.cluster.max_matches
                 cur.execute(_group_count(index, where, column, limit), (match,))
-                counted[i] = cur.fetchall()
-        return [row for rows in cuts for row in rows], counted
+                rows = cur.fetchall()
+            counted.append(rows)
+        return [row for rows in cuts for row in rows], [*counted, *listed]
 
     return reader.pool.run(shard, run)
 
