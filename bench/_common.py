@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import hashlib
+import json
 import os
 import platform
 import statistics
@@ -53,6 +54,21 @@ class Progress:
             elapsed = now - self.started
             rate = done / elapsed if elapsed else 0.0
             log(f"  {self.label}: {done}/{self.total} ({elapsed:.0f} s, {rate:.1f}/s)")
+
+
+def lead_abstracts() -> dict[str, str]:
+    """The abstracts of the articles listed in lead_dev_sample.txt, by id, in the list's order."""
+    ids = LEAD_SAMPLE.read_text(encoding="utf-8").split()
+    wanted = set(ids)
+    abstracts: dict[str, str] = {}
+    with open(ORANGESUM, encoding="utf-8") as f:
+        for line in f:
+            if '"abstract": ""' in line:
+                continue
+            record = json.loads(line)
+            if record["id"] in wanted and record.get("abstract"):
+                abstracts[record["id"]] = record["abstract"]
+    return {i: abstracts[i] for i in ids if i in abstracts}
 
 
 def even_sample(n: int, size: int | None) -> list[int]:

@@ -16,33 +16,18 @@ of the page's default search (collapsing off), with the second stage on and off,
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
 from pathlib import Path
 
-from _common import LEAD_SAMPLE, ORANGESUM, log
+from _common import lead_abstracts, log
 
 from search import Index, RankingConfig
 from search.analysis import FRENCH_STOP_WORDS, fold_accents
 
 SEED = 20261203
 _WORD = re.compile(r"[^\W\d_]{4,}")
-
-
-def abstracts() -> dict[str, str]:
-    """The abstracts of the articles of lead_dev_sample.txt, by article id."""
-    wanted = set(LEAD_SAMPLE.read_text(encoding="utf-8").split())
-    found = {}
-    with open(ORANGESUM, encoding="utf-8") as f:
-        for line in f:
-            if '"abstract": ""' in line:
-                continue
-            record = json.loads(line)
-            if record["id"] in wanted and record.get("abstract"):
-                found[record["id"]] = record["abstract"]
-    return found
 
 
 def query_sets(index: Index, texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
@@ -92,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     on = Index.open(args.reuse_index)
     off = Index.open(args.reuse_index, RankingConfig(second_stage=False))
     log("making the queries ...")
-    sets = query_sets(on, abstracts())
+    sets = query_sets(on, lead_abstracts())
     print("# known-item keyword queries from lead_dev_sample abstracts, MRR@10 (R@10)")
     print(f"{'queries':<9} {'n':>5} {'first stage':>16} {'second stage':>16} {'ratio':>7}")
     for name, queries in sets.items():

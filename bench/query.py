@@ -51,12 +51,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _common import (
-    LEAD_SAMPLE,
-    ORANGESUM,
     PIAF_QUESTIONS,
     Progress,
     code_version,
     even_sample,
+    lead_abstracts,
     log,
     percentile,
     print_header,
@@ -147,17 +146,7 @@ def questions() -> list[str]:
 
 def leads() -> list[str]:
     """The abstracts of the articles listed in lead_dev_sample.txt, in the list's order."""
-    ids = LEAD_SAMPLE.read_text(encoding="utf-8").split()
-    wanted = set(ids)
-    abstracts: dict[str, str] = {}
-    with open(ORANGESUM, encoding="utf-8") as f:
-        for line in f:
-            if '"abstract": ""' in line:
-                continue
-            record = json.loads(line)
-            if record["id"] in wanted and record.get("abstract"):
-                abstracts[record["id"]] = record["abstract"]
-    return [abstracts[i] for i in ids if i in abstracts]
+    return list(lead_abstracts().values())
 
 
 def query_sets(corpus_path: Path, n_questions: int | None, n_leads: int | None) -> list[QuerySet]:
