@@ -69,8 +69,8 @@ def rank_articles(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Order articles by their passages' evidence; return (articles, their scores), best first.
 
-    ``articles`` and ``scores`` hold each candidate passage's article number and score, in
-    any order; ``tie`` breaks equal passage scores (lower first; without it, the candidates'
+    ``articles`` and ``scores`` hold each candidate passage's article number and (finite,
+    float) score, in any order; ``tie`` breaks equal passage scores (lower first; without it, the candidates'
     order). ``whole`` holds each of these articles' score as one whole document (in
     article-number order, as ``np.unique`` gives them), if known.
     An article scores its best passage, plus ``article_spread`` times its other passages,

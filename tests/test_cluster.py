@@ -121,14 +121,19 @@ def test_status_names_every_node_with_the_pid_that_serves_it(news_cluster_path):
 
 
 def test_one_shard_and_two_shards_rank_as_the_embedded_index(
-    news_index_path, news_cluster_path, clusters, tmp_path
+    news_index_path, news_cluster_path, clusters, tmp_path, monkeypatch
 ):
+    from search.backends.sphinx import store as sphinx_store
+
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "seed.txt").write_bytes(next((ROOT / "corpus").glob("*.txt")).read_bytes())
     (corpus / "news.jsonl").write_bytes((TEST_DATA / "news.jsonl").read_bytes())
     single = clusters("single", shards=1, replicas=1)
-    build_index(corpus, single, procs=2)  # its articles analyzed by two processes
+    # Its articles analyzed by two processes, an article at a time: batches in flight,
+    # taken back in order.
+    monkeypatch.setattr(sphinx_store, "_PREPARE_BATCH", 1)
+    build_index(corpus, single, procs=2)
     indexes = [Index.open(p) for p in (news_index_path, news_cluster_path, single)]
     for query in QUERIES:
         for group in ("article", "passage"):

@@ -132,3 +132,11 @@ def test_articles_rank_alike_in_any_candidate_order_and_ties_go_to_the_first_pas
         ranked, combined = rank_articles(articles[order], scores[order], config, tie=docs[order])
         assert ranked.tolist() == expected
         assert combined.tolist() == pytest.approx([5.0, 4.0, 2.0, 2.0, 0.5])
+    # Equal article scores: the better best passage first (7's 3.0 before 6's 2.0).
+    articles = np.array([6, 6, 7], dtype=np.int32)
+    scores = np.array([2.0, 2.0, 3.0], dtype=np.float32)
+    docs = np.array([1, 2, 3], dtype=np.int32)
+    config = RankingConfig(article_spread=0.5, article_text_weight=0.0)
+    ranked, combined = rank_articles(articles, scores, config, tie=docs)
+    assert ranked.tolist() == [7, 6]
+    assert combined.tolist() == pytest.approx([3.0, 3.0])

@@ -20,17 +20,20 @@ import itertools
 import json
 import multiprocessing
 import os
+import signal
 import sqlite3
 import time
 import zlib
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from ...corpus import Article
 from ...errors import IndexLockedError, VeilleError
 from ..base import Changes, IndexedArticle
+from ..workers import BuildWorkerError, die_with_parent
 from . import stats
 from .config import Cluster, Node, read_cluster, read_live, write_live
 from .nodes import NETWORK_ERRORS, QUERY_ERRORS, NodeError, connect
@@ -216,6 +219,20 @@ def _prepare_batch(batch: list[tuple[IndexedArticle, int, int]]) -> list[Prepare
     return [prepare(item, art, shard, article_hash(item.article)) for item, art, shard in batch]
 
 
+def _start_worker(parent: int) -> None:
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
+
+
+def _result(future: Future) -> list[PreparedArticle]:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise BuildWorkerError("a build worker died") from None
+    except Exception as e:  # a worker's own error, raised again here
+        raise BuildWorkerError(f"a build worker failed: {type(e).__name__}: {e}") from e
+
+
 # Articles sent to an analyzing process at a time, and batches in flight a process: enough
 # to keep each busy, few enough that memory stays small whatever the corpus.
 _PREPARE_BATCH = 32
@@ -236,18 +253,21 @@ def _prepared(
         return
     # Spawned, not forked: this process holds the writer lock and database connections.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(procs, mp_context=context) as pool:
-        pending: deque[Future] = deque()
-        try:
-            for batch in _batches(numbered, _PREPARE_BATCH):
-                pending.append(pool.submit(_prepare_batch, batch))
-                if len(pending) >= procs * _IN_FLIGHT:
-                    yield from pending.popleft().result()
-            while pending:
-                yield from pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+    pool = ProcessPoolExecutor(
+        procs, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
+    pending: deque[Future] = deque()
+    try:
+        for batch in _batches(numbered, _PREPARE_BATCH):
+            pending.append(pool.submit(_prepare_batch, batch))
+            if len(pending) >= procs * _IN_FLIGHT:
+                yield from _result(pending.popleft())
+        while pending:
+            yield from _result(pending.popleft())
+    except BrokenProcessPool:  # found by a submit rather than a result
+        raise BuildWorkerError("a build worker died") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:

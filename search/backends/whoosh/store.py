@@ -9,7 +9,6 @@ so a crash or Ctrl-C mid-build leaves the previous generation serving.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime as dt
 import errno
 import fcntl
@@ -21,7 +20,6 @@ import pickle
 import queue
 import secrets
 import shutil
-import signal
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,9 +37,9 @@ from ...errors import (
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
-    VeilleError,
 )
 from ..base import Changes, IndexedArticle
+from ..workers import BuildWorkerError, die_with_parent
 from .schema import SCHEMA_VERSION, make_schema, passage_document
 from .segments import SegmentBuilder
 
@@ -277,7 +275,6 @@ def writer_lock(index_path: str | os.PathLike, wait: float = 0.0) -> Iterator[No
 # died: each worker closes its copy at once (the parent's lock is unaffected), and asks to be
 # killed with its parent, so that a writer killed mid-build leaves no process behind.
 _HELD_LOCKS: set[int] = set()
-_PR_SET_PDEATHSIG = 1
 
 
 def _after_fork_in_child() -> None:
@@ -287,8 +284,7 @@ def _after_fork_in_child() -> None:
         with contextlib.suppress(OSError):
             os.close(fd)
     _HELD_LOCKS.clear()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -345,10 +341,6 @@ def _segment_worker(writer: _SegmentsWriter, tasks, results) -> None:
         results.put(("segments", writer.flush()))
     except BaseException as e:  # reported to the parent, which raises it
         results.put(("error", f"{type(e).__name__}: {e}"))
-
-
-class BuildWorkerError(VeilleError):
-    """A build worker process failed."""
 
 
 def _write_segments(
