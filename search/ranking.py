@@ -70,9 +70,9 @@ def rank_articles(
     """Order articles by their passages' evidence; return (articles, their scores), best first.
 
     ``articles`` and ``scores`` hold each candidate passage's article number and (finite,
-    float) score, in any order; ``tie`` breaks equal passage scores (lower first; without it, the candidates'
-    order). ``whole`` holds each of these articles' score as one whole document (in
-    article-number order, as ``np.unique`` gives them), if known.
+    float) score, in any order; ``tie`` breaks equal passage scores (lower first; without
+    it, the candidates' order). ``whole`` holds each of these articles' score as one whole
+    document (in article-number order, as ``np.unique`` gives them), if known.
     An article scores its best passage, plus ``article_spread`` times its other passages,
     plus ``article_text_weight`` times ``whole``.
     Equal scores keep the order of their best passages (by score, then ``tie``).

@@ -299,17 +299,19 @@ def _write_all(
         sent[shard].append(shard_writers[shard].submit(writers.write_rows, shard, rows))
 
     try:
-        for prepared in _prepared(cluster, articles, procs):
-            art, shard = prepared.art, prepared.shard
-            df.update(prepared.df)
-            lengths.update(prepared.lengths)
-            _catalog_row(db, prepared)
-            buffers[shard].extend(prepared.rows)
-            if len(buffers[shard]) >= _BATCH_ROWS:
-                send(shard, buffers[shard])
-                buffers[shard] = []
-            n_articles += 1
-            n_passages += len(prepared.rows)
+        # Closed on the way out, error or not: its worker processes stop then.
+        with contextlib.closing(_prepared(cluster, articles, procs)) as prepared_articles:
+            for prepared in prepared_articles:
+                art, shard = prepared.art, prepared.shard
+                df.update(prepared.df)
+                lengths.update(prepared.lengths)
+                _catalog_row(db, prepared)
+                buffers[shard].extend(prepared.rows)
+                if len(buffers[shard]) >= _BATCH_ROWS:
+                    send(shard, buffers[shard])
+                    buffers[shard] = []
+                n_articles += 1
+                n_passages += len(prepared.rows)
         for shard, rows in buffers.items():
             if rows:
                 send(shard, rows)
