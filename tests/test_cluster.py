@@ -133,6 +133,7 @@ def test_one_shard_and_two_shards_rank_as_the_embedded_index(
     # Its articles analyzed by two processes, an article at a time: batches in flight,
     # taken back in order.
     monkeypatch.setattr(sphinx_store, "_PREPARE_BATCH", 1)
+    monkeypatch.setattr(sphinx_store, "_IN_FLIGHT", 1)
     build_index(corpus, single, procs=2)
     indexes = [Index.open(p) for p in (news_index_path, news_cluster_path, single)]
     for query in QUERIES:
@@ -145,8 +146,22 @@ def test_one_shard_and_two_shards_rank_as_the_embedded_index(
     for other in seen[1:]:
         assert other.article_ids == seen[0].article_ids
         assert other.features == pytest.approx(seen[0].features, rel=1e-4, abs=1e-5)
+    articles = indexes[2].info().articles
+    maroc = indexes[0].search("Maroc").total
     for index in indexes:
         index.close()
+    # Numbered in corpus order by the processes' build: an article added next takes a
+    # number of its own, and every other stays.
+    added = write_jsonl(
+        tmp_path / "added.jsonl",
+        [{"id": "ajout-1", "title": "Ouarzazate", "text": "Le festival de Ouarzazate."}],
+    )
+    update_index(single, add=added)
+    index = Index.open(single)
+    assert index.info().articles == articles + 1
+    assert index.search("Ouarzazate").total == 1
+    assert index.search("Maroc").total == maroc
+    index.close()
 
 
 def test_queries_survive_a_replica_killed_under_load(clusters, tmp_path):
