@@ -10,6 +10,8 @@ fallback to a slower or different path.
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 import whoosh
 from whoosh import fields
@@ -84,17 +86,25 @@ def read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
             matcher._read_data()
         deltas, block_weights, _ = matcher._data
         n = len(deltas)
-        ids.append(np.cumsum(np.fromiter(deltas, dtype=np.int64, count=n)))
+        ids.append(np.cumsum(_numbers(deltas, np.int64)))
         if block_weights is None:
             weights.append(np.ones(n, dtype=np.float32))
         elif isinstance(block_weights, float):
             weights.append(np.full(n, block_weights, dtype=np.float32))
         else:
-            weights.append(np.asarray(block_weights, dtype=np.float32))
+            weights.append(_numbers(block_weights, np.float32))
         matcher._next_block()
     if not ids:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     return np.concatenate(ids), np.concatenate(weights)
+
+
+def _numbers(values, dtype) -> np.ndarray:
+    """A block's numbers as an array: whoosh's writer pickles tuples, segments.py arrays."""
+    if isinstance(values, array):
+        # numpy reads array's typecodes as the same C types.
+        return np.frombuffer(values, dtype=values.typecode).astype(dtype)
+    return np.fromiter(values, dtype=dtype, count=len(values))
 
 
 def _check() -> None:

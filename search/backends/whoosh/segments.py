@@ -227,6 +227,7 @@ def _encode_positions(fmt, positions: np.ndarray, starts: np.ndarray, freqs: np.
 BLOCK_LIMIT = 1024
 _COMPRESSION = 3  # zlib level, as W3Codec writes them
 _COMPRESS_FROM = 64  # bytes of pickled block
+_PICKLE_PROTOCOL = 4
 _TERMINFO = struct.Struct(TERMINFO_FORMAT)
 
 
@@ -242,16 +243,22 @@ def _mini_values(values, freqs, value_size, first: int, end: int):
 
 
 def _block(ids: list[int], block_weights: array, mini_values) -> tuple[bytes, int]:
-    """A block's data: (id deltas, weights, values) pickled, compressed when it pays."""
-    deltas = tuple(map(operator.sub, ids, [0, *ids[:-1]]))
+    """A block's data: (id deltas, weights, values) pickled, compressed when it pays.
+
+    The deltas and weights go as arrays, pickled with protocol 4 (whoosh's readers unpickle
+    any protocol and take any sequence): they unpickle as two buffers instead of a Python
+    number a posting, and protocol 4 keeps a position field's values as plain bytes where
+    protocol 2 rebuilds each through a codecs call.
+    """
+    deltas = array("I", map(operator.sub, ids, [0, *ids[:-1]]))
     lightest = min(block_weights)
     if lightest != max(block_weights):
-        mini_weights = tuple(block_weights)
+        mini_weights = block_weights
     elif lightest == 1.0:
         mini_weights = None
     else:
         mini_weights = block_weights[0]
-    data = pickle.dumps((deltas, mini_weights, mini_values), 2)
+    data = pickle.dumps((deltas, mini_weights, mini_values), _PICKLE_PROTOCOL)
     # zlib makes a short block longer (and whoosh meant to leave those as they are:
     # the block records its compression, and readers follow it).
     compression = _COMPRESSION if len(data) >= _COMPRESS_FROM else 0
