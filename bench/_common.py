@@ -148,6 +148,10 @@ def parse_setting(text: str) -> tuple[str, float | bool | str | None]:
         value = None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{text!r}: the value must be a number")
+    if next(f.type for f in fields(RankingConfig) if f.name == name) == "int":
+        if value != int(value):
+            raise ValueError(f"{text!r}: the value must be a whole number")
+        return name, int(value)
     return name, float(value)
 
 

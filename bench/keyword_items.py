@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from _common import lead_abstracts, log
+from _common import lead_abstracts, log, parse_setting
 
 from search import Index, RankingConfig
 from search.analysis import FRENCH_STOP_WORDS, fold_accents
@@ -73,12 +73,25 @@ def scores(index: Index, queries: list[tuple[str, str]]) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reuse-index", type=Path, required=True, help="the relevance corpus's index")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a RankingConfig field's value for the second stage's run (repeatable)",
+    )
     args = p.parse_args(argv)
-    on = Index.open(args.reuse_index)
+    try:
+        settings = dict(parse_setting(s) for s in args.set)
+    except ValueError as e:
+        p.error(str(e))
+    on = Index.open(args.reuse_index, RankingConfig().with_changes(**settings))
     off = Index.open(args.reuse_index, RankingConfig(second_stage=False))
     log("making the queries ...")
     sets = query_sets(on, lead_abstracts())
     print("# known-item keyword queries from lead_dev_sample abstracts, MRR@10 (R@10)")
+    if settings:
+        print(f"# second stage with {settings}")
     print(f"{'queries':<9} {'n':>5} {'first stage':>16} {'second stage':>16} {'ratio':>7}")
     for name, queries in sets.items():
         log(f"{name} ...")

@@ -282,24 +282,24 @@ def _second_stage(
     ranker = None if capture is not None and capture.unscored else load_ranker(config.ranker_model)
     articles, _ = unique_first(found.articles)  # the order ``whole`` is in
 
+    depth, per_article = (
+        (config.second_stage_articles, config.second_stage_passages)
+        if pq.ranked_or
+        else (config.second_stage_keyword_articles, config.second_stage_keyword_passages)
+    )
+
     def second_stage(ordered: np.ndarray, scores: np.ndarray) -> Reranked:
-        in_window = np.flatnonzero(np.isin(found.articles, ordered[: config.second_stage_articles]))
+        window = ordered[:depth]
+        in_window = np.flatnonzero(np.isin(found.articles, window))
         order = best_first(found.scores, found.docs, in_window)
-        short = shortlist(
-            ordered,
-            order,
-            found.articles,
-            config.second_stage_articles,
-            config.second_stage_passages,
-        )
-        window = ordered[: config.second_stage_articles]
+        short = shortlist(ordered, order, found.articles, depth, per_article)
         docs = found.docs[short.rows]
         stored = reader.passages(docs.tolist())
         stored_passages.update(zip(docs.tolist(), stored, strict=True))
         table = feature_table(
             found,
             short,
-            scores[: config.second_stage_articles],
+            scores[:depth],
             whole[np.searchsorted(articles, window)],
             reader.evidence(terms, docs),
             stored,

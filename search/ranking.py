@@ -47,6 +47,21 @@ class RankingConfig:
     # (every article's best among them, so the right one is not missed for its paragraph).
     second_stage_articles: int = 40
     second_stage_passages: int = 3
+    # Three or four words, all required: a narrower window keeps most of the model's gain
+    # at a third of the passages read (bench/keyword_items.py).
+    second_stage_keyword_articles: int = 20
+    second_stage_keyword_passages: int = 2
+
+    def __post_init__(self) -> None:
+        for name in (
+            "second_stage_articles",
+            "second_stage_passages",
+            "second_stage_keyword_articles",
+            "second_stage_keyword_passages",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"RankingConfig.{name} must be a whole number of 1 or more")
 
     def with_changes(self, **changes: Any) -> RankingConfig:
         """The same config with some values changed (a benchmark's grid, a test)."""

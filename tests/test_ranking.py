@@ -140,3 +140,19 @@ def test_articles_rank_alike_in_any_candidate_order_and_ties_go_to_the_first_pas
     ranked, combined = rank_articles(articles, scores, config, tie=docs)
     assert ranked.tolist() == [7, 6]
     assert combined.tolist() == pytest.approx([3.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"second_stage_articles": 0},
+        {"second_stage_articles": 20.0},
+        {"second_stage_passages": True},
+        {"second_stage_passages": "3"},
+    ],
+)
+def test_a_second_stage_window_that_is_not_a_count_is_refused_by_name(change):
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=f"RankingConfig.{name} must be a whole number"):
+        RankingConfig().with_changes(**change)
+    assert RankingConfig().with_changes(**{name: 7}).as_dict()[name] == 7

@@ -192,6 +192,20 @@ def test_short_queries_dates_and_the_switch_keep_the_first_stage(index, index_pa
         off.close()
 
 
+def test_keywords_and_questions_each_have_their_window(index_path):
+    keywords = "paragraphe ville actualité"  # every word required: five articles match
+    narrow = RankingConfig(second_stage_keyword_articles=2, second_stage_keyword_passages=1)
+    index = Index.open(index_path, ranking=narrow)
+    try:
+        seen = index.shortlist(keywords, collapse=False)
+        assert len(index.search(keywords, collapse=False).hits) > 2
+        assert seen is not None and len(seen.article_ids) == len(set(seen.article_ids)) == 2
+        asked = index.shortlist(QUESTION, collapse=False)
+        assert len(set(asked.article_ids)) > 2  # a question keeps second_stage_articles
+    finally:
+        index.close()
+
+
 def test_explain_names_the_features_that_moved_a_hit(index):
     hit = index.search(QUESTION, collapse=False).hits[0]
     explanation = index.explain(QUESTION, hit)
