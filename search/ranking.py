@@ -101,17 +101,35 @@ def rank_articles(
     size = int(articles.max()) + 1
     top = np.full(size, -np.inf, dtype=scores.dtype)
     np.maximum.at(top, articles, scores)
-    at_top = scores == top[articles]
+    at_top = np.flatnonzero(scores == top[articles])
     top_tie = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(top_tie, articles[at_top], tie[at_top].astype(np.int64))
+    ties = tie[at_top].astype(np.int64)
+    if np.all(ties[1:] >= ties[:-1]):  # candidates in tie order (a backend's document order)
+        top_tie[articles[at_top[::-1]]] = ties[::-1]  # the last write wins: the lowest
+    else:
+        np.minimum.at(top_tie, articles[at_top], ties)
     found = np.flatnonzero(top > -np.inf).astype(articles.dtype)
     best = top[found]
     total = np.bincount(articles, weights=scores, minlength=size)[found]
     combined = best + config.article_spread * (total - best)
     if whole is not None and config.article_text_weight:
         combined = combined + config.article_text_weight * whole
-    order = np.lexsort((top_tie[found], -best, -combined))
+    order = _by_score(combined, best, top_tie[found])
     return found[order], combined[order].astype(np.float32)
+
+
+def _by_score(combined: np.ndarray, best: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """The order of ``np.lexsort((tie, -best, -combined))``, sorting the three keys only
+    where the combined scores tie (rarely but for copies): a third of the time."""
+    order = np.argsort(-combined)
+    ranked = combined[order]
+    same = ranked[1:] == ranked[:-1]
+    if same.any():
+        in_tie = np.flatnonzero(np.concatenate([same, [False]]) | np.concatenate([[False], same]))
+        run = np.cumsum(np.concatenate([[True], ~same]))[in_tie]
+        tied = order[in_tie]
+        order[in_tie] = tied[np.lexsort((tie[tied], -best[tied], run))]
+    return order
 
 
 def best_first(scores: np.ndarray, tie: np.ndarray, rows: np.ndarray) -> np.ndarray:

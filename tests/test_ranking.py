@@ -140,6 +140,13 @@ def test_articles_rank_alike_in_any_candidate_order_and_ties_go_to_the_first_pas
     ranked, combined = rank_articles(articles, scores, config, tie=docs)
     assert ranked.tolist() == [7, 6]
     assert combined.tolist() == pytest.approx([3.0, 3.0])
+    # An article's passages tied at its best: its lowest document breaks the article tie.
+    articles = np.array([8, 9, 8], dtype=np.int32)
+    scores = np.array([2.0, 2.0, 2.0], dtype=np.float32)
+    config = RankingConfig(article_spread=0.0, article_text_weight=0.0)
+    for docs, expected in (([5, 3, 1], [8, 9]), ([1, 3, 5], [8, 9]), ([5, 3, 7], [9, 8])):
+        docs = np.array(docs, dtype=np.int32)
+        assert rank_articles(articles, scores, config, tie=docs)[0].tolist() == expected
 
 
 @pytest.mark.parametrize(
