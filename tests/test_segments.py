@@ -1,6 +1,7 @@
 """The build's SegmentBuilder writes what whoosh's own writer writes, posting for posting."""
 
 import datetime as dt
+import json
 import tempfile
 
 import pytest
@@ -9,9 +10,10 @@ from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 from whoosh.index import TOC
 
-from search import Article, split_passages
+from search import Article, Index, build_index, optimize_index, split_passages, update_index
 from search.analysis import exact_analyzer
 from search.backends.base import IndexedArticle
+from search.backends.whoosh._internals import ArrayBlocksCodec
 from search.backends.whoosh.schema import make_schema, passage_document
 from search.backends.whoosh.segments import BLOCK_LIMIT, SegmentBuilder
 from search.backends.whoosh.store import article_hash
@@ -237,3 +239,67 @@ def test_any_text_is_written_as_whoosh_writes_it(texts):
                     assert actual.doc_field_length(docnum, field) == expected.doc_field_length(
                         docnum, field
                     )
+
+
+def _blocks(reader, field: str, term: str) -> list[tuple[str, int]]:
+    """(type of the pickled document numbers, postings) of each block of a term."""
+    found = []
+    for leaf, _ in reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]:
+        matcher = leaf.postings(field, term)
+        matcher = getattr(matcher, "child", matcher)  # deletions wrap it in a filter
+        while matcher.is_active():
+            matcher._read_data()
+            found.append((type(matcher._data[0]).__name__, len(matcher._data[0])))
+            matcher._next_block()
+    return found
+
+
+def test_updates_and_optimize_keep_the_builds_blocks(tmp_path):
+    """whoosh's writer (add, remove, optimize) writes the blocks the build writes: arrays,
+    up to BLOCK_LIMIT postings, read fast."""
+    corpus = tmp_path / "corpus.jsonl"
+    records = [
+        {"id": a.id, "title": a.title, "text": "\n\n".join(a.paragraphs)} for a in articles()
+    ]
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[:100]))
+    build_index(corpus, tmp_path / "index", find_duplicates=False)
+    more = tmp_path / "more.jsonl"
+    more.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[100:]))
+    update_index(tmp_path / "index", add=more, remove=["a3"])
+    generation = tmp_path / "index" / (tmp_path / "index" / "CURRENT").read_text().strip()
+    with whoosh_index.open_dir(str(generation)).reader() as reader:
+        added = _blocks(reader, "text", "commun")
+    assert {kind for kind, _ in added} == {"array"} and len(added) == 2  # one per segment
+    optimize_index(tmp_path / "index")
+    with whoosh_index.open_dir(str(generation)).reader() as reader:
+        merged = _blocks(reader, "text", "commun")
+        assert merged == [("array", reader.doc_frequency("text", "commun"))]
+    assert 128 < merged[0][1] <= BLOCK_LIMIT  # more than one of whoosh's own blocks
+    assert Index.open(tmp_path / "index").search("commune Tanger", collapse=False).total == 169
+
+
+def test_whooshs_writer_with_veilles_codec_writes_the_same_postings(tmp_path):
+    """Adds and merges through ArrayBlocksCodec: every posting and block statistic as
+    whoosh's own codec writes them, and an index that names only whoosh's classes."""
+    docs = documents()
+    readers = []
+    for name, codec in (("plain", None), ("ours", ArrayBlocksCodec(blocklimit=128))):
+        ix = whoosh_index.create_in(tmp_path, make_schema(), indexname=name)
+        for part in (docs[: len(docs) // 2], docs[len(docs) // 2 :]):  # two segments
+            writer = ix.writer(codec=codec)
+            for doc in part:
+                writer.add_document(**doc)
+            writer.commit(merge=False)
+        ix.optimize(codec=codec)
+        readers.append(ix.reader())
+    expected, actual = readers
+    terms = list(expected.all_terms())
+    assert list(actual.all_terms()) == terms and len(terms) > 100
+    for field, term in terms:
+        assert posting_list(actual, field, term) == posting_list(expected, field, term)
+    assert _blocks(actual, "text", "commun")[0][0] == "array"
+    assert _blocks(expected, "text", "commun")[0][0] == "tuple"
+    toc = b"".join(p.read_bytes() for p in tmp_path.glob("_ours_*.toc"))
+    assert toc and b"W3Codec" in toc and b"ArrayBlocks" not in toc
+    for reader in readers:
+        reader.close()

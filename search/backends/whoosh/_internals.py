@@ -1,8 +1,9 @@
 """Every private part of whoosh that Veille relies on, in one module, checked at import.
 
 Veille reads whoosh's postings blocks, field-length columns and numeric columns directly
-(numpy, a block at a time, instead of whoosh's per-posting Python generators) and writes
-whoosh's term-info records itself (``segments.py``). These are not whoosh's public API, so
+(numpy, a block at a time, instead of whoosh's per-posting Python generators); it writes
+whoosh's term-info records and postings blocks itself (``segments.py``), and has whoosh's
+own writer write the same blocks (``ArrayBlocksCodec``). These are not whoosh's public API, so
 this module names each of them, checks at import that whoosh still has them (on a tiny
 in-memory index) and raises WhooshInternalsError naming what changed: never a silent
 fallback to a slower or different path.
@@ -10,6 +11,9 @@ fallback to a slower or different path.
 
 from __future__ import annotations
 
+import operator
+import pickle
+import zlib
 from array import array
 
 import numpy as np
@@ -19,7 +23,8 @@ from whoosh.codec import whoosh3
 from whoosh.columns import NumericColumn
 from whoosh.filedb.filestore import RamStorage
 from whoosh.matching.wrappers import FilterMatcher
-from whoosh.util.numeric import byte_to_length
+from whoosh.system import pack_int
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from ...errors import VeilleError
 
@@ -99,8 +104,102 @@ def read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ids), np.concatenate(weights)
 
 
+_COMPRESSION = 3  # zlib level, as W3Codec writes them
+_COMPRESS_FROM = 64  # bytes of pickled block
+_PICKLE_PROTOCOL = 4
+
+
+def encode_block(ids, weights: array, mini_values) -> tuple[bytes, int]:
+    """A postings block's data, (id deltas, weights, values) pickled, compressed when it
+    pays; and its compression level.
+
+    The deltas and weights go as arrays, pickled with protocol 4 (whoosh's readers unpickle
+    any protocol and take any sequence): they unpickle as two buffers instead of a Python
+    number a posting, and protocol 4 keeps a position field's values as plain bytes where
+    whoosh's protocol 2 rebuilds each through a codecs call.
+    """
+    deltas = array("I", map(operator.sub, ids, [0, *ids[:-1]]))
+    lightest = min(weights)
+    if lightest != max(weights):
+        mini_weights = weights
+    elif lightest == 1.0:
+        mini_weights = None
+    else:
+        mini_weights = weights[0]
+    data = pickle.dumps((deltas, mini_weights, mini_values), _PICKLE_PROTOCOL)
+    # zlib makes a short block longer (and whoosh meant to leave those as they are:
+    # the block records its compression, and readers follow it).
+    compression = _COMPRESSION if len(data) >= _COMPRESS_FROM else 0
+    return (zlib.compress(data, compression) if compression else data), compression
+
+
+def block_info(
+    count: int,
+    last_id: int,
+    max_weight: float,
+    compression: int,
+    min_length: int | None,
+    max_length: int,
+) -> bytes:
+    """A block's header, which whoosh reads to skip blocks without decoding them."""
+    return pickle.dumps(
+        (
+            count,
+            last_id,
+            max_weight,
+            compression,
+            length_to_byte(min_length),
+            length_to_byte(max_length),
+        ),
+        2,
+    )
+
+
+class _ArrayBlocksWriter(whoosh3.W3PostingsWriter):
+    """whoosh's postings writer, writing its blocks as ``encode_block`` does (at its zlib
+    level, whatever the codec's: every block of an index is compressed alike)."""
+
+    def _write_block(self, last: bool = False) -> None:
+        if self._byteids:  # a term vector's blocks, which Veille does not keep: as whoosh's
+            return super()._write_block(last)
+        if not self._blockcount:
+            self._postfile.write(whoosh3.WHOOSH3_HEADER_MAGIC)
+        self._terminfo.add_block(self)
+        ids = self._ids
+        data, compression = encode_block(ids, array("f", self._weights), self._mini_values())
+        info = block_info(
+            len(ids), ids[-1], self._maxweight, compression, self._minlength, self._maxlength
+        )
+        size = len(info) + len(data)
+        self._postfile.write(pack_int(-size if last else size))
+        self._postfile.write(info)
+        self._postfile.write(data)
+        self._blockcount += 1
+        self._new_block()
+
+
+class ArrayBlocksCodec(whoosh3.W3Codec):
+    """whoosh's codec for its own writer (updates, merges, optimize), writing postings in
+    the blocks ``segments.py`` writes. Its segments name a plain W3Codec, which reads any
+    block: an index opens without this class."""
+
+    def postings_writer(self, dbfile, byteids=False):
+        return _ArrayBlocksWriter(
+            dbfile,
+            blocklimit=self._blocklimit,
+            byteids=byteids,
+            compression=self._compression,
+            inlinelimit=self._inlinelimit,
+        )
+
+    def new_segment(self, storage, indexname):
+        plain = whoosh3.W3Codec(self._blocklimit, self._compression, self._inlinelimit)
+        return whoosh3.W3Segment(plain, indexname)
+
+
 def _numbers(values, dtype) -> np.ndarray:
-    """A block's numbers as an array: whoosh's writer pickles tuples, segments.py arrays."""
+    """A block's numbers as an array: whoosh's default codec pickles tuples (indexes
+    written before Veille's blocks), ``encode_block`` arrays."""
     if isinstance(values, array):
         # numpy reads array's typecodes as the same C types.
         return np.frombuffer(values, dtype=values.typecode).astype(dtype)
@@ -121,22 +220,38 @@ def _check() -> None:
     ):
         if not hasattr(owner, name):
             raise _fail(f"{getattr(owner, '__name__', owner)}.{name}")
-    schema = fields.Schema(text=fields.TEXT(), n=fields.NUMERIC(sortable=True))
-    ix = RamStorage().create_index(schema)
-    with ix.writer() as writer:
-        writer.add_document(text="un deux deux", n=7)
-        writer.add_document(text="deux", n=9)
-    with ix.reader() as reader:
+    for owner, name in (
+        (whoosh3.W3PostingsWriter, "_write_block"),
+        (whoosh3.W3PostingsWriter, "_new_block"),
+        (whoosh3.W3PostingsWriter, "_mini_values"),
+    ):
+        if not hasattr(owner, name):
+            raise _fail(f"{owner.__name__}.{name}")
+    schema = fields.Schema(
+        text=fields.TEXT(), exact=fields.TEXT(phrase=True), n=fields.NUMERIC(sortable=True)
+    )
+    read = []
+    for codec in (None, ArrayBlocksCodec(blocklimit=2)):
+        ix = RamStorage().create_index(schema)
         try:
-            ids, weights = read_postings(reader.postings("text", "deux"))
-            lengths = field_lengths(reader, "text", 2)
-            values = numeric_column(reader.column_reader("n", translate=False), 2)
+            with ix.writer(codec=codec) as writer:
+                writer.add_document(text="un deux deux", exact="un deux deux", n=7)
+                writer.add_document(text="deux", exact="deux", n=9)
+                writer.add_document(text="trois deux", exact="trois deux", n=5)
+            with ix.reader() as reader:
+                ids, weights = read_postings(reader.postings("text", "deux"))
+                lengths = field_lengths(reader, "text", 3)
+                values = numeric_column(reader.column_reader("n", translate=False), 3)
+                positions = list(reader.postings("exact", "deux").items_as("positions"))
         except AttributeError as e:
             raise _fail(f"the attribute {e.name!r}") from None
-    if ids.tolist() != [0, 1] or weights.tolist() != [2.0, 1.0]:
-        raise _fail("postings blocks of (deltas, weights, values)")
-    if lengths is None or lengths.tolist() != [3.0, 1.0] or len(values) != 2:
-        raise _fail("field lengths and numeric columns as Veille reads them")
+        read.append(positions)
+        if ids.tolist() != [0, 1, 2] or weights.tolist() != [2.0, 1.0, 1.0]:
+            raise _fail("postings blocks of (deltas, weights, values)")
+        if lengths is None or lengths.tolist() != [3.0, 1.0, 2.0] or len(values) != 3:
+            raise _fail("field lengths and numeric columns as Veille reads them")
+    if read[0] != read[1] or read[0] != [(0, [1, 2]), (1, [0]), (2, [1])]:
+        raise _fail("postings written by a W3PostingsWriter with its own blocks")
 
 
 _check()

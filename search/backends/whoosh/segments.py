@@ -6,16 +6,14 @@ disk. For a whole corpus that was most of the build. ``SegmentBuilder`` keeps a 
 postings in memory in flat arrays, analyzes each distinct word once (``WordChain``), groups
 the postings by term with numpy and writes them in whoosh's format, block by block: the
 files whoosh's writer makes, read by whoosh's own code (a test writes one corpus both ways
-and compares every term, posting and block).
+and compares every term, posting and block), but for the blocks' pickled numbers, arrays
+rather than tuples (``_internals.encode_block``, which whoosh's writer also uses here).
 """
 
 from __future__ import annotations
 
 import itertools
-import operator
-import pickle
 import struct
-import zlib
 from array import array
 from collections import Counter
 from collections.abc import Mapping
@@ -30,7 +28,7 @@ from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from ...analysis import FrenchTokenizer, WordChain, word_matches
-from ._internals import TERMINFO_FORMAT
+from ._internals import TERMINFO_FORMAT, block_info, encode_block
 
 # The kinds of postings a field keeps, after its whoosh format.
 _FREQUENCY, _POSITIONS, _EXISTENCE, _OTHER = range(4)
@@ -225,9 +223,6 @@ def _encode_positions(fmt, positions: np.ndarray, starts: np.ndarray, freqs: np.
 # blocks are read with fewer steps: bench/query.py on the full index (same run), keywords
 # p95 17.8 -> 10.9 ms, leads p50 43 -> 39 ms with 1,024.
 BLOCK_LIMIT = 1024
-_COMPRESSION = 3  # zlib level, as W3Codec writes them
-_COMPRESS_FROM = 64  # bytes of pickled block
-_PICKLE_PROTOCOL = 4
 _TERMINFO = struct.Struct(TERMINFO_FORMAT)
 
 
@@ -240,29 +235,6 @@ def _mini_values(values, freqs, value_size, first: int, end: int):
     if freqs is not None and value_size == 4:
         return struct.pack(f"!{end - first}I", *freqs[first:end])
     return b"".join(values[first:end])
-
-
-def _block(ids: list[int], block_weights: array, mini_values) -> tuple[bytes, int]:
-    """A block's data: (id deltas, weights, values) pickled, compressed when it pays.
-
-    The deltas and weights go as arrays, pickled with protocol 4 (whoosh's readers unpickle
-    any protocol and take any sequence): they unpickle as two buffers instead of a Python
-    number a posting, and protocol 4 keeps a position field's values as plain bytes where
-    protocol 2 rebuilds each through a codecs call.
-    """
-    deltas = array("I", map(operator.sub, ids, [0, *ids[:-1]]))
-    lightest = min(block_weights)
-    if lightest != max(block_weights):
-        mini_weights = block_weights
-    elif lightest == 1.0:
-        mini_weights = None
-    else:
-        mini_weights = block_weights[0]
-    data = pickle.dumps((deltas, mini_weights, mini_values), _PICKLE_PROTOCOL)
-    # zlib makes a short block longer (and whoosh meant to leave those as they are:
-    # the block records its compression, and readers follow it).
-    compression = _COMPRESSION if len(data) >= _COMPRESS_FROM else 0
-    return (zlib.compress(data, compression) if compression else data), compression
 
 
 def _write_postings(
@@ -294,18 +266,8 @@ def _write_postings(
         else:
             min_length, max_length = None, 0
         mini_values = _mini_values(values, freqs, value_size, first, end)
-        data, compression = _block(ids, block_weights, mini_values)
-        info = pickle.dumps(
-            (
-                end - first,
-                ids[-1],
-                max_weight,
-                compression,
-                length_to_byte(min_length),
-                length_to_byte(max_length),
-            ),
-            2,
-        )
+        data, compression = encode_block(ids, block_weights, mini_values)
+        info = block_info(end - first, ids[-1], max_weight, compression, min_length, max_length)
         size = len(info) + len(data)
         postfile.write(pack_int(-size if end == total else size))
         postfile.write(info)

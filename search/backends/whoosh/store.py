@@ -40,8 +40,9 @@ from ...errors import (
 )
 from ..base import Changes, IndexedArticle
 from ..workers import BuildWorkerError, die_with_parent
+from ._internals import ArrayBlocksCodec
 from .schema import SCHEMA_VERSION, make_schema, passage_document
-from .segments import SegmentBuilder
+from .segments import BLOCK_LIMIT, SegmentBuilder
 
 CURRENT_FILE = "CURRENT"
 META_FILE = "veille.json"
@@ -575,7 +576,7 @@ def update(
         generation = _live_for_writing(root)
         ix = whoosh_index.open_dir(str(generation))
         try:
-            writer = ix.writer(limitmb=128)
+            writer = ix.writer(limitmb=128, codec=_codec())
             try:
                 with ix.searcher() as searcher:
                     update = _Update(writer, searcher)
@@ -600,6 +601,12 @@ def update(
     return changes
 
 
+def _codec() -> ArrayBlocksCodec:
+    """The codec of whoosh's writer here (updates, the merges they start, optimize): the
+    postings blocks of a build, so that updating or optimizing an index keeps its speed."""
+    return ArrayBlocksCodec(blocklimit=BLOCK_LIMIT)
+
+
 def optimize(index_path: str | os.PathLike, wait: float = 0.0) -> int:
     """Merge the live generation's segments into one; returns the segment count before."""
     root = Path(index_path)
@@ -609,7 +616,7 @@ def optimize(index_path: str | os.PathLike, wait: float = 0.0) -> int:
         try:
             with ix.reader() as reader:
                 before = len(reader.leaf_readers()) if not reader.is_atomic() else 1
-            ix.optimize()
+            ix.optimize(codec=_codec())
             _update_meta(generation, 0)
         finally:
             ix.close()
