@@ -10,6 +10,7 @@ import ast
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -148,8 +149,8 @@ def parse_setting(text: str) -> tuple[str, float | bool | str | None]:
         value = None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{text!r}: the value must be a number")
-    if next(f.type for f in fields(RankingConfig) if f.name == name) == "int":
-        if value != int(value):
+    if next(f.type for f in fields(RankingConfig) if f.name == name) in ("int", int):
+        if not math.isfinite(value) or value != int(value):
             raise ValueError(f"{text!r}: the value must be a whole number")
         return name, int(value)
     return name, float(value)

@@ -83,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         settings = dict(parse_setting(s) for s in args.set)
+        config = RankingConfig().with_changes(**settings)
     except ValueError as e:
         p.error(str(e))
-    on = Index.open(args.reuse_index, RankingConfig().with_changes(**settings))
+    on = Index.open(args.reuse_index, config)
     off = Index.open(args.reuse_index, RankingConfig(second_stage=False))
     log("making the queries ...")
     sets = query_sets(on, lead_abstracts())

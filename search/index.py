@@ -191,7 +191,7 @@ def _search(
         "category": (*request.categories, *pq.categories),
     }
     collapse = request.collapse and request.group == "article"
-    best = _best(request, wanted, collapse, config)
+    best = _best(request, pq, wanted, collapse, config)
     found = reader.match(pq, plan, filters, title_weight, deadline, best)
     notes = [*pq.notes, *found.notes]
     if plan is not None and len(found.docs) == 0 and not found.timed_out and _may_relax(plan):
@@ -282,11 +282,7 @@ def _second_stage(
     ranker = None if capture is not None and capture.unscored else load_ranker(config.ranker_model)
     articles, _ = unique_first(found.articles)  # the order ``whole`` is in
 
-    depth, per_article = (
-        (config.second_stage_articles, config.second_stage_passages)
-        if pq.ranked_or
-        else (config.second_stage_keyword_articles, config.second_stage_keyword_passages)
-    )
+    depth, per_article = _window(pq, config)
 
     def second_stage(ordered: np.ndarray, scores: np.ndarray) -> Reranked:
         window = ordered[:depth]
@@ -325,8 +321,17 @@ def _second_stage(
     return second_stage
 
 
+def _window(pq: ParsedQuery, config: RankingConfig) -> tuple[int, int]:
+    """How many of the first stage's best articles the second stage re-ranks, and how many
+    passages of each: keyword queries (every word required) look less far."""
+    if pq.ranked_or:
+        return config.second_stage_articles, config.second_stage_passages
+    return config.second_stage_keyword_articles, config.second_stage_keyword_passages
+
+
 def _best(
     request: SearchRequest,
+    pq: ParsedQuery,
     wanted: dict[str, tuple[str, ...]],
     collapse: bool,
     config: RankingConfig,
@@ -337,7 +342,7 @@ def _best(
         return None
     count = request.page * request.limit
     if request.group == "article":  # the second stage re-ranks the first stage's best
-        count = max(count, config.second_stage_articles)
+        count = max(count, _window(pq, config)[0])
     return Best(count=count, by_article=request.group == "article", copies=collapse)
 
 

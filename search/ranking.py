@@ -105,7 +105,9 @@ def rank_articles(
     top_tie = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
     ties = tie[at_top].astype(np.int64)
     if np.all(ties[1:] >= ties[:-1]):  # candidates in tie order (a backend's document order)
-        top_tie[articles[at_top[::-1]]] = ties[::-1]  # the last write wins: the lowest
+        # The last write wins, so the lowest (numpy assigns a 1-D index in order, as
+        # unique_first relies on too; test_ranking pins both paths).
+        top_tie[articles[at_top[::-1]]] = ties[::-1]
     else:
         np.minimum.at(top_tie, articles[at_top], ties)
     found = np.flatnonzero(top > -np.inf).astype(articles.dtype)
@@ -119,8 +121,9 @@ def rank_articles(
 
 
 def _by_score(combined: np.ndarray, best: np.ndarray, tie: np.ndarray) -> np.ndarray:
-    """The order of ``np.lexsort((tie, -best, -combined))``, sorting the three keys only
-    where the combined scores tie (rarely but for copies): a third of the time."""
+    """The order of ``np.lexsort((tie, -best, -combined))`` (stable: rows equal in all three
+    keep their order), sorting by the three keys only where the combined scores tie
+    (rarely but for copies): a third of the time."""
     order = np.argsort(-combined)
     ranked = combined[order]
     same = ranked[1:] == ranked[:-1]
@@ -128,7 +131,7 @@ def _by_score(combined: np.ndarray, best: np.ndarray, tie: np.ndarray) -> np.nda
         in_tie = np.flatnonzero(np.concatenate([same, [False]]) | np.concatenate([[False], same]))
         run = np.cumsum(np.concatenate([[True], ~same]))[in_tie]
         tied = order[in_tie]
-        order[in_tie] = tied[np.lexsort((tie[tied], -best[tied], run))]
+        order[in_tie] = tied[np.lexsort((tied, tie[tied], -best[tied], run))]
     return order
 
 
