@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import functools
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -211,11 +210,6 @@ def _stored_passage(fields: dict) -> StoredPassage:
     )
 
 
-def _close_whoosh(searcher, ix) -> None:
-    searcher.close()
-    ix.close()
-
-
 def _folder_size(folder: Path) -> int:
     size = 0
     for f in folder.iterdir():
@@ -261,8 +255,6 @@ class WhooshReader:
         self._ix = whoosh_index.open_dir(str(generation), readonly=True)
         weighting = scoring.BM25F(B=config.bm25_b, K1=config.bm25_k1)
         self._searcher = self._ix.searcher(weighting=weighting)
-        # Dropped without close() (a replaced generation), it closes its files when collected.
-        self._closed = weakref.finalize(self, _close_whoosh, self._searcher, self._ix)
         # The files of the last commit: not what a failed writer may have left beside them.
         recorded = sum(size for size, _ in self.meta.files.values())
         self._size = recorded or _folder_size(generation)
@@ -272,7 +264,8 @@ class WhooshReader:
         self._articles: int | None = None
 
     def close(self) -> None:
-        self._closed()
+        self._searcher.close()
+        self._ix.close()
 
     def up_to_date(self) -> bool:
         return self._searcher.up_to_date()

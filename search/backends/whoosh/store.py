@@ -88,13 +88,9 @@ class IndexMeta:
         )
 
 
-# whoosh's files: a segment's terms, postings and columns (or all of them in one .seg, as
-# indexes were written before), and the tables of contents; not its lock, not our files.
-_INDEX_SUFFIXES = (".trm", ".pst", ".col", ".vps", ".seg", ".toc")
-
-
 def _is_index_file(path: Path) -> bool:
-    return path.suffix in _INDEX_SUFFIXES and path.is_file()
+    # whoosh's segments (.seg) and tables of contents (.toc); not its lock, not our files.
+    return path.suffix in (".seg", ".toc") and path.is_file()
 
 
 def _digest(path: Path) -> str:
@@ -580,7 +576,7 @@ def update(
         generation = _live_for_writing(root)
         ix = whoosh_index.open_dir(str(generation))
         try:
-            writer = ix.writer(limitmb=128, codec=_codec(), compound=False)
+            writer = ix.writer(limitmb=128, codec=_codec())
             try:
                 with ix.searcher() as searcher:
                     update = _Update(writer, searcher)
@@ -607,9 +603,7 @@ def update(
 
 def _codec() -> ArrayBlocksCodec:
     """The codec of whoosh's writer here (updates, the merges they start, optimize): the
-    postings blocks of a build, so that updating or optimizing an index keeps its speed.
-    The writer is also told to keep each segment's files apart, as a build does
-    (``segments.py`` says why)."""
+    postings blocks of a build, so that updating or optimizing an index keeps its speed."""
     return ArrayBlocksCodec(blocklimit=BLOCK_LIMIT)
 
 
@@ -622,7 +616,7 @@ def optimize(index_path: str | os.PathLike, wait: float = 0.0) -> int:
         try:
             with ix.reader() as reader:
                 before = len(reader.leaf_readers()) if not reader.is_atomic() else 1
-            ix.optimize(codec=_codec(), compound=False)
+            ix.optimize(codec=_codec())
             _update_meta(generation, 0)
         finally:
             ix.close()
