@@ -156,6 +156,11 @@ def parse_setting(text: str) -> tuple[str, float | bool | str | None]:
     return name, float(value)
 
 
+def add_set_option(parser, help: str) -> None:
+    """The repeatable `--set NAME=VALUE` option (read each with `parse_setting`)."""
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help=help)
+
+
 def ranking_config(settings: dict[str, object]) -> RankingConfig:
     """search.RankingConfig's defaults with `settings` changed (field name -> value)."""
     from search import RankingConfig

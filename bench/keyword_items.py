@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from _common import lead_abstracts, log, parse_setting
+from _common import add_set_option, lead_abstracts, log, parse_setting
 
 from search import Index, RankingConfig
 from search.analysis import FRENCH_STOP_WORDS, fold_accents
@@ -73,13 +73,7 @@ def scores(index: Index, queries: list[tuple[str, str]]) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reuse-index", type=Path, required=True, help="the relevance corpus's index")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a RankingConfig field's value for the second stage's run (repeatable)",
-    )
+    add_set_option(p, "a RankingConfig field's value for the second stage's run (repeatable)")
     args = p.parse_args(argv)
     try:
         settings = dict(parse_setting(s) for s in args.set)

@@ -64,6 +64,7 @@ from _common import (
     PIAF_QUESTIONS,
     PROJECT,
     Progress,
+    add_set_option,
     code_version,
     even_sample,
     file_key,
@@ -719,13 +720,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep-index", action="store_true", help="do not delete the temp index")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--no-cache", action="store_true", help="write everything in temp dirs")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a RankingConfig field's value, e.g. title_weight=0.3 (repeatable)",
-    )
+    add_set_option(p, "a RankingConfig field's value, e.g. title_weight=0.3 (repeatable)")
     p.add_argument(
         "--grid",
         action="append",
