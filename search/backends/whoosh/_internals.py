@@ -3,7 +3,8 @@
 Veille reads whoosh's postings blocks, field-length columns and numeric columns directly
 (numpy, a block at a time, instead of whoosh's per-posting Python generators); it writes
 whoosh's term-info records and postings blocks itself (``segments.py``), and has whoosh's
-own writer write the same blocks (``ArrayBlocksCodec``). These are not whoosh's public API, so
+own writer write the same blocks (``ArrayBlocksCodec``); it reads compound segments in
+place from a memory map (``MappedStorage``). These are not whoosh's public API, so
 this module names each of them, checks at import that whoosh still has them (on a tiny
 in-memory index) and raises WhooshInternalsError naming what changed: never a silent
 fallback to a slower or different path.
@@ -11,8 +12,11 @@ fallback to a slower or different path.
 
 from __future__ import annotations
 
+import mmap
 import operator
+import os
 import pickle
+import threading
 import zlib
 from array import array
 
@@ -20,8 +24,11 @@ import numpy as np
 import whoosh
 from whoosh import fields
 from whoosh.codec import whoosh3
+from whoosh.codec.base import Segment
 from whoosh.columns import NumericColumn
-from whoosh.filedb.filestore import RamStorage
+from whoosh.filedb.compound import CompoundStorage
+from whoosh.filedb.filestore import FileStorage, RamStorage
+from whoosh.filedb.structfile import BufferFile
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.system import pack_int
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -197,6 +204,112 @@ class ArrayBlocksCodec(whoosh3.W3Codec):
         return whoosh3.W3Segment(plain, indexname)
 
 
+_PEEK = 4096  # bytes a peek returns at most: pickle asks for 128 KiB
+
+
+class _ViewReader:
+    """A read-only file over a memoryview, read in place (``io.BytesIO`` copies its bytes),
+    each thread from its own position: whoosh reads a postings block's header by a seek
+    then reads, and threads share a reader."""
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._local = threading.local()
+
+    def _span(self, size: int | None) -> tuple[int, int]:
+        start = min(getattr(self._local, "position", 0), len(self._view))
+        if size is None or size < 0:
+            return start, len(self._view)
+        return start, min(start + size, len(self._view))
+
+    def read(self, size: int | None = -1) -> bytes:
+        start, end = self._span(size)
+        self._local.position = end
+        return self._view[start:end].tobytes()
+
+    def peek(self, size: int = 0) -> bytes:
+        """Bytes from the position, which stays: pickle parses a block's header from one
+        peek instead of reading it byte by byte."""
+        start, end = self._span(min(max(size, 1), _PEEK))
+        return self._view[start:end].tobytes()
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(memoryview(buffer)))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        start, end = self._span(size)
+        newline = self._view[start:end].tobytes().find(b"\n")
+        return self.read(end - start if newline < 0 else newline + 1)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_CUR:
+            offset += getattr(self._local, "position", 0)
+        elif whence == os.SEEK_END:
+            offset += len(self._view)
+        if offset < 0:
+            raise ValueError(f"negative seek position {offset}")
+        self._local.position = offset
+        return offset
+
+    def tell(self) -> int:
+        return getattr(self._local, "position", 0)
+
+    def close(self) -> None:
+        """Nothing to release: the map lives as long as a view of it."""
+
+
+class _MappedFile(BufferFile):
+    """whoosh's in-memory file, over a view of mapped bytes instead of a copy of them.
+
+    whoosh's ``BufferFile`` reads a segment through a ``BytesIO`` copy of it, so every
+    reader held the whole index in its own memory; this one reads the mapped file's pages,
+    which the operating system shares between readers and processes and may drop. Positional
+    reads (``get``) slice the view as ``BufferFile``'s do; a compound segment's files
+    (``subset``) are views of the same map.
+    """
+
+    def __init__(self, view: memoryview, name: str | None = None) -> None:
+        self._buf = view
+        self._name = name
+        self.file = _ViewReader(view)
+        self.onclose = None
+        self.is_real = False
+        self.is_closed = False
+
+    def subset(self, position: int, length: int, name: str | None = None) -> _MappedFile:
+        return _MappedFile(self._buf[position : position + length], name=name or self._name)
+
+
+class MappedStorage(FileStorage):
+    """An index folder opened for reading, its compound segments mapped and read in place.
+
+    A segment is mapped when its reader opens it: a writer that later replaces the file
+    does not change what the reader sees.
+    """
+
+    def __init__(self, path: str) -> None:
+        # No whoosh mmap: CompoundStorage then takes its files from ``_MappedFile.subset``.
+        super().__init__(path, supports_mmap=False, readonly=True)
+
+    def open_file(self, name: str, **kwargs) -> BufferFile:
+        if not name.endswith(Segment.COMPOUND_EXT):
+            return super().open_file(name, **kwargs)
+        with open(self._fpath(name), "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:  # nothing to map: whoosh reports it
+                return super().open_file(name, **kwargs)
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return _MappedFile(memoryview(mapped), name=name)
+
+
+class _RamMappedStorage(RamStorage):
+    """The import check's storage: files in memory, read as ``MappedStorage`` reads them."""
+
+    def open_file(self, name: str, **kwargs) -> BufferFile:
+        return _MappedFile(memoryview(self.files[name]), name=name)
+
+
 def _numbers(values, dtype) -> np.ndarray:
     """A block's numbers as an array: whoosh's default codec pickles tuples (indexes
     written before Veille's blocks), ``encode_block`` arrays."""
@@ -204,6 +317,19 @@ def _numbers(values, dtype) -> np.ndarray:
         # numpy reads array's typecodes as the same C types.
         return np.frombuffer(values, dtype=values.typecode).astype(dtype)
     return np.fromiter(values, dtype=dtype, count=len(values))
+
+
+def _check_mapped(storage: _RamMappedStorage) -> None:
+    """A compound segment's files are views of the segment's bytes, not copies."""
+    compound = [name for name in storage.files if name.endswith(Segment.COMPOUND_EXT)]
+    if not compound:
+        raise _fail("compound segments (one .seg file a segment)")
+    segment = CompoundStorage(storage.open_file(compound[0]), use_mmap=False)
+    inner = [segment.open_file(name) for name in segment.list()]
+    if not inner or not all(
+        isinstance(f, _MappedFile) and f._buf.obj is storage.files[compound[0]] for f in inner
+    ):
+        raise _fail("compound segments that open their files with their file's subset()")
 
 
 def _check() -> None:
@@ -232,12 +358,14 @@ def _check() -> None:
     )
     read = []
     for codec in (None, ArrayBlocksCodec(blocklimit=2)):
-        ix = RamStorage().create_index(schema)
+        storage = _RamMappedStorage()
+        ix = storage.create_index(schema)
         try:
             with ix.writer(codec=codec) as writer:
                 writer.add_document(text="un deux deux", exact="un deux deux", n=7)
                 writer.add_document(text="deux", exact="deux", n=9)
                 writer.add_document(text="trois deux", exact="trois deux", n=5)
+            _check_mapped(storage)
             with ix.reader() as reader:
                 ids, weights = read_postings(reader.postings("text", "deux"))
                 lengths = field_lengths(reader, "text", 3)

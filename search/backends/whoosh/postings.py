@@ -13,6 +13,7 @@ Part of the whoosh backend: the private parts of whoosh it reads are in ``_inter
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -48,7 +49,11 @@ class Ranked:
 
 
 class TermArrays:
-    """Per-generation arrays: field lengths, live documents, and cached term weights."""
+    """Per-generation arrays: field lengths, live documents, and cached term weights.
+
+    Threads may share one: each array is made whole before others can see it, and the
+    cache's bookkeeping is done under a lock (reads from the index are not).
+    """
 
     def __init__(self, reader, k1: float, b: float) -> None:
         self.reader = reader
@@ -65,6 +70,7 @@ class TermArrays:
         self._avg: dict[str, float] = {}
         self._cache: OrderedDict[tuple[str, str], tuple] = OrderedDict()
         self._cached = 0
+        self._cache_lock = threading.Lock()
         self._articles: tuple[np.ndarray, float, int] | None = None
 
     def _field_lengths(self, field: str) -> np.ndarray:
@@ -76,8 +82,9 @@ class TermArrays:
                 found = field_lengths(leaf, field, n)
                 parts.append(np.zeros(n, dtype=np.float32) if found is None else found)
             lengths = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-            self._lengths[field] = lengths
+            # The average first: a field's lengths, once seen, come with it.
             self._avg[field] = (self.reader.field_length(field) / (self.doc_count or 1)) or 1.0
+            self._lengths[field] = lengths
         return lengths
 
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -104,9 +111,8 @@ class TermArrays:
     def _entry(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(document numbers, BM25 weights, frequencies), read once and cached."""
         key = (field, term)
-        hit = self._cache.get(key)
+        hit = self._recall(key)
         if hit is not None:
-            self._cache.move_to_end(key)
             return hit
         ids, tfs = self._postings(field, term)
         idf = _idf(self.doc_count, len(ids))
@@ -118,12 +124,22 @@ class TermArrays:
         weights = (idf * (tfs * (self.k1 + 1)) / (tfs + norm)).astype(np.float32)
         return self._remember(key, (ids.astype(np.int32), weights, tfs))
 
+    def _recall(self, key: tuple[str, str]) -> tuple | None:
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+            return hit
+
     def _remember(self, key: tuple[str, str], entry: tuple) -> tuple:
-        self._cache[key] = entry
-        self._cached += len(entry[0])
-        while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
-            self._cached -= len(old[0])
+        with self._cache_lock:
+            if key in self._cache:  # another thread read it meanwhile
+                return self._cache[key]
+            self._cache[key] = entry
+            self._cached += len(entry[0])
+            while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
+                _, old = self._cache.popitem(last=False)
+                self._cached -= len(old[0])
         return entry
 
     def text_lengths(self) -> tuple[np.ndarray, float]:
@@ -143,9 +159,8 @@ class TermArrays:
         length theirs, the idf counted in articles.
         """
         key = ("#article", f"{term}|{k1}|{b}")
-        hit = self._cache.get(key)
+        hit = self._recall(key)
         if hit is not None:
-            self._cache.move_to_end(key)
             return hit
         ids, _, tfs = self._entry("text", term)  # live documents only
         per_article = np.bincount(doc_article[ids], weights=tfs, minlength=n_articles)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import TypeVar
 
 import numpy as np
 from whoosh import collectors, matching, scoring
-from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.util.times import long_to_datetime
 
@@ -20,7 +20,7 @@ from ...errors import IndexDamagedError, VeilleError
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
 from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
-from ._internals import numeric_column
+from ._internals import MappedStorage, numeric_column
 from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
 from .postings import (
     PrefixTerms,
@@ -243,6 +243,13 @@ def _allowed(dates: np.ndarray, filters: Filters) -> np.ndarray | None:
     return allowed
 
 
+def _term_arrays(reader, config: RankingConfig) -> tuple[TermArrays, np.ndarray]:
+    arrays = TermArrays(reader, k1=config.bm25_k1, b=config.bm25_b)
+    lead = np.zeros(arrays.doc_count, dtype=bool)
+    lead[arrays.docs("lead", "1")] = True
+    return arrays, lead
+
+
 class WhooshReader:
     """One generation of a whoosh index, searched; cheap to reuse, not to open."""
 
@@ -252,15 +259,16 @@ class WhooshReader:
         self.config = config
         self.meta: IndexMeta = read_meta(generation)
         check_sizes(generation, self.meta)
-        self._ix = whoosh_index.open_dir(str(generation), readonly=True)
+        self._ix = MappedStorage(str(generation)).open_index()
         weighting = scoring.BM25F(B=config.bm25_b, K1=config.bm25_k1)
         self._searcher = self._ix.searcher(weighting=weighting)
         # The files of the last commit: not what a failed writer may have left beside them.
         recorded = sum(size for size, _ in self.meta.files.values())
         self._size = recorded or _folder_size(generation)
+        # Read on first use; threads may share this reader, so each is made under a lock.
+        self._first_use = threading.RLock()
         self._documents: _Documents | None = None
-        self._arrays: TermArrays | None = None
-        self._lead: np.ndarray | None = None
+        self._arrays: tuple[TermArrays, np.ndarray] | None = None
         self._articles: int | None = None
 
     def close(self) -> None:
@@ -271,19 +279,17 @@ class WhooshReader:
         return self._searcher.up_to_date()
 
     def documents(self) -> _Documents:
-        if self._documents is None:
-            self._documents = _Documents(self._searcher.reader())
+        with self._first_use:
+            if self._documents is None:
+                self._documents = _Documents(self._searcher.reader())
         return self._documents
 
     def term_arrays(self) -> tuple[TermArrays, np.ndarray]:
         """The postings reader of plain-word queries, and the mask of lead passages."""
-        if self._arrays is None:
-            config = self.config
-            arrays = TermArrays(self._searcher.reader(), k1=config.bm25_k1, b=config.bm25_b)
-            lead = np.zeros(arrays.doc_count, dtype=bool)
-            lead[arrays.docs("lead", "1")] = True
-            self._arrays, self._lead = arrays, lead
-        return self._arrays, self._lead
+        with self._first_use:
+            if self._arrays is None:
+                self._arrays = _term_arrays(self._searcher.reader(), self.config)
+        return self._arrays
 
     # --- matching ---------------------------------------------------------------------
 

@@ -1,0 +1,105 @@
+"""Readers of the embedded index: what they hold in memory, threads sharing one, and
+writers changing the index under one."""
+
+import re
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from test_index_lifecycle import write_corpus
+
+from search import Index, RankingConfig, build_index, optimize_index, update_index
+from search.backends import store_for
+
+TEST_DATA = Path(__file__).parent / "data"
+
+QUERIES = [
+    "Maroc",
+    "sécurité régionale",
+    "port de Tanger",
+    "gouvernement OR ministre",
+    "économie -Maroc",
+    '"état d’urgence"',
+    "santé publique",
+    "élections législatives",
+    "Rabat",
+    "climat",
+    "Quel est le rôle du gouvernement dans la santé ?",
+    "titre:Maroc",
+]
+
+
+def ranked(results) -> list:
+    return [
+        (hit.article_id, round(hit.score, 5), [p.position for p in hit.passages])
+        for hit in results.hits
+    ]
+
+
+def test_a_reader_holds_no_copy_of_the_index(news_index_path):
+    Index.open(news_index_path).search("Maroc")  # imports and caches of a first search
+    segments = sum(p.stat().st_size for p in news_index_path.rglob("*.seg"))
+    tracemalloc.start()
+    try:
+        index = Index.open(news_index_path)
+        assert index.search("Maroc").total > 0
+        held, _ = tracemalloc.get_traced_memory()
+        index.close()
+    finally:
+        tracemalloc.stop()
+    # whoosh alone copies every segment it opens into memory.
+    assert held < segments / 2, (held, segments)
+
+
+@pytest.fixture
+def fast_thread_switches():
+    """Threads switch every microsecond: a race between two reads shows up at once."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+def test_threads_sharing_one_index_find_what_one_thread_finds(
+    news_index_path, fast_thread_switches
+):
+    # Queries, and every longer word of the corpus: each reads postings no other has read.
+    text = (TEST_DATA / "news.jsonl").read_text(encoding="utf-8").lower()
+    words = [w for w, _ in Counter(re.findall(r"[a-zàâçéèêëîïôûùüÿœ]{5,}", text)).most_common()]
+    queries = QUERIES + words
+    alone = Index.open(news_index_path)
+    expected = [ranked(alone.search(q, limit=20)) for q in queries]
+    assert len(words) > 50 and sum(map(bool, expected)) > 50
+    for _ in range(3):
+        shared = Index.open(news_index_path)  # cold: the threads race to read it first
+        with ThreadPoolExecutor(8) as pool:
+            found = list(pool.map(lambda q, ix=shared: ranked(ix.search(q, limit=20)), queries))
+        assert found == expected
+        shared.close()
+
+
+def test_a_reader_keeps_answering_while_a_writer_replaces_its_segments(tmp_path):
+    index = tmp_path / "index"
+    build_index(write_corpus(tmp_path / "v1", [("a", "Rabat", "Le port de Tanger.")]), index)
+    for n in range(3):
+        update = [(f"s{n}", f"Oujda {n}", f"La médina numéro {n} de Fès, tannerie {n}.")]
+        update_index(index, add=write_corpus(tmp_path / f"s{n}", update))
+    backend = store_for(index).open(index, RankingConfig())
+    old = backend.reader()
+    segments = sorted(p.name for p in index.rglob("*.seg"))
+    assert len(segments) == 4
+    assert optimize_index(index) == 4
+    assert not any((p.name in segments) for p in index.rglob("*.seg"))  # files deleted
+    # Nothing of these was read before the optimize: the old reader reads it now.
+    assert old.stem_count("tanner") == 3
+    count, passages = old.article("s2")
+    assert count == 1 and "tannerie 2" in passages[0].text
+    assert "Tanger" in old.passages([0])[0].text
+    time.sleep(0.6)  # the handle then follows the merged index
+    assert backend.reader() is not old
+    assert backend.reader().stem_count("tanner") == 3
+    backend.close()
