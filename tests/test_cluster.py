@@ -343,6 +343,7 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
     clusters, tmp_path, monkeypatch
 ):
     from search.backends.sphinx import best as sphinx_best
+    from search.backends.sphinx import compile as sphinx_compile
 
     corpus = write_jsonl(tmp_path / "ports.jsonl", _many_articles())
     embedded = tmp_path / "index"
@@ -364,6 +365,18 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
                     for index in indexes
                 ]
                 assert found[1] == found[0], (query, group, collapse)
+        # A long text's first cut ranks only the passages that hold a share of its words,
+        # its counts count every match; when too few hold the share to fill the cut, the
+        # cut ranks them all.
+        long_text = (
+            "La tempête a frappé le port de Marseille : quais fermés, les dockers et la "
+            "capitainerie publient le bilan des conteneurs déchargés par les navires"
+        )
+        for share in (0.3, 1.0):
+            monkeypatch.setattr(sphinx_compile, "CUT_QUORUM", share)
+            found = [seen(index.search(long_text, limit=3, collapse=False)) for index in indexes]
+            assert found[1] == found[0], share
+            assert found[0]["totals"][0] == 64  # every article (60 and 4 copies)
         # More (source, category, day) combinations than one statement counts, and more
         # values than each attribute's count asks for: the same counts.
         monkeypatch.setattr(sphinx_best, "_COMBINED", 2)

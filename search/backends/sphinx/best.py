@@ -2,9 +2,10 @@
 node scores with Veille's slow expression only the passages of a few articles:
 
 1. each shard's first cut by Sphinx's own C ranker (a cheap stand-in for Veille's BM25F:
-   the words' idf summed per field, fields weighted as Veille's): its best articles by the
-   sum and by the best of their passages' weights, or its best passages; and counts over
-   all its matches: articles and passages by source, category and day, and its matching
+   the words' idf summed per field, fields weighted as Veille's; for a long text, over the
+   passages holding a tenth of its words, ``compile.CUT_QUORUM``): its best articles by
+   the sum and by the best of their passages' weights, or its best passages; and counts
+   over all its matches: articles and passages by source, category and day, and its matching
    articles that have copies (for the counts of clusters);
 2. every matching passage of the articles the first cut found (and of their copies), or
    the first cut's passages, scored with Veille's exact expression: they are then ranked
@@ -54,8 +55,9 @@ def match_best(
     the query matches (``title``: the title's weight)."""
     statements = _first_cuts(reader.index, where, best, title, reader.config.exact_bonus)
     copies = reader.copies() if best.copies else {}
+    cut = compiler.cut_match or match
     futures = [
-        reader.executor.submit(_first_round, reader, shard, statements, copies, match, where)
+        reader.executor.submit(_first_round, reader, shard, statements, copies, cut, match, where)
         for shard in range(reader.cluster.shards)
     ]
     answers = [f.result() for f in futures]
@@ -71,7 +73,10 @@ def match_best(
     return replace(reader.candidates(rows, tuple(compiler.notes)), counts=counts)
 
 
-def _first_cuts(index: str, where: str, best: Best, title: float, exact: float) -> list[str]:
+def _first_cuts(
+    index: str, where: str, best: Best, title: float, exact: float
+) -> tuple[list[str], int]:
+    """The first cut's statements, and the rows each keeps at most."""
     weights = {"text": 1.0, "title": title, "exact": exact, "flags": 0.0}
     field_weights = ", ".join(f"{f}={max(round(_WEIGHT_SCALE * w), 0)}" for f, w in weights.items())
     ranker = (
@@ -82,7 +87,7 @@ def _first_cuts(index: str, where: str, best: Best, title: float, exact: float) 
         return [
             f"SELECT art, id FROM {index} WHERE {where} ORDER BY WEIGHT() DESC, id ASC "
             f"LIMIT {cut} OPTION max_matches={cut}, {ranker}"
-        ]
+        ], cut
     # Articles by the sum of their passages' weights (those with much evidence), and by
     # their best passage's (those with one passage that says it all).
     cut = max(ARTICLE_CUT, ARTICLE_CUT_FACTOR * best.count)
@@ -90,7 +95,7 @@ def _first_cuts(index: str, where: str, best: Best, title: float, exact: float) 
         f"SELECT art, {aggregate}(WEIGHT()) AS w FROM {index} WHERE {where} GROUP BY art "
         f"ORDER BY w DESC, art ASC LIMIT {cut} OPTION max_matches={cut}, {ranker}"
         for aggregate in ("SUM", "MAX")
-    ]
+    ], cut
 
 
 def _group_count(index: str, where: str, column: str, limit: int) -> str:
@@ -126,13 +131,16 @@ def _split_counts(rows: list) -> list[list[tuple]]:
 def _first_round(
     reader: SphinxReader,
     shard: int,
-    first_cuts: list[str],
+    first_cut: tuple[list[str], int],
     copies: dict[int, list[int]],
+    cut_match: str,
     match: str,
     where: str,
 ) -> tuple[list, list]:
-    """One shard's first cut (rows) and counts, in one batch of statements."""
+    """One shard's first cut (its statements match ``cut_match`` and keep at most so many
+    rows each) and the counts of all that ``match`` matches, in one batch of statements."""
     index = reader.index
+    first_cuts, cut_size = first_cut
     statements = [*first_cuts, _combined_count(index, where, _COMBINED)]
     if copies.get(shard):
         listed, n = ",".join(map(str, copies[shard])), len(copies[shard])
@@ -142,11 +150,18 @@ def _first_round(
         )
 
     def run(cur):
-        cur.execute("; ".join(statements), (match,) * len(statements))
+        matches = (cut_match,) * len(first_cuts) + (match,) * (len(statements) - len(first_cuts))
+        cur.execute("; ".join(statements), matches)
         answers = [cur.fetchall()]
         while cur.nextset():
             answers.append(cur.fetchall())
         cuts, (combined, *listed) = answers[: len(first_cuts)], answers[len(first_cuts) :]
+        if cut_match != match and any(len(rows) < cut_size for rows in cuts):
+            # Too few passages hold the quorum to fill the cut: the query's own matches.
+            cur.execute("; ".join(first_cuts), (match,) * len(first_cuts))
+            cuts = [cur.fetchall()]
+            while cur.nextset():
+                cuts.append(cur.fetchall())
         if len(combined) < _COMBINED:
             return [row for rows in cuts for row in rows], [*_split_counts(combined), *listed]
         # Too many combinations to count at once: each attribute on its own, in one batch.
