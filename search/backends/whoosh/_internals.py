@@ -33,7 +33,7 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.system import pack_int
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from ...errors import VeilleError
+from ...errors import IndexDamagedError, VeilleError
 
 SUPPORTED_VERSIONS = ((2, 7),)
 
@@ -205,26 +205,28 @@ class ArrayBlocksCodec(whoosh3.W3Codec):
 
 
 _PEEK = 4096  # bytes a peek returns at most: pickle asks for 128 KiB
+_TOC_EXT = ".toc"  # whoosh's table of contents: read once, at open
 
 
 class _ViewReader:
     """A read-only file over a memoryview, read in place (``io.BytesIO`` copies its bytes),
     each thread from its own position: whoosh reads a postings block's header by a seek
-    then reads, and threads share a reader."""
+    then reads, and threads share a reader. Reads and seeks behave as ``BytesIO``'s."""
 
     def __init__(self, view: memoryview) -> None:
         self._view = view
         self._local = threading.local()
 
     def _span(self, size: int | None) -> tuple[int, int]:
-        start = min(getattr(self._local, "position", 0), len(self._view))
+        start = min(self.tell(), len(self._view))
         if size is None or size < 0:
             return start, len(self._view)
-        return start, min(start + size, len(self._view))
+        return start, min(start + operator.index(size), len(self._view))
 
     def read(self, size: int | None = -1) -> bytes:
         start, end = self._span(size)
-        self._local.position = end
+        if end > start:
+            self._local.position = end
         return self._view[start:end].tobytes()
 
     def peek(self, size: int = 0) -> bytes:
@@ -234,22 +236,30 @@ class _ViewReader:
         return self._view[start:end].tobytes()
 
     def readinto(self, buffer) -> int:
-        data = self.read(len(memoryview(buffer)))
-        memoryview(buffer)[: len(data)] = data
+        target = memoryview(buffer).cast("B")
+        data = self.read(len(target))
+        target[: len(data)] = data
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
         start, end = self._span(size)
-        newline = self._view[start:end].tobytes().find(b"\n")
-        return self.read(end - start if newline < 0 else newline + 1)
+        for chunk in range(start, end, _PEEK):
+            newline = self._view[chunk : min(chunk + _PEEK, end)].tobytes().find(b"\n")
+            if newline >= 0:
+                return self.read(chunk + newline + 1 - start)
+        return self.read(end - start)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        if whence == os.SEEK_CUR:
-            offset += getattr(self._local, "position", 0)
+        offset = operator.index(offset)
+        if whence == os.SEEK_SET:
+            if offset < 0:
+                raise ValueError(f"negative seek position {offset}")
+        elif whence == os.SEEK_CUR:
+            offset = max(0, self.tell() + offset)
         elif whence == os.SEEK_END:
-            offset += len(self._view)
-        if offset < 0:
-            raise ValueError(f"negative seek position {offset}")
+            offset = max(0, len(self._view) + offset)
+        else:
+            raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
         self._local.position = offset
         return offset
 
@@ -294,11 +304,19 @@ class MappedStorage(FileStorage):
         super().__init__(path, supports_mmap=False, readonly=True)
 
     def open_file(self, name: str, **kwargs) -> BufferFile:
-        if not name.endswith(Segment.COMPOUND_EXT):
+        if name.endswith(_TOC_EXT):
             return super().open_file(name, **kwargs)
+        if not name.endswith(Segment.COMPOUND_EXT):
+            # Segment files apart would be read through one shared position per file, and
+            # opened lazily, after a writer may have deleted them.
+            raise IndexDamagedError(
+                f"index segment file {name} is not a compound segment, which Veille "
+                "writes: run `veille build` to rebuild the index"
+            )
         with open(self._fpath(name), "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:  # nothing to map: whoosh reports it
-                return super().open_file(name, **kwargs)
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise IndexDamagedError(f"index segment {name} is empty: run `veille build`")
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         return _MappedFile(memoryview(mapped), name=name)
 
