@@ -21,7 +21,7 @@ NEVER = "_x"  # a token no term makes: matches nothing
 # A long text's first cut ranks only the passages that hold CUT_QUORUM of its words (at
 # least 2): a 40-word text matches most of a shard, and Sphinx's ranker reads every match's
 # positions. Measured in bench/README.md (cluster section): the same MRR@10 on the dev
-# leads, the same top 10 for 190 of 200, a third less time.
+# leads, the same top 10 for 182-190 of 200, a third less time.
 CUT_QUORUM_FROM = 12  # words
 CUT_QUORUM = 0.1
 _LENGTH = {"x": "lx", "t": "lt", "e": "le"}
