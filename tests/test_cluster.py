@@ -164,6 +164,50 @@ def test_one_shard_and_two_shards_rank_as_the_embedded_index(
     index.close()
 
 
+def test_an_update_takes_away_all_that_a_removed_or_replaced_article_added(
+    news_index_path, clusters, tmp_path
+):
+    news = [json.loads(line) for line in (TEST_DATA / "news.jsonl").read_text().splitlines()]
+    # Words in several passages and in the title: each passage counted them once.
+    told = "\n\n".join(
+        f"Au Maroc, la sécurité des élections {n} est assurée par la police nationale."
+        for n in range(4)
+    )
+    changed = [dict(news[0], title="Sécurité au Maroc", text=told), *news[1:]]
+    extra = {"id": "en-plus", "title": "Le Maroc et la sécurité", "text": told}
+    corpus = tmp_path / "corpus"
+    (corpus / "seed.txt").parent.mkdir()
+    (corpus / "seed.txt").write_bytes(next((ROOT / "corpus").glob("*.txt")).read_bytes())
+    write_jsonl(corpus / "news.jsonl", [*changed, extra])
+    cluster = clusters("single", shards=1, replicas=1)
+    build_index(corpus, cluster)
+    # Back to what the embedded index holds: the first article replaced, the extra removed.
+    update_index(cluster, add=TEST_DATA / "news.jsonl", remove=["en-plus"])
+    indexes = [Index.open(p) for p in (news_index_path, cluster)]
+    try:
+        for query in ("Maroc", "sécurité", "élections", "titre:élections", "Maroc sécurité"):
+            embedded, updated = (ranked(index, query, "article") for index in indexes)
+            assert updated == embedded, query
+    finally:
+        for index in indexes:
+            index.close()
+    # What SQL escapes comes back as written.
+    awkward = "L'\"Ouzbek\" \\ 100 % ; c’est\rla\nligne \x1a l\\'oued -- fin"
+    update_index(
+        cluster,
+        add=write_jsonl(
+            tmp_path / "awkward.jsonl", [{"id": "x", "title": awkward, "text": awkward}]
+        ),
+    )
+    index = Index.open(cluster)
+    try:
+        (hit,) = index.search("Ouzbek")
+        # (the corpus reader joins a paragraph's lines with a space)
+        assert (hit.title, hit.passages[0].text) == (awkward, awkward.replace("\n", " "))
+    finally:
+        index.close()
+
+
 def test_queries_survive_a_replica_killed_under_load(clusters, tmp_path):
     path = clusters("faults")
     build_index(ROOT / "corpus", path)

@@ -12,10 +12,40 @@ COLUMNS = ("id", *FIELDS, *(name for name, _ in ATTRIBUTES))
 _TYPES = {"uint": "uint", "bigint": "bigint", "string": "string", "json": "json"}
 
 
-def insert_sql(index: str) -> str:
-    """REPLACE of a row: its id, fields and attributes (REPLACE: writing again is harmless)."""
-    marks = ", ".join(["%s"] * len(COLUMNS))
-    return f"REPLACE INTO {index} ({', '.join(COLUMNS)}) VALUES ({marks})"
+# What a string literal escapes, backslashes first. SphinxQL reads \\n and \\r as MySQL does,
+# but MySQL's \\Z as Z (a Ctrl-Z goes as it is) and \\0 as 0: a NUL cannot go as it is (it
+# ends the statement), so it is read back as 0.
+_ESCAPES = (("\\", "\\\\"), ("'", "\\'"), ("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"))
+# Characters a statement holds at most: a few MB of UTF-8, well under the nodes'
+# max_packet_size (config.py).
+_STATEMENT_CHARS = 1_000_000
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, str):
+        for special, escaped in _ESCAPES:  # a few scans of the string: faster than translate
+            value = value.replace(special, escaped)
+        return "'" + value + "'"
+    return str(int(value))  # type: ignore[call-overload]
+
+
+def insert_statements(index: str, rows: list[tuple]) -> list[str]:
+    """REPLACE statements of these rows (REPLACE: writing again is harmless), a few
+    hundred rows each, built once whatever the replicas they are sent to."""
+    head = f"REPLACE INTO {index} ({', '.join(COLUMNS)}) VALUES "
+    statements: list[str] = []
+    values: list[str] = []
+    size = 0
+    for row in rows:
+        value = "(" + ",".join(map(_literal, row)) + ")"
+        if values and size + len(value) > _STATEMENT_CHARS:
+            statements.append(head + ",".join(values))
+            values, size = [], 0
+        values.append(value)
+        size += len(value) + 1
+    if values:
+        statements.append(head + ",".join(values))
+    return statements
 
 
 def expected() -> list[tuple[str, str]]:

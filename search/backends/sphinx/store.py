@@ -28,6 +28,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...corpus import Article
@@ -37,7 +38,7 @@ from ..workers import BuildWorkerError, die_with_parent
 from . import stats
 from .config import Cluster, Node, read_cluster, read_live, write_live
 from .nodes import NETWORK_ERRORS, QUERY_ERRORS, NodeError, connect
-from .schema import check_schema, insert_sql
+from .schema import check_schema, insert_statements
 from .terms import PreparedArticle, prepare, row_id, shard_of
 
 _BATCH_ROWS = 400
@@ -98,7 +99,6 @@ class _Writers:
         self.strict = strict  # a build: any failure fails it
         self.conns: dict[Node, object] = {}
         self.failed: dict[Node, str] = {}
-        self.sql = insert_sql(index)
 
     def _cursor(self, node: Node):
         conn = self.conns.get(node)
@@ -106,16 +106,14 @@ class _Writers:
             conn = self.conns[node] = connect(node, timeout=300)
         return conn.cursor()
 
-    def execute(self, node: Node, sql: str, rows: list | None = None) -> bool:
+    def execute(self, node: Node, *statements: str) -> bool:
         """Run on one node; False (the node remembered as failed) if it fails."""
         if node in self.failed:
             return False
         try:
             with self._cursor(node) as cur:
-                if rows is None:
+                for sql in statements:
                     cur.execute(sql)
-                else:
-                    cur.executemany(sql, rows)
             return True
         except (NodeError, *NETWORK_ERRORS, *QUERY_ERRORS) as e:
             self.failed[node] = str(e).replace(node.name, "").strip() or type(e).__name__
@@ -129,12 +127,9 @@ class _Writers:
 
     def write_rows(self, shard: int, rows: list[tuple]) -> list[Node]:
         """Write rows to every replica of the shard; the replicas that failed."""
-        encoded = [(*row[:-1], json.dumps(row[-1], separators=(",", ":"))) for row in rows]
-        return [
-            node
-            for node in self.cluster.shard_nodes(shard)
-            if not self.execute(node, self.sql, encoded)
-        ]
+        statements = insert_statements(self.index, rows)
+        nodes = self.cluster.shard_nodes(shard)
+        return [node for node in nodes if not self.execute(node, *statements)]
 
     def delete(self, node: Node, ids: list[int]) -> bool:
         ok = True
@@ -152,17 +147,26 @@ class _Writers:
 
 def _contribution(prepared: PreparedArticle) -> bytes:
     """What an article adds to the statistics, kept to take it away when it changes."""
+    frequencies: dict[str, dict[str, int]] = {}
+    for (f, t), n in prepared.df.items():
+        frequencies.setdefault(f, {})[t] = n
     data = {
-        "df": [[f, t] for (f, t) in prepared.df],
+        "frequencies": frequencies,
         "lengths": dict(prepared.lengths),
         "passages": len(prepared.rows),
     }
-    return zlib.compress(json.dumps(data, ensure_ascii=False).encode())
+    # The fastest level: a build compresses every article, and the size barely differs.
+    return zlib.compress(json.dumps(data, ensure_ascii=False).encode(), 1)
 
 
 def _counts(blob: bytes, sign: int) -> tuple[Counter, Counter, Counter]:
     data = json.loads(zlib.decompress(blob))
-    df = Counter({(f, t): sign for f, t in data["df"]})
+    if "frequencies" in data:
+        df = Counter(
+            {(f, t): sign * n for f, terms in data["frequencies"].items() for t, n in terms.items()}
+        )
+    else:  # an earlier version's: the terms alone, each counted once
+        df = Counter({(f, t): sign for f, t in data["df"]})
     lengths = Counter({f: sign * n for f, n in data["lengths"].items()})
     passages = data["passages"]
     docs = Counter({"x": sign * passages, "t": sign * passages, "e": sign * passages})
@@ -215,8 +219,29 @@ def build(
     return target, n_articles, n_passages
 
 
-def _prepare_batch(batch: list[tuple[IndexedArticle, int, int]]) -> list[PreparedArticle]:
-    return [prepare(item, art, shard, article_hash(item.article)) for item, art, shard in batch]
+@dataclass
+class _Prepared:
+    """A batch of articles as a build writes them: each one's rows (the analysis of its
+    passages, ready for the node), content hash and contribution to the statistics, and
+    the batch's statistics (so that only these come back from an analyzing process)."""
+
+    rows: list[list[tuple]]
+    digests: list[str]
+    contributions: list[bytes]
+    df: Counter
+    lengths: Counter
+
+
+def _prepare_batch(batch: list[tuple[IndexedArticle, int, int]]) -> _Prepared:
+    done = _Prepared([], [], [], Counter(), Counter())
+    for item, art, shard in batch:
+        prepared = prepare(item, art, shard, article_hash(item.article))
+        done.rows.append(prepared.rows)
+        done.digests.append(prepared.digest)
+        done.contributions.append(_contribution(prepared))
+        done.df.update(prepared.df)
+        done.lengths.update(prepared.lengths)
+    return done
 
 
 def _start_worker(parent: int) -> None:
@@ -224,7 +249,7 @@ def _start_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
 
 
-def _result(future: Future) -> list[PreparedArticle]:
+def _result(future: Future) -> _Prepared:
     try:
         return future.result()
     except BrokenProcessPool:
@@ -235,35 +260,38 @@ def _result(future: Future) -> list[PreparedArticle]:
 
 # Articles sent to an analyzing process at a time, and batches in flight a process: enough
 # to keep each busy, few enough that memory stays small whatever the corpus.
-_PREPARE_BATCH = 32
+_PREPARE_BATCH = 128
 _IN_FLIGHT = 4
 
 
 def _prepared(
     cluster: Cluster, articles: Iterable[IndexedArticle], procs: int
-) -> Iterator[PreparedArticle]:
-    """The articles prepared (analyzed into rows), in order, numbered from 1."""
+) -> Iterator[tuple[list[tuple[IndexedArticle, int, int]], _Prepared]]:
+    """Batches of the articles, numbered from 1 with their shards, and the batches prepared
+    (analyzed into rows), in order."""
     numbered = (
         (item, art, shard_of(item.article.id, cluster.shards))
         for art, item in enumerate(articles, start=1)
     )
     if procs <= 1:
-        for batch in _batches(numbered, 1):
-            yield from _prepare_batch(batch)
+        for batch in _batches(numbered, _PREPARE_BATCH):
+            yield batch, _prepare_batch(batch)
         return
     # Spawned, not forked: this process holds the writer lock and database connections.
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
         procs, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
     )
-    pending: deque[Future] = deque()
+    pending: deque[tuple[list, Future]] = deque()
     try:
         for batch in _batches(numbered, _PREPARE_BATCH):
-            pending.append(pool.submit(_prepare_batch, batch))
+            pending.append((batch, pool.submit(_prepare_batch, batch)))
             if len(pending) >= procs * _IN_FLIGHT:
-                yield from _result(pending.popleft())
+                batch, future = pending.popleft()
+                yield batch, _result(future)
         while pending:
-            yield from _result(pending.popleft())
+            batch, future = pending.popleft()
+            yield batch, _result(future)
     except BrokenProcessPool:  # found by a submit rather than a result
         raise BuildWorkerError("a build worker died") from None
     finally:
@@ -300,18 +328,20 @@ def _write_all(
 
     try:
         # Closed on the way out, error or not: its worker processes stop then.
-        with contextlib.closing(_prepared(cluster, articles, procs)) as prepared_articles:
-            for prepared in prepared_articles:
-                art, shard = prepared.art, prepared.shard
+        with contextlib.closing(_prepared(cluster, articles, procs)) as batches:
+            for batch, prepared in batches:
                 df.update(prepared.df)
                 lengths.update(prepared.lengths)
-                _catalog_row(db, prepared)
-                buffers[shard].extend(prepared.rows)
-                if len(buffers[shard]) >= _BATCH_ROWS:
-                    send(shard, buffers[shard])
-                    buffers[shard] = []
-                n_articles += 1
-                n_passages += len(prepared.rows)
+                for (item, art, shard), rows, digest, contribution in zip(
+                    batch, prepared.rows, prepared.digests, prepared.contributions, strict=True
+                ):
+                    _catalog_row(db, item, art, shard, digest, len(rows), contribution)
+                    buffers[shard].extend(rows)
+                    if len(buffers[shard]) >= _BATCH_ROWS:
+                        send(shard, buffers[shard])
+                        buffers[shard] = []
+                    n_articles += 1
+                    n_passages += len(rows)
         for shard, rows in buffers.items():
             if rows:
                 send(shard, rows)
@@ -328,22 +358,20 @@ def _write_all(
     return n_articles, n_passages
 
 
-def _catalog_row(db: sqlite3.Connection, prepared: PreparedArticle) -> None:
-    item = prepared.item
+def _catalog_row(
+    db: sqlite3.Connection,
+    item: IndexedArticle,
+    art: int,
+    shard: int,
+    digest: str,
+    passages: int,
+    contribution: bytes,
+) -> None:
     db.execute(
         "INSERT OR REPLACE INTO articles"
         " (article_id, art, shard, hash, passages, cluster, signature, contribution)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            item.article.id,
-            prepared.art,
-            prepared.shard,
-            prepared.digest,
-            len(prepared.rows),
-            item.cluster,
-            item.signature,
-            _contribution(prepared),
-        ),
+        (item.article.id, art, shard, digest, passages, item.cluster, item.signature, contribution),
     )
 
 
@@ -445,15 +473,15 @@ class _Update:
             n = len(prepared.rows)
             self.docs.update({"x": n, "t": n, "e": n, "a": 1, "s": 1})
             self.passages += n
-            _catalog_row(self.db, prepared)
+            contribution = _contribution(prepared)
+            _catalog_row(self.db, item, art, shard, digest, n, contribution)
         self.db.execute("DELETE FROM pending WHERE article_id = ?", (article_id,))
         extra = _extra_ids(art, shard, old_passages, len(prepared.rows))
-        encoded = [(*r[:-1], json.dumps(r[-1], separators=(",", ":"))) for r in prepared.rows]
+        statements = insert_statements(self.writers.index, prepared.rows)
         failed = [
             node
             for node in targets
-            if not self.writers.execute(node, self.writers.sql, encoded)
-            or not self.writers.delete(node, extra)
+            if not self.writers.execute(node, *statements) or not self.writers.delete(node, extra)
         ]
         self._remember_missed(article_id, failed, art, max(old_passages, len(prepared.rows)))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import re
 import zlib
 from collections import Counter
@@ -46,6 +47,7 @@ def token(term: str) -> str:
     return "_h" + hashlib.blake2b(term.encode("utf-8"), digest_size=16).hexdigest()
 
 
+@lru_cache(maxsize=500_000)
 def key(term: str) -> str:
     """The JSON key of a term's frequency (an identifier SphinxQL can name: tf.x.k…)."""
     return "k" + token(term)
@@ -87,8 +89,12 @@ _EXACT = lru_cache(maxsize=500_000)(WordChain(exact_analyzer()).word_terms)
 _SPELLING = lru_cache(maxsize=500_000)(WordChain(spelling_analyzer()).word_terms)
 
 
+def _chained(chain, words: list[str]) -> list[str]:
+    return [term for matched in words for term in chain(matched)]
+
+
 def _terms(chain, text: str) -> list[str]:
-    return [term for matched in word_matches(text) for term in chain(matched)]
+    return _chained(chain, word_matches(text))
 
 
 def spelling_words(item: IndexedArticle) -> set[str]:
@@ -105,36 +111,48 @@ class PreparedArticle:
     art: int
     shard: int
     digest: str
-    rows: list[tuple] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)  # the term frequencies last, as JSON
     # (field, term) -> in how many of its passages (x text, t title, e exact); "a": 1 for
     # each stem of the whole article, "s" 1 for each spelling word.
     df: Counter = field(default_factory=Counter)
     lengths: Counter = field(default_factory=Counter)  # field -> total length; "a": quantized
 
 
+@dataclass(frozen=True)
+class _Field:
+    """A field's terms as a row stores them: tokens, frequencies by JSON key, length."""
+
+    counts: Counter
+    tokens: str
+    frequencies: dict[str, int]
+    length: int
+
+
+def _field(terms: list[str]) -> _Field:
+    counts = Counter(terms)
+    frequencies = {key(t): n for t, n in counts.items()}
+    return _Field(counts, " ".join(map(token, terms)), frequencies, len(terms))
+
+
 def _row(
-    prepared: PreparedArticle, passage: Passage, text: list[str], title: list[str], exact: list[str]
+    prepared: PreparedArticle, passage: Passage, text: _Field, title: _Field, exact: _Field
 ) -> tuple:
     article = prepared.item.article
     lead = passage.position == 0
-    tf = {
-        "x": {key(t): n for t, n in Counter(text).items()},
-        "t": {key(t): n for t, n in Counter(title).items()},
-        "e": {key(t): n for t, n in Counter(exact).items()},
-    }
+    tf = {"x": text.frequencies, "t": title.frequencies, "e": exact.frequencies}
     return (
         row_id(prepared.art, passage.position, prepared.shard),
-        " ".join(map(token, text)),
-        " ".join(map(token, title)),
-        " ".join(map(token, exact)),
+        text.tokens,
+        title.tokens,
+        exact.tokens,
         "all lead" if lead else "all",
         prepared.art,
         passage.position,
         1 if lead else 0,
         article.date.toordinal() if article.date else 0,
-        quantized(len(text)),
-        quantized(len(title)),
-        quantized(len(exact)),
+        quantized(text.length),
+        quantized(title.length),
+        quantized(exact.length),
         passage.start,
         passage.end,
         article.id,
@@ -152,25 +170,29 @@ def _row(
 def prepare(item: IndexedArticle, art: int, shard: int, digest: str) -> PreparedArticle:
     """The rows of an article's passages, and its share of the statistics."""
     prepared = PreparedArticle(item, art, shard, digest)
-    title = _terms(_TEXT, item.article.title)
+    title = _field(_terms(_TEXT, item.article.title))
     whole: Counter = Counter()
     article_length = 0
+    df = prepared.df
     for passage in item.passages:
-        text = _terms(_TEXT, passage.text)
-        exact = _terms(_EXACT, passage.text)
+        words = word_matches(passage.text)
+        text = _field(_chained(_TEXT, words))
+        exact = _field(_chained(_EXACT, words))
         prepared.rows.append(_row(prepared, passage, text, title, exact))
-        for name, terms in (("x", text), ("t", title), ("e", exact)):
-            prepared.df.update((name, t) for t in set(terms))
-            prepared.lengths[name] += len(terms)
-        whole.update(text)
-        article_length += quantized(len(text))
-    prepared.df.update(("a", t) for t in whole)
-    prepared.df.update(("s", w) for w in spelling_words(item))
+        for name, analyzed in (("x", text), ("t", title), ("e", exact)):
+            df.update((name, t) for t in analyzed.counts)
+            prepared.lengths[name] += analyzed.length
+        whole.update(text.counts)
+        article_length += quantized(text.length)
+    df.update(("a", t) for t in whole)
+    df.update(("s", w) for w in spelling_words(item))
     prepared.lengths["a"] += article_length
-    if prepared.rows:  # the lead carries the whole article's frequencies and length
-        lead = prepared.rows[0]
+    rows = prepared.rows
+    if rows:  # the lead carries the whole article's frequencies and length
+        lead = rows[0]
         lead[-1]["a"] = {key(t): n for t, n in whole.items()}
         lead[-1]["la"] = article_length
+    prepared.rows = [(*row[:-1], json.dumps(row[-1], separators=(",", ":"))) for row in rows]
     return prepared
 
 
