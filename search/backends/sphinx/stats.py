@@ -88,12 +88,24 @@ def set_meta(db: sqlite3.Connection, name: str, value: object) -> None:
     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value)))
 
 
-def add_counts(db: sqlite3.Connection, df: Counter, lengths: Counter, docs: Counter) -> None:
-    """Add (or, with negative counts, take away) document frequencies and totals."""
+def add_frequencies(into: dict[str, Counter], frequencies: dict[str, Counter]) -> None:
+    """Add document frequencies (field -> term -> count) to others."""
+    for name, counts in frequencies.items():
+        if name in into:
+            into[name].update(counts)
+        else:
+            into[name] = Counter(counts)
+
+
+def add_counts(
+    db: sqlite3.Connection, df: dict[str, Counter], lengths: Counter, docs: Counter
+) -> None:
+    """Add (or, with negative counts, take away) document frequencies (field -> term ->
+    count) and totals."""
     db.executemany(
         "INSERT INTO terms VALUES (?, ?, ?) ON CONFLICT (field, term) DO UPDATE SET"
         " df = df + excluded.df",
-        ((f, t, n) for (f, t), n in df.items() if n),
+        ((f, t, n) for f, counts in df.items() for t, n in counts.items() if n),
     )
     db.execute("DELETE FROM terms WHERE df <= 0")
     for name in set(lengths) | set(docs):

@@ -147,11 +147,8 @@ class _Writers:
 
 def _contribution(prepared: PreparedArticle) -> bytes:
     """What an article adds to the statistics, kept to take it away when it changes."""
-    frequencies: dict[str, dict[str, int]] = {}
-    for (f, t), n in prepared.df.items():
-        frequencies.setdefault(f, {})[t] = n
     data = {
-        "frequencies": frequencies,
+        "frequencies": prepared.df,
         "lengths": dict(prepared.lengths),
         "passages": len(prepared.rows),
     }
@@ -159,14 +156,17 @@ def _contribution(prepared: PreparedArticle) -> bytes:
     return zlib.compress(json.dumps(data, ensure_ascii=False).encode(), 1)
 
 
-def _counts(blob: bytes, sign: int) -> tuple[Counter, Counter, Counter]:
+def _counts(blob: bytes, sign: int) -> tuple[dict[str, Counter], Counter, Counter]:
     data = json.loads(zlib.decompress(blob))
     if "frequencies" in data:
-        df = Counter(
-            {(f, t): sign * n for f, terms in data["frequencies"].items() for t, n in terms.items()}
-        )
+        df = {
+            f: Counter({t: sign * n for t, n in terms.items()})
+            for f, terms in data["frequencies"].items()
+        }
     else:  # an earlier version's: the terms alone, each counted once
-        df = Counter({(f, t): sign for f, t in data["df"]})
+        df = {}
+        for f, t in data["df"]:
+            df.setdefault(f, Counter())[t] = sign
     lengths = Counter({f: sign * n for f, n in data["lengths"].items()})
     passages = data["passages"]
     docs = Counter({"x": sign * passages, "t": sign * passages, "e": sign * passages})
@@ -228,18 +228,18 @@ class _Prepared:
     rows: list[list[tuple]]
     digests: list[str]
     contributions: list[bytes]
-    df: Counter
+    df: dict[str, Counter]
     lengths: Counter
 
 
 def _prepare_batch(batch: list[tuple[IndexedArticle, int, int]]) -> _Prepared:
-    done = _Prepared([], [], [], Counter(), Counter())
+    done = _Prepared([], [], [], {}, Counter())
     for item, art, shard in batch:
         prepared = prepare(item, art, shard, article_hash(item.article))
         done.rows.append(prepared.rows)
         done.digests.append(prepared.digest)
         done.contributions.append(_contribution(prepared))
-        done.df.update(prepared.df)
+        stats.add_frequencies(done.df, prepared.df)
         done.lengths.update(prepared.lengths)
     return done
 
@@ -311,7 +311,7 @@ def _write_all(
     procs: int,
 ) -> tuple[int, int]:
     _catalog_schema(db)
-    df: Counter = Counter()
+    df: dict[str, Counter] = {}
     lengths: Counter = Counter()
     buffers: dict[int, list] = {shard: [] for shard in range(cluster.shards)}
     n_articles = n_passages = 0
@@ -330,7 +330,7 @@ def _write_all(
         # Closed on the way out, error or not: its worker processes stop then.
         with contextlib.closing(_prepared(cluster, articles, procs)) as batches:
             for batch, prepared in batches:
-                df.update(prepared.df)
+                stats.add_frequencies(df, prepared.df)
                 lengths.update(prepared.lengths)
                 for (item, art, shard), rows, digest, contribution in zip(
                     batch, prepared.rows, prepared.digests, prepared.contributions, strict=True
@@ -385,7 +385,7 @@ class _Update:
 
     def __init__(self, cluster: Cluster, db: sqlite3.Connection, writers: _Writers) -> None:
         self.cluster, self.db, self.writers = cluster, db, writers
-        self.df: Counter = Counter()
+        self.df: dict[str, Counter] = {}
         self.lengths: Counter = Counter()
         self.docs: Counter = Counter()
         self.added = self.replaced = self.unchanged = self.removed = self.passages = 0
@@ -409,7 +409,7 @@ class _Update:
     def _take_away(self, blob: bytes | None) -> None:
         if blob:
             df, lengths, docs = _counts(blob, -1)
-            self.df.update(df)
+            stats.add_frequencies(self.df, df)
             self.lengths.update(lengths)
             self.docs.update(docs)
 
@@ -468,7 +468,7 @@ class _Update:
             else:
                 self.replaced += 1
                 self._take_away(found[4])
-            self.df.update(prepared.df)
+            stats.add_frequencies(self.df, prepared.df)
             self.lengths.update(prepared.lengths)
             n = len(prepared.rows)
             self.docs.update({"x": n, "t": n, "e": n, "a": 1, "s": 1})

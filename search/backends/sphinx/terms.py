@@ -112,9 +112,9 @@ class PreparedArticle:
     shard: int
     digest: str
     rows: list[tuple] = field(default_factory=list)  # the term frequencies last, as JSON
-    # (field, term) -> in how many of its passages (x text, t title, e exact); "a": 1 for
+    # field -> term -> in how many of its passages (x text, t title, e exact); "a": 1 for
     # each stem of the whole article, "s" 1 for each spelling word.
-    df: Counter = field(default_factory=Counter)
+    df: dict[str, Counter] = field(default_factory=dict)
     lengths: Counter = field(default_factory=Counter)  # field -> total length; "a": quantized
 
 
@@ -172,20 +172,29 @@ def prepare(item: IndexedArticle, art: int, shard: int, digest: str) -> Prepared
     prepared = PreparedArticle(item, art, shard, digest)
     title = _field(_terms(_TEXT, item.article.title))
     whole: Counter = Counter()
+    # In how many passages each stem, each word as written.
+    stems: Counter = Counter()
+    words_as_written: Counter = Counter()
     article_length = 0
-    df = prepared.df
     for passage in item.passages:
         words = word_matches(passage.text)
         text = _field(_chained(_TEXT, words))
         exact = _field(_chained(_EXACT, words))
         prepared.rows.append(_row(prepared, passage, text, title, exact))
         for name, analyzed in (("x", text), ("t", title), ("e", exact)):
-            df.update((name, t) for t in analyzed.counts)
             prepared.lengths[name] += analyzed.length
+        stems.update(text.counts.keys())
+        words_as_written.update(exact.counts.keys())
         whole.update(text.counts)
         article_length += quantized(text.length)
-    df.update(("a", t) for t in whole)
-    df.update(("s", w) for w in spelling_words(item))
+    passages = len(item.passages)
+    prepared.df = {
+        "x": stems,
+        "t": Counter(dict.fromkeys(title.counts, passages) if passages else {}),
+        "e": words_as_written,
+        "a": Counter(dict.fromkeys(whole, 1)),
+        "s": Counter(dict.fromkeys(spelling_words(item), 1)),
+    }
     prepared.lengths["a"] += article_length
     rows = prepared.rows
     if rows:  # the lead carries the whole article's frequencies and length
