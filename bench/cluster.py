@@ -8,6 +8,10 @@ leads (ranked articles): MRR@10 and query p50/p95 in ms, and the ratios to whoos
 
     python3 bench/cluster.py                      # the full corpus: the figures that count
     python3 bench/cluster.py --articles 2000 --questions 200 --leads 100   # a quick loop
+    python3 bench/cluster.py --build-only --rounds 2   # builds alone, each engine twice
+
+Each build also reports the CPU seconds it took: the writing process, its analyzing
+processes, and the searchd nodes.
 """
 
 from __future__ import annotations
@@ -16,17 +20,17 @@ import argparse
 import datetime as dt
 import os
 import platform
+import resource
 import socket
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from _common import code_version, even_sample, log  # also puts the project on sys.path
 from relevance import DEFAULT_CACHE, VeilleEngine, evaluate, prepare_corpus
 
 from search import RankingConfig, build_index
-from search.cluster import init_cluster, start_cluster, stop_cluster
+from search.cluster import cluster_status, init_cluster, start_cluster, stop_cluster
 
 
 def free_base(count: int) -> int:
@@ -55,6 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--layouts", default="1x1,2x2", help="shards x replicas, comma-separated")
+    p.add_argument("--build-only", action="store_true", help="no queries: builds alone")
+    p.add_argument(
+        "--rounds", type=int, default=1, help="with --build-only: build every engine N times"
+    )
     return p.parse_args(argv)
 
 
@@ -72,12 +80,35 @@ def run_engine(label: str, path: Path, questions, leads, corpus) -> dict:
     }
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a running process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def used_cpu(nodes: list[int]) -> tuple[float, float, float]:
+    """CPU seconds so far: this process, its finished children, the nodes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (
+        own.ru_utime + own.ru_stime,
+        children.ru_utime + children.ru_stime,
+        sum(process_cpu(pid) for pid in nodes),
+    )
+
+
 def build(label: str, corpus: Path, path: Path, procs: int) -> dict:
     log(f"building {label} ...")
+    nodes = [n["pid"] for n in cluster_status(path)] if path.suffix == ".toml" else []
+    before = used_cpu(nodes)
     summary = build_index(corpus, path, procs=procs)
+    cpu = [b - a for a, b in zip(before, used_cpu(nodes), strict=True)]
     rate = summary.passages / summary.seconds
-    log(f"  {label}: {summary.passages:,} passages in {summary.seconds:.1f} s")
-    return {"passages": summary.passages, "seconds": summary.seconds, "rate": rate}
+    log(
+        f"  {label}: {summary.passages:,} passages in {summary.seconds:.1f} s (CPU s: writer "
+        f"{cpu[0]:.0f}, analyzing processes {cpu[1]:.0f}, nodes {cpu[2]:.0f})"
+    )
+    return {"passages": summary.passages, "seconds": summary.seconds, "rate": rate, "cpu": cpu}
 
 
 def report(rows: dict[str, dict]) -> None:
@@ -98,6 +129,16 @@ def report(rows: dict[str, dict]) -> None:
     print("(build ratio: the embedded index's build time over this one's, as a slowdown)")
 
 
+def report_builds(rounds: list[dict[str, dict]]) -> None:
+    head = f"{'round':<6} {'engine':<8} {'seconds':>8} {'vs whoosh':>9}"
+    print(f"{head}  CPU s: writer / analyzing / nodes")
+    for n, rows in enumerate(rounds, start=1):
+        for name, r in rows.items():
+            cpu = " / ".join(f"{c:.0f}" for c in r["cpu"])
+            ratio = r["seconds"] / rows["whoosh"]["seconds"]
+            print(f"{n:<6} {name:<8} {r['seconds']:>8.1f} {ratio:>8.2f}x  {cpu}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     corpus = prepare_corpus(args.cache_dir, args.articles, False)
@@ -110,28 +151,35 @@ def main(argv: list[str] | None = None) -> int:
         f"corpus: {corpus.articles} articles ({corpus.path}); {len(questions)} PIAF questions, "
         f"{len(leads)} leads; search/: {code_version()}"
     )
-    rows: dict[str, dict] = {}
-    clusters: list[Path] = []
+    rounds: list[dict[str, dict]] = []
+    clusters: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="veille-bench-cluster-") as tmp:
         try:
-            path = Path(tmp) / "whoosh"
-            rows["whoosh"] = build("whoosh", corpus.path, path, args.procs)
-            rows["whoosh"] |= run_engine("whoosh", path, questions, leads, corpus)
-            for layout in args.layouts.split(","):
-                shards, replicas = (int(n) for n in layout.split("x"))
-                config = init_cluster(
-                    Path(tmp) / layout, shards, replicas, base_port=free_base(shards * replicas)
-                )
-                clusters.append(config)
-                start_cluster(config)
-                started = time.monotonic()
-                rows[layout] = build(layout, corpus.path, config, args.procs)
-                log(f"  {layout}: built in {time.monotonic() - started:.1f} s")
-                rows[layout] |= run_engine(layout, config, questions, leads, corpus)
+            for _ in range(args.rounds if args.build_only else 1):
+                rows: dict[str, dict] = {}
+                rounds.append(rows)
+                path = Path(tmp) / "whoosh"
+                rows["whoosh"] = build("whoosh", corpus.path, path, args.procs)
+                if not args.build_only:
+                    rows["whoosh"] |= run_engine("whoosh", path, questions, leads, corpus)
+                for layout in args.layouts.split(","):
+                    if layout not in clusters:
+                        shards, replicas = (int(n) for n in layout.split("x"))
+                        base = free_base(shards * replicas)
+                        folder = Path(tmp) / layout
+                        clusters[layout] = init_cluster(folder, shards, replicas, base_port=base)
+                        start_cluster(clusters[layout])
+                    config = clusters[layout]
+                    rows[layout] = build(layout, corpus.path, config, args.procs)
+                    if not args.build_only:
+                        rows[layout] |= run_engine(layout, config, questions, leads, corpus)
         finally:
-            for config in clusters:
+            for config in clusters.values():
                 stop_cluster(config)
-    report(rows)
+    if args.build_only:
+        report_builds(rounds)
+    else:
+        report(rounds[0])
     return 0
 
 
