@@ -336,14 +336,16 @@ def _best(
     collapse: bool,
     config: RankingConfig,
 ) -> Best | None:
-    """What the search needs ranked of its matches, or None when it needs every match:
-    facet filters (counted and filtered here) and a date sort (the newest, not the best)."""
-    if any(wanted.values()) or request.sort != "relevance":
+    """What the search needs ranked of its matches (the best, or the newest for a date
+    sort), or None when it needs every match: facet filters (counted and filtered here)."""
+    if any(wanted.values()):
         return None
     count = request.page * request.limit
-    if request.group == "article":  # the second stage re-ranks the first stage's best
+    by_date = request.sort == "date"
+    if request.group == "article" and not by_date:  # the second stage re-ranks the best
         count = max(count, _window(pq, config)[0])
-    return Best(count=count, by_article=request.group == "article", copies=collapse)
+    by_article = request.group == "article"
+    return Best(count=count, by_article=by_article, copies=collapse, by_date=by_date)
 
 
 def _may_relax(plan) -> bool:

@@ -345,7 +345,8 @@ def _many_articles() -> list[dict]:
         town = towns[n % len(towns)]
         text = (
             f"Le port de {town} accueille {n} navires cette semaine. Les dockers de {town} "
-            f"ont déchargé {n * 7} conteneurs.\n\nLa capitainerie publie son bilan numéro {n}."
+            f"ont déchargé {n * 7} conteneurs.\n\nLa capitainerie publie son bilan numéro {n} "
+            "pour toute la semaine."
         )
         if n % 9 == 0:
             text += "\n\nUne tempête a touché le port de Marseille, les quais sont fermés."
@@ -365,10 +366,12 @@ def _many_articles() -> list[dict]:
             "category": ["mer", "économie"][n % 2],
         }
         if n % 11:
-            record["date"] = f"2024-0{1 + n % 3}-{1 + n % 27:02d}"
+            record["date"] = f"2024-0{1 + n % 3}-{1 + n % 2:02d}"
         records.append(record)
-    for n in (3, 5, 8, 17):  # copies: the same story, another id and source
-        records.append(records[n] | {"id": f"copie-{n:02d}", "source": "Fil Agence"})
+    # Copies: the same story, another id and source (an id that sorts before its
+    # original's byte by byte, after it case aside).
+    for n in (3, 5, 8, 17):
+        records.append(records[n] | {"id": f"Reuters-{n:02d}", "source": "Fil Agence"})
     return records
 
 
@@ -409,6 +412,38 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
                     for index in indexes
                 ]
                 assert found[1] == found[0], (query, group, collapse)
+
+        # The newest first: each shard's newest articles or passages, then scored; when
+        # copies leave too few clusters among the articles certainly newest, every match.
+        # (Articles share their days: ties fall at the shards' cuts.)
+        def newest(index, group, collapse, page, query="port"):
+            found = index.search(
+                query, sort="date", group=group, limit=3, page=page, collapse=collapse
+            )
+            return seen(found)
+
+        for group, collapse, pages in (
+            ("article", False, range(1, 23)),
+            ("passage", True, range(1, 13)),
+            ("article", True, range(1, 9)),
+        ):
+            for page in pages:
+                found = [newest(index, group, collapse, page) for index in indexes]
+                assert found[1] == found[0], (group, collapse, page)
+                assert found[0]["hits"], (group, collapse, page)
+        found = [newest(index, "article", True, 1, "tempête port Marseille") for index in indexes]
+        assert found[1] == found[0]
+        # One shard gives every passage of a page: its cut ends inside an article (both
+        # of each article's passages say « semaine »).
+        single = clusters("single", shards=1, replicas=1)
+        build_index(corpus, single)
+        one = Index.open(single)
+        try:
+            for page in range(1, 13):
+                found = [newest(i, "passage", True, page, "semaine") for i in (indexes[0], one)]
+                assert found[1] == found[0], page
+        finally:
+            one.close()
         # A long text's first cut ranks only the passages that hold a share of its words,
         # its counts count every match; when too few hold the share to fill the cut, the
         # cut ranks them all.

@@ -51,12 +51,14 @@ class Filters:
 class Best:
     """What a caller needs of a query's matches when it does not need every one of them
     scored: the best ``count`` articles (``group="article"``) or passages, ranked by
-    relevance, each with all its matching passages; with ``copies``, the matching copies
-    of each (collapsing) and the counts of clusters of copies."""
+    relevance (or with ``by_date`` the newest), each with all its matching passages; with
+    ``copies``, the matching copies of each (collapsing) and the counts of clusters of
+    copies."""
 
     count: int
     by_article: bool
     copies: bool
+    by_date: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ node scores with Veille's slow expression only the passages of a few articles:
 2. every matching passage of the articles the first cut found (and of their copies), or
    the first cut's passages, scored with Veille's exact expression: they are then ranked
    as the embedded index ranks them, and one the first cut missed is the only difference.
+
+A date sort needs no score to choose: its first cut is each shard's newest articles or
+passages (no ranker), in the embedded order, so the page is exactly the embedded one; when
+copies collapse so many of the newest articles that too few clusters are certainly among
+them, the search scores every match instead.
 """
 
 from __future__ import annotations
@@ -50,14 +55,19 @@ _COLUMNS = "id, art, day, source, category, cluster"
 
 def match_best(
     reader: SphinxReader, compiler: Compiler, match: str, where: str, best: Best, title: float
-) -> Candidates:
-    """The best articles' (or passages') matching passages, scored, and the counts of all
-    the query matches (``title``: the title's weight)."""
-    statements = _first_cuts(reader.index, where, best, title, reader.config.exact_bonus)
+) -> Candidates | None:
+    """The best (or newest) articles' or passages' matching passages, scored, and the counts
+    of all the query matches (``title``: the title's weight); None when the newest articles
+    cut hold too few clusters of copies to fill the page (the caller scores every match)."""
+    if best.by_date:
+        first_cut = _newest(reader.index, where, best)
+        cut = match  # the newest of every match
+    else:
+        first_cut = _first_cuts(reader.index, where, best, title, reader.config.exact_bonus)
+        cut = compiler.cut_match or match
     copies = reader.copies() if best.copies else {}
-    cut = compiler.cut_match or match
     futures = [
-        reader.executor.submit(_first_round, reader, shard, statements, copies, cut, match, where)
+        reader.executor.submit(_first_round, reader, shard, first_cut, copies, cut, match, where)
         for shard in range(reader.cluster.shards)
     ]
     answers = [f.result() for f in futures]
@@ -66,7 +76,14 @@ def match_best(
         ids = {s: [int(row[1]) for row in cut] for s, (cut, _) in enumerate(answers) if cut}
         rows = _scored(reader, compiler, ids)
     else:
-        chosen = {int(row[0]) for cut, _ in answers for row in cut}
+        cuts = [cut for cut, _ in answers]
+        if (
+            best.by_date
+            and best.copies
+            and not _newest_enough(cuts, first_cut[1], best.count, with_copies)
+        ):
+            return None
+        chosen = {int(row[0]) for cut in cuts for row in cut}
         clusters = {c for art, c in with_copies.items() if art in chosen}
         chosen |= {art for art, c in with_copies.items() if c in clusters}
         rows = _articles_passages(reader, compiler, match, where, chosen)
@@ -96,6 +113,35 @@ def _first_cuts(
         f"ORDER BY w DESC, art ASC LIMIT {cut} OPTION max_matches={cut}, {ranker}"
         for aggregate in ("SUM", "MAX")
     ], cut
+
+
+def _newest(index: str, where: str, best: Best) -> tuple[list[str], int]:
+    """The newest articles' or passages' statements (the embedded order: date, newest
+    first, then article id and position), and the rows each keeps at most: as many as the
+    page needs, or more articles when copies collapse into one hit."""
+    if not best.by_article:
+        cut = best.count
+        return [
+            f"SELECT art, id FROM {index} WHERE {where} ORDER BY day DESC, article_id ASC, "
+            f"id ASC LIMIT {cut} OPTION max_matches={cut}, ranker=none"
+        ], cut
+    cut = max(ARTICLE_CUT, ARTICLE_CUT_FACTOR * best.count) if best.copies else best.count
+    return [
+        f"SELECT art, day, article_id FROM {index} WHERE {where} GROUP BY art "
+        f"ORDER BY day DESC, article_id ASC LIMIT {cut} OPTION max_matches={cut}, ranker=none"
+    ], cut
+
+
+def _newest_enough(cuts: list[list], cut: int, count: int, with_copies: dict[int, str]) -> bool:
+    """Whether the shards' newest articles show ``count`` clusters of copies in the order
+    that is certain: up to the first shard's last article, for a shard that had more."""
+    keys = [[(-int(day), article_id, int(art)) for art, day, article_id in rows] for rows in cuts]
+    ends = [rows[-1] for rows in keys if len(rows) >= cut]
+    if not ends:  # every shard's matching articles are here
+        return True
+    bound = min(ends)
+    certain = {key[2] for rows in keys for key in rows if key <= bound}
+    return len({with_copies.get(art, art) for art in certain}) >= count
 
 
 def _group_count(index: str, where: str, column: str, limit: int) -> str:

@@ -57,6 +57,9 @@ def connect(node: Node, timeout: float = 30.0) -> pymysql.Connection:
             write_timeout=timeout,
             autocommit=True,
             charset="utf8",
+            # Strings compare byte by byte, as Veille orders article ids (a date sort's
+            # ties), not by the node's default case-blind collation.
+            init_command="SET collation_connection = binary",
         )
     except NETWORK_ERRORS as e:
         raise NodeError(f"{node.name} does not answer ({_reason(e)})") from None

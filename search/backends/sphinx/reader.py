@@ -237,7 +237,9 @@ class SphinxReader(_Catalog):
         if filters.until is not None:
             where.append(f"day <= {filters.until.toordinal()} AND day > 0")
         if best is not None:
-            return match_best(self, compiler, match, " AND ".join(where), best, title_weight)
+            found = match_best(self, compiler, match, " AND ".join(where), best, title_weight)
+            if found is not None:
+                return found
         k = self.cluster.max_matches
         sql = (
             f"SELECT id, art, day, source, category, cluster, {compiler.score()} AS s "
