@@ -361,15 +361,17 @@ def _best_passages(
 
 def timeline(found: Candidates, collapse: bool = False) -> tuple[tuple[str, int], ...]:
     """(YYYY-MM, number of matching articles) for each month with some, in order; with
-    ``collapse``, a story and its copies count once (in the month of the first seen)."""
+    ``collapse``, a story and its copies count once, in the month of its first article in
+    id order (as a backend's ``Counts`` place it)."""
     if found.counts is not None:
         counts = found.counts.by_cluster if collapse else found.counts.by_article
         return tuple(sorted(counts.get("month", {}).items()))
-    units = found.articles
+    by_id = np.argsort(found.articles, kind="stable")  # article numbers are in id order
+    units = found.articles[by_id]
     if collapse and "cluster" in found.facet_codes:
-        units = found.facet_codes["cluster"]
+        units = found.facet_codes["cluster"][by_id]
     _, first = unique_first(units)
-    ordinals = found.dates[first]
+    ordinals = found.dates[by_id[first]]
     ordinals = ordinals[ordinals > 0]
     # Date ordinals as numpy dates (day 719163 is 1970-01-01), then as months.
     days = (ordinals.astype(np.int64) - 719163).astype("datetime64[D]")

@@ -4,7 +4,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import BACKENDS
+from conftest import BACKENDS, index_path
 
 from search import Hit, Index, RankingConfig, Results, build_index
 from search.index import PARTIAL_MATCH_NOTE
@@ -410,3 +410,34 @@ def test_question_words_are_left_out_of_a_question(query, stems, dropped):
     assert [w.stem for w in parsed.plan.words] == stems
     assert list(parsed.ignored) == dropped
     assert parsed.tree is not None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_story_and_its_copy_count_once_in_the_month_of_the_first_by_id(
+    backend, tmp_path, request
+):
+    text = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
+    records = [
+        {"id": "tanger-mai", "title": "Tanger", "date": "2024-05-30", "text": text},
+        {"id": "other", "title": "Rabat", "date": "2024-05-02", "text": "Le port de Rabat."},
+        {"id": "copie-juin", "title": "Tanger", "date": "2024-06-02", "text": text},
+    ]
+    for record in records:
+        record["source"] = "Le Matin"
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    path = index_path(backend, tmp_path, request)
+    build_index(corpus, path)
+    index = Index.open(path)
+    try:
+        searches = [
+            index.search("port"),  # the best articles
+            index.search("port", sort="date"),  # the newest
+            index.search("port", sources=["Le Matin"]),  # every match, then filtered
+        ]
+        for results in searches:
+            assert results.collapsed == 1
+            assert results.timeline == (("2024-05", 1), ("2024-06", 1))
+        assert index.search("port", collapse=False).timeline == (("2024-05", 2), ("2024-06", 1))
+    finally:
+        index.close()
