@@ -63,7 +63,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--rounds", type=int, default=1, help="with --build-only: build every engine N times"
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.rounds != 1 and not args.build_only:
+        p.error("--rounds repeats the builds only: add --build-only")
+    return args
 
 
 def run_engine(label: str, path: Path, questions, leads, corpus) -> dict:

@@ -1,5 +1,6 @@
 """The cluster backend: searchd nodes, replicas, shards, faults, and ranking parity."""
 
+import datetime as dt
 import json
 import os
 import signal
@@ -204,6 +205,60 @@ def test_an_update_takes_away_all_that_a_removed_or_replaced_article_added(
         (hit,) = index.search("Ouzbek")
         # (the corpus reader joins a paragraph's lines with a space)
         assert (hit.title, hit.passages[0].text) == (awkward, awkward.replace("\n", " "))
+    finally:
+        index.close()
+
+
+def test_a_reader_shows_no_article_of_an_update_still_writing(clusters, tmp_path):
+    from search.backends.base import IndexedArticle
+    from search.backends.sphinx.nodes import connect
+    from search.backends.sphinx.schema import insert_statements
+    from search.backends.sphinx.terms import prepare
+    from search.corpus import Article
+    from search.passages import split_passages
+
+    records = [
+        {
+            "id": f"a{n:02d}",
+            "title": f"Port {n}",
+            "text": f"Le port numéro {n}.",
+            "date": f"2024-01-{n + 1:02d}",
+        }
+        for n in range(20)
+    ]
+    path = clusters("single", shards=1, replicas=1)
+    build_index(write_jsonl(tmp_path / "ports.jsonl", records), path)
+    index = Index.open(path)
+    try:
+        searches = [
+            {"sort": "date", "collapse": False},
+            {"sort": "date"},
+            {"sort": "date", "group": "passage"},
+            {},
+            {"group": "passage"},
+        ]
+        before = [seen(index.search("port", limit=5, **kw)) for kw in searches]
+        # An update writes the nodes first, then commits its catalog: rows of newer
+        # articles, numbered past the catalog's, are on the node and not yet known.
+        (node,) = index._backend.reader().cluster.nodes
+        conn = connect(node)
+        for k in range(6):
+            article = Article(
+                id=f"neuf-{k}",
+                title="Port neuf",
+                date=dt.date(2024, 3, 1),
+                source=None,
+                url=None,
+                paragraphs=("Le port neuf ouvre ses quais.",),
+            )
+            item = IndexedArticle(article, split_passages(article), article.id, b"")
+            with conn.cursor() as cur:
+                for sql in insert_statements(
+                    index._backend.reader().index, prepare(item, 100 + k, 0, "d").rows
+                ):
+                    cur.execute(sql)
+        conn.close()
+        assert [seen(index.search("port", limit=5, **kw)) for kw in searches] == before
     finally:
         index.close()
 
@@ -416,6 +471,12 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
         # The newest first: each shard's newest articles or passages, then scored; when
         # copies leave too few clusters among the articles certainly newest, every match.
         # (Articles share their days: ties fall at the shards' cuts.)
+        sure = []
+        enough = sphinx_best._newest_enough
+        monkeypatch.setattr(
+            sphinx_best, "_newest_enough", lambda *a: sure.append(enough(*a)) or sure[-1]
+        )
+
         def newest(index, group, collapse, page, query="port"):
             found = index.search(
                 query, sort="date", group=group, limit=3, page=page, collapse=collapse
@@ -444,6 +505,21 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
                 assert found[1] == found[0], page
         finally:
             one.close()
+        assert True in sure and False in sure  # collapsed pages took both ways
+        # A cut past the cluster's max_matches (a deep page): every match, scored.
+        from search.backends.sphinx import reader as sphinx_reader
+
+        answered = []
+        two_rounds = sphinx_reader.match_best
+        monkeypatch.setattr(
+            sphinx_reader, "match_best", lambda *a: answered.append(two_rounds(*a)) or answered[-1]
+        )
+        monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 100_001)
+        for sort in ("relevance", "date"):
+            found = [seen(index.search("port", sort=sort, limit=3)) for index in indexes]
+            assert found[1] == found[0], sort
+        assert answered == [None, None]
+        monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
         # A long text's first cut ranks only the passages that hold a share of its words,
         # its counts count every match; when too few hold the share to fill the cut, the
         # cut ranks them all.

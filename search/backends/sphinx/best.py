@@ -12,9 +12,10 @@ node scores with Veille's slow expression only the passages of a few articles:
    as the embedded index ranks them, and one the first cut missed is the only difference.
 
 A date sort needs no score to choose: its first cut is each shard's newest articles or
-passages (no ranker), in the embedded order, so the page is exactly the embedded one; when
+passages (no ranker), in the embedded order, so the page is exactly the embedded one. When
 copies collapse so many of the newest articles that too few clusters are certainly among
-them, the search scores every match instead.
+them, or a deep page would need a cut past ``max_matches``, the search takes the path of
+facet filters instead (each shard's best ``max_matches`` passages, scored).
 """
 
 from __future__ import annotations
@@ -57,14 +58,17 @@ def match_best(
     reader: SphinxReader, compiler: Compiler, match: str, where: str, best: Best, title: float
 ) -> Candidates | None:
     """The best (or newest) articles' or passages' matching passages, scored, and the counts
-    of all the query matches (``title``: the title's weight); None when the newest articles
-    cut hold too few clusters of copies to fill the page (the caller scores every match)."""
+    of all the query matches (``title``: the title's weight); None when the cut would pass
+    the cluster's ``max_matches`` or, for the newest, holds too few clusters of copies to
+    fill the page (the caller then scores the matches as for facet filters)."""
     if best.by_date:
         first_cut = _newest(reader.index, where, best)
         cut = match  # the newest of every match
     else:
         first_cut = _first_cuts(reader.index, where, best, title, reader.config.exact_bonus)
         cut = compiler.cut_match or match
+    if first_cut[1] > reader.cluster.max_matches:
+        return None
     copies = reader.copies() if best.copies else {}
     futures = [
         reader.executor.submit(_first_round, reader, shard, first_cut, copies, cut, match, where)

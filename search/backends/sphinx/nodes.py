@@ -58,7 +58,8 @@ def connect(node: Node, timeout: float = 30.0) -> pymysql.Connection:
             autocommit=True,
             charset="utf8",
             # Strings compare byte by byte, as Veille orders article ids (a date sort's
-            # ties), not by the node's default case-blind collation.
+            # ties) and groups facet values, not by the node's default case-blind
+            # collation (which counted "Le Marin" and "LE MARIN" as one source).
             init_command="SET collation_connection = binary",
         )
     except NETWORK_ERRORS as e:

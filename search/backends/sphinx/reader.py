@@ -4,9 +4,11 @@ Each shard is asked on one of its replicas (another if that one fails); the answ
 merged. A shard with no replica answering fails the search with ClusterUnavailableError
 (the web app answers 503): never a silently smaller total.
 
-A search that needs every match scored (a date sort, facet filters) asks each shard for
-its best ``max_matches`` passages by Veille's score, with the attributes grouping and
-facets need; one that needs only the best articles asks in two rounds (``best.py``).
+A search that needs every match scored (facet filters) asks each shard for its best
+``max_matches`` passages by Veille's score, with the attributes grouping and facets need;
+one that needs only the best (or newest) articles asks in two rounds (``best.py``). Every
+query matches only the articles this reader's catalog knows: an update writes the nodes
+before it commits the catalog, and its articles appear once it has.
 """
 
 from __future__ import annotations
@@ -231,7 +233,8 @@ class SphinxReader(_Catalog):
             return self.candidates([], ())
         compiler = self._compiler(title_weight)
         match = compiler.plan(plan) if plan is not None else compiler.tree(query.tree)
-        where = ["MATCH(%s)"]
+        # Article numbers only grow: those past the catalog's are an update's, unfinished.
+        where = ["MATCH(%s)", f"art < {len(self.ranks()[1])}"]
         if filters.since is not None:
             where.append(f"day >= {max(filters.since.toordinal(), 1)}")
         if filters.until is not None:
