@@ -485,6 +485,7 @@ def _facet_counts(
 
 
 def _sorted_counts(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
-    """(value, count) pairs, most first, with no empty value or count."""
+    """(value, count) pairs, most first, then in alphabetical order (case and accents
+    aside, then as written), with no empty value or count."""
     pairs = [(value, count) for value, count in counts.items() if value and count]
-    return tuple(sorted(pairs, key=lambda pair: (-pair[1], _folded(pair[0]))))
+    return tuple(sorted(pairs, key=lambda pair: (-pair[1], _folded(pair[0]), pair[0])))

@@ -441,3 +441,22 @@ def test_a_story_and_its_copy_count_once_in_the_month_of_the_first_by_id(
         assert index.search("port", collapse=False).timeline == (("2024-05", 2), ("2024-06", 1))
     finally:
         index.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sources_differing_by_case_are_counted_apart_in_one_order(backend, tmp_path, request):
+    sources = ["Le Marin", "LE MARIN", "le marin", "Le Marin", "LE MARIN", "le marin"]
+    records = [
+        {"id": f"p{n}", "title": f"Port {n}", "text": f"Le port numéro {n}.", "source": source}
+        for n, source in enumerate(sources)
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    path = index_path(backend, tmp_path, request)
+    build_index(corpus, path)
+    index = Index.open(path)
+    try:
+        facets = dict(index.search("port").facets)
+    finally:
+        index.close()
+    assert facets["source"] == (("LE MARIN", 2), ("Le Marin", 2), ("le marin", 2))
