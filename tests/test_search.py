@@ -4,7 +4,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import BACKENDS, index_path
+from conftest import BACKENDS, index_path, write_jsonl
 
 from search import Hit, Index, RankingConfig, Results, build_index
 from search.index import PARTIAL_MATCH_NOTE
@@ -412,6 +412,13 @@ def test_question_words_are_left_out_of_a_question(query, stems, dropped):
     assert parsed.tree is not None
 
 
+def built(records: list[dict], backend: str, tmp_path, request) -> Index:
+    """An index of these records on that backend, open."""
+    path = index_path(backend, tmp_path, request)
+    build_index(write_jsonl(tmp_path / "corpus.jsonl", records), path)
+    return Index.open(path)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_story_and_its_copy_count_once_in_the_month_of_the_first_by_id(
     backend, tmp_path, request
@@ -424,11 +431,7 @@ def test_a_story_and_its_copy_count_once_in_the_month_of_the_first_by_id(
     ]
     for record in records:
         record["source"] = "Le Matin"
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    path = index_path(backend, tmp_path, request)
-    build_index(corpus, path)
-    index = Index.open(path)
+    index = built(records, backend, tmp_path, request)
     try:
         searches = [
             index.search("port"),  # the best articles
@@ -450,11 +453,7 @@ def test_sources_differing_by_case_are_counted_apart_in_one_order(backend, tmp_p
         {"id": f"p{n}", "title": f"Port {n}", "text": f"Le port numéro {n}.", "source": source}
         for n, source in enumerate(sources)
     ]
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    path = index_path(backend, tmp_path, request)
-    build_index(corpus, path)
-    index = Index.open(path)
+    index = built(records, backend, tmp_path, request)
     try:
         facets = dict(index.search("port").facets)
     finally:
