@@ -561,3 +561,49 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
     finally:
         for index in indexes:
             index.close()
+
+
+def test_the_first_cut_keeps_the_article_strong_in_one_passage_and_in_many(
+    clusters, tmp_path, monkeypatch
+):
+    from search.backends.sphinx import best as sphinx_best
+
+    filler = "Les visiteurs montent les marches et admirent la côte sous le vent du large."
+    records = [
+        # Strong in one passage: « phare » in its title and three times in its text.
+        {"id": "one", "title": "Le phare", "text": "Le phare, le phare et encore le phare."},
+        # Strong in many: a passage of « écluse » twice after another, fifteen times.
+        {
+            "id": "many",
+            "title": "Canal du Midi",
+            "text": "\n\n".join(f"L'écluse {n}, une écluse ancienne. {filler}" for n in range(15)),
+        },
+    ]
+    for n in range(4):
+        # Four articles with more passages naming « phare » than « one » (more weight in
+        # all), each weaker than it; and one passage stronger than any of « many »'s.
+        text = "\n\n".join(f"Un phare au loin, numéro {n}-{p}. {filler} {filler}" for p in range(4))
+        records.append({"id": f"phares-{n}", "title": f"Balade {n}", "text": text})
+        records.append(
+            {"id": f"ecluse-{n}", "title": "L'écluse", "text": "L'écluse, l'écluse, l'écluse."}
+        )
+    corpus = write_jsonl(tmp_path / "cut.jsonl", records)
+    embedded = tmp_path / "index"
+    build_index(corpus, embedded)
+    cluster = clusters("cut-orders", shards=1, replicas=1)
+    build_index(corpus, cluster)
+    # Three articles by each order: the sum of their passages' weights, their best one's.
+    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
+    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
+    indexes = [Index.open(p) for p in (embedded, cluster)]
+    try:
+        for query, first in (("phare", "one"), ("écluse", "many")):
+            found = [
+                [hit.article_id for hit in index.search(query, limit=3, collapse=False).hits]
+                for index in indexes
+            ]
+            assert found[0][0] == first, query
+            assert found[1] == found[0], query
+    finally:
+        for index in indexes:
+            index.close()

@@ -110,12 +110,14 @@ def _first_cuts(
             f"LIMIT {cut} OPTION max_matches={cut}, {ranker}"
         ], cut
     # Articles by the sum of their passages' weights (those with much evidence), and by
-    # their best passage's (those with one passage that says it all).
+    # their best passage's (those with one passage that says it all). The two statements
+    # differ only in their order, so that searchd matches the query once for both.
     cut = max(ARTICLE_CUT, ARTICLE_CUT_FACTOR * best.count)
     return [
-        f"SELECT art, {aggregate}(WEIGHT()) AS w FROM {index} WHERE {where} GROUP BY art "
-        f"ORDER BY w DESC, art ASC LIMIT {cut} OPTION max_matches={cut}, {ranker}"
-        for aggregate in ("SUM", "MAX")
+        f"SELECT art, SUM(WEIGHT()) AS total, MAX(WEIGHT()) AS top FROM {index} "
+        f"WHERE {where} GROUP BY art ORDER BY {order} DESC, art ASC LIMIT {cut} "
+        f"OPTION max_matches={cut}, {ranker}"
+        for order in ("total", "top")
     ], cut
 
 
@@ -188,38 +190,32 @@ def _first_round(
     where: str,
 ) -> tuple[list, list]:
     """One shard's first cut (its statements match ``cut_match`` and keep at most so many
-    rows each) and the counts of all that ``match`` matches, in one batch of statements."""
+    rows each) and the counts of all that ``match`` matches.
+
+    The cuts go in a batch of their own: searchd matches the query once for a whole batch
+    only when its statements differ in nothing but their order and grouping.
+    """
     index = reader.index
     first_cuts, cut_size = first_cut
-    statements = [*first_cuts, _combined_count(index, where, _COMBINED)]
+    counts = [_combined_count(index, where, _COMBINED)]
     if copies.get(shard):
         listed, n = ",".join(map(str, copies[shard])), len(copies[shard])
-        statements.append(
+        counts.append(
             f"SELECT art, day, source, category, cluster FROM {index} WHERE {where} AND art "
             f"IN ({listed}) GROUP BY art LIMIT {n} OPTION max_matches={n}, ranker=none"
         )
 
     def run(cur):
-        matches = (cut_match,) * len(first_cuts) + (match,) * (len(statements) - len(first_cuts))
-        cur.execute("; ".join(statements), matches)
-        answers = [cur.fetchall()]
-        while cur.nextset():
-            answers.append(cur.fetchall())
-        cuts, (combined, *listed) = answers[: len(first_cuts)], answers[len(first_cuts) :]
+        cuts = _batch(cur, first_cuts, cut_match)
         if cut_match != match and any(len(rows) < cut_size for rows in cuts):
             # Too few passages hold the quorum to fill the cut: the query's own matches.
-            cur.execute("; ".join(first_cuts), (match,) * len(first_cuts))
-            cuts = [cur.fetchall()]
-            while cur.nextset():
-                cuts.append(cur.fetchall())
+            cuts = _batch(cur, first_cuts, match)
+        combined, *listed = _batch(cur, counts, match)
         if len(combined) < _COMBINED:
             return [row for rows in cuts for row in rows], [*_split_counts(combined), *listed]
         # Too many combinations to count at once: each attribute on its own, in one batch.
         separate = [_group_count(index, where, column, _GROUPS) for column in _COUNTED]
-        cur.execute("; ".join(separate), (match,) * len(separate))
-        counted = [cur.fetchall()]
-        while cur.nextset():
-            counted.append(cur.fetchall())
+        counted = _batch(cur, separate, match)
         for i, column in enumerate(_COUNTED):
             if len(counted[i]) >= _GROUPS:  # more values than asked for: all of them
                 limit = reader.cluster.max_matches
@@ -228,6 +224,15 @@ def _first_round(
         return [row for rows in cuts for row in rows], [*counted, *listed]
 
     return reader.pool.run(shard, run)
+
+
+def _batch(cur, statements: list[str], match: str) -> list[list]:
+    """The rows of each statement, sent as one batch; each has one MATCH(%s) of ``match``."""
+    cur.execute("; ".join(statements), (match,) * len(statements))
+    answers = [cur.fetchall()]
+    while cur.nextset():
+        answers.append(cur.fetchall())
+    return answers
 
 
 def _articles_passages(
