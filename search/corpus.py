@@ -22,6 +22,12 @@ from search.errors import VeilleError
 __all__ = ["Article", "CorpusError", "parse_french_date", "read_corpus"]
 
 
+def _without_nul(text: str | None) -> str | None:
+    """The text with each NUL a space: no character of a text (a search node cannot even
+    store one), and the analysis reads it as a space."""
+    return text.replace("\0", " ") if text is not None and "\0" in text else text
+
+
 @dataclass(frozen=True)
 class Article:
     """One news article: its identity, its dates and its cleaned body paragraphs."""
@@ -36,9 +42,16 @@ class Article:
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
     def __post_init__(self) -> None:
-        # A list passed by a caller would make the article unhashable and mutable.
-        if not isinstance(self.paragraphs, tuple):
-            object.__setattr__(self, "paragraphs", tuple(self.paragraphs))
+        # Paragraphs in a tuple (a list would make the article unhashable and mutable), and
+        # no NUL in what is stored.
+        object.__setattr__(self, "paragraphs", tuple(map(_without_nul, self.paragraphs)))
+        for name in ("title", "source", "url"):
+            object.__setattr__(self, name, _without_nul(getattr(self, name)))
+        category = self.metadata.get("category")
+        if isinstance(category, str) and "\0" in category:
+            object.__setattr__(
+                self, "metadata", {**self.metadata, "category": _without_nul(category)}
+            )
 
     @property
     def category(self) -> str | None:

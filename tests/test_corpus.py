@@ -531,6 +531,21 @@ def test_article_is_hashable_and_takes_a_list() -> None:
     assert article != Article("a", "T", None, None, None, ("Un.", "Deux."))
 
 
+def test_an_article_holds_no_nul_a_search_node_could_not_store() -> None:
+    article = Article(
+        "a",
+        "T\0itre",
+        None,
+        "Le\0Fil",
+        "https://x.fr/\0",
+        ["Un\0deux.", "Trois."],
+        {"category": "Mon\0de", "n": "\0"},
+    )
+    assert (article.title, article.source, article.url) == ("T itre", "Le Fil", "https://x.fr/ ")
+    assert article.paragraphs == ("Un deux.", "Trois.")
+    assert article.category == "Mon de" and article.metadata["n"] == "\0"
+
+
 def test_corpus_error_survives_pickling() -> None:
     error = CorpusError("corpus/x.txt", 3, "no body text after the title")
     copy = pickle.loads(pickle.dumps(error))

@@ -14,7 +14,7 @@ _TYPES = {"uint": "uint", "bigint": "bigint", "string": "string", "json": "json"
 
 # What a string literal escapes, backslashes first. SphinxQL reads \\n and \\r as MySQL does,
 # but MySQL's \\Z as Z (a Ctrl-Z goes as it is) and \\0 as 0: a NUL cannot go as it is (it
-# ends the statement), so it is read back as 0.
+# ends the statement), so it would be read back as 0; an Article holds none (corpus.py).
 _ESCAPES = (("\\", "\\\\"), ("'", "\\'"), ("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"))
 # Characters a statement holds at most: a few MB of UTF-8, well under the nodes'
 # max_packet_size (config.py).
