@@ -80,58 +80,47 @@ def rank_articles(
     scores: np.ndarray,
     config: RankingConfig,
     whole: np.ndarray | None = None,
-    tie: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Order articles by their passages' evidence; return (articles, their scores), best first.
 
     ``articles`` and ``scores`` hold each candidate passage's article number and (finite,
-    float) score, in any order; ``tie`` breaks equal passage scores (lower first; without
-    it, the candidates' order). ``whole`` holds each of these articles' score as one whole
+    float) score, in any order. ``whole`` holds each of these articles' score as one whole
     document (in article-number order, as ``np.unique`` gives them), if known.
     An article scores its best passage, plus ``article_spread`` times its other passages,
-    plus ``article_text_weight`` times ``whole``.
-    Equal scores keep the order of their best passages (by score, then ``tie``).
+    plus ``article_text_weight`` times ``whole``. Equal scores: the better best passage
+    first, then the article first in id order (article numbers are in id order on every
+    backend), so that copies of one text rank alike whatever the build.
     """
     if len(articles) == 0:
         return articles, scores
-    if tie is None:
-        tie = np.arange(len(articles))
     # Per-article scatters rather than a sort of every candidate: a long question has
     # 100,000 of them, and only its articles need ordering.
     size = int(articles.max()) + 1
     top = np.full(size, -np.inf, dtype=scores.dtype)
     np.maximum.at(top, articles, scores)
-    at_top = np.flatnonzero(scores == top[articles])
-    top_tie = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    ties = tie[at_top].astype(np.int64)
-    if np.all(ties[1:] >= ties[:-1]):  # candidates in tie order (a backend's document order)
-        # The last write wins, so the lowest (numpy assigns a 1-D index in order, as
-        # unique_first relies on too; test_ranking pins both paths).
-        top_tie[articles[at_top[::-1]]] = ties[::-1]
-    else:
-        np.minimum.at(top_tie, articles[at_top], ties)
     found = np.flatnonzero(top > -np.inf).astype(articles.dtype)
     best = top[found]
     total = np.bincount(articles, weights=scores, minlength=size)[found]
     combined = best + config.article_spread * (total - best)
     if whole is not None and config.article_text_weight:
         combined = combined + config.article_text_weight * whole
-    order = _by_score(combined, best, top_tie[found])
+    order = ordered_by(-combined, -best)  # then by place in ``found``: article number
     return found[order], combined[order].astype(np.float32)
 
 
-def _by_score(combined: np.ndarray, best: np.ndarray, tie: np.ndarray) -> np.ndarray:
-    """The order of ``np.lexsort((tie, -best, -combined))`` (stable: rows equal in all three
-    keep their order), sorting by the three keys only where the combined scores tie
-    (rarely but for copies): a third of the time."""
-    order = np.argsort(-combined)
-    ranked = combined[order]
+def ordered_by(key: np.ndarray, *ties: np.ndarray) -> np.ndarray:
+    """The order of ``np.lexsort((*reversed(ties), key))``, equal rows in their order:
+    ``key`` ascending, then each of ``ties``, sorting by ``ties`` only where ``key`` has
+    equal values (few but for copies), which costs far less than a lexsort of every row."""
+    order = np.argsort(key)
+    ranked = key[order]
     same = ranked[1:] == ranked[:-1]
     if same.any():
         in_tie = np.flatnonzero(np.concatenate([same, [False]]) | np.concatenate([[False], same]))
         run = np.cumsum(np.concatenate([[True], ~same]))[in_tie]
         tied = order[in_tie]
-        order[in_tie] = tied[np.lexsort((tied, tie[tied], -best[tied], run))]
+        keys = [tie[tied] for tie in reversed(ties)]
+        order[in_tie] = tied[np.lexsort((tied, *keys, run))]
     return order
 
 

@@ -17,7 +17,7 @@ from .analysis import fold_accents
 from .backends.base import Candidates, StoredPassage
 from .highlight import snippet
 from .querying import Highlights
-from .ranking import RankingConfig, best_first, rank_articles, unique_first
+from .ranking import RankingConfig, best_first, ordered_by, rank_articles, unique_first
 from .request import SearchRequest
 from .rerank import Reranked
 
@@ -271,7 +271,7 @@ def group_and_page(
         if request.sort == "date":
             order = np.lexsort((docs, arts, -found.dates))
         else:
-            order = np.lexsort((docs, -scores))  # best first; ties in document order
+            order = ordered_by(-scores, arts, docs)  # ties: by article id, then position
         picks = order[start:end].tolist()
         hits = tuple(PageHit(float(scores[i]), ((int(docs[i]), float(scores[i])),)) for i in picks)
         if found.counts is not None:
@@ -283,7 +283,7 @@ def group_and_page(
         by_date = np.lexsort((articles, -found.dates[order][first]))
         ordered, ordered_scores = articles[by_date], scores[order][first][by_date]
     else:
-        ordered, ordered_scores = rank_articles(arts, scores, config, whole, tie=docs)
+        ordered, ordered_scores = rank_articles(arts, scores, config, whole)
     credited: Mapping[int, int] = {}
     features: Mapping[int, tuple[float, ...]] = {}
     if second_stage is not None and request.sort == "relevance" and len(ordered):

@@ -463,11 +463,23 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
     try:
         for query in ("tempête port Marseille", "port Marseille", "tempête"):
             for group, collapse in (("article", True), ("article", False), ("passage", True)):
+                # The cut counts articles: collapsed, the first two stories' copies (which
+                # rank with them, ties going to the first id) take two more of its places.
+                cut = 5 if collapse and group == "article" else 3
+                monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", cut)
                 found = [
                     seen(index.search(query, group=group, limit=3, collapse=collapse))
                     for index in indexes
                 ]
                 assert found[1] == found[0], (query, group, collapse)
+        monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
+        # A page's worth of passages a shard: the copies' passages tie, and the cut keeps
+        # the first ids' as the ranking does.
+        monkeypatch.setattr(sphinx_best, "FIRST_CUT", 3)
+        query = "tempête port Marseille"
+        found = [seen(index.search(query, group="passage", limit=3)) for index in indexes]
+        assert found[1] == found[0]
+        monkeypatch.setattr(sphinx_best, "FIRST_CUT", 5)
 
         # The newest first: each shard's newest articles or passages, then scored; when
         # copies leave too few clusters among the articles certainly newest, every match.

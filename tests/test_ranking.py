@@ -15,7 +15,7 @@ from search import RankingConfig, parse_query
 from search.analysis import text_analyzer
 from search.backends import store_for
 from search.backends.base import Filters
-from search.ranking import rank_articles
+from search.ranking import ordered_by, rank_articles
 
 QUERIES = [
     "sécurité",
@@ -122,31 +122,33 @@ def test_articles_rank_by_best_passage_a_share_of_the_others_and_the_whole():
     assert combined.tolist() == pytest.approx([14.0, 5.0, 0.5])
 
 
-def test_articles_rank_alike_in_any_candidate_order_and_ties_go_to_the_first_passage():
+def test_articles_rank_alike_in_any_candidate_order_and_ties_go_to_the_first_id():
     articles = np.array([3, 1, 3, 2, 4, 5], dtype=np.int32)
     scores = np.array([5.0, 4.0, 1.0, 0.5, 2.0, 2.0], dtype=np.float32)
-    docs = np.array([10, 20, 11, 30, 41, 40], dtype=np.int32)
     config = RankingConfig(article_spread=0.0, article_text_weight=0.0)
-    expected = [3, 1, 5, 4, 2]  # 4 and 5 tie: 5's best passage comes first (document 40)
+    expected = [3, 1, 4, 5, 2]  # 4 and 5 tie: 4 comes first in id order
     for order in ([0, 1, 2, 3, 4, 5], [5, 3, 1, 0, 2, 4], [2, 4, 0, 5, 1, 3]):
-        ranked, combined = rank_articles(articles[order], scores[order], config, tie=docs[order])
+        ranked, combined = rank_articles(articles[order], scores[order], config)
         assert ranked.tolist() == expected
         assert combined.tolist() == pytest.approx([5.0, 4.0, 2.0, 2.0, 0.5])
     # Equal article scores: the better best passage first (7's 3.0 before 6's 2.0).
     articles = np.array([6, 6, 7], dtype=np.int32)
     scores = np.array([2.0, 2.0, 3.0], dtype=np.float32)
-    docs = np.array([1, 2, 3], dtype=np.int32)
     config = RankingConfig(article_spread=0.5, article_text_weight=0.0)
-    ranked, combined = rank_articles(articles, scores, config, tie=docs)
+    ranked, combined = rank_articles(articles, scores, config)
     assert ranked.tolist() == [7, 6]
     assert combined.tolist() == pytest.approx([3.0, 3.0])
-    # An article's passages tied at its best: its lowest document breaks the article tie.
-    articles = np.array([8, 9, 8], dtype=np.int32)
-    scores = np.array([2.0, 2.0, 2.0], dtype=np.float32)
-    config = RankingConfig(article_spread=0.0, article_text_weight=0.0)
-    for docs, expected in (([5, 3, 1], [8, 9]), ([1, 3, 5], [8, 9]), ([5, 3, 7], [9, 8])):
-        docs = np.array(docs, dtype=np.int32)
-        assert rank_articles(articles, scores, config, tie=docs)[0].tolist() == expected
+
+
+def test_ordered_by_sorts_as_a_lexsort_of_its_keys():
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 2, 50, 3000):
+        key = rng.integers(0, max(n // 3, 1), n).astype(np.float32)  # many ties
+        first = rng.integers(0, 5, n)
+        second = rng.permutation(n)
+        assert ordered_by(key).tolist() == np.lexsort((np.arange(n), key)).tolist()
+        assert ordered_by(key, first).tolist() == np.lexsort((np.arange(n), first, key)).tolist()
+        assert ordered_by(key, first, second).tolist() == np.lexsort((second, first, key)).tolist()
 
 
 @pytest.mark.parametrize(

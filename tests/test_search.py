@@ -459,3 +459,28 @@ def test_sources_differing_by_case_are_counted_apart_in_one_order(backend, tmp_p
     finally:
         index.close()
     assert facets["source"] == (("LE MARIN", 2), ("Le Marin", 2), ("le marin", 2))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_copies_of_one_text_rank_in_id_order_whatever_the_corpus_order(backend, tmp_path, request):
+    text = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
+    records = [
+        {"id": "z-copie", "title": "Tanger", "date": "2024-05-30", "text": text},
+        {"id": "rabat", "title": "Rabat", "text": "Le port de Rabat et ses conteneurs."},
+        {"id": "a-original", "title": "Tanger", "date": "2024-05-30", "text": text},
+    ]
+    index = built(records, backend, tmp_path, request)
+    try:
+        for query in (
+            "terminal Tanger",
+            "Quel port accueille un nouveau terminal pour les conteneurs du détroit ?",
+        ):
+            found = index.search(query, collapse=False)
+            assert [hit.article_id for hit in found][:2] == ["a-original", "z-copie"], query
+            (hit, *_) = index.search(query)
+            copies = tuple(copy.article_id for copy in hit.duplicates)
+            assert (hit.article_id, copies) == ("a-original", ("z-copie",)), query
+            passages = index.search(query, group="passage")
+            assert [hit.article_id for hit in passages][:2] == ["a-original", "z-copie"], query
+    finally:
+        index.close()

@@ -103,10 +103,12 @@ def _first_cuts(
     ranker = (
         f"ranker=expr('sum(user_weight*(sum_idf+word_count))'), field_weights=({field_weights})"
     )
+    # Equal weights (copies of one text): the article first in id order, as Veille ranks.
     if not best.by_article:  # passages by their weights
         cut = max(FIRST_CUT, FIRST_CUT_FACTOR * best.count)
         return [
-            f"SELECT art, id FROM {index} WHERE {where} ORDER BY WEIGHT() DESC, id ASC "
+            f"SELECT art, id FROM {index} WHERE {where} "
+            "ORDER BY WEIGHT() DESC, article_id ASC, id ASC "
             f"LIMIT {cut} OPTION max_matches={cut}, {ranker}"
         ], cut
     # Articles by the sum of their passages' weights (those with much evidence), and by
@@ -114,8 +116,8 @@ def _first_cuts(
     # differ only in their order, so that searchd matches the query once for both.
     cut = max(ARTICLE_CUT, ARTICLE_CUT_FACTOR * best.count)
     return [
-        f"SELECT art, SUM(WEIGHT()) AS total, MAX(WEIGHT()) AS top FROM {index} "
-        f"WHERE {where} GROUP BY art ORDER BY {order} DESC, art ASC LIMIT {cut} "
+        f"SELECT art, article_id, SUM(WEIGHT()) AS total, MAX(WEIGHT()) AS top FROM {index} "
+        f"WHERE {where} GROUP BY art ORDER BY {order} DESC, article_id ASC LIMIT {cut} "
         f"OPTION max_matches={cut}, {ranker}"
         for order in ("total", "top")
     ], cut
