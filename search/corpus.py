@@ -24,7 +24,8 @@ __all__ = ["Article", "CorpusError", "parse_french_date", "read_corpus"]
 
 def _without_nul(text: str | None) -> str | None:
     """The text with each NUL a space: no character of a text (a search node cannot even
-    store one), and the analysis reads it as a space."""
+    store one), and the analysis reads it as a space. The readers apply it before they
+    strip and check a field; an Article applies it to what it is given."""
     return text.replace("\0", " ") if text is not None and "\0" in text else text
 
 
@@ -270,7 +271,8 @@ def _read_text_file(file: Path, display: str) -> Article:
         raise CorpusError(display, None, f"{problem}; {rename}")
     with file.open("rb") as stream:
         lines = [
-            (number, _decode_line(raw, number, display)) for number, raw in enumerate(stream, 1)
+            (number, _without_nul(_decode_line(raw, number, display)))
+            for number, raw in enumerate(stream, 1)
         ]
     # Leading blank lines and stray dashes come before the header, not in it.
     header = (
@@ -344,6 +346,7 @@ def _required_text(record: dict[str, Any], name: str) -> str:
     value = record[name]
     if not isinstance(value, str):
         raise ValueError(f"field {name!r} must be a string, got {_json_type(value)}")
+    value = _without_nul(value)
     if not value.strip():
         raise ValueError(f"field {name!r} is empty")
     return value.strip()
@@ -355,7 +358,7 @@ def _optional_text(record: dict[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"field {name!r} must be a string, got {_json_type(value)}")
-    return value.strip() or None
+    return _without_nul(value).strip() or None
 
 
 # Deeper records are refused: nothing in an article needs them, and sending one to a build

@@ -463,8 +463,9 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
     try:
         for query in ("tempête port Marseille", "port Marseille", "tempête"):
             for group, collapse in (("article", True), ("article", False), ("passage", True)):
-                # The cut counts articles: collapsed, the first two stories' copies (which
-                # rank with them, ties going to the first id) take two more of its places.
+                # The cut counts articles, not stories: collapsed, the first two stories'
+                # copies (tied with them) take two more of its places, and nothing widens
+                # a cut that copies fill (a limit, in the README).
                 cut = 5 if collapse and group == "article" else 3
                 monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", cut)
                 found = [

@@ -383,6 +383,20 @@ GOOD = jsonl({"id": "ok", "title": "Bon", "text": "Du texte."})
         ),
         pytest.param(
             "x.jsonl",
+            jsonl({"id": "x", "title": "t", "text": "\0 \0"}),
+            1,
+            "field 'text' is empty",
+            id="jsonl-text-only-nul",
+        ),
+        pytest.param(
+            "x.txt",
+            "5 mai 2024\n\0\n",
+            None,
+            "no title line (expected the date, then the title)",
+            id="text-title-only-nul",
+        ),
+        pytest.param(
+            "x.jsonl",
             jsonl({"id": "x", "title": "t", "text": "b", "url": 3}),
             1,
             "field 'url' must be a string, got a number",
@@ -544,6 +558,16 @@ def test_an_article_holds_no_nul_a_search_node_could_not_store() -> None:
     assert (article.title, article.source, article.url) == ("T itre", "Le Fil", "https://x.fr/ ")
     assert article.paragraphs == ("Un deux.", "Trois.")
     assert article.category == "Mon de" and article.metadata["n"] == "\0"
+
+
+def test_readers_read_a_nul_as_a_space_before_they_strip(tmp_path: Path) -> None:
+    record = {"id": "a", "title": "\0Titre\0", "text": "Un\0deux\0", "source": "Le Marin\0"}
+    write(tmp_path, "a.jsonl", jsonl(record))
+    write(tmp_path, "b.txt", "5 mai 2024\n\0Titre\0\n\nUn\0deux\0\n")
+    for article in read_corpus(tmp_path):
+        assert (article.title, article.paragraphs) == ("Titre", ("Un deux",)), article.id
+    (article,) = read_corpus(tmp_path / "a.jsonl")
+    assert article.source == "Le Marin"
 
 
 def test_corpus_error_survives_pickling() -> None:

@@ -246,8 +246,9 @@ class SphinxReader(_Catalog):
         k = self.cluster.max_matches
         sql = (
             f"SELECT id, art, day, source, category, cluster, {compiler.score()} AS s "
-            f"FROM {self.index} WHERE {' AND '.join(where)} ORDER BY s DESC, id ASC "
-            f"LIMIT {k} OPTION max_matches={k}, ranker=none"
+            f"FROM {self.index} WHERE {' AND '.join(where)} "
+            f"ORDER BY s DESC, article_id ASC, id ASC LIMIT {k} "  # ties: as Veille ranks
+            f"OPTION max_matches={k}, ranker=none"
         )
 
         def run(cur):
