@@ -12,6 +12,7 @@ fallback to a slower or different path.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import operator
 import os
@@ -25,7 +26,7 @@ import whoosh
 from whoosh import fields
 from whoosh.codec import whoosh3
 from whoosh.codec.base import Segment
-from whoosh.columns import NumericColumn
+from whoosh.columns import EmptyColumnReader, NumericColumn, VarBytesColumn
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.filestore import FileStorage, RamStorage
 from whoosh.filedb.structfile import BufferFile
@@ -80,6 +81,24 @@ def numeric_column(column, count: int) -> np.ndarray:
         rest = np.full(count - stored, column._default, dtype=values.dtype)
         values = np.concatenate([values, rest])
     return values
+
+
+def bytes_column(column, count: int) -> list[bytes]:
+    """The ``count`` values of a whoosh bytes column (an ID or text field's), read at once.
+
+    The column is the values end to end, then their lengths (whoosh's VarBytesColumn
+    layout); a segment without the column reads its default for every document.
+    """
+    if isinstance(column, EmptyColumnReader):
+        return list(column)
+    if not isinstance(column, VarBytesColumn.Reader):
+        raise _fail(f"a VarBytesColumn reader (got {type(column).__name__})")
+    lengths = column._lengths
+    if len(lengths) != count:
+        raise _fail(f"a VarBytesColumn of one length a document ({len(lengths)} for {count})")
+    raw = column._dbfile.get(column._basepos, sum(lengths))
+    ends = list(itertools.accumulate(lengths))
+    return [raw[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
@@ -372,7 +391,10 @@ def _check() -> None:
         if not hasattr(owner, name):
             raise _fail(f"{owner.__name__}.{name}")
     schema = fields.Schema(
-        text=fields.TEXT(), exact=fields.TEXT(phrase=True), n=fields.NUMERIC(sortable=True)
+        text=fields.TEXT(),
+        exact=fields.TEXT(phrase=True),
+        n=fields.NUMERIC(sortable=True),
+        s=fields.ID(sortable=True),
     )
     read = []
     for codec in (None, ArrayBlocksCodec(blocklimit=2)):
@@ -380,14 +402,15 @@ def _check() -> None:
         ix = storage.create_index(schema)
         try:
             with ix.writer(codec=codec) as writer:
-                writer.add_document(text="un deux deux", exact="un deux deux", n=7)
+                writer.add_document(text="un deux deux", exact="un deux deux", n=7, s="é")
                 writer.add_document(text="deux", exact="deux", n=9)
-                writer.add_document(text="trois deux", exact="trois deux", n=5)
+                writer.add_document(text="trois deux", exact="trois deux", n=5, s="ab")
             _check_mapped(storage)
             with ix.reader() as reader:
                 ids, weights = read_postings(reader.postings("text", "deux"))
                 lengths = field_lengths(reader, "text", 3)
                 values = numeric_column(reader.column_reader("n", translate=False), 3)
+                texts = bytes_column(reader.column_reader("s", translate=False), 3)
                 positions = list(reader.postings("exact", "deux").items_as("positions"))
         except AttributeError as e:
             raise _fail(f"the attribute {e.name!r}") from None
@@ -396,6 +419,8 @@ def _check() -> None:
             raise _fail("postings blocks of (deltas, weights, values)")
         if lengths is None or lengths.tolist() != [3.0, 1.0, 2.0] or len(values) != 3:
             raise _fail("field lengths and numeric columns as Veille reads them")
+        if texts != ["é".encode(), b"", b"ab"]:
+            raise _fail("bytes columns as Veille reads them")
     if read[0] != read[1] or read[0] != [(0, [1, 2]), (1, [0]), (2, [1])]:
         raise _fail("postings written by a W3PostingsWriter with its own blocks")
 
