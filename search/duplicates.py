@@ -12,12 +12,19 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from .analysis import fold_accents
 from .corpus import Article
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
+
+# datasketch is imported where a signature or a cluster is made (builds and updates): it
+# loads scipy, about half a second that a search, the CLI's included, does not need.
 
 NUM_PERM = 64
 SHINGLE_WORDS = 3
@@ -26,9 +33,15 @@ SHINGLE_WORDS = 3
 THRESHOLD = 0.7
 
 _WORD = re.compile(r"\w+")
-# One set of permutations for every signature: making them is most of MinHash()'s cost.
 _SCHEME = "affine32"
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=1, scheme=_SCHEME).permutations
+
+
+@cache
+def _permutations() -> np.ndarray:
+    # One set for every signature: making them is most of MinHash()'s cost.
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme=_SCHEME).permutations
 
 
 def signature(article: Article) -> np.ndarray:
@@ -36,11 +49,13 @@ def signature(article: Article) -> np.ndarray:
     words = _WORD.findall(fold_accents((article.title + " " + article.body).casefold()))
     n = SHINGLE_WORDS
     shingles = [" ".join(words[i : i + n]).encode() for i in range(max(1, len(words) - n + 1))]
+    from datasketch import MinHash
+
     minhash = MinHash(
         num_perm=NUM_PERM,
         seed=1,
         hashfunc=zlib.crc32,
-        permutations=_PERMUTATIONS,
+        permutations=_permutations(),
         scheme=_SCHEME,
     )
     minhash.update_batch(shingles)
@@ -60,6 +75,8 @@ class ClusterFinder:
         known: Iterable[tuple[str, str, np.ndarray]] = (),
         threshold: float = THRESHOLD,
     ) -> None:
+        from datasketch import MinHashLSH
+
         self.threshold = threshold
         ids, clusters, signatures = [], [], []
         for article_id, cluster, values in known:
@@ -81,6 +98,8 @@ class ClusterFinder:
             i = int(np.argmax(agree))
             if agree[i] >= self.threshold:
                 best = self._known_clusters[i]
+        from datasketch import LeanMinHash
+
         minhash = LeanMinHash(seed=1, hashvalues=values, scheme=_SCHEME)
         if best is None:
             for candidate in sorted(self._lsh.query(minhash), key=lambda c: self._new[c][0]):

@@ -242,3 +242,21 @@ def test_build_shows_a_progress_bar_with_an_eta_on_a_terminal(tmp_path):
     assert "300 articles" in run.stdout
     assert b"ETA " in shown and b"passages/s" in shown and b"[" in shown
     assert b"100% 300 articles read; writing the index" in shown
+
+
+def test_a_query_loads_no_duplicate_finder(seed_index_path):
+    # datasketch loads scipy (about half a second a command): builds need it, searches not.
+    script = (
+        "import sys; from search.cli import main; code = main(['query', 'Maroc', '--index', "
+        f"{str(seed_index_path)!r}]); print('datasketch' in sys.modules); sys.exit(code)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Maroc" in run.stdout and run.stdout.splitlines()[-1] == "False"
