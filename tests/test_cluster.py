@@ -431,6 +431,13 @@ def _many_articles() -> list[dict]:
     return records
 
 
+def _embedded_and_cluster(corpus: Path, tmp_path: Path, cluster: Path) -> list[Index]:
+    """The corpus built into an embedded index and into that cluster, both open."""
+    build_index(corpus, tmp_path / "index")
+    build_index(corpus, cluster)
+    return [Index.open(path) for path in (tmp_path / "index", cluster)]
+
+
 def seen(results) -> dict:
     """What a user sees of results: counts, facets, timeline, and hits with their copies."""
     return {
@@ -449,17 +456,13 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
     from search.backends.sphinx import compile as sphinx_compile
 
     corpus = write_jsonl(tmp_path / "ports.jsonl", _many_articles())
-    embedded = tmp_path / "index"
-    build_index(corpus, embedded)
-    cluster = clusters("cut", shards=2, replicas=1)
-    build_index(corpus, cluster)
+    indexes = _embedded_and_cluster(corpus, tmp_path, clusters("cut", shards=2, replicas=1))
     # A first cut of 3 articles by each of its orders (or 5 passages) a shard, for 64
     # matching articles.
     monkeypatch.setattr(sphinx_best, "FIRST_CUT", 5)
     monkeypatch.setattr(sphinx_best, "FIRST_CUT_FACTOR", 0)
     monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
     monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
-    indexes = [Index.open(p) for p in (embedded, cluster)]
     try:
         for query in ("tempête port Marseille", "port Marseille", "tempête"):
             for group, collapse in (("article", True), ("article", False), ("passage", True)):
@@ -602,14 +605,11 @@ def test_the_first_cut_keeps_the_article_strong_in_one_passage_and_in_many(
             {"id": f"ecluse-{n}", "title": "L'écluse", "text": "L'écluse, l'écluse, l'écluse."}
         )
     corpus = write_jsonl(tmp_path / "cut.jsonl", records)
-    embedded = tmp_path / "index"
-    build_index(corpus, embedded)
     cluster = clusters("cut-orders", shards=1, replicas=1)
-    build_index(corpus, cluster)
+    indexes = _embedded_and_cluster(corpus, tmp_path, cluster)
     # Three articles by each order: the sum of their passages' weights, their best one's.
     monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
     monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
-    indexes = [Index.open(p) for p in (embedded, cluster)]
     try:
         for query, first in (("phare", "one"), ("écluse", "many")):
             found = [
