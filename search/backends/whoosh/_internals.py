@@ -98,7 +98,7 @@ def bytes_column(column, count: int) -> list[bytes]:
         raise _fail(f"a VarBytesColumn of one length a document ({len(lengths)} for {count})")
     raw = column._dbfile.get(column._basepos, sum(lengths))
     ends = list(itertools.accumulate(lengths))
-    return [raw[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    return [raw[start:end] for start, end in zip([0, *ends][:-1], ends, strict=True)]
 
 
 def read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:

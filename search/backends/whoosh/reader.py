@@ -189,7 +189,7 @@ def _raw_dates(reader) -> np.ndarray:
         if leaf.has_column("date"):
             parts.append(numeric_column(leaf.column_reader("date", translate=False), n))
         else:
-            parts.append(np.zeros(n, dtype=np.int64))
+            parts.append(np.zeros(n, dtype=np.uint64))  # whoosh's dates: unsigned
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
