@@ -14,6 +14,7 @@ import pytest
 from conftest import SEARCHD, TEST_DATA, write_jsonl
 
 from search import Index, IndexUnavailableError, IndexVersionError, build_index, update_index
+from search.backends.sphinx.terms import shard_of
 from search.cluster import cluster_status, start_cluster
 
 pytestmark = [
@@ -332,6 +333,13 @@ def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again
             for n in range(6)
         ],
     )
+    # ... and a copy of the seed article (shard 0), on the other shard: the seed's rows
+    # are marked as a story with copies on every replica of shard 0, and a run again marks
+    # what the one down missed though the copy itself is written.
+    seed = next((ROOT / "corpus").glob("*.txt"))
+    assert (shard_of(seed.stem, 2), shard_of("reprise-seed", 2)) == (0, 1)
+    (added.parent / "reprise-seed.txt").write_bytes(seed.read_bytes())
+    added = added.parent
     down = next(n for n in cluster_status(path) if n["shard"] == 0 and n["replica"] == 1)
     kill(path, 0, 1)
     run = veille("add", str(added), "--index", str(path))
@@ -345,10 +353,14 @@ def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again
     again = veille("add", str(added), "--index", str(path))
     assert again.returncode == 0, again.stderr
     assert all(n["state"] == "up" for n in cluster_status(path))
-    # Now each replica alone answers with all of them.
+    # Now each replica alone answers with all of them, and the seed and its copy as one.
     kill(path, 0, 0)
     try:
         assert total(path, "Oujda") == 6
+        index = Index.open(path)
+        results = index.search("Hammouchi")
+        index.close()
+        assert (results.total, results.collapsed) == (1, 1)
     finally:
         start_cluster(path)
 
@@ -447,6 +459,25 @@ def seen(results) -> dict:
         "facets": dict(results.facets),
         "timeline": results.timeline,
     }
+
+
+def test_copies_added_by_an_update_count_once_as_on_the_embedded_index(clusters, tmp_path):
+    records = _many_articles()
+    originals = write_jsonl(tmp_path / "ports.jsonl", records[:60])
+    copies = write_jsonl(tmp_path / "copies.jsonl", records[60:])  # of earlier articles
+    paths = [tmp_path / "index", clusters("later", shards=2, replicas=1)]
+    for path in paths:
+        build_index(originals, path)
+        update_index(path, add=copies)
+    indexes = [Index.open(path) for path in paths]
+    try:
+        for params in ({}, {"sort": "date"}, {"group": "passage"}, {"sources": ["Fil Agence"]}):
+            found = [seen(index.search("port", limit=5, **params)) for index in indexes]
+            assert found[1] == found[0], params
+        assert seen(indexes[1].search("port"))["totals"][::2] == (60, 4)
+    finally:
+        for index in indexes:
+            index.close()
 
 
 def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_alike(
@@ -549,7 +580,7 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
             found = [seen(index.search(long_text, limit=3, collapse=False)) for index in indexes]
             assert found[1] == found[0], share
             assert found[0]["totals"][0] == 64  # every article (60 and 4 copies)
-        # More (source, category, day) combinations than one statement counts, and more
+        # More (source, category, month) combinations than one statement counts, and more
         # values than each attribute's count asks for: the same counts.
         monkeypatch.setattr(sphinx_best, "_COMBINED", 2)
         monkeypatch.setattr(sphinx_best, "_GROUPS", 1)

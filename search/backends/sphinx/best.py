@@ -5,8 +5,8 @@ node scores with Veille's slow expression only the passages of a few articles:
    the words' idf summed per field, fields weighted as Veille's; for a long text, over the
    passages holding a tenth of its words, ``compile.CUT_QUORUM``): its best articles by
    the sum and by the best of their passages' weights, or its best passages; and counts
-   over all its matches: articles and passages by source, category and day, and its matching
-   articles that have copies (for the counts of clusters);
+   over all its matches: articles and passages by source, category and month, and its matching
+   articles whose story has copies (the rows marked ``copied``: for the counts of clusters);
 2. every matching passage of the articles the first cut found (and of their copies), or
    the first cut's passages, scored with Veille's exact expression: they are then ranked
    as the embedded index ranks them, and one the first cut missed is the only difference.
@@ -20,7 +20,6 @@ facet filters instead (each shard's best ``max_matches`` passages, scored).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -45,11 +44,11 @@ ARTICLE_CUT_FACTOR = 5
 _WEIGHT_SCALE = 100
 # The attributes matching articles are counted by, and the values a count asks for first
 # (a node's group-by reserves max_matches slots: 100,000 cost a question tens of ms).
-_COUNTED = ("source", "category", "day")
+_COUNTED = ("source", "category", "month")
 _GROUPS = 2000
-# (source, category, day) combinations counted in one statement at most: a long text on
-# the development corpus matches about 1,700; a node's group-by of 20,000 slots costs no
-# more than one of 5,000 (bench/README.md, cluster section).
+# (source, category, month) combinations counted in one statement at most; a node's
+# group-by of 20,000 slots costs no more than one of 5,000 (bench/README.md, cluster
+# section).
 _COMBINED = 20_000
 _COLUMNS = "id, art, day, source, category, cluster"
 
@@ -162,8 +161,8 @@ def _group_count(index: str, where: str, column: str, limit: int) -> str:
 
 
 def _combined_count(index: str, where: str, limit: int) -> str:
-    """Matching articles and passages by (source, category, day) at once: an article has
-    one of each, so adding up its rows by one of them counts that one exactly."""
+    """Matching articles and passages by (source, category, month) at once: an article
+    has one of each, so adding up its rows by one of them counts that one exactly."""
     columns = ", ".join(_COUNTED)
     return (
         f"SELECT {columns}, COUNT(DISTINCT art), COUNT(*) FROM {index} WHERE {where} "
@@ -186,7 +185,7 @@ def _first_round(
     reader: SphinxReader,
     shard: int,
     first_cut: tuple[list[str], int],
-    copies: dict[int, list[int]],
+    copies: dict[int, dict[int, str]],
     cut_match: str,
     match: str,
     where: str,
@@ -200,19 +199,21 @@ def _first_round(
     index = reader.index
     first_cuts, cut_size = first_cut
     counts = [_combined_count(index, where, _COMBINED)]
-    if copies.get(shard):
-        listed, n = ",".join(map(str, copies[shard])), len(copies[shard])
-        counts.append(
-            f"SELECT art, day, source, category, cluster FROM {index} WHERE {where} AND art "
-            f"IN ({listed}) GROUP BY art LIMIT {n} OPTION max_matches={n}, ranker=none"
-        )
+    if copies.get(shard):  # the matching articles that have copies, grouped as counted
+        counts.append(_copies_statement(index, where, _COUNTED, _COMBINED))
 
     def run(cur):
         cuts = _batch(cur, first_cuts, cut_match)
         if cut_match != match and any(len(rows) < cut_size for rows in cuts):
             # Too few passages hold the quorum to fill the cut: the query's own matches.
             cuts = _batch(cur, first_cuts, match)
-        combined, *listed = _batch(cur, counts, match)
+        combined, *grouped = _batch(cur, counts, match)
+        limit = reader.cluster.max_matches
+        listed = (
+            [_copies_rows(cur, grouped[0], copies[shard], index, where, match, limit)]
+            if grouped
+            else []
+        )
         if len(combined) < _COMBINED:
             return [row for rows in cuts for row in rows], [*_split_counts(combined), *listed]
         # Too many combinations to count at once: each attribute on its own, in one batch.
@@ -226,6 +227,44 @@ def _first_round(
         return [row for rows in cuts for row in rows], [*counted, *listed]
 
     return reader.pool.run(shard, run)
+
+
+def _copies_statement(index: str, where: str, by: tuple[str, ...], limit: int) -> str:
+    """The matching articles whose story has copies, grouped by ``by``: their numbers,
+    once for each matching passage."""
+    return (
+        f"SELECT {', '.join(_COUNTED)}, GROUP_CONCAT(art) FROM {index} WHERE {where} AND "
+        f"copied = 1 GROUP BY {', '.join(by)} LIMIT {limit} OPTION max_matches={limit}, "
+        "ranker=none"
+    )
+
+
+def _copies_rows(
+    cur, grouped: list, clusters: dict[int, str], index: str, where: str, match: str, limit: int
+) -> list[tuple]:
+    """(art, month, source, category, cluster) of each matching article whose story has
+    copies, from their numbers grouped by (source, category, month), or by each of these
+    alone when the combinations are too many."""
+    if len(grouped) < _COMBINED:
+        found = ((art, row[:3]) for row in grouped for art in _numbers(row[-1]))
+    else:
+        separate = [_copies_statement(index, where, (column,), limit) for column in _COUNTED]
+        values: dict[int, list] = {}
+        for i, rows in enumerate(_batch(cur, separate, match)):
+            for row in rows:
+                for art in _numbers(row[-1]):
+                    values.setdefault(art, [None] * len(_COUNTED))[i] = row[i]
+        found = values.items()
+    rows = {}
+    for art, (source, category, month) in found:
+        # A node keeps the mark when a story loses its copies: the catalog says which have.
+        if art in clusters:
+            rows[art] = (art, int(month), source, category, clusters[art])
+    return list(rows.values())
+
+
+def _numbers(listed: str | None) -> set[int]:
+    return {int(n) for n in listed.split(",")} if listed else set()
 
 
 def _batch(cur, statements: list[str], match: str) -> list[list]:
@@ -276,14 +315,14 @@ def _scored(reader: SphinxReader, compiler: Compiler, ids: dict[int, list[int]])
     return [row for future in futures for row in future.result()]
 
 
-def _month(day: int) -> str:
-    date = dt.date.fromordinal(day)
-    return f"{date.year:04d}-{date.month:02d}"
+def _month(month: int) -> str:
+    """A month attribute (YYYYMM) as the timeline names it (YYYY-MM)."""
+    return f"{month // 100:04d}-{month % 100:02d}"
 
 
 def _counts(answers: list[list], rank: np.ndarray) -> tuple[Counts, dict[int, str]]:
     """The counts of a query's matches from the shards' first-round answers (articles and
-    passages by source, category and day, and the matching articles with copies), and
+    passages by source, category and month, and the matching articles with copies), and
     those articles (number -> cluster).
 
     A cluster of copies counts once: the articles counted, less those with copies, plus
@@ -292,22 +331,22 @@ def _counts(answers: list[list], rank: np.ndarray) -> tuple[Counts, dict[int, st
     """
     passages = articles = 0
     by_article: dict[str, Counter] = {"source": Counter(), "category": Counter()}
-    days: Counter = Counter()
+    in_month: Counter = Counter()
     copies: list[tuple] = []
     for answer in answers:
         for name, rows in zip(("source", "category"), answer[:2], strict=True):
             for value, n, _ in rows:
                 by_article[name][value or ""] += int(n)
-        for day, n, rows in answer[2]:  # every matching article has one day (0: undated)
-            days[int(day)] += int(n)
+        for month, n, rows in answer[2]:  # every matching article has one (0: undated)
+            in_month[int(month)] += int(n)
             articles += int(n)
             passages += int(rows)
         if len(answer) > 3:
             copies.extend(answer[3])
     months: Counter = Counter()
-    for day, n in days.items():
-        if day > 0:
-            months[_month(day)] += n
+    for month, n in in_month.items():
+        if month > 0:
+            months[_month(month)] += n
     by_article["month"] = months
     by_cluster = {name: Counter(counts) for name, counts in by_article.items()}
     clusters = articles - len(copies) + len({row[4] for row in copies})

@@ -30,6 +30,10 @@ ATTRIBUTES = (
     ("pos", "uint"),  # the passage's position in its article
     ("lead", "uint"),  # 1 on an article's first passage
     ("day", "uint"),  # the article's date ordinal, 0 when undated
+    ("month", "uint"),  # its year and month as YYYYMM, 0 when undated: what counts group by
+    # 1 on the rows of an article whose story has had copies (set once they are written):
+    # a query's counts ask the nodes for these articles alone, to count each story once.
+    ("copied", "uint"),
     ("lx", "uint"),  # field lengths as the embedded backend scores them
     ("lt", "uint"),
     ("le", "uint"),

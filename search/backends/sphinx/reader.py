@@ -74,7 +74,7 @@ class _Catalog:
     _lock: threading.Lock
     _df: dict[tuple[str, str], int]
     _ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None
-    _copies: dict[int, list[int]] | None
+    _copies: dict[int, dict[int, str]] | None
     _sizes: np.ndarray | None
 
     # --- statistics -----------------------------------------------------------------------
@@ -121,17 +121,14 @@ class _Catalog:
             self._sizes = sizes
         return self._sizes
 
-    def copies(self) -> dict[int, list[int]]:
-        """Each shard's articles (numbers) that have copies: clusters of more than one."""
+    def copies(self) -> dict[int, dict[int, str]]:
+        """Each shard's articles (numbers) whose story has copies, with its cluster."""
         if self._copies is None:
             with self._lock:
-                rows = self._db.execute(
-                    "SELECT art, shard FROM articles WHERE cluster IN (SELECT cluster FROM "
-                    "articles GROUP BY cluster HAVING COUNT(*) > 1) ORDER BY art"
-                ).fetchall()
-            found: dict[int, list[int]] = {}
-            for art, shard in rows:
-                found.setdefault(int(shard), []).append(int(art))
+                rows = stats.copies(self._db)
+            found: dict[int, dict[int, str]] = {}
+            for art, shard, cluster in rows:
+                found.setdefault(int(shard), {})[int(art)] = cluster
             self._copies = found
         return self._copies
 
@@ -194,7 +191,7 @@ class SphinxReader(_Catalog):
         self.revision = int(self.meta["revision"])
         self.totals = stats.totals(self._db)
         self._ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._copies: dict[int, list[int]] | None = None
+        self._copies: dict[int, dict[int, str]] | None = None
         self._sizes: np.ndarray | None = None
         self._df: dict[tuple[str, str], int] = {}
         self._size_bytes: int | None = None

@@ -15,6 +15,7 @@ and many rank alike, and as the embedded backend does.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
@@ -143,3 +144,18 @@ def with_prefix(db: sqlite3.Connection, field: str, prefix: str) -> list[tuple[s
             (field, prefix, prefix + "\U0010ffff"),
         )
     )
+
+
+_COPIES = """
+SELECT art, shard, cluster FROM articles WHERE cluster IN (
+    SELECT cluster FROM articles WHERE {among} GROUP BY cluster HAVING COUNT(*) > 1)
+ORDER BY art"""
+
+
+def copies(db: sqlite3.Connection, clusters: Iterable[str] | None = None) -> list[tuple]:
+    """(art, shard, cluster) of the articles whose story has other copies: all of them, or
+    those of these clusters."""
+    if clusters is None:
+        return db.execute(_COPIES.format(among="1")).fetchall()
+    among = "cluster IN (SELECT value FROM json_each(?))"
+    return db.execute(_COPIES.format(among=among), (json.dumps(sorted(clusters)),)).fetchall()

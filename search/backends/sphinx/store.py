@@ -204,6 +204,7 @@ def build(
             for node in cluster.nodes:
                 writers.execute(node, f"TRUNCATE RTINDEX {index}")
             n_articles, n_passages = _write_all(cluster, writers, db, articles, procs)
+            _mark_copies(writers, cluster, stats.copies(db))
             for node in cluster.nodes:
                 writers.execute(node, f"FLUSH RTINDEX {index}")
             db.commit()
@@ -379,6 +380,25 @@ def _extra_ids(art: int, shard: int, old: int, new: int) -> list[int]:
     return [row_id(art, position, shard) for position in range(new, old)]
 
 
+def _mark_copies(writers: _Writers, cluster: Cluster, copies: list[tuple]) -> Counter:
+    """Set ``copied`` on the rows of these articles (art, shard, cluster) on every replica
+    of their shards; the articles each node that failed missed."""
+    by_shard: dict[int, list[int]] = {}
+    for art, shard, _cluster in copies:
+        by_shard.setdefault(int(shard), []).append(int(art))
+    missed: Counter = Counter()
+    for shard, arts in by_shard.items():
+        statements = [
+            f"UPDATE {writers.index} SET copied = 1 WHERE art IN "
+            f"({','.join(map(str, arts[start : start + 1000]))})"
+            for start in range(0, len(arts), 1000)
+        ]
+        for node in cluster.shard_nodes(shard):
+            if not writers.execute(node, *statements):
+                missed[node] += len(arts)
+    return missed
+
+
 class _Update:
     """One update of the live generation: catalog and statistics in one SQLite transaction,
     rows written to every replica of each article's shard."""
@@ -390,6 +410,7 @@ class _Update:
         self.docs: Counter = Counter()
         self.added = self.replaced = self.unchanged = self.removed = self.passages = 0
         self.missing: list[str] = []
+        self.stories: set[str] = set()  # the clusters of the articles added, to mark copies
         self.missed: Counter = Counter()  # node -> articles it missed
         self.next_art = int(stats.meta(db)["next_art"])
 
@@ -451,6 +472,8 @@ class _Update:
         digest = article_hash(item.article)
         found = self._catalog(article_id)
         pending = self._pending(article_id)
+        # Even unchanged: the same command run again marks what a replica missed.
+        self.stories.add(item.cluster)
         if found is not None and found[2] == digest and not pending:
             self.unchanged += 1
             return
@@ -491,6 +514,9 @@ class _Update:
         return art
 
     def commit(self) -> Changes:
+        if self.stories:  # a story with a new copy: its earlier articles' rows too
+            copies = stats.copies(self.db, self.stories)
+            self.missed.update(_mark_copies(self.writers, self.cluster, copies))
         stats.add_counts(self.db, self.df, self.lengths, self.docs)
         stats.set_meta(self.db, "next_art", self.next_art)
         if self.added or self.replaced or self.removed:  # readers reopen on a new revision

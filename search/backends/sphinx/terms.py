@@ -150,6 +150,8 @@ def _row(
         passage.position,
         1 if lead else 0,
         article.date.toordinal() if article.date else 0,
+        article.date.year * 100 + article.date.month if article.date else 0,
+        0,  # copied: store.py marks the copies once every row is written
         quantized(text.length),
         quantized(title.length),
         quantized(exact.length),
