@@ -4,7 +4,9 @@ Builds the relevance benchmark's corpus (``bench/relevance.py``: OrangeSum + PIA
 three ways: the embedded whoosh index, a cluster of 1 searchd node, and a cluster of
 2 shards x 2 replicas (nodes started here, on loopback ports, in a temp folder, stopped at
 the end). For each: build passages/s, then the PIAF questions (ranked passages) and the
-leads (ranked articles): MRR@10 and query p50/p95 in ms, and the ratios to whoosh.
+leads (ranked articles): MRR@10 and query p50/p95 in ms; then ``bench/query.py``'s keyword
+queries (one to three words, the page's default: 10 articles, copies collapsed): p50/p95;
+and the ratios to whoosh.
 
     python3 bench/cluster.py                      # the full corpus: the figures that count
     python3 bench/cluster.py --articles 2000 --questions 200 --leads 100   # a quick loop
@@ -24,12 +26,14 @@ import resource
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from _common import code_version, even_sample, log  # also puts the project on sys.path
+from _common import code_version, even_sample, log, percentile  # the project on sys.path
+from query import keyword_queries
 from relevance import DEFAULT_CACHE, VeilleEngine, evaluate, prepare_corpus
 
-from search import RankingConfig, build_index
+from search import Index, RankingConfig, build_index
 from search.cluster import cluster_status, init_cluster, start_cluster, stop_cluster
 
 
@@ -51,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--articles", type=int, default=None, help="first N OrangeSum articles")
     p.add_argument("--questions", type=int, default=None, help="an even sample of N questions")
     p.add_argument("--leads", type=int, default=None, help="an even sample of N leads")
+    p.add_argument("--keywords", type=int, default=None, help="an even sample of N keyword queries")
     p.add_argument(
         "--procs",
         type=int,
@@ -69,17 +74,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_engine(label: str, path: Path, questions, leads, corpus) -> dict:
+def run_engine(label: str, path: Path, questions, leads, keywords, corpus) -> dict:
     engine = VeilleEngine(path, RankingConfig())
     try:
         ev = evaluate(engine, questions, leads, label, corpus)
     finally:
         engine.close()
+    log(f"  {label}: {len(keywords)} keyword queries ...")
+    index = Index.open(path)
+    try:
+        times = []
+        for text in keywords:
+            started = time.perf_counter()
+            index.search(text)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        index.close()
     return {
         "piaf_mrr": ev.piaf.mrr(10),
         "lead_mrr": ev.lead.mrr(10),
         "piaf_ms": (ev.piaf.p50(), ev.piaf.p95()),
         "lead_ms": (ev.lead.p50(), ev.lead.p95()),
+        "keyword_ms": (percentile(times, 50), percentile(times, 95)),
     }
 
 
@@ -118,18 +134,23 @@ def report(rows: dict[str, dict]) -> None:
     base = rows["whoosh"]
     print(
         f"{'engine':<10} {'build p/s':>10} {'ratio':>6}  {'PIAF MRR@10':>11} {'Δ':>7}  "
-        f"{'ms p50/p95':>13} {'p95 ratio':>9}  {'lead MRR@10':>11} {'Δ':>7}  {'ms p50/p95':>13}"
+        f"{'lead MRR@10':>11} {'Δ':>7}  {'PIAF ms p50/p95':>15} {'ratio':>6}  "
+        f"{'lead ms p50/p95':>15} {'ratio':>6}  {'keyword ms':>13} {'ratio':>6}"
     )
     for name, r in rows.items():
+        timings = "".join(
+            f"  {r[k][0]:>7.1f}/{r[k][1]:<7.1f} {r[k][1] / base[k][1]:>5.2f}x"
+            for k in ("piaf_ms", "lead_ms", "keyword_ms")
+        )
         print(
             f"{name:<10} {r['rate']:>10,.0f} {base['rate'] / r['rate']:>5.2f}x  "
             f"{r['piaf_mrr']:>11.3f} {r['piaf_mrr'] - base['piaf_mrr']:>+7.3f}  "
-            f"{r['piaf_ms'][0]:>6.1f}/{r['piaf_ms'][1]:<6.1f} "
-            f"{r['piaf_ms'][1] / base['piaf_ms'][1]:>8.2f}x  "
-            f"{r['lead_mrr']:>11.3f} {r['lead_mrr'] - base['lead_mrr']:>+7.3f}  "
-            f"{r['lead_ms'][0]:>6.1f}/{r['lead_ms'][1]:<6.1f}"
+            f"{r['lead_mrr']:>11.3f} {r['lead_mrr'] - base['lead_mrr']:>+7.3f}{timings}"
         )
-    print("(build ratio: the embedded index's build time over this one's, as a slowdown)")
+    print(
+        "(build ratio: the embedded index's build time over this one's, as a slowdown; "
+        "query ratios: p95 over whoosh's)"
+    )
 
 
 def report_builds(rounds: list[dict[str, dict]]) -> None:
@@ -147,12 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     corpus = prepare_corpus(args.cache_dir, args.articles, False)
     questions = [corpus.questions[i] for i in even_sample(len(corpus.questions), args.questions)]
     leads = [corpus.leads[i] for i in even_sample(len(corpus.leads), args.leads)]
+    keywords = keyword_queries(corpus.path)
+    keywords = [keywords[i] for i in even_sample(len(keywords), args.keywords)]
     print(f"# Veille cluster benchmark, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %z}")
     python = platform.python_version()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {python}")
     print(
         f"corpus: {corpus.articles} articles ({corpus.path}); {len(questions)} PIAF questions, "
-        f"{len(leads)} leads; search/: {code_version()}"
+        f"{len(leads)} leads, {len(keywords)} keyword queries; search/: {code_version()}"
     )
     rounds: list[dict[str, dict]] = []
     clusters: dict[str, Path] = {}
@@ -164,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 path = Path(tmp) / "whoosh"
                 rows["whoosh"] = build("whoosh", corpus.path, path, args.procs)
                 if not args.build_only:
-                    rows["whoosh"] |= run_engine("whoosh", path, questions, leads, corpus)
+                    rows["whoosh"] |= run_engine("whoosh", path, questions, leads, keywords, corpus)
                 for layout in args.layouts.split(","):
                     if layout not in clusters:
                         shards, replicas = (int(n) for n in layout.split("x"))
@@ -175,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                     config = clusters[layout]
                     rows[layout] = build(layout, corpus.path, config, args.procs)
                     if not args.build_only:
-                        rows[layout] |= run_engine(layout, config, questions, leads, corpus)
+                        rows[layout] |= run_engine(
+                            layout, config, questions, leads, keywords, corpus
+                        )
         finally:
             for config in clusters.values():
                 stop_cluster(config)
