@@ -54,12 +54,20 @@ _COLUMNS = "id, art, day, source, category, cluster"
 
 
 def match_best(
-    reader: SphinxReader, compiler: Compiler, match: str, where: str, best: Best, title: float
+    reader: SphinxReader,
+    compiler: Compiler,
+    match: str,
+    where: str,
+    best: Best,
+    title: float,
+    whole: str | None = None,
 ) -> Candidates | None:
     """The best (or newest) articles' or passages' matching passages, scored, and the counts
     of all the query matches (``title``: the title's weight); None when the cut would pass
     the cluster's ``max_matches`` or, for the newest, holds too few clusters of copies to
-    fill the page (the caller then scores the matches as for facet filters)."""
+    fill the page (the caller then scores the matches as for facet filters). With
+    ``whole`` (a whole-article score's select list), the chosen articles' whole-article
+    scores are read beside their passages and kept for the reader's thread."""
     if best.by_date:
         first_cut = _newest(reader.index, where, best)
         cut = match  # the newest of every match
@@ -89,7 +97,11 @@ def match_best(
         chosen = {int(row[0]) for cut in cuts for row in cut}
         clusters = {c for art, c in with_copies.items() if art in chosen}
         chosen |= {art for art, c in with_copies.items() if c in clusters}
+        arts = np.fromiter(sorted(chosen), dtype=np.int64, count=len(chosen))
+        ahead = reader.ask_lead_rows(whole, arts) if whole else []
         rows = _articles_passages(reader, compiler, match, where, chosen)
+        if whole:
+            reader.keep_whole(whole, {int(a): s for f in ahead for a, s in f.result()})
     return replace(reader.candidates(rows, tuple(compiler.notes)), counts=counts)
 
 

@@ -18,7 +18,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -34,6 +34,11 @@ from .terms import key, row_id, row_parts
 
 FACETS = ("source", "category", "cluster")
 _PASSAGE_COLUMNS = "id, article_id, title_text, day, source, category, url, pos, body, pstart, pend"
+# What the evidence of a passage reads; asked with the passage itself (the second stage
+# reads both of the same passages) and kept for the evidence.
+_FREQUENCY_COLUMNS = "tf, lx, lt, le"
+# Rows of frequencies a thread keeps at most (they never change in a generation's revision).
+_KEPT_ROWS = 5000
 
 
 def _within(a: str, b: str, limit: int) -> bool:
@@ -52,7 +57,7 @@ def _within(a: str, b: str, limit: int) -> bool:
 
 
 def _stored(row: tuple) -> StoredPassage:
-    _id, article_id, title, day, source, category, url, pos, body, start, end = row
+    _id, article_id, title, day, source, category, url, pos, body, start, end = row[:11]
     return StoredPassage(
         article_id=article_id,
         title=title,
@@ -195,9 +200,22 @@ class SphinxReader(_Catalog):
         self._sizes: np.ndarray | None = None
         self._df: dict[tuple[str, str], int] = {}
         self._size_bytes: int | None = None
+        # What this thread's search read ahead: passages' frequencies, whole-article scores.
+        self._ahead = threading.local()
 
     def close(self) -> None:
         self._db.close()
+
+    def kept_frequencies(self) -> dict[int, tuple]:
+        """The frequency rows (tf, lx, lt, le) this thread has read, by passage."""
+        kept = getattr(self._ahead, "frequencies", None)
+        if kept is None or len(kept) > _KEPT_ROWS:
+            kept = self._ahead.frequencies = {}
+        return kept
+
+    def keep_whole(self, key: tuple, scores: dict[int, float]) -> None:
+        """Whole-article scores (by article number) read ahead for this thread's search."""
+        self._ahead.whole = (key, scores)
 
     def current_revision(self) -> int:
         with self._lock:
@@ -237,7 +255,14 @@ class SphinxReader(_Catalog):
         if filters.until is not None:
             where.append(f"day <= {filters.until.toordinal()} AND day > 0")
         if best is not None:
-            found = match_best(self, compiler, match, " AND ".join(where), best, title_weight)
+            # Ranking articles, the caller asks next for their whole-article scores: they
+            # are read beside the second round (see ``whole_article_scores``).
+            whole = None
+            if best.by_article and not best.by_date and plan is not None:
+                whole = self.whole_article_select(plan.words, self.config)
+            found = match_best(
+                self, compiler, match, " AND ".join(where), best, title_weight, whole
+            )
             if found is not None:
                 return found
         k = self.cluster.max_matches
@@ -297,6 +322,40 @@ class SphinxReader(_Catalog):
     ) -> np.ndarray:
         """The articles' BM25 scores for the words over each whole article's text."""
         scores = np.zeros(len(articles), dtype=np.float32)
+        select = self.whole_article_select(words, config)
+        if select is None or not len(articles):
+            return scores
+        arts = self.ranks()[0][articles]
+        key, ahead = getattr(self._ahead, "whole", (None, {}))
+        if key == select and all(int(a) in ahead for a in arts):
+            return np.asarray([ahead[int(a)] for a in arts], dtype=np.float32)
+        position = {int(a): i for i, a in enumerate(arts)}
+        for art, score in lead_rows(self, select, arts):
+            scores[position[int(art)]] = score
+        return scores
+
+    def ask_lead_rows(self, select: str, arts: np.ndarray) -> list[Future]:
+        """``lead_rows`` asked: a future of each shard's rows."""
+        _arts, rank, shards = self.ranks()
+        known = arts[arts < len(rank)]
+        where = shards[rank[known]]
+
+        def shard_rows(shard: int, chosen: np.ndarray):
+            listed = ",".join(str(int(a)) for a in chosen)
+            sql = (
+                f"SELECT art, {select} FROM {self.index} WHERE lead = 1 AND "
+                f"art IN ({listed}) LIMIT {len(chosen)} OPTION max_matches={len(chosen)}"
+            )
+            return self.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
+
+        return [
+            self.executor.submit(shard_rows, shard, known[where == shard])
+            for shard in range(self.cluster.shards)
+            if (where == shard).any()
+        ]
+
+    def whole_article_select(self, words: tuple[Term, ...], config: RankingConfig) -> str | None:
+        """The select list of the words' BM25 over each whole article (on its lead row)."""
         scorer = Scorer(self.totals, self.frequency, config.article_bm25_k1, config.article_bm25_b)
         parts = [
             scorer.term("a", w.stem, 1.0, length="INTEGER(tf.la)")
@@ -304,12 +363,7 @@ class SphinxReader(_Catalog):
             if isinstance(w, Term) and w.field != "exact"
         ]
         parts = [p for p in parts if p]
-        if not parts or not len(articles):
-            return scores
-        position = {int(a): i for i, a in enumerate(self.ranks()[0][articles])}
-        for art, score in _article_rows(self, " + ".join(parts) + " AS s", articles):
-            scores[position[int(art)]] = score
-        return scores
+        return " + ".join(parts) + " AS s" if parts else None
 
     def article_words(
         self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
@@ -333,13 +387,16 @@ class SphinxReader(_Catalog):
         def fetch(shard: int, ids: list[int]):
             listed = ",".join(map(str, ids))
             sql = (
-                f"SELECT {_PASSAGE_COLUMNS} FROM {self.index} WHERE id IN ({listed}) "
-                f"LIMIT {len(ids)} OPTION max_matches={max(len(ids), 1)}"
+                f"SELECT {_PASSAGE_COLUMNS}, {_FREQUENCY_COLUMNS} FROM {self.index} WHERE id IN "
+                f"({listed}) LIMIT {len(ids)} OPTION max_matches={max(len(ids), 1)}"
             )
             return self.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
 
         futures = [self.executor.submit(fetch, s, ids) for s, ids in by_shard.items()]
-        found = {int(row[0]): _stored(row) for f in futures for row in f.result()}
+        rows = [row for f in futures for row in f.result()]
+        kept = self.kept_frequencies()
+        kept.update((int(row[0]), row[11:]) for row in rows)
+        found = {int(row[0]): _stored(row) for row in rows}
         return [found[int(doc)] for doc in docs if int(doc) in found]
 
     def article(
@@ -449,24 +506,31 @@ def _evidence(
 
 
 def _frequencies(reader: SphinxReader, docs: np.ndarray) -> dict[int, tuple[dict, dict]]:
-    """Each row's term frequencies by field, and its field lengths."""
+    """Each row's term frequencies by field, and its field lengths (read with the passages
+    when this thread read them, else now)."""
+    kept = reader.kept_frequencies()
     by_shard: dict[int, list[int]] = {}
     for doc in docs.tolist():
-        by_shard.setdefault(row_parts(int(doc))[2], []).append(int(doc))
+        if int(doc) not in kept:
+            by_shard.setdefault(row_parts(int(doc))[2], []).append(int(doc))
 
     def fetch(shard: int, ids: list[int]):
         sql = (
-            f"SELECT id, tf, lx, lt, le FROM {reader.index} WHERE id IN "
+            f"SELECT id, {_FREQUENCY_COLUMNS} FROM {reader.index} WHERE id IN "
             f"({','.join(map(str, ids))}) LIMIT {len(ids)} OPTION max_matches={len(ids)}"
         )
         return reader.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
 
     futures = [reader.executor.submit(fetch, s, ids) for s, ids in by_shard.items()]
+    rows = {int(doc): row for future in futures for doc, *row in future.result()}
     found = {}
-    for future in futures:
-        for doc, tf, lx, lt, le in future.result():
-            frequencies = json.loads(tf) if isinstance(tf, str | bytes) else (tf or {})
-            found[int(doc)] = (frequencies, {"x": int(lx), "t": int(lt), "e": int(le)})
+    for doc in docs.tolist():
+        row = kept.get(int(doc)) or rows.get(int(doc))
+        if row is None:
+            continue
+        tf, lx, lt, le = row
+        frequencies = json.loads(tf) if isinstance(tf, str | bytes) else (tf or {})
+        found[int(doc)] = (frequencies, {"x": int(lx), "t": int(lt), "e": int(le)})
     return found
 
 
@@ -487,27 +551,12 @@ def _article_words(
     column = {int(a): i for i, a in enumerate(reader.ranks()[0][articles])}
     select = ", ".join(f"{part} AS w{row}" for row, part in parts.items())
     rows = list(parts)
-    for art, *weights in _article_rows(reader, select, articles):
+    for art, *weights in lead_rows(reader, select, reader.ranks()[0][articles]):
         held[rows, column[int(art)]] = np.asarray(weights, dtype=np.float64) > 0
     return held
 
 
-def _article_rows(reader: SphinxReader, select: str, articles: np.ndarray) -> list[tuple]:
-    """``art`` and the ``select`` list of these articles' (by number) lead rows, each
+def lead_rows(reader: SphinxReader, select: str, arts: np.ndarray) -> list[tuple]:
+    """``art`` and the ``select`` list of these articles' (numbers) lead rows, each
     article asked of its shard, the shards in parallel."""
-    arts, _rank, shards = reader.ranks()
-    wanted, where = arts[articles], shards[articles]
-
-    def shard_rows(shard: int):
-        chosen = wanted[where == shard]
-        if not len(chosen):
-            return []
-        listed = ",".join(str(int(a)) for a in chosen)
-        sql = (
-            f"SELECT art, {select} FROM {reader.index} WHERE lead = 1 AND "
-            f"art IN ({listed}) LIMIT {len(chosen)} OPTION max_matches={len(chosen)}"
-        )
-        return reader.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
-
-    futures = [reader.executor.submit(shard_rows, shard) for shard in range(reader.cluster.shards)]
-    return [row for future in futures for row in future.result()]
+    return [row for future in reader.ask_lead_rows(select, arts) for row in future.result()]
