@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import BACKENDS, index_path, write_jsonl
 
-from search import Hit, Index, RankingConfig, Results, build_index
+from search import Hit, Index, RankingConfig, Results, build_index, update_index
 from search.index import PARTIAL_MATCH_NOTE
 
 # Every test here runs on the embedded index and on a 2 x 2 cluster of searchd nodes.
@@ -444,6 +444,29 @@ def test_a_story_and_its_copy_count_once_in_the_month_of_the_first_by_id(
         assert index.search("port", collapse=False).timeline == (("2024-05", 2), ("2024-06", 1))
     finally:
         index.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_article_replaced_with_another_date_is_sorted_and_filtered_by_it(
+    backend, tmp_path, request
+):
+    records = [
+        {"id": f"port-{n}", "title": f"Port {n}", "date": f"2024-05-0{n + 1}", "text": "Le port."}
+        for n in range(3)
+    ]
+    built(records, backend, tmp_path, request).close()
+    path = index_path(backend, tmp_path, request)
+    moved = write_jsonl(tmp_path / "moved.jsonl", [records[0] | {"date": "2024-06-01"}])
+    assert update_index(path, add=moved).replaced == 1
+    with Index.open(path) as index:
+        newest = index.search("port", sort="date")
+        assert [(h.article_id, str(h.date)) for h in newest][:2] == [
+            ("port-0", "2024-06-01"),
+            ("port-2", "2024-05-03"),
+        ]
+        assert [h.article_id for h in index.search("port", since="2024-06")] == ["port-0"]
+        assert index.search("port", until="2024-05-01").total == 0
+        assert index.search("port").timeline == (("2024-05", 2), ("2024-06", 1))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -17,7 +17,7 @@ from whoosh import query as wq
 
 from ...errors import IndexDamagedError, VeilleError
 from ...querying import ParsedQuery, PlainPlan, Term
-from ...ranking import RankingConfig, unique_first
+from ...ranking import RankingConfig
 from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
 from ._internals import MappedStorage, bytes_column, numeric_column
 from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
@@ -141,10 +141,9 @@ class _Documents:
     def __init__(self, reader) -> None:
         ids, self.doc_article = _column_codes(reader, "article_id")  # article ordinal, id order
         self.article_ids = np.array(ids, dtype=object)
-        # Each article's date: its first passage's (all its passages carry the same).
-        _, first = unique_first(self.doc_article)
-        self.article_date = _date_ordinals(_raw_dates(reader)[first])  # 0: no date
-        self.doc_date = self.article_date[self.doc_article]
+        # Each passage's own (all of an article's carry its date): an article replaced by an
+        # update keeps its old passages, deleted, under the same id.
+        self.doc_date = _date_ordinals(_raw_dates(reader))  # 0: no date
         # Each facet's values, and each document's value as a code into them.
         self.facet_values: dict[str, tuple[str, ...]] = {}
         self.doc_facet: dict[str, np.ndarray] = {}
