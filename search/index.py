@@ -165,7 +165,16 @@ class Index:
         return IndexInfo(**recorded, path=str(self.path), analyzer=describe_chain())
 
     def close(self) -> None:
+        """Release the index's files and connections (``with Index.open(...)`` does it)."""
         self._backend.close()
+
+    def __enter__(self) -> Index:
+        """The index, to use in a ``with`` block that closes it."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the index at the end of the ``with`` block."""
+        self.close()
 
 
 def _search(

@@ -80,6 +80,21 @@ def test_a_reader_holds_no_copy_of_the_index(tmp_path):
     assert held < segments / 5, (held, segments)
 
 
+def _mapped(folder: Path) -> set[str]:
+    """The files of this folder the process has mapped into memory."""
+    lines = Path("/proc/self/maps").read_text().splitlines()
+    return {line.split()[-1] for line in lines if str(folder) in line}
+
+
+def test_leaving_a_with_block_releases_the_index_files(tmp_path):
+    index = tmp_path / "index"
+    build_index(varied_corpus(tmp_path / "corpus", 50), index)
+    with Index.open(index) as opened:
+        assert opened.search("Titre", collapse=False).total == 50
+        assert _mapped(index)  # the reader maps its segments
+    assert not _mapped(index)
+
+
 @pytest.fixture
 def fast_thread_switches():
     """Threads switch every microsecond: a race between two reads shows up at once."""
