@@ -44,7 +44,8 @@ def cluster_status(path: str | os.PathLike) -> list[dict]:
     db = stats.open_stats(stats.stats_path(cluster, live))
     try:
         expected = dict(db.execute("SELECT shard, COUNT(*) FROM articles GROUP BY shard"))
+        unmarked = stats.unmarked_nodes(db)
     finally:
         db.close()
-    found = nodes.cluster_status(cluster, f"veille_{live}", expected)
+    found = nodes.cluster_status(cluster, f"veille_{live}", expected, unmarked)
     return [status.to_dict() for status in found]

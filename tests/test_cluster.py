@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -357,12 +358,56 @@ def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again
     kill(path, 0, 0)
     try:
         assert total(path, "Oujda") == 6
-        index = Index.open(path)
-        results = index.search("Hammouchi")
-        index.close()
+        with Index.open(path) as index:
+            results = index.search("Hammouchi")
         assert (results.total, results.collapsed) == (1, 1)
     finally:
         start_cluster(path)
+
+
+def test_a_replica_that_missed_a_story_s_mark_is_stale_until_any_update_marks_it(
+    clusters, tmp_path
+):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    seed = next((ROOT / "corpus").glob("*.txt"))
+    assert (shard_of(seed.stem, 2), shard_of("reprise-seed", 2)) == (0, 1)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "reprise-seed.txt").write_bytes(seed.read_bytes())
+    kill(path, 0, 1)
+    run = veille("add", str(copy), "--index", str(path))  # writes shard 1 only
+    assert run.returncode == 1 and "shard 0 replica 1 (" in run.stderr
+    start_cluster(path)
+    states = {(n["shard"], n["replica"]): n["state"] for n in cluster_status(path)}
+    assert states == {(0, 0): "up", (0, 1): "stale", (1, 0): "up", (1, 1): "up"}
+    other = write_jsonl(tmp_path / "other.jsonl", [{"id": "fes", "title": "Fès", "text": "Fès."}])
+    run = veille("add", str(other), "--index", str(path))
+    assert run.returncode == 0, run.stderr
+    assert all(n["state"] == "up" for n in cluster_status(path))
+    kill(path, 0, 0)
+    try:
+        with Index.open(path) as index:
+            results = index.search("Hammouchi")
+        assert (results.total, results.collapsed) == (1, 1)
+    finally:
+        start_cluster(path)
+
+
+def test_a_node_whose_binlog_index_names_a_lost_log_starts_again(clusters):
+    # What searchd 2.2.11 can leave when killed just after it saved its RAM chunks.
+    path = clusters("binlog", shards=1, replicas=1)
+    build_index(ROOT / "corpus", path)
+    kill(path, 0, 0)
+    binlog = path.parent / "node-0-0" / "binlog"
+    logs = sorted(binlog.glob("binlog.[0-9]*"))
+    assert logs
+    for log in logs:
+        log.unlink()
+    start_cluster(path)
+    assert [n["state"] for n in cluster_status(path)] == ["up"]
+    assert total(path, "Hammouchi") == 1
+    assert (binlog / "binlog.meta.lost").exists()
 
 
 def test_a_rebuild_switches_generations_and_an_update_is_seen(clusters, tmp_path):
@@ -393,7 +438,7 @@ def test_bad_situations_are_one_line_and_exit_1(clusters, tmp_path):
     assert len(build.stderr.splitlines()) == 1
     missing = veille("query", "Maroc", "--index", str(tmp_path / "nowhere" / "cluster.toml"))
     assert missing.returncode == 1 and "veille cluster init" in missing.stderr
-    text = config.read_text().replace("schema_version = 1", "schema_version = 99")
+    text = re.sub(r"schema_version = \d+", "schema_version = 99", config.read_text())
     config.write_text(text)
     for args in (("query", "Maroc"), ("info",), ("cluster", "start")):
         run = veille(*args, "--index", str(config))
@@ -469,15 +514,28 @@ def test_copies_added_by_an_update_count_once_as_on_the_embedded_index(clusters,
     for path in paths:
         build_index(originals, path)
         update_index(path, add=copies)
-    indexes = [Index.open(path) for path in paths]
-    try:
-        for params in ({}, {"sort": "date"}, {"group": "passage"}, {"sources": ["Fil Agence"]}):
-            found = [seen(index.search("port", limit=5, **params)) for index in indexes]
-            assert found[1] == found[0], params
-        assert seen(indexes[1].search("port"))["totals"][::2] == (60, 4)
-    finally:
-        for index in indexes:
-            index.close()
+    searches = ({}, {"sort": "date"}, {"group": "passage"}, {"sources": ["Fil Agence"]})
+
+    def alike(stories: int, copies: int) -> None:
+        indexes = [Index.open(path) for path in paths]
+        try:
+            for params in searches:
+                found = [seen(index.search("port", limit=5, **params)) for index in indexes]
+                for shown in found:  # scores after a removal differ a little (README)
+                    shown["hits"] = [hit[:2] for hit in shown["hits"]]
+                assert found[1] == found[0], params
+            assert seen(indexes[1].search("port"))["totals"][::2] == (stories, copies)
+        finally:
+            for index in indexes:
+                index.close()
+
+    alike(60, 4)
+    # An original rewritten (another date: its rows written again) is still a story with
+    # a copy; a copy removed leaves its original's rows marked, counted as a story alone.
+    replaced = write_jsonl(tmp_path / "replaced.jsonl", [records[5] | {"date": "2024-03-09"}])
+    for path in paths:
+        update_index(path, add=replaced, remove=["Reuters-17"])
+    alike(60, 3)
 
 
 def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_alike(

@@ -2,11 +2,12 @@
 node scores with Veille's slow expression only the passages of a few articles:
 
 1. each shard's first cut by Sphinx's own C ranker (a cheap stand-in for Veille's BM25F:
-   the words' idf summed per field, fields weighted as Veille's; for a long text, over the
-   passages holding a tenth of its words, ``compile.CUT_QUORUM``): its best articles by
-   the sum and by the best of their passages' weights, or its best passages; and counts
-   over all its matches: articles and passages by source, category and month, and its matching
-   articles whose story has copies (the rows marked ``copied``: for the counts of clusters);
+   the words' idf summed per field, fields weighted as Veille's; for a question or a long
+   text, over the passages holding a tenth of its words, ``compile.CUT_QUORUM``): its best
+   articles by the sum and by the best of their passages' weights, or its best passages;
+   and counts over all its matches: articles and passages by source, category and month,
+   and its matching articles whose story has copies (the rows marked ``copied``: for the
+   counts of clusters);
 2. every matching passage of the articles the first cut found (and of their copies), or
    the first cut's passages, scored with Veille's exact expression: they are then ranked
    as the embedded index ranks them, and one the first cut missed is the only difference.
@@ -21,6 +22,7 @@ facet filters instead (each shard's best ``max_matches`` passages, scored).
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -98,7 +100,7 @@ def match_best(
         clusters = {c for art, c in with_copies.items() if art in chosen}
         chosen |= {art for art, c in with_copies.items() if c in clusters}
         arts = np.fromiter(sorted(chosen), dtype=np.int64, count=len(chosen))
-        ahead = reader.ask_lead_rows(whole, arts) if whole else []
+        ahead = ask_lead_rows(reader, whole, arts) if whole else []
         rows = _articles_passages(reader, compiler, match, where, chosen)
         if whole:
             reader.keep_whole(whole, {int(a): s for f in ahead for a, s in f.result()})
@@ -233,7 +235,6 @@ def _first_round(
         counted = _batch(cur, separate, match)
         for i, column in enumerate(_COUNTED):
             if len(counted[i]) >= _GROUPS:  # more values than asked for: all of them
-                limit = reader.cluster.max_matches
                 cur.execute(_group_count(index, where, column, limit), (match,))
                 counted[i] = cur.fetchall()
         return [row for rows in cuts for row in rows], [*counted, *listed]
@@ -276,6 +277,7 @@ def _copies_rows(
 
 
 def _numbers(listed: str | None) -> set[int]:
+    """The numbers of a GROUP_CONCAT, each once."""
     return {int(n) for n in listed.split(",")} if listed else set()
 
 
@@ -383,3 +385,31 @@ def _counts(answers: list[list], rank: np.ndarray) -> tuple[Counts, dict[int, st
         by_cluster={name: {v: n for v, n in c.items() if n > 0} for name, c in by_cluster.items()},
     )
     return counts, {int(row[0]): row[4] for row in copies}
+
+
+def lead_rows(reader: SphinxReader, select: str, arts: np.ndarray) -> list[tuple]:
+    """``art`` and the ``select`` list of these articles' (numbers) lead rows, each
+    article asked of its shard, the shards in parallel."""
+    return [row for future in ask_lead_rows(reader, select, arts) for row in future.result()]
+
+
+def ask_lead_rows(reader: SphinxReader, select: str, arts: np.ndarray) -> list[Future]:
+    """Ask each shard for ``art`` and the ``select`` list of these articles' (numbers)
+    lead rows; a future of each shard's rows."""
+    _arts, rank, shards = reader.ranks()
+    known = arts[arts < len(rank)]
+    where = shards[rank[known]]
+
+    def shard_rows(shard: int, chosen: np.ndarray):
+        listed = ",".join(str(int(a)) for a in chosen)
+        sql = (
+            f"SELECT art, {select} FROM {reader.index} WHERE lead = 1 AND "
+            f"art IN ({listed}) LIMIT {len(chosen)} OPTION max_matches={len(chosen)}"
+        )
+        return reader.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
+
+    return [
+        reader.executor.submit(shard_rows, shard, known[where == shard])
+        for shard in range(reader.cluster.shards)
+        if (where == shard).any()
+    ]

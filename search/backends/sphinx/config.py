@@ -18,7 +18,7 @@ from pathlib import Path
 from ...errors import IndexNotFoundError, IndexVersionError, VeilleError
 
 # Bump when the config, the node schema or what is stored on the nodes changes.
-CLUSTER_SCHEMA_VERSION = 1
+CLUSTER_SCHEMA_VERSION = 2
 GENERATIONS = ("a", "b")
 LIVE_FILE = "cluster.live"
 DEFAULT_MAX_MATCHES = 100_000

@@ -15,8 +15,9 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import pymysql
@@ -212,6 +213,25 @@ def start_node(node: Node) -> int:
         raise NodeError(f"{node.name}: no {node.config_file}: run `veille cluster init`")
     if (pid := node_pid(node)) is not None:
         return pid
+    try:
+        return _run_searchd(node)
+    except _LostBinlog:
+        # Killed just after saving its RAM chunks, Sphinx 2.2.11 can leave its binlog index
+        # naming a log it has already removed, and then refuses to start: that log holds
+        # nothing left to replay, so the index is set aside (a replica that did lose writes
+        # shows as stale to `veille cluster status`).
+        meta = node.folder / "binlog" / "binlog.meta"
+        meta.replace(meta.with_name("binlog.meta.lost"))
+        return _run_searchd(node)
+
+
+class _LostBinlog(Exception):
+    """searchd refused to start: its binlog index names a log that is not there."""
+
+
+def _run_searchd(node: Node) -> int:
+    log = node.folder / "searchd.log"
+    seen = log.stat().st_size if log.exists() else 0
     run = subprocess.run(
         [_searchd(), "--config", str(node.config_file)],
         capture_output=True,
@@ -224,10 +244,26 @@ def start_node(node: Node) -> int:
         raise NodeError(f"{node.name}: searchd did not start: {(lines or ['?'])[-1].strip()}")
     deadline = time.monotonic() + 10
     while (pid := node_pid(node)) is None:
+        # The daemon reports a failure after it has left: in its log.
+        fatal = [line for line in _log_since(log, seen) if "FATAL:" in line]
+        if fatal and "binlog: log open error" in fatal[-1] and "No such file" in fatal[-1]:
+            raise _LostBinlog(fatal[-1])
+        if fatal:
+            raise NodeError(f"{node.name}: searchd did not start: {fatal[-1].strip()}")
         if time.monotonic() > deadline:
             raise NodeError(f"{node.name}: searchd wrote no pid file ({node.pid_file})")
         time.sleep(0.05)
     return pid
+
+
+def _log_since(log: Path, offset: int) -> list[str]:
+    """The lines written to a log past this offset."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace").replace("\0", "").splitlines()
+    except OSError:
+        return []
 
 
 def start_cluster(cluster: Cluster, timeout: float = 60.0) -> list[int]:
@@ -302,13 +338,17 @@ def _articles_on(node: Node, index: str | None) -> int | None:
 
 
 def cluster_status(
-    cluster: Cluster, index: str | None, expected: dict[int, int] | None = None
+    cluster: Cluster,
+    index: str | None,
+    expected: dict[int, int] | None = None,
+    unmarked: Collection[str] = (),
 ) -> list[NodeStatus]:
     """Each node: its pid, whether it answers, how many articles its live index holds.
 
     A replica holding another count of articles than Veille's catalog says its shard holds
-    (``expected``), or than its shard's other replicas, is "stale" (a write missed it: run
-    the same `veille add` again, or `veille build`).
+    (``expected``), or than its shard's other replicas, or missing the mark of some
+    articles' copies (``unmarked``: addresses), is "stale" (a write missed it: run the same
+    `veille add` again, or `veille build`).
     """
     found = []
     for node in cluster.nodes:
@@ -324,6 +364,9 @@ def cluster_status(
             for f in found:
                 if f[0].shard == shard and f[3] is not None and f[3] != most:
                     f[2] = "stale"
+    for f in found:
+        if f[0].address in unmarked and f[3] is not None:
+            f[2] = "stale"
     return [
         NodeStatus(n.shard, n.replica, n.address, pid, state, articles)
         for n, pid, state, articles in found

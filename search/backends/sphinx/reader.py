@@ -18,7 +18,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
 from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
 from . import stats
-from .best import match_best
+from .best import lead_rows, match_best
 from .compile import MAX_PREFIX_TERMS, Compiler, Scorer, idf
 from .config import Cluster
 from .nodes import Pool
@@ -35,10 +35,8 @@ from .terms import key, row_id, row_parts
 FACETS = ("source", "category", "cluster")
 _PASSAGE_COLUMNS = "id, article_id, title_text, day, source, category, url, pos, body, pstart, pend"
 # What the evidence of a passage reads; asked with the passage itself (the second stage
-# reads both of the same passages) and kept for the evidence.
+# reads both of the same passages) and kept for the evidence until the thread's next search.
 _FREQUENCY_COLUMNS = "tf, lx, lt, le"
-# Rows of frequencies a thread keeps at most (they never change in a generation's revision).
-_KEPT_ROWS = 5000
 
 
 def _within(a: str, b: str, limit: int) -> bool:
@@ -207,9 +205,9 @@ class SphinxReader(_Catalog):
         self._db.close()
 
     def kept_frequencies(self) -> dict[int, tuple]:
-        """The frequency rows (tf, lx, lt, le) this thread has read, by passage."""
+        """The frequency rows (tf, lx, lt, le) this thread's search has read, by passage."""
         kept = getattr(self._ahead, "frequencies", None)
-        if kept is None or len(kept) > _KEPT_ROWS:
+        if kept is None:
             kept = self._ahead.frequencies = {}
         return kept
 
@@ -244,6 +242,8 @@ class SphinxReader(_Catalog):
     ) -> Candidates:
         """The passages the query matches, scored, from every shard: all of them, or with
         ``best`` the best articles' and the counts of all (see the module's docstring)."""
+        # A new search on this thread: what the last one read ahead is dropped.
+        self._ahead.frequencies, self._ahead.whole = {}, (None, {})
         if query.tree is None:
             return self.candidates([], ())
         compiler = self._compiler(title_weight)
@@ -259,7 +259,7 @@ class SphinxReader(_Catalog):
             # are read beside the second round (see ``whole_article_scores``).
             whole = None
             if best.by_article and not best.by_date and plan is not None:
-                whole = self.whole_article_select(plan.words, self.config)
+                whole = whole_article_select(self, plan.words, self.config)
             found = match_best(
                 self, compiler, match, " AND ".join(where), best, title_weight, whole
             )
@@ -322,7 +322,7 @@ class SphinxReader(_Catalog):
     ) -> np.ndarray:
         """The articles' BM25 scores for the words over each whole article's text."""
         scores = np.zeros(len(articles), dtype=np.float32)
-        select = self.whole_article_select(words, config)
+        select = whole_article_select(self, words, config)
         if select is None or not len(articles):
             return scores
         arts = self.ranks()[0][articles]
@@ -333,37 +333,6 @@ class SphinxReader(_Catalog):
         for art, score in lead_rows(self, select, arts):
             scores[position[int(art)]] = score
         return scores
-
-    def ask_lead_rows(self, select: str, arts: np.ndarray) -> list[Future]:
-        """``lead_rows`` asked: a future of each shard's rows."""
-        _arts, rank, shards = self.ranks()
-        known = arts[arts < len(rank)]
-        where = shards[rank[known]]
-
-        def shard_rows(shard: int, chosen: np.ndarray):
-            listed = ",".join(str(int(a)) for a in chosen)
-            sql = (
-                f"SELECT art, {select} FROM {self.index} WHERE lead = 1 AND "
-                f"art IN ({listed}) LIMIT {len(chosen)} OPTION max_matches={len(chosen)}"
-            )
-            return self.pool.run(shard, lambda cur: (cur.execute(sql), cur.fetchall())[1])
-
-        return [
-            self.executor.submit(shard_rows, shard, known[where == shard])
-            for shard in range(self.cluster.shards)
-            if (where == shard).any()
-        ]
-
-    def whole_article_select(self, words: tuple[Term, ...], config: RankingConfig) -> str | None:
-        """The select list of the words' BM25 over each whole article (on its lead row)."""
-        scorer = Scorer(self.totals, self.frequency, config.article_bm25_k1, config.article_bm25_b)
-        parts = [
-            scorer.term("a", w.stem, 1.0, length="INTEGER(tf.la)")
-            for w in words
-            if isinstance(w, Term) and w.field != "exact"
-        ]
-        parts = [p for p in parts if p]
-        return " + ".join(parts) + " AS s" if parts else None
 
     def article_words(
         self, words: tuple[Term, ...], articles: np.ndarray, config: RankingConfig
@@ -448,13 +417,29 @@ class SphinxReader(_Catalog):
     def _size(self) -> int:
         # Asked once a reader (a new revision opens a new one): /healthz asks on every probe.
         if self._size_bytes is None:
-            self._size_bytes = sum(self._fan_out(self._node_size))
+            self._size_bytes = sum(self._fan_out(lambda cur: _node_size(cur, self.index)))
         return self._size_bytes
 
-    def _node_size(self, cur) -> int:
-        cur.execute(f"SHOW INDEX {self.index} STATUS")
-        status = dict(cur.fetchall())
-        return int(status.get("ram_bytes", 0)) + int(status.get("disk_bytes", 0))
+
+def _node_size(cur, index: str) -> int:
+    """Bytes a node's index takes in memory and on disk."""
+    cur.execute(f"SHOW INDEX {index} STATUS")
+    status = dict(cur.fetchall())
+    return int(status.get("ram_bytes", 0)) + int(status.get("disk_bytes", 0))
+
+
+def whole_article_select(
+    reader: SphinxReader, words: tuple[Term, ...], config: RankingConfig
+) -> str | None:
+    """The select list of the words' BM25 over each whole article (on its lead row)."""
+    scorer = Scorer(reader.totals, reader.frequency, config.article_bm25_k1, config.article_bm25_b)
+    parts = [
+        scorer.term("a", w.stem, 1.0, length="INTEGER(tf.la)")
+        for w in words
+        if isinstance(w, Term) and w.field != "exact"
+    ]
+    parts = [p for p in parts if p]
+    return " + ".join(parts) + " AS s" if parts else None
 
 
 def _evidence(
@@ -554,9 +539,3 @@ def _article_words(
     for art, *weights in lead_rows(reader, select, reader.ranks()[0][articles]):
         held[rows, column[int(art)]] = np.asarray(weights, dtype=np.float64) > 0
     return held
-
-
-def lead_rows(reader: SphinxReader, select: str, arts: np.ndarray) -> list[tuple]:
-    """``art`` and the ``select`` list of these articles' (numbers) lead rows, each
-    article asked of its shard, the shards in parallel."""
-    return [row for future in reader.ask_lead_rows(select, arts) for row in future.result()]

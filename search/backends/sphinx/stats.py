@@ -159,3 +159,11 @@ def copies(db: sqlite3.Connection, clusters: Iterable[str] | None = None) -> lis
         return db.execute(_COPIES.format(among="1")).fetchall()
     among = "cluster IN (SELECT value FROM json_each(?))"
     return db.execute(_COPIES.format(among=among), (json.dumps(sorted(clusters)),)).fetchall()
+
+
+def unmarked_nodes(db: sqlite3.Connection) -> set[str]:
+    """The nodes (addresses) that missed marking some articles' copies."""
+    try:
+        return {node for (node,) in db.execute("SELECT DISTINCT node FROM unmarked")}
+    except sqlite3.OperationalError:  # no update has made the table yet
+        return set()

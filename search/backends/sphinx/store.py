@@ -45,6 +45,10 @@ _BATCH_ROWS = 400
 _PENDING = """CREATE TABLE IF NOT EXISTS pending (
     article_id TEXT NOT NULL, node TEXT NOT NULL, art INTEGER NOT NULL,
     passages INTEGER NOT NULL, PRIMARY KEY (article_id, node))"""
+# Articles whose rows a node missed the ``copied`` mark of (it was down): marked by the
+# next update, whatever it writes.
+_UNMARKED = """CREATE TABLE IF NOT EXISTS unmarked (
+    node TEXT NOT NULL, art INTEGER NOT NULL, PRIMARY KEY (node, art))"""
 
 
 class ReplicaWriteError(VeilleError):
@@ -176,6 +180,9 @@ def _counts(blob: bytes, sign: int) -> tuple[dict[str, Counter], Counter, Counte
 
 def _catalog_schema(db: sqlite3.Connection) -> None:
     db.execute(_PENDING)
+    db.execute(_UNMARKED)
+    # An update marks the copies of the stories it adds to (``stats.copies``).
+    db.execute("CREATE INDEX IF NOT EXISTS articles_by_cluster ON articles (cluster)")
     with contextlib.suppress(sqlite3.OperationalError):
         db.execute("ALTER TABLE articles ADD COLUMN contribution BLOB")
 
@@ -204,7 +211,7 @@ def build(
             for node in cluster.nodes:
                 writers.execute(node, f"TRUNCATE RTINDEX {index}")
             n_articles, n_passages = _write_all(cluster, writers, db, articles, procs)
-            _mark_copies(writers, cluster, stats.copies(db))
+            _mark_copies(writers, cluster, db, stats.copies(db))
             for node in cluster.nodes:
                 writers.execute(node, f"FLUSH RTINDEX {index}")
             db.commit()
@@ -380,22 +387,37 @@ def _extra_ids(art: int, shard: int, old: int, new: int) -> list[int]:
     return [row_id(art, position, shard) for position in range(new, old)]
 
 
-def _mark_copies(writers: _Writers, cluster: Cluster, copies: list[tuple]) -> Counter:
+def _mark_copies(
+    writers: _Writers, cluster: Cluster, db: sqlite3.Connection, copies: list[tuple]
+) -> Counter:
     """Set ``copied`` on the rows of these articles (art, shard, cluster) on every replica
-    of their shards; the articles each node that failed missed."""
-    by_shard: dict[int, list[int]] = {}
+    of their shards, and on those a node missed before (``unmarked``, where a node that
+    fails now keeps its share); the articles each node that failed missed."""
+    by_shard: dict[int, set[int]] = {}
     for art, shard, _cluster in copies:
-        by_shard.setdefault(int(shard), []).append(int(art))
+        by_shard.setdefault(int(shard), set()).add(int(art))
     missed: Counter = Counter()
-    for shard, arts in by_shard.items():
+    for node in cluster.nodes:
+        arts = by_shard.get(node.shard, set()) | {
+            int(art)
+            for (art,) in db.execute("SELECT art FROM unmarked WHERE node = ?", (node.address,))
+        }
+        if not arts:
+            continue
+        listed = sorted(arts)
         statements = [
             f"UPDATE {writers.index} SET copied = 1 WHERE art IN "
-            f"({','.join(map(str, arts[start : start + 1000]))})"
-            for start in range(0, len(arts), 1000)
+            f"({','.join(map(str, listed[start : start + 1000]))})"
+            for start in range(0, len(listed), 1000)
         ]
-        for node in cluster.shard_nodes(shard):
-            if not writers.execute(node, *statements):
-                missed[node] += len(arts)
+        if writers.execute(node, *statements):
+            db.execute("DELETE FROM unmarked WHERE node = ?", (node.address,))
+        else:
+            missed[node] += len(listed)
+            db.executemany(
+                "INSERT OR IGNORE INTO unmarked VALUES (?, ?)",
+                [(node.address, art) for art in listed],
+            )
     return missed
 
 
@@ -514,9 +536,9 @@ class _Update:
         return art
 
     def commit(self) -> Changes:
-        if self.stories:  # a story with a new copy: its earlier articles' rows too
-            copies = stats.copies(self.db, self.stories)
-            self.missed.update(_mark_copies(self.writers, self.cluster, copies))
+        # A story with a new copy: its earlier articles' rows too.
+        copies = stats.copies(self.db, self.stories) if self.stories else []
+        self.missed.update(_mark_copies(self.writers, self.cluster, self.db, copies))
         stats.add_counts(self.db, self.df, self.lengths, self.docs)
         stats.set_meta(self.db, "next_art", self.next_art)
         if self.added or self.replaced or self.removed:  # readers reopen on a new revision
