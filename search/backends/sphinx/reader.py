@@ -35,8 +35,10 @@ from .terms import key, row_id, row_parts
 FACETS = ("source", "category", "cluster")
 _PASSAGE_COLUMNS = "id, article_id, title_text, day, source, category, url, pos, body, pstart, pend"
 # What the evidence of a passage reads; asked with the passage itself (the second stage
-# reads both of the same passages) and kept for the evidence until the thread's next search.
+# reads both of the same passages) and kept for the evidence until the thread's next search,
+# or, on a thread that only reads articles, until it has kept this many.
 _FREQUENCY_COLUMNS = "tf, lx, lt, le"
+_KEPT_ROWS = 2000
 
 
 def _within(a: str, b: str, limit: int) -> bool:
@@ -364,6 +366,8 @@ class SphinxReader(_Catalog):
         futures = [self.executor.submit(fetch, s, ids) for s, ids in by_shard.items()]
         rows = [row for f in futures for row in f.result()]
         kept = self.kept_frequencies()
+        if len(kept) + len(rows) > _KEPT_ROWS:
+            kept.clear()
         kept.update((int(row[0]), row[11:]) for row in rows)
         found = {int(row[0]): _stored(row) for row in rows}
         return [found[int(doc)] for doc in docs if int(doc) in found]
