@@ -242,18 +242,26 @@ def _run_searchd(node: Node) -> int:
     if run.returncode != 0:
         lines = [x for x in (run.stderr + run.stdout).splitlines() if "FATAL" in x or "ERROR" in x]
         raise NodeError(f"{node.name}: searchd did not start: {(lines or ['?'])[-1].strip()}")
-    deadline = time.monotonic() + 10
-    while (pid := node_pid(node)) is None:
-        # The daemon reports a failure after it has left: in its log.
+    # The daemon writes its pid file, replays its binlog, then answers; it reports a
+    # failure after it has left the command: in its log.
+    started, had_pid = time.monotonic(), False
+    while True:
+        pid = node_pid(node)
         fatal = [line for line in _log_since(log, seen) if "FATAL:" in line]
         if fatal and "binlog: log open error" in fatal[-1] and "No such file" in fatal[-1]:
             raise _LostBinlog(fatal[-1])
         if fatal:
             raise NodeError(f"{node.name}: searchd did not start: {fatal[-1].strip()}")
-        if time.monotonic() > deadline:
-            raise NodeError(f"{node.name}: searchd wrote no pid file ({node.pid_file})")
+        if pid is not None and answers(node):
+            return pid
+        had_pid |= pid is not None
+        waited = time.monotonic() - started
+        if pid is None and (had_pid or waited > 10):
+            stopped = f"searchd stopped; see {log}" if had_pid else "searchd wrote no pid file"
+            raise NodeError(f"{node.name}: {stopped} ({node.pid_file})")
+        if waited > 60:
+            raise NodeError(f"{node.name} does not answer after 60 s")
         time.sleep(0.05)
-    return pid
 
 
 def _log_since(log: Path, offset: int) -> list[str]:
