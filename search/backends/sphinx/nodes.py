@@ -207,14 +207,14 @@ def _searchd() -> str:
     return found
 
 
-def start_node(node: Node) -> int:
-    """Start the node's searchd (it daemonizes); returns its pid once it has written it."""
+def start_node(node: Node, timeout: float = 60.0) -> int:
+    """Start the node's searchd (it daemonizes); returns its pid once it answers."""
     if not node.config_file.exists():
         raise NodeError(f"{node.name}: no {node.config_file}: run `veille cluster init`")
     if (pid := node_pid(node)) is not None:
         return pid
     try:
-        return _run_searchd(node)
+        return _run_searchd(node, timeout)
     except _LostBinlog:
         # Killed just after saving its RAM chunks, Sphinx 2.2.11 can leave its binlog index
         # naming a log it has already removed, and then refuses to start: that log holds
@@ -222,14 +222,14 @@ def start_node(node: Node) -> int:
         # shows as stale to `veille cluster status`).
         meta = node.folder / "binlog" / "binlog.meta"
         meta.replace(meta.with_name("binlog.meta.lost"))
-        return _run_searchd(node)
+        return _run_searchd(node, timeout)
 
 
 class _LostBinlog(Exception):
     """searchd refused to start: its binlog index names a log that is not there."""
 
 
-def _run_searchd(node: Node) -> int:
+def _run_searchd(node: Node, timeout: float) -> int:
     log = node.folder / "searchd.log"
     seen = log.stat().st_size if log.exists() else 0
     run = subprocess.run(
@@ -259,8 +259,8 @@ def _run_searchd(node: Node) -> int:
         if pid is None and (had_pid or waited > 10):
             stopped = f"searchd stopped; see {log}" if had_pid else "searchd wrote no pid file"
             raise NodeError(f"{node.name}: {stopped} ({node.pid_file})")
-        if waited > 60:
-            raise NodeError(f"{node.name} does not answer after 60 s")
+        if waited > timeout:
+            raise NodeError(f"{node.name} does not answer after {timeout:.0f} s")
         time.sleep(0.05)
 
 
@@ -276,16 +276,7 @@ def _log_since(log: Path, offset: int) -> list[str]:
 
 def start_cluster(cluster: Cluster, timeout: float = 60.0) -> list[int]:
     """Start every node; return once every node answers a query (their pids)."""
-    pids = [start_node(node) for node in cluster.nodes]
-    deadline = time.monotonic() + timeout
-    for node in cluster.nodes:
-        while not answers(node):
-            if node_pid(node) is None:
-                raise NodeError(f"{node.name}: searchd stopped; see {node.folder / 'searchd.log'}")
-            if time.monotonic() > deadline:
-                raise NodeError(f"{node.name} does not answer after {timeout:.0f} s")
-            time.sleep(0.1)
-    return pids
+    return [start_node(node, timeout) for node in cluster.nodes]
 
 
 def stop_node(node: Node, timeout: float = 30.0) -> bool:
