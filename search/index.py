@@ -189,11 +189,11 @@ def _search(
     since = max(filter(None, (request.since, pq.since)), default=None)
     until = min(filter(None, (request.until, pq.until)), default=None)
     filters = Filters(since=since, until=until)
-    title_weight = (
-        config.article_title_weight
-        if request.group == "article" and not pq.is_question
-        else config.title_weight
-    )
+    title_weight = config.title_weight
+    if request.group == "article" and pq.is_question:
+        config = config.for_question()
+    elif request.group == "article":
+        title_weight = config.article_title_weight
     plan = pq.plan
     wanted = {
         "source": (*request.sources, *pq.sources),

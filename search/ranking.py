@@ -38,6 +38,10 @@ class RankingConfig:
     article_text_weight: float = 1.5
     article_bm25_k1: float = 1.2
     article_bm25_b: float = 0.75
+    # A question asks for one passage: its articles rank by their best passage, with these
+    # two weights in place of the two above (the second stage still weighs the whole article).
+    question_article_spread: float = 0.0
+    question_article_text_weight: float = 0.0
     # Questions and long texts: a learned model re-ranks the best articles and picks the
     # passage each one shows (search/rerank.py); ``ranker_model`` a model file of one's
     # own (bench/train_ranker.py writes them), None the one shipped with the package.
@@ -66,6 +70,14 @@ class RankingConfig:
     def with_changes(self, **changes: Any) -> RankingConfig:
         """The same config with some values changed (a benchmark's grid, a test)."""
         return replace(self, **changes)
+
+    def for_question(self) -> RankingConfig:
+        """The config that ranks a question's articles."""
+        return replace(
+            self,
+            article_spread=self.question_article_spread,
+            article_text_weight=self.question_article_text_weight,
+        )
 
     def as_dict(self) -> dict[str, float | bool | str | None]:
         """The config's values by name."""

@@ -340,13 +340,52 @@ def test_an_article_that_covers_a_long_query_ranks_first(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     build_index(corpus, tmp_path / "index")
-    lead = "Incendie de forêt dans le Var : les pompiers ont procédé à l'évacuation des habitants"
+    lead = (
+        "Incendie de forêt dans le Var : les pompiers ont procédé à l'évacuation des habitants,"
+        " les autorités font le point sur la situation du secteur dans la soirée"
+    )
     index = Index.open(tmp_path / "index", ranking=RankingConfig(second_stage=False))
     by_passage = index.search(lead, group="passage")
     by_article = index.search(lead, group="article")
     index.close()
     assert by_passage.hits[0].article_id == "one-paragraph"  # the best single paragraph
     assert [hit.article_id for hit in by_article] == ["whole", "one-paragraph"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_question_ranks_the_article_of_its_best_passage_first(backend, tmp_path, request):
+    """A question asks for one passage: its first stage ranks articles by their best
+    passage, not by the question's words spread over an article (as a lead is)."""
+    filler = "La préfecture a publié un communiqué en fin de journée."  # a passage each
+    records = [
+        {
+            "id": "spread",
+            "title": "Chronique",
+            "text": f"Les pompiers du Var luttent contre un incendie. {filler}\n\n"
+            f"L'évacuation des habitants a commencé dans la nuit. {filler}",
+        },
+        {
+            "id": "answer",
+            "title": "Chronique",
+            "text": f"L'évacuation des habitants du Var a commencé. {filler}\n\n"
+            f"Le marché de Noël ouvrira comme prévu en décembre. {filler}",
+        },
+    ]
+    built(records, backend, tmp_path, request).close()
+    path = index_path(backend, tmp_path, request)
+    question = "Quand l'évacuation des habitants du Var a-t-elle commencé malgré les pompiers ?"
+    first_stage = RankingConfig(second_stage=False)
+    as_a_lead = first_stage.with_changes(
+        question_article_spread=first_stage.article_spread,
+        question_article_text_weight=first_stage.article_text_weight,
+    )
+    with Index.open(path, ranking=first_stage) as index:
+        hits = index.search(question).hits
+    with Index.open(path, ranking=as_a_lead) as index:
+        ranked_as_a_lead = [hit.article_id for hit in index.search(question)]
+    assert [hit.article_id for hit in hits] == ["answer", "spread"]
+    assert hits[0].passages[0].position == 0
+    assert ranked_as_a_lead == ["spread", "answer"]
 
 
 def test_dates_read_from_the_column_when_the_last_articles_are_undated(tmp_path):
