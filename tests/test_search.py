@@ -368,7 +368,7 @@ def test_a_question_ranks_the_article_of_its_best_passage_first(backend, tmp_pat
             "id": "answer",
             "title": "Chronique",
             "text": f"L'évacuation des habitants du Var a commencé. {filler}\n\n"
-            f"Le marché de Noël ouvrira comme prévu en décembre. {filler}",
+            f"Le marché de Noël du Var ouvrira comme prévu en décembre. {filler}",
         },
     ]
     built(records, backend, tmp_path, request).close()
