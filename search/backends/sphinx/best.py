@@ -79,11 +79,16 @@ def match_best(
     if first_cut[1] > reader.cluster.max_matches:
         return None
     copies = reader.copies() if best.copies else {}
-    futures = [
-        reader.executor.submit(_first_round, reader, shard, first_cut, copies, cut, match, where)
-        for shard in range(reader.cluster.shards)
+    # Each shard's cuts and counts on two connections at once: searchd runs them side by
+    # side, where one connection would wait for the cuts before it asked for the counts.
+    shards = range(reader.cluster.shards)
+    cutting = [
+        reader.executor.submit(_first_cut, reader, shard, first_cut, cut, match) for shard in shards
     ]
-    answers = [f.result() for f in futures]
+    counting = [
+        reader.executor.submit(_count_all, reader, shard, copies, match, where) for shard in shards
+    ]
+    answers = [(c.result(), n.result()) for c, n in zip(cutting, counting, strict=True)]
     counts, with_copies = _counts([counted for _, counted in answers], reader.ranks()[1])
     if not best.by_article:  # passages ranked alone: the first cut's, scored
         ids = {s: [int(row[1]) for row in cut] for s, (cut, _) in enumerate(answers) if cut}
@@ -195,32 +200,38 @@ def _split_counts(rows: list) -> list[list[tuple]]:
     return [[(value, *n) for value, n in counted.items()] for counted in split]
 
 
-def _first_round(
-    reader: SphinxReader,
-    shard: int,
-    first_cut: tuple[list[str], int],
-    copies: dict[int, dict[int, str]],
-    cut_match: str,
-    match: str,
-    where: str,
-) -> tuple[list, list]:
-    """One shard's first cut (its statements match ``cut_match`` and keep at most so many
-    rows each) and the counts of all that ``match`` matches.
+def _first_cut(
+    reader: SphinxReader, shard: int, first_cut: tuple[list[str], int], cut_match: str, match: str
+) -> list:
+    """One shard's first cut: its statements match ``cut_match`` and keep at most so many
+    rows each, or ``match`` when too few passages hold ``cut_match``'s quorum.
 
     The cuts go in a batch of their own: searchd matches the query once for a whole batch
     only when its statements differ in nothing but their order and grouping.
     """
+    statements, cut_size = first_cut
+
+    def run(cur):
+        cuts = _batch(cur, statements, cut_match)
+        if cut_match != match and any(len(rows) < cut_size for rows in cuts):
+            # Too few passages hold the quorum to fill the cut: the query's own matches.
+            cuts = _batch(cur, statements, match)
+        return [row for rows in cuts for row in rows]
+
+    return reader.pool.run(shard, run)
+
+
+def _count_all(
+    reader: SphinxReader, shard: int, copies: dict[int, dict[int, str]], match: str, where: str
+) -> list:
+    """The counts of all that ``match`` matches on one shard, and its matching articles
+    whose story has copies."""
     index = reader.index
-    first_cuts, cut_size = first_cut
     counts = [_combined_count(index, where, _COMBINED)]
     if copies.get(shard):  # the matching articles that have copies, grouped as counted
         counts.append(_copies_statement(index, where, _COUNTED, _COMBINED))
 
     def run(cur):
-        cuts = _batch(cur, first_cuts, cut_match)
-        if cut_match != match and any(len(rows) < cut_size for rows in cuts):
-            # Too few passages hold the quorum to fill the cut: the query's own matches.
-            cuts = _batch(cur, first_cuts, match)
         combined, *grouped = _batch(cur, counts, match)
         limit = reader.cluster.max_matches
         listed = (
@@ -229,7 +240,7 @@ def _first_round(
             else []
         )
         if len(combined) < _COMBINED:
-            return [row for rows in cuts for row in rows], [*_split_counts(combined), *listed]
+            return [*_split_counts(combined), *listed]
         # Too many combinations to count at once: each attribute on its own, in one batch.
         separate = [_group_count(index, where, column, _GROUPS) for column in _COUNTED]
         counted = _batch(cur, separate, match)
@@ -237,7 +248,7 @@ def _first_round(
             if len(counted[i]) >= _GROUPS:  # more values than asked for: all of them
                 cur.execute(_group_count(index, where, column, limit), (match,))
                 counted[i] = cur.fetchall()
-        return [row for rows in cuts for row in rows], [*counted, *listed]
+        return [*counted, *listed]
 
     return reader.pool.run(shard, run)
 
