@@ -116,6 +116,9 @@ class Corpus:
     leads: list[Query]
     leads_listed: int
     paragraph_of: dict[str, list[int]]  # PIAF article -> each passage's paragraph P
+    # A lead's article -> the other articles of the corpus with its title, date and text:
+    # no ranking can tell them apart, so the order among them is a tie (``lead_losses``).
+    copies: dict[str, set[str]] = field(default_factory=dict)
 
 
 def prepare_corpus(
@@ -137,6 +140,7 @@ def prepare_corpus(
     path = folder / "corpus.jsonl"
     abstracts: dict[str, str] = {}
     ids: list[str] = []
+    same_text: dict[tuple[str, str, str], list[str]] = {}
     cached = path.exists() and (folder / "ids.json").exists()
     folder.mkdir(parents=True, exist_ok=True)
     # The abstracts (queries) and the ids in the corpus are read from the source either way:
@@ -160,6 +164,8 @@ def prepare_corpus(
                     continue
                 if aid in lead_set and record.get("abstract"):
                     abstracts[aid] = record["abstract"]
+                text_key = (record.get("title", ""), record.get("date", ""), record["text"])
+                same_text.setdefault(text_key, []).append(aid)
                 if out is not None:
                     kept = {k: record[k] for k in KEPT_FIELDS if record.get(k) is not None}
                     out.write(json.dumps(kept, ensure_ascii=False) + "\n")
@@ -194,6 +200,13 @@ def prepare_corpus(
     leads = [
         Query(aid, abstracts[aid], aid) for aid in lead_ids if aid in present and aid in abstracts
     ]
+    copies = {
+        aid: set(group) - {aid}
+        for group in same_text.values()
+        if len(group) > 1
+        for aid in group
+        if aid in abstracts
+    }
     return Corpus(
         path=path,
         key=key,
@@ -205,6 +218,7 @@ def prepare_corpus(
         leads=leads,
         leads_listed=len(lead_ids),
         paragraph_of=piaf_paragraphs(piaf_docs),
+        copies=copies,
     )
 
 
@@ -500,6 +514,7 @@ class Scores:
 
     ranks: dict[str, int | None] = field(default_factory=dict)
     ms: dict[str, float] = field(default_factory=dict)
+    first: dict[str, list[str]] = field(default_factory=dict)  # the first ten, as judged
 
     def subset(self, qids: list[str]) -> Scores:
         return Scores({q: self.ranks[q] for q in qids}, {q: self.ms[q] for q in qids})
@@ -549,11 +564,13 @@ def run_queries(
     progress = Progress(label, len(queries))
     for done, query in enumerate(queries, start=1):
         ranking = search_fn(query.text)
+        ranked = keys(ranking.found)
         try:
-            rank = keys(ranking.found).index(query.answer) + 1
+            rank = ranked.index(query.answer) + 1
         except ValueError:
             rank = None
         scores.ranks[query.qid] = rank
+        scores.first[query.qid] = ranked[:10]
         scores.ms[query.qid] = ranking.ms
         progress(done)
     return scores
@@ -890,6 +907,7 @@ def main(argv: list[str] | None = None) -> int:
             "(the baseline runs on these only; Veille's 'sample' row is on the same queries)."
         )
     print("queries: PIAF questions / leads; ms: wall-clock per query, median/95th percentile.")
+    print(lead_losses(veille.lead, leads, corpus.copies))
     if grid_results:
         print(f"\n## grid (one field at a time; others: {format_settings(base_settings)})")
         print(
@@ -915,6 +933,32 @@ def main(argv: list[str] | None = None) -> int:
         }
         args.json.write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
     return 0
+
+
+SHORT_LEAD = 4  # words: such leads are a date alone ("26 août"), or a heading
+
+
+def lead_losses(scores: Scores, leads: list[Query], copies: dict[str, set[str]]) -> str:
+    """Where Veille's leads are lost that no ranking could win: behind an exact copy of their
+    article (same title, date and text: a tie, the copy first), or a lead of a few words."""
+    with_copy = behind = 0
+    without_copies = 0.0  # the reciprocal ranks, the copies left out of the first ten
+    for q in leads:
+        twins = copies.get(q.answer, set())
+        first = scores.first.get(q.qid, [])
+        ahead = first[: first.index(q.answer)] if q.answer in first else first
+        with_copy += bool(twins)
+        behind += any(a in twins for a in ahead)
+        if q.answer in first:
+            without_copies += 1 / (1 + sum(a not in twins for a in ahead))
+    short = [q for q in leads if len(q.text.split()) <= SHORT_LEAD]
+    found_short = sum(1 for q in short if q.answer in scores.first.get(q.qid, []))
+    return (
+        f"veille's leads: {with_copy} of {len(leads)} articles have an exact copy (same title, "
+        f"date and text), {behind} of them rank behind it in the top 10 (MRR@10 "
+        f"{_f(without_copies / max(len(leads), 1))} with the copies left out of the ranking); "
+        f"{len(short)} leads of {SHORT_LEAD} words or fewer, {found_short} of them in the top 10."
+    )
 
 
 def _ev_json(ev: Evaluation, ranks: bool = False) -> dict:
