@@ -64,6 +64,55 @@ def test_the_real_server_redirects_to_itself_whatever_the_host_header(live_serve
         assert ARTICLE_TITLE in page.read().decode("utf-8")
 
 
+# --- A Host header no URL can hold: a clear 400, never a 500 ----------------------------------
+
+BAD_HOSTS = [
+    "a" * 64 + ".example",  # a label longer than 63 characters
+    ".example",  # an empty label
+    "a..example",
+    "ex ample",
+]
+# Werkzeug's test client itself fails on these: the real server is asked.
+SERVER_ONLY_BAD_HOSTS = [
+    "xn--a.example",  # punycode that does not decode
+    "localhost:65536",  # a port out of range
+]
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS)
+@pytest.mark.parametrize("path", ["/", "/?q=maroc", "/articles/cooperation-maroc", "/nowhere"])
+def test_a_page_asked_with_a_bad_host_header_is_a_400_in_french(client, host, path):
+    response = client.get(path, headers={"Host": host})
+    assert response.status_code == 400
+    assert "l'en-tête Host ne désigne pas un nom d'hôte" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS)
+@pytest.mark.parametrize(
+    "path", ["/api/search?q=maroc", "/search.atom?q=maroc", "/api/articles//cooperation-maroc"]
+)
+def test_the_api_and_feeds_asked_with_a_bad_host_header_answer_a_json_400(client, host, path):
+    response = client.get(path, headers={"Host": host})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "Host: not a host name", "parameter": "Host"}
+
+
+@pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1", "[::1]:8000", "veille.example.fr"])
+def test_a_good_host_header_is_served(client, host):
+    response = client.get("/search.atom?q=maroc", headers={"Host": host})
+    assert response.status_code == 200
+    assert f"http://{host}/articles/cooperation-maroc" in response.get_data(as_text=True)
+
+
+@pytest.mark.slow
+def test_the_real_server_answers_a_bad_host_with_400_and_goes_on(live_server):
+    for host in [*BAD_HOSTS, *SERVER_ONLY_BAD_HOSTS]:
+        assert get(live_server.port, "/", host).status == 400
+        assert get(live_server.port, "/search.atom?q=maroc", host).status == 400
+    assert get(live_server.port, "/?q=maroc", "127.0.0.1").status == 200
+    assert "Traceback" not in live_server.read_log()
+
+
 # --- Two `veille serve` on one account: neither touches the other -------------------------
 
 

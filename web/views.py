@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import ipaddress
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -121,6 +123,42 @@ def _is_api() -> bool:
 
 def _error_json(status: int, message: str, **extra: Any) -> ResponseReturnValue:
     return jsonify({"error": message, **extra}), status
+
+
+_HOST = re.compile(
+    r"(?P<name>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?)(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def _valid_host(host: str) -> bool:
+    """Whether a Host header names what a URL can hold: a name of labels of 1 to 63
+    characters (punycode that decodes), an IPv4 or a bracketed IPv6 address, and a port
+    from 1 to 65535."""
+    match = _HOST.fullmatch(host)
+    if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
+        return False
+    name = match["name"]
+    try:
+        if name.startswith("["):
+            ipaddress.IPv6Address(name[1:-1])
+        else:
+            name.encode("idna").decode("ascii").encode("ascii").decode("idna")
+    except (UnicodeError, ValueError):
+        return False
+    return True
+
+
+@bp.before_app_request
+def _reject_bad_host() -> ResponseReturnValue | None:
+    # No browser sends such a Host; the routes, feeds and redirects that build a URL on it
+    # would fail. Answered before anything (and without url_for, which may not work then).
+    host = request.headers.get("Host")
+    if host is None or _valid_host(host):
+        return None
+    if _is_api():
+        return _error_json(400, "Host: not a host name", parameter="Host")
+    message = "Requête invalide : l'en-tête Host ne désigne pas un nom d'hôte."
+    return Response(message, 400, mimetype="text/plain")
 
 
 # --- French formatting ------------------------------------------------------------------
