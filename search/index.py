@@ -240,7 +240,7 @@ def _search(
         group=request.group,
         sort=request.sort,
         suggestion=suggestion,
-        total_is_estimate=found.timed_out,
+        total_is_estimate=found.timed_out or found.capped,
         since=since,
         until=until,
         timeline=timeline(found, collapse),

@@ -134,7 +134,8 @@ class Results:
     """A page of results, with the totals, the time taken, a suggestion and notes.
 
     ``timed_out``: the search used its time budget; the results are those found by then,
-    and ``total`` is a lower bound (``total_is_estimate``).
+    and ``total`` is a lower bound (``total_is_estimate``). ``total_is_estimate`` also when
+    the backend counted only its best matches (a cluster shard's ``max_matches``).
     """
 
     query: str

@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from conftest import SEARCHD, TEST_DATA, write_jsonl
 
 from search import Index, IndexUnavailableError, IndexVersionError, build_index, update_index
 from search.backends.sphinx.terms import shard_of
 from search.cluster import cluster_status, start_cluster
+from web import create_app
 
 pytestmark = [
     pytest.mark.slow,
@@ -504,6 +506,31 @@ def seen(results) -> dict:
         "facets": dict(results.facets),
         "timeline": results.timeline,
     }
+
+
+def test_totals_past_max_matches_are_lower_bounds_and_say_so(clusters, tmp_path):
+    # A source filter counts the matches it keeps: each shard's best max_matches passages.
+    path = clusters("capped", shards=2, replicas=1)
+    corpus = write_jsonl(tmp_path / "ports.jsonl", _many_articles())
+    build_index(corpus, path)
+    config = path.read_text(encoding="utf-8")
+    path.write_text(config.replace("max_matches = 100000", "max_matches = 10"), encoding="utf-8")
+    build_index(corpus, tmp_path / "index")
+    embedded, index = Index.open(tmp_path / "index"), Index.open(path)
+    every = embedded.search("port", sources=["Le Marin"])
+    capped = index.search("port", sources=["Le Marin"])
+    assert capped.total_is_estimate and not every.total_is_estimate
+    assert capped.total < every.total
+    assert any("les totaux sont des minimums" in note for note in capped.notes)
+    exact = index.search("tempête", sources=["Le Marin"])  # fewer matches than the cap
+    assert not exact.total_is_estimate
+    assert exact.total == embedded.search("tempête", sources=["Le Marin"]).total
+    app = create_app({"VEILLE_INDEX": str(path)})
+    html = app.test_client().get("/?q=port&source=Le+Marin").get_data(as_text=True)
+    total = BeautifulSoup(html, "html.parser").select_one(".summary .total").get_text(" ")
+    assert total.startswith(f"au moins {capped.total} articles")
+    embedded.close()
+    index.close()
 
 
 def test_copies_added_by_an_update_count_once_as_on_the_embedded_index(clusters, tmp_path):

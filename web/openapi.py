@@ -123,7 +123,8 @@ _SCHEMAS: dict[str, Any] = {
             },
             "total_is_estimate": {
                 "type": "boolean",
-                "description": "true when the search timed out: total is then a lower bound",
+                "description": "true when total is a lower bound: the search timed out, or a "
+                "cluster shard had more matches than it ranks (max_matches)",
             },
             "timed_out": {
                 "type": "boolean",

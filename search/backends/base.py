@@ -83,6 +83,8 @@ class Candidates:
     """The passages a query matched, scored by the first stage (arrays of equal length).
 
     ``timed_out``: the search used its time budget, and these are what it found by then.
+    ``capped``: the backend kept only its best matches (a cluster shard's ``max_matches``),
+    so the totals counted from these are lower bounds.
     ``counts``: None when these are every passage matched; else these are the best
     articles' (see ``Best``), and ``counts`` what was matched in all.
     """
@@ -93,6 +95,7 @@ class Candidates:
     dates: np.ndarray  # int32: their articles' date ordinals, 0 when undated
     notes: tuple[str, ...] = ()
     timed_out: bool = False
+    capped: bool = False
     # For each facet ("source", "category"): each candidate's value, as a code into
     # ``facet_values[facet]`` (whose "" means none).
     facet_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
@@ -113,6 +116,7 @@ class Candidates:
             dates=self.dates[keep],
             notes=self.notes,
             timed_out=self.timed_out,
+            capped=self.capped,
             facet_codes={name: codes[keep] for name, codes in self.facet_codes.items()},
             facet_values=self.facet_values,
             counts=self.counts,

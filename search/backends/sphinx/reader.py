@@ -19,6 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
@@ -284,12 +285,14 @@ class SphinxReader(_Catalog):
 
         answers = self._fan_out(run)
         notes = list(compiler.notes)
-        if any(found > len(rows) for rows, found in answers):
+        capped = any(found > len(rows) for rows, found in answers)
+        if capped:
             notes.append(
                 f"seuls les {k:,} meilleurs passages de chaque partie de l'index sont "
                 "classés : les totaux sont des minimums".replace(",", " ")
             )
-        return self.candidates([r for rows, _ in answers for r in rows], tuple(notes))
+        found = self.candidates([r for rows, _ in answers for r in rows], tuple(notes))
+        return replace(found, capped=capped)
 
     def candidates(self, rows: list, notes: tuple[str, ...]) -> Candidates:
         """Rows (id, art, day, source, category, cluster, score) as Candidates."""
