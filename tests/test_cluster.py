@@ -696,6 +696,74 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
             index.close()
 
 
+def test_the_first_cut_keeps_the_passage_that_repeats_a_frequent_word(
+    clusters, tmp_path, monkeypatch
+):
+    from search.backends.sphinx import best as sphinx_best
+
+    records = [
+        {
+            "id": f"a-{n}",
+            "title": f"Sur la côte {n}",
+            "text": f"Les promeneurs regardent la marée depuis la digue numéro {n}.",
+        }
+        for n in range(6)
+    ]
+    # Last in id order: a cut that kept the word's passages in that order would miss it.
+    records.append(
+        {"id": "z-dense", "title": "Grand coefficient", "text": "La marée, la marée, la marée."}
+    )
+    # Articles without the word, so that its idf (Sphinx's, in the cut) is not nil.
+    records += [
+        {"id": f"b-{n}", "title": f"Vignes {n}", "text": f"Les vendanges du domaine {n}."}
+        for n in range(30)
+    ]
+    corpus = write_jsonl(tmp_path / "tides.jsonl", records)
+    indexes = _embedded_and_cluster(corpus, tmp_path, clusters("cut-tf", shards=1, replicas=1))
+    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
+    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
+    monkeypatch.setattr(sphinx_best, "FIRST_CUT", 3)
+    monkeypatch.setattr(sphinx_best, "FIRST_CUT_FACTOR", 0)
+    try:
+        for group in ("article", "passage"):
+            found = [
+                [hit.article_id for hit in index.search("marée", limit=3, group=group).hits]
+                for index in indexes
+            ]
+            assert found[0][0] == "z-dense", group
+            assert found[1] == found[0], group
+    finally:
+        for index in indexes:
+            index.close()
+
+
+def test_a_query_of_exclusions_alone_cuts_and_ranks_as_the_embedded_index(
+    clusters, tmp_path, monkeypatch
+):
+    from search.backends.sphinx import best as sphinx_best
+
+    filler = "Les visiteurs montent les marches et admirent la côte sous le vent du large."
+    records = [{"id": f"a-{n}", "title": f"Balade {n}", "text": filler} for n in range(5)]
+    # Last in id order, and the most passages: every passage scoring 1, it ranks first.
+    records.append({"id": "z-long", "title": "Long", "text": "\n\n".join([filler] * 4)})
+    records.append({"id": "b-vignes", "title": "Vignes", "text": "Les vendanges du domaine."})
+    corpus = write_jsonl(tmp_path / "walks.jsonl", records)
+    indexes = _embedded_and_cluster(corpus, tmp_path, clusters("cut-not", shards=1, replicas=1))
+    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
+    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
+    try:
+        for group in ("article", "passage"):
+            found = [
+                [(h.article_id, h.position) for h in index.search("-vendanges", group=group)]
+                for index in indexes
+            ]
+            assert found[0][0][0] == ("z-long" if group == "article" else "a-0"), group
+            assert found[1] == found[0], group
+    finally:
+        for index in indexes:
+            index.close()
+
+
 def test_the_first_cut_keeps_the_article_strong_in_one_passage_and_in_many(
     clusters, tmp_path, monkeypatch
 ):

@@ -2,9 +2,10 @@
 node scores with Veille's slow expression only the passages of a few articles:
 
 1. each shard's first cut by Sphinx's own C ranker (a cheap stand-in for Veille's BM25F:
-   the words' idf summed per field, fields weighted as Veille's; for a question or a long
-   text, over the passages holding a tenth of its words, ``compile.CUT_QUORUM``): its best
-   articles by the sum and by the best of their passages' weights, or its best passages;
+   the words' idf summed per field, a fifth more for each further occurrence, fields
+   weighted as Veille's: ``_STAND_IN``; for a question or a long text, over the passages
+   holding a tenth of its words, ``compile.CUT_QUORUM``): its best articles by the sum
+   and by the best of their passages' weights, or its best passages;
    and counts over all its matches: articles and passages by source, category and month,
    and its matching articles whose story has copies (the rows marked ``copied``: for the
    counts of clusters);
@@ -53,6 +54,12 @@ _GROUPS = 2000
 # section).
 _COMBINED = 20_000
 _COLUMNS = "id, art, day, source, category, cluster"
+# The first cut's stand-in for Veille's BM25F, by field (weighted as Veille's): each matched
+# word's idf, plus a fifth of it for each further occurrence (Veille's k1 of 0.6 gives a
+# second occurrence about a fifth more), plus one for each word matched. Without the
+# occurrences, the passages of a frequent word would all tie, and the cut keep them in id
+# order rather than the best.
+_STAND_IN = "sum(user_weight*(0.8*sum_idf+0.2*tf_idf+word_count))"
 
 
 def match_best(
@@ -74,7 +81,12 @@ def match_best(
         first_cut = _newest(reader.index, where, best)
         cut = match  # the newest of every match
     else:
-        first_cut = _first_cuts(reader.index, where, best, title, reader.config.exact_bonus)
+        # A query with no word to score by (« -Maroc ») scores every passage alike: its
+        # cut counts them, as Veille ranks such articles (then in id order).
+        stand_in = _STAND_IN if compiler.scores_words else "1"
+        first_cut = _first_cuts(
+            reader.index, where, best, stand_in, title, reader.config.exact_bonus
+        )
         cut = compiler.cut_match or match
     if first_cut[1] > reader.cluster.max_matches:
         return None
@@ -113,14 +125,13 @@ def match_best(
 
 
 def _first_cuts(
-    index: str, where: str, best: Best, title: float, exact: float
+    index: str, where: str, best: Best, stand_in: str, title: float, exact: float
 ) -> tuple[list[str], int]:
-    """The first cut's statements, and the rows each keeps at most."""
+    """The first cut's statements (ranked by the ``stand_in`` expression), and the rows
+    each keeps at most."""
     weights = {"text": 1.0, "title": title, "exact": exact, "flags": 0.0}
     field_weights = ", ".join(f"{f}={max(round(_WEIGHT_SCALE * w), 0)}" for f, w in weights.items())
-    ranker = (
-        f"ranker=expr('sum(user_weight*(sum_idf+word_count))'), field_weights=({field_weights})"
-    )
+    ranker = f"ranker=expr('{stand_in}'), field_weights=({field_weights})"
     # Equal weights (copies of one text): the article first in id order, as Veille ranks.
     if not best.by_article:  # passages by their weights
         cut = max(FIRST_CUT, FIRST_CUT_FACTOR * best.count)

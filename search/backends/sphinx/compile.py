@@ -125,6 +125,11 @@ class Compiler:
     def score(self) -> str:
         return " + ".join(self.scores) if self.scores else "0"
 
+    @property
+    def scores_words(self) -> bool:
+        """Whether a word of the query scores the passages (else each scores the same)."""
+        return any(expression != "1" for expression in self.scores)
+
     # --- a plain plan -----------------------------------------------------------------
 
     def plan(self, plan: PlainPlan) -> str:
