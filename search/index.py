@@ -227,6 +227,9 @@ def _search(
     stored.update(zip(docs, reader.passages(docs), strict=True))
     if found.timed_out:
         notes.append(TIMED_OUT_NOTE)
+    if since is not None and until is not None and since > until:
+        # « depuis:2030 jusqua:2010 », or a query's dates against the request's: no article.
+        notes.append(f"La période est vide : du {since:%d/%m/%Y} au {until:%d/%m/%Y}.")
     # A suggestion helps a few words that found little, not a long question.
     few = page.articles < SUGGEST_BELOW and not pq.ranked_or and not pq.readings
     suggestion = suggest(reader, pq, deadline) if few else None

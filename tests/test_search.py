@@ -219,6 +219,17 @@ def test_date_filters_are_inclusive(news_index):
     assert news_index.search("sécurité depuis:2025").total == 0
 
 
+def test_an_empty_period_says_so(news_index):
+    empty = news_index.search("sécurité depuis:2025 jusqua:2024-05")
+    assert empty.total == 0
+    assert "La période est vide : du 01/01/2025 au 31/05/2024." in empty.notes
+    # The query's dates against the request's: the same.
+    crossed = news_index.search("sécurité jusqua:2024-05-05", since=dt.date(2024, 5, 20))
+    assert crossed.total == 0
+    assert "La période est vide : du 20/05/2024 au 05/05/2024." in crossed.notes
+    assert not any("période" in note for note in news_index.search("sécurité date:2024-05").notes)
+
+
 def test_timeline_counts_articles_by_month(news_index):
     results = news_index.search("France OU Maroc OU sécurité")
     timeline = dict(results.timeline)
