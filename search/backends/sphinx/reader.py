@@ -34,6 +34,16 @@ from .nodes import Pool
 from .terms import key, row_id, row_parts
 
 FACETS = ("source", "category", "cluster")
+
+
+def _capped_note(k: int) -> str:
+    """The note of a search whose shards had more matches than they rank (``k`` each)."""
+    return (
+        f"seuls les {k:,} meilleurs passages de chaque partie de l'index sont classés : les "
+        "totaux sont des minimums"
+    ).replace(",", " ")
+
+
 _PASSAGE_COLUMNS = "id, article_id, title_text, day, source, category, url, pos, body, pstart, pend"
 # What the evidence of a passage reads; asked with the passage itself (the second stage
 # reads both of the same passages) and kept for the evidence until the thread's next search,
@@ -284,14 +294,9 @@ class SphinxReader(_Catalog):
             return rows, int(meta.get("total_found", len(rows)))
 
         answers = self._fan_out(run)
-        notes = list(compiler.notes)
         capped = any(found > len(rows) for rows, found in answers)
-        if capped:
-            notes.append(
-                f"seuls les {k:,} meilleurs passages de chaque partie de l'index sont "
-                "classés : les totaux sont des minimums".replace(",", " ")
-            )
-        found = self.candidates([r for rows, _ in answers for r in rows], tuple(notes))
+        notes = (*compiler.notes, *([_capped_note(k)] if capped else []))
+        found = self.candidates([r for rows, _ in answers for r in rows], notes)
         return replace(found, capped=capped)
 
     def candidates(self, rows: list, notes: tuple[str, ...]) -> Candidates:
