@@ -517,7 +517,11 @@ class Scores:
     first: dict[str, list[str]] = field(default_factory=dict)  # the first ten, as judged
 
     def subset(self, qids: list[str]) -> Scores:
-        return Scores({q: self.ranks[q] for q in qids}, {q: self.ms[q] for q in qids})
+        return Scores(
+            {q: self.ranks[q] for q in qids},
+            {q: self.ms[q] for q in qids},
+            {q: self.first[q] for q in qids if q in self.first},
+        )
 
     @property
     def n(self) -> int:

@@ -8,6 +8,7 @@ passages and hand them to the backend's store.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -229,7 +230,7 @@ def _search(
         notes.append(TIMED_OUT_NOTE)
     if since is not None and until is not None and since > until:
         # « depuis:2030 jusqua:2010 », or a query's dates against the request's: no article.
-        notes.append(f"La période est vide : du {since:%d/%m/%Y} au {until:%d/%m/%Y}.")
+        notes.append(f"La période est vide : du {_day(since)} au {_day(until)}.")
     # A suggestion helps a few words that found little, not a long question.
     few = page.articles < SUGGEST_BELOW and not pq.ranked_or and not pq.readings
     suggestion = suggest(reader, pq, deadline) if few else None
@@ -358,6 +359,11 @@ def _best(
         count = max(count, _window(pq, config)[0])
     by_article = request.group == "article"
     return Best(count=count, by_article=by_article, copies=collapse, by_date=by_date)
+
+
+def _day(date: dt.date) -> str:
+    """A date as DD/MM/YYYY, the year on four digits whatever it is."""
+    return f"{date.day:02d}/{date.month:02d}/{date.year:04d}"
 
 
 def _may_relax(plan) -> bool:

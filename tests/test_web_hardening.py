@@ -97,11 +97,29 @@ def test_the_api_and_feeds_asked_with_a_bad_host_header_answer_a_json_400(client
     assert response.get_json() == {"error": "Host: not a host name", "parameter": "Host"}
 
 
-@pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1", "[::1]:8000", "veille.example.fr"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost:8000",
+        "127.0.0.1",
+        "[::1]:8000",
+        "veille.example.fr",
+        "veille.example.fr.",
+        "Veille.Example.FR",
+        "example.fr:443",
+    ],
+)
 def test_a_good_host_header_is_served(client, host):
     response = client.get("/search.atom?q=maroc", headers={"Host": host})
     assert response.status_code == 200
-    assert f"http://{host}/articles/cooperation-maroc" in response.get_data(as_text=True)
+    link = f"http://{host}/articles/cooperation-maroc".lower()
+    assert link in response.get_data(as_text=True).lower()
+
+
+def test_a_service_name_behind_a_proxy_is_served(client):
+    # Underscores are no part of a host name, but a proxy forwards a service's as it is.
+    for path in ("/?q=maroc", "/api/search?q=maroc", "/search.atom?q=maroc"):
+        assert client.get(path, headers={"Host": "veille_web:8000"}).status_code == 200
 
 
 @pytest.mark.slow

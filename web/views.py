@@ -126,14 +126,18 @@ def _error_json(status: int, message: str, **extra: Any) -> ResponseReturnValue:
 
 
 _HOST = re.compile(
-    r"(?P<name>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?)(?::(?P<port>[0-9]{1,5}))?"
+    r"(?P<name>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?)"
+    r"(?::(?P<port>[0-9]{1,5}))?"
 )
 
 
 def _valid_host(host: str) -> bool:
-    """Whether a Host header names what a URL can hold: a name of labels of 1 to 63
-    characters (punycode that decodes), an IPv4 or a bracketed IPv6 address, and a port
-    from 1 to 65535."""
+    """Whether a URL can hold this Host header.
+
+    A name of labels of 1 to 63 characters (punycode that decodes; underscores, as in
+    service names behind a proxy), an IPv4 or a bracketed IPv6 address; a port from 1 to
+    65535.
+    """
     match = _HOST.fullmatch(host)
     if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
         return False

@@ -82,7 +82,7 @@ def match_best(
         cut = match  # the newest of every match
     else:
         # A query with no word to score by (« -Maroc ») scores every passage alike: its
-        # cut counts them, as Veille ranks such articles (then in id order).
+        # cut counts each article's passages, then goes in id order.
         stand_in = _STAND_IN if compiler.scores_words else "1"
         first_cut = _first_cuts(
             reader.index, where, best, stand_in, title, reader.config.exact_bonus
@@ -127,8 +127,10 @@ def match_best(
 def _first_cuts(
     index: str, where: str, best: Best, stand_in: str, title: float, exact: float
 ) -> tuple[list[str], int]:
-    """The first cut's statements (ranked by the ``stand_in`` expression), and the rows
-    each keeps at most."""
+    """The first cut's statements, ranked by the ``stand_in`` expression, and their size.
+
+    Each statement keeps at most that many rows.
+    """
     weights = {"text": 1.0, "title": title, "exact": exact, "flags": 0.0}
     field_weights = ", ".join(f"{f}={max(round(_WEIGHT_SCALE * w), 0)}" for f, w in weights.items())
     ranker = f"ranker=expr('{stand_in}'), field_weights=({field_weights})"

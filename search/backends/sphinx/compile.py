@@ -107,6 +107,8 @@ class Compiler:
         self.title_weight = title_weight
         self.notes: list[str] = []
         self.scores: list[str] = []
+        # Whether a word of the query scores the passages (else each scores the same).
+        self.scores_words = False
         self.in_text: list[str] = []
         # The MATCH of a first cut (best.py), when it is narrower than the query's own.
         self.cut_match: str | None = None
@@ -121,14 +123,10 @@ class Compiler:
         expression = self.scorer.term(field, term, weight)
         if expression:
             self.scores.append(expression)
+            self.scores_words = True
 
     def score(self) -> str:
         return " + ".join(self.scores) if self.scores else "0"
-
-    @property
-    def scores_words(self) -> bool:
-        """Whether a word of the query scores the passages (else each scores the same)."""
-        return any(expression != "1" for expression in self.scores)
 
     # --- a plain plan -----------------------------------------------------------------
 
