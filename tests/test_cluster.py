@@ -1,5 +1,6 @@
 """The cluster backend: searchd nodes, replicas, shards, faults, and ranking parity."""
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -497,6 +499,25 @@ def _embedded_and_cluster(corpus: Path, tmp_path: Path, cluster: Path) -> list[I
     return [Index.open(path) for path in (tmp_path / "index", cluster)]
 
 
+@contextlib.contextmanager
+def _cuts_of_three(
+    corpus: Path, tmp_path: Path, cluster: Path, monkeypatch
+) -> Iterator[list[Index]]:
+    """The corpus in an embedded index and in that cluster, both open, the cluster's first
+    cuts kept to three articles (or passages) a shard."""
+    from search.backends.sphinx import best as sphinx_best
+
+    for name, value in (("ARTICLE_CUT", 3), ("FIRST_CUT", 3)):
+        monkeypatch.setattr(sphinx_best, name, value)
+        monkeypatch.setattr(sphinx_best, f"{name}_FACTOR", 0)
+    indexes = _embedded_and_cluster(corpus, tmp_path, cluster)
+    try:
+        yield indexes
+    finally:
+        for index in indexes:
+            index.close()
+
+
 def seen(results) -> dict:
     """What a user sees of results: counts, facets, timeline, and hits with their copies."""
     return {
@@ -699,7 +720,6 @@ def test_a_query_past_the_first_cut_counts_all_it_matches_and_ranks_its_best_ali
 def test_the_first_cut_keeps_the_passage_that_repeats_a_frequent_word(
     clusters, tmp_path, monkeypatch
 ):
-    from search.backends.sphinx import best as sphinx_best
 
     records = [
         {
@@ -719,12 +739,8 @@ def test_the_first_cut_keeps_the_passage_that_repeats_a_frequent_word(
         for n in range(30)
     ]
     corpus = write_jsonl(tmp_path / "tides.jsonl", records)
-    indexes = _embedded_and_cluster(corpus, tmp_path, clusters("cut-tf", shards=1, replicas=1))
-    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
-    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
-    monkeypatch.setattr(sphinx_best, "FIRST_CUT", 3)
-    monkeypatch.setattr(sphinx_best, "FIRST_CUT_FACTOR", 0)
-    try:
+    cluster = clusters("cut-tf", shards=1, replicas=1)
+    with _cuts_of_three(corpus, tmp_path, cluster, monkeypatch) as indexes:
         for group in ("article", "passage"):
             found = [
                 [hit.article_id for hit in index.search("marée", limit=3, group=group).hits]
@@ -732,15 +748,11 @@ def test_the_first_cut_keeps_the_passage_that_repeats_a_frequent_word(
             ]
             assert found[0][0] == "z-dense", group
             assert found[1] == found[0], group
-    finally:
-        for index in indexes:
-            index.close()
 
 
 def test_a_query_of_exclusions_alone_cuts_and_ranks_as_the_embedded_index(
     clusters, tmp_path, monkeypatch
 ):
-    from search.backends.sphinx import best as sphinx_best
 
     filler = "Les visiteurs montent les marches et admirent la côte sous le vent du large."
     records = [{"id": f"a-{n}", "title": f"Balade {n}", "text": filler} for n in range(5)]
@@ -748,26 +760,23 @@ def test_a_query_of_exclusions_alone_cuts_and_ranks_as_the_embedded_index(
     records.append({"id": "z-long", "title": "Long", "text": "\n\n".join([filler] * 4)})
     records.append({"id": "b-vignes", "title": "Vignes", "text": "Les vendanges du domaine."})
     corpus = write_jsonl(tmp_path / "walks.jsonl", records)
-    indexes = _embedded_and_cluster(corpus, tmp_path, clusters("cut-not", shards=1, replicas=1))
-    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
-    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
-    try:
+    cluster = clusters("cut-not", shards=1, replicas=1)
+    with _cuts_of_three(corpus, tmp_path, cluster, monkeypatch) as indexes:
         for group in ("article", "passage"):
             found = [
-                [(h.article_id, h.position) for h in index.search("-vendanges", group=group)]
+                [
+                    (h.article_id, h.position)
+                    for h in index.search("-vendanges", group=group, limit=3, collapse=False)
+                ]
                 for index in indexes
             ]
             assert found[0][0][0] == ("z-long" if group == "article" else "a-0"), group
             assert found[1] == found[0], group
-    finally:
-        for index in indexes:
-            index.close()
 
 
 def test_the_first_cut_keeps_the_article_strong_in_one_passage_and_in_many(
     clusters, tmp_path, monkeypatch
 ):
-    from search.backends.sphinx import best as sphinx_best
 
     filler = "Les visiteurs montent les marches et admirent la côte sous le vent du large."
     records = [
@@ -790,11 +799,8 @@ def test_the_first_cut_keeps_the_article_strong_in_one_passage_and_in_many(
         )
     corpus = write_jsonl(tmp_path / "cut.jsonl", records)
     cluster = clusters("cut-orders", shards=1, replicas=1)
-    indexes = _embedded_and_cluster(corpus, tmp_path, cluster)
     # Three articles by each order: the sum of their passages' weights, their best one's.
-    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT", 3)
-    monkeypatch.setattr(sphinx_best, "ARTICLE_CUT_FACTOR", 0)
-    try:
+    with _cuts_of_three(corpus, tmp_path, cluster, monkeypatch) as indexes:
         for query, first in (("phare", "one"), ("écluse", "many")):
             found = [
                 [hit.article_id for hit in index.search(query, limit=3, collapse=False).hits]
@@ -802,6 +808,3 @@ def test_the_first_cut_keeps_the_article_strong_in_one_passage_and_in_many(
             ]
             assert found[0][0] == first, query
             assert found[1] == found[0], query
-    finally:
-        for index in indexes:
-            index.close()
