@@ -34,6 +34,12 @@ from .nodes import Pool
 from .terms import key, row_id, row_parts
 
 FACETS = ("source", "category", "cluster")
+_PASSAGE_COLUMNS = "id, article_id, title_text, day, source, category, url, pos, body, pstart, pend"
+# What the evidence of a passage reads; asked with the passage itself (the second stage
+# reads both of the same passages) and kept for the evidence until the thread's next search,
+# or, on a thread that only reads articles, until it has kept this many.
+_FREQUENCY_COLUMNS = "tf, lx, lt, le"
+_KEPT_ROWS = 2000
 
 
 def _capped_note(k: int) -> str:
@@ -42,14 +48,6 @@ def _capped_note(k: int) -> str:
         f"seuls les {k:,} meilleurs passages de chaque partie de l'index sont classés : les "
         "totaux sont des minimums"
     ).replace(",", " ")
-
-
-_PASSAGE_COLUMNS = "id, article_id, title_text, day, source, category, url, pos, body, pstart, pend"
-# What the evidence of a passage reads; asked with the passage itself (the second stage
-# reads both of the same passages) and kept for the evidence until the thread's next search,
-# or, on a thread that only reads articles, until it has kept this many.
-_FREQUENCY_COLUMNS = "tf, lx, lt, le"
-_KEPT_ROWS = 2000
 
 
 def _within(a: str, b: str, limit: int) -> bool:
