@@ -15,15 +15,17 @@ from conftest import WEB_XSS, write_jsonl
 from search import (
     CSV_COLUMNS,
     Hit,
+    Index,
     PassageHit,
     Results,
+    SearchRequest,
     build_index,
     csv_rows,
     jsonl_lines,
     write_csv,
 )
 from web import create_app
-from web.feeds import slug
+from web.feeds import export_pages, slug
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -206,6 +208,28 @@ def test_an_export_stops_at_1000_rows(big_index):
     jsonl = client.get("/search.jsonl?q=conseil&collapse=false").get_data(as_text=True)
     assert len(jsonl.splitlines()) == 1000
     app.extensions["veille_index"].close()
+
+
+class StepClock:
+    """A clock that moves ``step`` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_an_export_shares_one_time_budget_across_its_pages(big_index):
+    params = SearchRequest("conseil", limit=100, collapse=False, budget=2)
+    with Index.open(big_index) as index:
+        pages, timed_out = export_pages(index, params, clock=StepClock(0))
+        assert (len(pages), timed_out) == (10, False)
+        # 1.5 s a page: the second page gets the 0.5 s left, and there is no third
+        pages, timed_out = export_pages(index, params, clock=StepClock(1.5))
+        assert [results.page for results in pages] == [1, 2]
+        assert timed_out
 
 
 # --- veille query --format -------------------------------------------------------------------

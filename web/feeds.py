@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import time
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -203,18 +204,28 @@ def slug(query: str) -> str:
     return words[:60].rstrip("-") or "recherche"
 
 
-def export_pages(index: Index, params: SearchRequest) -> list[Results]:
-    """The search's pages from the first, up to EXPORT_ROWS hits or a page that timed out."""
+def export_pages(
+    index: Index, params: SearchRequest, clock: Callable[[], float] = time.monotonic
+) -> tuple[list[Results], bool]:
+    """The search's pages from the first, up to EXPORT_ROWS hits, all within one time budget.
+
+    Returns the pages and whether the time ran out before the last row: each page is given
+    what is left of ``params.budget``, so an export takes no longer than one search may.
+    """
+    deadline = clock() + params.budget
     pages = []
     while True:
         results = index.search(params)
         pages.append(results)
         seen = params.page * params.limit
-        if results.timed_out or len(results.hits) < params.limit:
-            return pages
-        if seen >= min(results.total, EXPORT_ROWS):
-            return pages
-        params = params.with_changes(page=params.page + 1)
+        if results.timed_out:
+            return pages, True
+        if len(results.hits) < params.limit or seen >= min(results.total, EXPORT_ROWS):
+            return pages, False
+        left = deadline - clock()
+        if left <= 0:
+            return pages, True
+        params = params.with_changes(page=params.page + 1, budget=left)
 
 
 def _csv_text(pages: list[Results]) -> str:
@@ -234,11 +245,10 @@ def _export(extension: str, mimetype: str, render: Callable[[list[Results]], str
     etag = search_etag(index.info(), extension, params, str(EXPORT_ROWS))
     if unchanged := not_modified(etag):
         return unchanged
-    pages = export_pages(index, params)
+    pages, timed_out = export_pages(index, params)
     response = Response(render(pages), content_type=f"{mimetype}; charset=utf-8")
     name = f"veille-{slug(params.query)}.{extension}"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    timed_out = any(results.timed_out for results in pages)
     if timed_out:
         response.headers["X-Veille-Timed-Out"] = "true"  # the rows found in the time allowed
     return cacheable(response, etag, complete=not timed_out)
