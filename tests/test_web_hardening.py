@@ -123,6 +123,18 @@ def test_a_service_name_behind_a_proxy_is_served(client):
 
 
 @pytest.mark.slow
+def test_a_service_name_s_feed_links_to_the_server_s_own_address(live_server):
+    # Werkzeug builds no URL on a host with an underscore: the feed falls back on the server's.
+    asked = urllib.request.Request(
+        live_server.url + "/search.atom?q=maroc", headers={"Host": "veille_web:8000"}
+    )
+    with urllib.request.urlopen(asked, timeout=10) as feed:
+        body = feed.read().decode("utf-8")
+    assert f"{live_server.url}/articles/cooperation-maroc" in body
+    assert "http:/articles" not in body
+
+
+@pytest.mark.slow
 def test_the_real_server_answers_a_bad_host_with_400_and_goes_on(live_server):
     for host in [*BAD_HOSTS, *SERVER_ONLY_BAD_HOSTS]:
         assert get(live_server.port, "/", host).status == 400

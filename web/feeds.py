@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.sansio.utils import get_host
 
 from search import Hit, Index, Results, SearchRequest, __version__, jsonl_lines, write_csv
 
@@ -57,9 +58,16 @@ def public_root() -> str:
     """The site's address, for the absolute links of a feed.
 
     The app's setting VEILLE_PUBLIC_URL when set: then the request's Host header, which
-    anyone can set, never decides where a feed's links point. Else the request's own root.
+    anyone can set, never decides where a feed's links point. Else the request's own root;
+    or the server's address when werkzeug builds no URL on the Host header (a Docker
+    service name such as veille_web holds an underscore, which it refuses).
     """
-    return current_app.config.get("VEILLE_PUBLIC_URL") or request.url_root
+    if public := current_app.config.get("VEILLE_PUBLIC_URL"):
+        return public
+    if request.host:
+        return request.url_root
+    server = get_host(request.scheme, None, request.server)
+    return f"{request.scheme}://{server}{request.script_root}/"
 
 
 def absolute(url: str) -> str:
