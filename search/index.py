@@ -200,8 +200,10 @@ def _search(
         "source": (*request.sources, *pq.sources),
         "category": (*request.categories, *pq.categories),
     }
+    unwanted = {"source": pq.excluded_sources, "category": pq.excluded_categories}
     collapse = request.collapse and request.group == "article"
-    best = _best(request, pq, wanted, collapse, config)
+    filtered = any(wanted.values()) or any(unwanted.values())
+    best = _best(request, pq, filtered, collapse, config)
     found = reader.match(pq, plan, filters, title_weight, deadline, best)
     notes = [*pq.notes, *found.notes]
     if plan is not None and len(found.docs) == 0 and not found.timed_out and _may_relax(plan):
@@ -210,7 +212,7 @@ def _search(
         found = reader.match(pq, plan, filters, title_weight, deadline, best)
         if len(found.docs):
             notes.append(PARTIAL_MATCH_NOTE)
-    found, facets = filter_by_facets(found, wanted, collapse)
+    found, facets = filter_by_facets(found, wanted, collapse, unwanted)
     whole = None
     relevance = request.group == "article" and request.sort == "relevance"
     if relevance and plan is not None and not found.timed_out:
@@ -345,13 +347,13 @@ def _window(pq: ParsedQuery, config: RankingConfig) -> tuple[int, int]:
 def _best(
     request: SearchRequest,
     pq: ParsedQuery,
-    wanted: dict[str, tuple[str, ...]],
+    filtered: bool,
     collapse: bool,
     config: RankingConfig,
 ) -> Best | None:
     """What the search needs ranked of its matches (the best, or the newest for a date
     sort), or None when it needs every match: facet filters (counted and filtered here)."""
-    if any(wanted.values()):
+    if filtered:
         return None
     count = request.page * request.limit
     by_date = request.sort == "date"

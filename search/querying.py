@@ -4,7 +4,8 @@ Words must all match (for short queries); "quoted phrases" match the words as wr
 ``-word``, ``SAUF`` and ``NOT`` exclude; ``OU``/``OR`` and ``ET``/``AND`` combine (only in
 capitals: ``ou`` and ``et`` are words); parentheses group; ``titre:`` (or ``title:``) looks in
 titles; ``terror*`` is a prefix; ``date:2024-05``, ``depuis:2024`` and ``jusqua:2024-06-30``
-filter by date; ``source:AFP`` and ``rubrique:politique`` by source and section. ``?`` and
+filter by date; ``source:AFP`` and ``rubrique:politique`` by source and section, and
+``-source:AFP`` leaves one out (filters alone keep every article they allow). ``?`` and
 ``!`` are punctuation. Nothing a user types raises: input the
 grammar cannot read is searched as plain words.
 
@@ -64,7 +65,7 @@ _LEXER = re.compile(
       | (?P<quote>")
       | (?P<open>\()
       | (?P<close>\))
-      | (?P<field>[\w']+:(?=[^\s)]))
+      | (?P<field>-?[\w']+:(?=[^\s)]))
       | (?P<word>[^\s()"]+)""",
     re.VERBOSE,
 )
@@ -172,6 +173,8 @@ class ParsedQuery:
     until: dt.date | None = None
     sources: tuple[str, ...] = ()  # source:…
     categories: tuple[str, ...] = ()  # rubrique:…
+    excluded_sources: tuple[str, ...] = ()  # -source:…
+    excluded_categories: tuple[str, ...] = ()  # -rubrique:…
     notes: tuple[str, ...] = field(default=())
     readings: tuple[tuple[str, str], ...] = ()  # typos read as the corpus's words
 
@@ -239,7 +242,9 @@ def _lex(text: str) -> list[tuple[str, str]]:
         if kind == "word" and value in _OPERATORS:
             kind, value = "op", _OPERATORS[value]
         elif kind == "field":
-            name = value[:-1].lower()
+            name = value.removeprefix("-")[:-1].lower()
+            if value.startswith("-") and _field_kind(name):
+                tokens.append(("minus", "-"))  # -titre:…, -source:…
             if name in _FIELDS:
                 kind, value = "field", _FIELDS[name]
             elif fold_accents(name) in _FILTER_FIELDS:
@@ -255,6 +260,16 @@ def _lex(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
+def _field_kind(name: str) -> bool:
+    """Whether ``name:`` is a field, a filter or a date of the query language."""
+    folded = fold_accents(name)
+    return (
+        name in _FIELDS
+        or folded in _FILTER_FIELDS
+        or (folded in _DATE_FIELDS or name in _DATE_FIELDS)
+    )
+
+
 class _Parser:
     """Recursive descent over the lexed tokens; raises _SyntaxError on what it cannot read."""
 
@@ -264,6 +279,8 @@ class _Parser:
         self.depth = 0
         self.dates: list[tuple[str, str]] = []
         self.filters: list[tuple[str, str]] = []
+        self.excluded: list[tuple[str, str]] = []  # -source:…, -rubrique:…
+        self.notes: list[str] = []
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -280,13 +297,29 @@ class _Parser:
         return node
 
     def parse_or(self):
+        read = self._read()
         nodes = [self.parse_and()]
         while self.peek() == ("op", "OR"):
             self.take()
             nodes.append(self.parse_and())
-        return nodes[0] if len(nodes) == 1 else _Or(nodes)
+        if len(nodes) == 1:
+            return nodes[0]
+        if None in nodes:
+            # `source:AFP OU source:Reuters` is what two filters of one facet mean; a filter
+            # cannot be an alternative to words, nor to another facet's filter.
+            filters = self.filters[read[0] :]
+            alike = len({name for name, _ in filters}) == 1 and len(filters) == len(nodes)
+            if not alike or any(nodes) or self._read()[1:] != read[1:]:
+                raise _SyntaxError("OR of filters")
+            return None
+        return _Or(nodes)
+
+    def _read(self) -> tuple[int, int, int]:
+        """How many filters, dates and excluded filters have been read so far."""
+        return len(self.filters), len(self.dates), len(self.excluded)
 
     def parse_and(self):
+        read = self._read()
         nodes = []
         implicit = True
         while True:
@@ -301,13 +334,16 @@ class _Parser:
                 continue
             if token == ("op", "NOT"):
                 self.take()
-                nodes.append(_Not(self.parse_unary()))
-                implicit = False
+                if (node := self._negated()) is not None:
+                    nodes.append(node)
+                    implicit = False
                 continue
             node = self.parse_unary()
             if node is not None:
                 nodes.append(node)
         if not nodes:
+            if self._read() != read:  # filters alone: `source:AFP`, `(depuis:2024)`
+                return None
             raise _SyntaxError("empty group")
         return nodes[0] if len(nodes) == 1 else _And(nodes, implicit)
 
@@ -316,7 +352,9 @@ class _Parser:
         if kind == "word" and value.startswith("-") and len(value) > 1:
             return _Not(self._word(value[1:], None))
         if kind == "word" and value == "-" and self.peek() and self.peek()[0] in ("phrase", "open"):
-            return _Not(self.parse_unary())
+            return self._negated()
+        if kind == "minus":
+            return self._negated()
         if kind == "field":
             if self.peek() is None or self.peek()[0] not in ("word", "phrase", "open"):
                 raise _SyntaxError("field without a value")
@@ -338,6 +376,20 @@ class _Parser:
         if kind == "word":
             return self._word(value, None)
         raise _SyntaxError(f"unexpected {value}")
+
+    def _negated(self):
+        """The next node, excluded; an excluded filter leaves its values out (None)."""
+        read = self._read()
+        node = self.parse_unary()
+        if node is not None:
+            return _Not(node)
+        filters, dates = self.filters[read[0] :], self.dates[read[1] :]
+        del self.filters[read[0] :], self.dates[read[1] :]
+        self.excluded.extend(filters)
+        self.notes.extend(
+            f"date ignorée : -{value} (une date ne s'exclut pas)" for _, value in dates
+        )
+        return None
 
     def _group(self):
         self.depth += 1
@@ -668,6 +720,8 @@ def parse_query(text: str) -> ParsedQuery:
         plan = PlainPlan(words=tuple(Term(w, w, "exact") for w in words))
     elif tree is not None and _only_negative(tree):
         tree = All((Everything(), tree))
+    elif tree is None and (parser.filters or parser.excluded or since or until):
+        tree = Everything()  # filters alone (`source:AFP`): every article they keep
     else:
         plan = _plain_plan(tree, syntax, ranked_or)
     return ParsedQuery(
@@ -684,7 +738,9 @@ def parse_query(text: str) -> ParsedQuery:
         until=until,
         sources=tuple(v for name, v in parser.filters if name == "sources"),
         categories=tuple(v for name, v in parser.filters if name == "categories"),
-        notes=tuple(notes + reader.notes),
+        excluded_sources=tuple(v for name, v in parser.excluded if name == "sources"),
+        excluded_categories=tuple(v for name, v in parser.excluded if name == "categories"),
+        notes=tuple(notes + parser.notes + reader.notes),
     )
 
 

@@ -429,9 +429,15 @@ FACETS = ("source", "category")
 
 
 def filter_by_facets(
-    found: Candidates, wanted: Mapping[str, tuple[str, ...]], collapse: bool = False
+    found: Candidates,
+    wanted: Mapping[str, tuple[str, ...]],
+    collapse: bool = False,
+    unwanted: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[Candidates, dict[str, tuple[tuple[str, int], ...]]]:
     """Keep the candidates whose facets have a wanted value; count each facet's values.
+
+    Candidates with an ``unwanted`` value (``-source:AFP``) are left out first, as if the
+    query had not matched them: no facet counts them.
 
     A facet's counts are of matching articles (with ``collapse``, of clusters of copies:
     a wire story in two sources counts once for each) under every other facet's filter, so
@@ -442,6 +448,9 @@ def filter_by_facets(
         assert not any(wanted.values()), "a backend counted facets a filter would change"
         counted = found.counts.by_cluster if collapse else found.counts.by_article
         return found, {name: _sorted_counts(counted.get(name, {})) for name in FACETS}
+    for name, values in (unwanted or {}).items():
+        if (mask := _facet_mask(found, name, values)) is not None:
+            found = found.subset(~mask)
     masks = {name: _facet_mask(found, name, wanted.get(name, ())) for name in FACETS}
     counts = {}
     for name in FACETS:

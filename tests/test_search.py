@@ -558,3 +558,93 @@ def test_copies_of_one_text_rank_in_id_order_whatever_the_corpus_order(backend, 
             assert [hit.article_id for hit in passages][:2] == ["z-original", "é-copie"], query
     finally:
         index.close()
+
+
+FILTERED = [
+    ("afp-1", "AFP", "monde", "2024-05-01"),
+    ("reuters-1", "Reuters", "monde", "2024-05-02"),
+    ("monde-1", "Le Monde", "politique", "2024-05-03"),
+    ("afp-2", "AFP", "politique", "2024-05-04"),
+    ("libe-1", "Libération", "société", "2024-05-05"),
+]
+
+
+@pytest.fixture
+def filtered(request, tmp_path) -> Index:
+    """Five articles on Morocco from four sources and three sections, one a day."""
+    records = [
+        {
+            "id": article_id,
+            "title": f"Le Maroc et ses voisins, épisode {n}",
+            "date": date,
+            "source": source,
+            "category": section,
+            "text": f"Le Maroc signe un accord de coopération portuaire, le numéro {n}.",
+        }
+        for n, (article_id, source, section, date) in enumerate(FILTERED)
+    ]
+    index = built(records, request.param, tmp_path, request)
+    yield index
+    index.close()
+
+
+@pytest.mark.parametrize("filtered", BACKENDS, indirect=True)
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Maroc -source:AFP", {"reuters-1", "monde-1", "libe-1"}),
+        ("Maroc NOT source:afp", {"reuters-1", "monde-1", "libe-1"}),
+        ("Maroc SAUF source:AFP", {"reuters-1", "monde-1", "libe-1"}),
+        ("Maroc -rubrique:monde -source:AFP", {"monde-1", "libe-1"}),
+        ('Maroc -source:"le monde" -(source:AFP OU source:Reuters)', {"libe-1"}),
+        ("Maroc -titre:épisode", set()),
+        ("Maroc -titre:1", {"afp-1", "monde-1", "afp-2", "libe-1"}),
+    ],
+)
+def test_a_query_excludes_sources_sections_and_title_words(filtered, query, expected):
+    results = filtered.search(query)
+    assert {hit.article_id for hit in results} == expected
+    assert results.total == len(expected)
+    # the excluded articles are not counted in the facets either
+    sources = [source for article_id, source, _, _ in FILTERED if article_id in expected]
+    assert dict(dict(results.facets)["source"]) == {s: sources.count(s) for s in sources}
+    assert not results.notes
+
+
+@pytest.mark.parametrize("filtered", BACKENDS, indirect=True)
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("source:AFP", {"afp-1", "afp-2"}),
+        ("-source:AFP", {"reuters-1", "monde-1", "libe-1"}),
+        ("source:AFP OU source:Reuters", {"afp-1", "afp-2", "reuters-1"}),
+        ("Maroc (source:AFP OU source:Reuters)", {"afp-1", "afp-2", "reuters-1"}),
+        ("rubrique:politique source:AFP", {"afp-2"}),
+        ("depuis:2024-05-04", {"afp-2", "libe-1"}),
+    ],
+)
+def test_filters_alone_list_every_article_they_keep(filtered, query, expected):
+    results = filtered.search(query)
+    assert {hit.article_id for hit in results} == expected
+    assert results.total == len(expected)
+    assert not results.notes
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["source:AFP OU Maroc", "source:AFP OU rubrique:monde", "(Maroc source:AFP) OU source:Reuters"],
+)
+def test_a_filter_as_an_alternative_to_words_or_another_facet_is_not_read(query):
+    from search.querying import parse_query
+
+    parsed = parse_query(query)
+    assert "la syntaxe n'a pas pu être lue : recherche des mots tels quels" in parsed.notes
+    assert parsed.sources == ()
+
+
+def test_an_excluded_date_is_ignored_with_a_note():
+    from search.querying import parse_query
+
+    parsed = parse_query("Maroc -date:2024")
+    assert parsed.notes == ("date ignorée : -2024 (une date ne s'exclut pas)",)
+    assert (parsed.since, parsed.until) == (None, None)
