@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .analysis import ELISIONS, exact_terms, fold_accents, normalize_chars, query_terms
@@ -59,6 +60,18 @@ _FILTER_FIELDS = {
     "category": "categories",
     "section": "categories",
 }
+# French typography spaces a colon (« depuis : 2024 », « titre : Bamako »): a field's name,
+# its colon and its value are joined again; a date field's when a date follows, another's
+# in a short query only (a pasted text's « source : un rapport » is no filter).
+
+
+def _spaced(names: Iterable[str], value: str) -> re.Pattern:
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w'-])(-?(?:{alternatives}))(?:\s+:\s*|:\s+)(?={value})", re.I)
+
+
+_SPACED_DATE = _spaced(_DATE_FIELDS, r"\d")
+_SPACED_FIELD = _spaced({*_FIELDS, *_FILTER_FIELDS}, r"[^\s)]")
 _LEXER = re.compile(
     r"""(?P<space>\s+)
       | (?P<phrase>"[^"]*")
@@ -226,8 +239,13 @@ class _SyntaxError(Exception):
     pass
 
 
+# French quotes (« », “ ”, „ “) quote a phrase as " does.
+_QUOTES = str.maketrans(dict.fromkeys("«»“”„‟", '"'))
+
+
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", normalize_chars(text))[:MAX_QUERY_CHARS]
+    text = text.translate(_QUOTES)
     # Control characters (a NUL byte from a form, say) are noise, never syntax.
     return "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
 
@@ -669,7 +687,11 @@ def _count_plain(node) -> int:
 def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
     """The syntax tree of the text (plain words where the grammar fails), and its parser
     (with the dates and filters it read)."""
+    cleaned = _SPACED_DATE.sub(r"\1:", cleaned)
     tokens = _lex(cleaned)
+    if not _is_long_text(tokens) and _SPACED_FIELD.search(cleaned):
+        cleaned = _SPACED_FIELD.sub(r"\1:", cleaned)
+        tokens = _lex(cleaned)
     parser = _Parser(tokens)
     try:
         tree = parser.parse() if tokens else None

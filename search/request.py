@@ -275,6 +275,8 @@ class SearchRequest:
             value = getattr(request, name)
             if value != getattr(default, name):
                 params[key] = value.isoformat() if isinstance(value, dt.date) else value
+                if isinstance(value, bool):
+                    params[key] = "true" if value else "false"
                 if isinstance(value, tuple):
                     params[key] = list(value)
         return params

@@ -170,6 +170,10 @@ def test_the_results_page_links_its_exports(client):
     soup = BeautifulSoup(page.data, "html.parser")
     assert soup.find("a", string="CSV")["href"] == "/search.csv?q=gouvernement&sort=date"
     assert soup.find("a", string="JSON Lines")["href"] == "/search.jsonl?q=gouvernement&sort=date"
+    every_copy = client.get("/?q=gouvernement&collapse=false&source=Le+Monde")
+    soup = BeautifulSoup(every_copy.data, "html.parser")
+    expected = "/search.csv?q=gouvernement&source=Le+Monde&collapse=false"
+    assert soup.find("a", string="CSV")["href"] == expected
 
 
 def test_exports_check_the_parameters(client):

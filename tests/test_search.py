@@ -648,3 +648,53 @@ def test_an_excluded_date_is_ignored_with_a_note():
     parsed = parse_query("Maroc -date:2024")
     assert parsed.notes == ("date ignorée : -2024 (une date ne s'exclut pas)",)
     assert (parsed.since, parsed.until) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"Coupe du monde"',
+        "« Coupe du monde »",
+        "«\u00a0Coupe du monde\u00a0»",
+        "«Coupe du monde»",
+        "“Coupe du monde”",
+        "„Coupe du monde“",
+    ],
+)
+def test_french_quotes_quote_a_phrase(query, tmp_path, request):
+    records = [
+        {"id": "foot", "title": "Football", "text": "La Coupe du monde aura lieu au Qatar."},
+        {"id": "budget", "title": "Budget", "text": "Une coupe budgétaire frappe le monde."},
+    ]
+    with built(records, "whoosh", tmp_path, request) as index:
+        assert [hit.article_id for hit in index.search(query)] == ["foot"]
+        left_out = query.replace("Coupe du monde", "coupe du monde")
+        assert [hit.article_id for hit in index.search(f"-{left_out} coupe")] == ["budget"]
+
+
+@pytest.mark.parametrize(
+    ("query", "read"),
+    [
+        ("Bamako depuis : 2024-05-04", {"since": dt.date(2024, 5, 4)}),
+        ("Bamako depuis: 2024", {"since": dt.date(2024, 1, 1)}),
+        ("Bamako jusqu'à : 2024-05", {"until": dt.date(2024, 5, 31)}),
+        ("Bamako source : AFP", {"sources": ("AFP",)}),
+        ("Bamako -source : AFP", {"excluded_sources": ("AFP",)}),
+        ("Bamako rubrique :politique", {"categories": ("politique",)}),
+        # a pasted text's « source : » is text, and « depuis : des années » no date
+        ("la source : un rapport dit que le ministre ment", {"sources": ()}),
+        ("le conseil depuis : des années dit que tout va bien", {"since": None}),
+    ],
+)
+def test_a_field_spaced_the_french_way_is_read(query, read):
+    from search.querying import parse_query
+
+    parsed = parse_query(query)
+    assert {name: getattr(parsed, name) for name in read} == read
+    assert not parsed.notes
+
+
+def test_a_title_field_spaced_the_french_way_looks_in_titles():
+    from search.querying import Term, parse_query
+
+    assert parse_query("titre : Bamako").tree == Term("bamako", "bamako", "title")

@@ -49,8 +49,9 @@ def follow_params(params: SearchRequest) -> dict:
 
 @bp.app_template_global()
 def export_params(params: SearchRequest) -> dict:
-    """The URL parameters of an export: what the search is about, its sort and grouping."""
-    wanted = (*FOLLOWED, "sort", "group")
+    """The URL parameters of an export: what the search is about, its sort, grouping and
+    whether copies are collapsed (the rows the page shows)."""
+    wanted = (*FOLLOWED, "sort", "group", "collapse")
     return {k: v for k, v in params.url_params(page=1).items() if k in wanted}
 
 
