@@ -55,7 +55,7 @@ def suggest(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -> s
         exact = exact_terms(word)
         if len(exact) != 1 or not word.isalpha() or len(word) < 3:
             continue
-        if reader.word_is_known(exact[0]):
+        if reader.word_is_known(exact[0]) or _title_count(reader, word):
             continue
         tried += 1
         best = closest_word(reader, word.lower())
@@ -115,7 +115,9 @@ def typo_reading(reader: Reader, word: str) -> str | None:
     """
     if not TYPO_MIN_LETTERS <= len(word) <= TYPO_MAX_LETTERS or not word.isalpha():
         return None
-    count = reader.word_count(word)
+    # A word of the titles is a word of the corpus (its passages carry it): « fâche »,
+    # in a title only, is not to be read as « face ».
+    count = max(reader.word_count(word), _title_count(reader, word))
     if count > RARE_PASSAGES:
         return None
     # One edit: the word's variants, folded, looked up in the folded vocabulary (so that
@@ -132,6 +134,12 @@ def typo_reading(reader: Reader, word: str) -> str | None:
     return _as_written(reader, best)
 
 
+def _title_count(reader: Reader, word: str) -> int:
+    """In how many passages the word's stem occurs in the title."""
+    stems = query_terms(word)
+    return reader.title_count(stems[0]) if len(stems) == 1 else 0
+
+
 def _likely(reader: Reader, word: str, count: int, near: set[str]) -> set[str]:
     """The folded words of ``near`` the corpus has, within two edits, and (if the typed
     word is in the corpus ``count`` times) far more frequent than it."""
@@ -140,7 +148,7 @@ def _likely(reader: Reader, word: str, count: int, near: set[str]) -> set[str]:
         for c in near
         if c != word
         and edit_distance(c, word) <= 2
-        and reader.word_count(c) >= max(1, MORE_FREQUENT * count)
+        and max(reader.word_count(c), _title_count(reader, c)) >= max(1, MORE_FREQUENT * count)
     }
 
 

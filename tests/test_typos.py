@@ -2,7 +2,7 @@
 close word) is read as its closest word, and the reader is told."""
 
 import pytest
-from conftest import write_jsonl
+from conftest import BACKENDS, index_path, write_jsonl
 
 from search import Index, build_index
 
@@ -81,3 +81,23 @@ def test_a_long_text_is_read_as_typed(index):
         "de Bruxelles consacré au budget, à la défense commune et aux migrations"
     )
     assert index.search(text).readings == ()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_word_of_the_titles_alone_is_a_word_of_the_corpus(backend, tmp_path, request):
+    records = [
+        {"id": "retraites", "title": "Retraites : la formule qui fâche", "text": "La réforme."},
+        {"id": "budget", "title": "Budget", "text": "Le ministre fait face, encore face."},
+        {"id": "rabat", "title": "Diplomatie", "text": "Un diplomate parle à Rabat."},
+    ]
+    path = index_path(backend, tmp_path, request)
+    build_index(write_jsonl(tmp_path / "c.jsonl", records), path)
+    with Index.open(path) as index:
+        for query in ("fâche", "fache", "titre:fâche"):
+            results = index.search(query)
+            assert [hit.article_id for hit in results] == ["retraites"]
+            assert (results.readings, results.suggestion) == ((), None)
+        # ... and a typo of it is read as it
+        results = index.search("fachee")
+        assert results.readings == (("fachee", "fâche"),)
+        assert [hit.article_id for hit in results] == ["retraites"]

@@ -164,6 +164,9 @@ class _Catalog:
     def stem_count(self, stem: str) -> int:
         return self.frequency("x", stem)
 
+    def title_count(self, stem: str) -> int:
+        return self.frequency("t", stem)
+
     def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
         """Words of the corpus (accents kept) within max_edits of ``start``, sharing its
         first ``prefix`` letters."""

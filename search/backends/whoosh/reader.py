@@ -463,6 +463,10 @@ class WhooshReader:
         return self._searcher.reader().doc_frequency("text", stem)
 
     @reads_index
+    def title_count(self, stem: str) -> int:
+        return self._searcher.reader().doc_frequency("title", stem)
+
+    @reads_index
     def spelling_candidates(self, start: str, max_edits: int, prefix: int) -> set[str]:
         """Words of the corpus (accents kept) within max_edits of ``start``."""
         reader = self._searcher.reader()
