@@ -345,3 +345,9 @@ def test_the_time_an_article_was_first_indexed_survives_rebuilds(tmp_path):
     build_index(write_corpus(tmp_path / "v3", [("a", "T", "Tanger."), ("b", "T", "Fès.")]), index)
     later = first_indexed(index, ["a", "b", "c"])
     assert later["a"] == first and later["b"] >= first and "c" not in later
+
+
+def test_an_index_that_lost_its_pointer_is_damaged_not_missing(first):
+    (first / "CURRENT").unlink()
+    with pytest.raises(IndexDamagedError, match=r"CURRENT is missing, beside gen-.*veille build"):
+        Index.open(first)

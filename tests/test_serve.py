@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from conftest import VeilleServer
 
 from search import build_index
 
@@ -116,3 +117,26 @@ def test_serve_builds_a_missing_index_from_the_corpus(tmp_path, web_corpus_path,
     assert status == 200
     assert b"<mark>" in body
     assert (index / "CURRENT").is_file()
+
+
+def test_serve_never_builds_over_an_index_that_lost_its_pointer(tmp_path, web_articles):
+    index = tmp_path / "index"
+    build_index(write_jsonl(tmp_path / "corpus" / "articles.jsonl", web_articles), index)
+    (index / "CURRENT").unlink()  # a crash, a careless hand: the generation is still there
+    generations = sorted(p.name for p in index.glob("gen-*"))
+    other = write_jsonl(tmp_path / "other" / "one.jsonl", [NEW_ARTICLE])
+    server = VeilleServer(index, tmp_path / "server.log", "--corpus", str(other), workers=1)
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while status is None and time.monotonic() < deadline:
+            try:
+                status, body = fetch(server.url + "/healthz")
+            except OSError:
+                time.sleep(0.1)
+        assert status == 503
+        assert "index damaged" in json.loads(body)["error"]
+    finally:
+        server.stop()
+    assert "building it from" not in server.read_log()
+    assert sorted(p.name for p in index.glob("gen-*")) == generations

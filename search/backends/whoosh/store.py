@@ -178,6 +178,14 @@ def current_generation(index_path: str | os.PathLike) -> Path:
     try:
         name = (root / CURRENT_FILE).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
+        generations = sorted(p.name for p in _generation_folders(root))
+        if generations:
+            # An index was here and lost its pointer: never taken for a missing one, which
+            # `veille serve` would build over (and so delete these).
+            raise IndexDamagedError(
+                f"index damaged ({root}/{CURRENT_FILE} is missing, beside "
+                f"{', '.join(generations)}): run `veille build` to rebuild it"
+            ) from None
         raise IndexNotFoundError(
             f"no index at {root}: run `veille build` to build it from the corpus"
         ) from None
@@ -191,6 +199,14 @@ def current_generation(index_path: str | os.PathLike) -> Path:
             "run `veille build` to rebuild it"
         )
     return generation
+
+
+def _generation_folders(root: Path) -> list[Path]:
+    """The generation folders under an index folder (none if it is no folder)."""
+    try:
+        return [p for p in root.iterdir() if p.name.startswith(_GENERATION_PREFIX) and p.is_dir()]
+    except OSError:
+        return []
 
 
 def read_meta(generation: Path) -> IndexMeta:
