@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 2
+ANALYZER_VERSION = 3
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -27,13 +27,19 @@ _CHAR_MAP = str.maketrans(
 )
 
 _LETTER = r"[^\W\d_]"
+# Invisible in a word, and no break in it: a soft hyphen (gouver\u00adnement), zero-width
+# spaces and joiners, a word joiner.
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}]"
 _TOKEN_PATTERN = re.compile(
-    # A dotted acronym (D.G.S.N., U.S.A): single letters joined by dots.
-    rf"(?P<acronym>(?<!\w){_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
+    # A dotted acronym (D.G.S.N., U.S.A), single letters joined by dots, maybe elided
+    # (l'O.N.U.).
+    rf"(?P<acronym>(?<!\w)(?:\w+')?{_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
     # A word: letters and digits, combining accents, inner apostrophes (l'État, aujourd'hui).
     # Hyphens are not part of a word: "États-Unis" is two tokens.
-    r"|(?P<word>[\w\u0300-\u036f]+(?:'[\w\u0300-\u036f]+)*)"
+    rf"|(?P<word>[{_INVISIBLE}]*[\w\u0300-\u036f]{_IN_WORD}*(?:'{_IN_WORD}+)*)"
 )
+_INVISIBLE_MAP = str.maketrans(dict.fromkeys(_INVISIBLE))
 
 # The same pattern without its groups, so that findall returns the text of each match.
 _MATCHES = re.compile(
@@ -167,12 +173,19 @@ def word_matches(text: str) -> list[str]:
 
 
 def _clean_word(matched: str) -> str | None:
-    """The word a match of _TOKEN_PATTERN makes (None for no word); it takes a position."""
+    """The word a match of _TOKEN_PATTERN makes (None for no word); it takes a position.
+
+    Compatibility forms are spelled out (NFKC): the ligature ﬁ is fi, XXIᵉ is XXIe, a
+    full-width Ｐ is P.
+    """
+    if matched.isascii():
+        return matched.replace(".", "") if "." in matched else matched
     if "." in matched:  # only an acronym has dots
         matched = matched.replace(".", "")
-    elif matched[0] in _COMBINING and not _HAS_BASE_CHARACTER.search(matched):
+    matched = matched.translate(_INVISIBLE_MAP)
+    if not matched or (matched[0] in _COMBINING and not _HAS_BASE_CHARACTER.search(matched)):
         return None  # stray accents with no letter under them are not a word
-    return matched if matched.isascii() else unicodedata.normalize("NFC", matched)
+    return unicodedata.normalize("NFKC", matched)
 
 
 # Lucene's French elision articles, with the longer conjunctions news text uses.
@@ -218,6 +231,22 @@ def fold_accents(word: str) -> str:
     """Remove diacritics: é -> e, ç -> c, ï -> i."""
     decomposed = unicodedata.normalize("NFD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Ordinals written the long way, the short way or in superscript (the tokenizer spells ᵉ as
+# e): 2ème, 2eme, 2e and 2ᵉ are one word; so are XXIème and XXIe; 1ère and 1re.
+_ORDINAL = re.compile(r"(\d+|[ivxlc]+)(?:ème|eme|è|e)|(\d+)(?:ère|ere|re)")
+_ORDINAL_FIRST = frozenset("0123456789ivxlc")
+
+
+class OrdinalFilter(Filter):
+    """Spell ordinals one way: 2ème -> 2e, XXIème -> xxie, 1ère -> 1re."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            if t.text[:1] in _ORDINAL_FIRST and (match := _ORDINAL.fullmatch(t.text)):
+                t.text = f"{match[1]}e" if match[1] else f"{match[2]}re"
+            yield t
 
 
 class AccentFoldFilter(Filter):
@@ -272,7 +301,12 @@ STEM_EXCLUSIONS = {
     "partis": "parti",
     "tanger": "tanger",
     "niger": "niger",
+    # Snowball makes Mali "mal", Amérique "amer" (bitter) and Algérie Alger (the city).
+    "mali": "mali",
+    "amérique": "amerique",
+    "algérie": "algerie",
 }
+STEM_EXCLUSIONS.update({fold_accents(word): s for word, s in list(STEM_EXCLUSIONS.items())})
 
 # Countries and their people: a query for Maroc also finds marocain, marocaines… (and the
 # other way round). The countries most present in French news; the people's word is given
@@ -349,10 +383,22 @@ _stemmer = snowballstemmer.stemmer("french")
 STEM_EXCLUSIONS.update(_demonym_stems())
 
 
+_VOWEL = re.compile("[aeiouyàâäéèêëîïôöùûüÿ]")
+
+
 @lru_cache(maxsize=500_000)
 def stem(word: str) -> str:
-    """Stem one lowercased French word with Snowball (the C stemmer through PyStemmer)."""
-    return STEM_EXCLUSIONS.get(word) or _stemmer.stemWord(word)
+    """Stem one lowercased French word with Snowball (the C stemmer through PyStemmer).
+
+    A word of three letters or fewer, or without a vowel, is kept whole: it is an acronym
+    more often than a plural (OMS is not OM, CRS not CR, CNRS not CNR); Lucene's French
+    light stemmer keeps them too.
+    """
+    if word in STEM_EXCLUSIONS:
+        return STEM_EXCLUSIONS[word]
+    if len(word) <= 3 or not _VOWEL.search(word):
+        return word
+    return _stemmer.stemWord(word)
 
 
 class FrenchStemFilter(Filter):
@@ -388,6 +434,7 @@ def text_analyzer() -> Chain:
         | LowercaseFilter()
         | ElisionFilter()
         | LigatureFilter()
+        | OrdinalFilter()
         | FrenchStopFilter()
         | FrenchStemFilter()
         | AccentFoldFilter()
@@ -401,6 +448,7 @@ def exact_analyzer() -> Chain:
         | LowercaseFilter()
         | ElisionFilter()
         | LigatureFilter()
+        | OrdinalFilter()
         | AccentFoldFilter()
     )
 

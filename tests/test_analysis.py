@@ -8,6 +8,8 @@ from search.analysis import (
     ElisionFilter,
     FrenchTokenizer,
     LigatureFilter,
+    OrdinalFilter,
+    Token,
     WordChain,
     analysis_steps,
     exact_analyzer,
@@ -100,6 +102,42 @@ INDEX_CASES = [
     # inflections meet
     ("terroristes", ["terror"]),
     ("terrorisme", ["terror"]),
+    # elided dotted acronyms
+    ("l'O.N.U.", ["onu"]),
+    ("l’O.T.A.N.", ["otan"]),
+    ("d'E.D.F.", ["edf"]),
+    # short or vowelless words are acronyms, kept whole: OMS is not OM, CRS not CR
+    ("OMS", ["oms"]),
+    ("OM", ["om"]),
+    ("CRS", ["crs"]),
+    ("CNRS", ["cnrs"]),
+    ("PS", ["ps"]),
+    # countries that Snowball cuts into other words: Mali is not mal, Amérique not amer,
+    # Algérie not Alger (the city)
+    ("Mali", ["mali"]),
+    ("maliens", ["mali"]),
+    ("mal", ["mal"]),
+    ("Amérique", ["amerique"]),
+    ("américaines", ["amerique"]),
+    ("amère", ["amer"]),
+    ("Alger", ["alger"]),
+    ("Algérie", ["algerie"]),
+    ("algeriens", ["algerie"]),
+    # invisible characters inside a word: a soft hyphen, a zero-width space
+    ("gouver\u00adnement", ["gouvern"]),
+    ("parle\u200bment", ["parl"]),
+    # compatibility forms: ligatures, superscripts, full-width letters
+    ("ﬁnance", ["financ"]),
+    ("ﬂeuve", ["fleuv"]),
+    ("Ｐａｒｉｓ", ["paris"]),
+    # ordinals, however written
+    ("2ème tour", ["2e", "tour"]),
+    ("2eme", ["2e"]),
+    ("2ᵉ", ["2e"]),
+    ("XXIème siècle", ["xxi", "siecl"]),
+    ("XXIᵉ", ["xxi"]),
+    ("1ère", ["1re"]),
+    ("1ʳᵉ", ["1re"]),
 ]
 
 
@@ -172,6 +210,27 @@ def test_steps_show_each_filter():
     assert steps["FrenchTokenizer"] == ["L'État", "d'urgence"]
     assert steps["ElisionFilter"] == ["état", "urgence"]
     assert steps["AccentFoldFilter"] == ["etat", "urgenc"]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("2ème", "2e"),
+        ("2eme", "2e"),
+        ("2è", "2e"),
+        ("2e", "2e"),
+        ("xxième", "xxie"),
+        ("xxie", "xxie"),
+        ("1ère", "1re"),
+        ("1ere", "1re"),
+        ("1er", "1er"),
+        ("vie", "vie"),  # a word that looks like a Roman numeral and an e is left as it is
+        ("même", "même"),
+        ("2024", "2024"),
+    ],
+)
+def test_ordinal_filter(word, expected):
+    assert [t.text for t in OrdinalFilter()([Token(word)])] == [expected]
 
 
 def test_filters_compose_as_a_chain():
