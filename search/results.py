@@ -495,7 +495,15 @@ def _facet_counts(
 
 
 def _sorted_counts(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
-    """(value, count) pairs, most first, then in alphabetical order (case and accents
-    aside, then as written), with no empty value or count."""
-    pairs = [(value, count) for value, count in counts.items() if value and count]
+    """(value, count) pairs, most first, then in alphabetical order, with no empty value
+    or count. Values that differ by case and accents alone are one (a filter takes them
+    all), counted together and spelled as most of their articles spell them."""
+    spellings: dict[str, list[tuple[int, str]]] = {}
+    for value, count in counts.items():
+        if value and count:
+            spellings.setdefault(_folded(value), []).append((count, value))
+    pairs = [
+        (min(found, key=lambda c: (-c[0], c[1]))[1], sum(count for count, _ in found))
+        for found in spellings.values()
+    ]
     return tuple(sorted(pairs, key=lambda pair: (-pair[1], _folded(pair[0]), pair[0])))

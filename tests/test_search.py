@@ -113,7 +113,7 @@ def test_typos_are_read_and_short_unknown_words_get_a_suggestion(seed_index):
         ("OU Maroc", "Maroc"),
         ("Maroc AND", "Maroc"),
         ("Maroc NOT", "Maroc"),
-        ("titre: Maroc", "titre Maroc"),
+        ("Maroc titre:", "Maroc titre"),
         ("Maroc\x00sécurité", "Maroc sécurité"),
         ("sécurité co*", "sécurité co"),
         ("(" * 333 + "Maroc" + ")" * 333, "Maroc"),
@@ -433,7 +433,7 @@ def test_dates_read_from_the_column_when_the_last_articles_are_undated(tmp_path)
         # a question's interrogative words are not looked for: its answer does not hold them
         (
             "Quand la guerre de Cent Ans a-t-elle pris fin ?",
-            ["guerr", "cent", "an", "pris", "fin"],
+            ["guerr", "cent", "ans", "pris", "fin"],
             ["Quand", "la", "de", "a-t-elle"],
         ),
         ("Combien d'habitants compte Tanger ?", ["habit", "compt", "tanger"], ["Combien"]),
@@ -520,8 +520,8 @@ def test_an_article_replaced_with_another_date_is_sorted_and_filtered_by_it(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_sources_differing_by_case_are_counted_apart_in_one_order(backend, tmp_path, request):
-    sources = ["Le Marin", "LE MARIN", "le marin", "Le Marin", "LE MARIN", "le marin"]
+def test_sources_differing_by_case_are_counted_as_one(backend, tmp_path, request):
+    sources = ["Le Marin", "LE MARIN", "le marin", "Le Marin", "LE MARIN", "Le Marin", "AFP"]
     records = [
         {"id": f"p{n}", "title": f"Port {n}", "text": f"Le port numéro {n}.", "source": source}
         for n, source in enumerate(sources)
@@ -531,7 +531,8 @@ def test_sources_differing_by_case_are_counted_apart_in_one_order(backend, tmp_p
         facets = dict(index.search("port").facets)
     finally:
         index.close()
-    assert facets["source"] == (("LE MARIN", 2), ("Le Marin", 2), ("le marin", 2))
+    # one entry, as a filter on it takes them all, spelled as most of its articles spell it
+    assert facets["source"] == (("Le Marin", 6), ("AFP", 1))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
