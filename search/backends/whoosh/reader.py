@@ -450,12 +450,10 @@ class WhooshReader:
 
     @reads_index
     def word_is_known(self, word: str) -> bool:
-        """Whether a folded word as written occurs in some passage."""
         return self._searcher.reader().doc_frequency("exact", word) > 0
 
     @reads_index
     def word_count(self, word: str) -> int:
-        """In how many passages a folded word occurs as written."""
         return self._searcher.reader().doc_frequency("exact", word)
 
     @reads_index
