@@ -7,6 +7,7 @@ so a corpus of hundreds of megabytes never sits in memory.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -64,6 +65,18 @@ class Article:
     def body(self) -> str:
         """The paragraphs joined by blank lines; passage offsets point into this string."""
         return "\n\n".join(self.paragraphs)
+
+    def content_hash(self) -> str:
+        """A digest of the article as given, every field and paragraph: an update skips
+        an article whose digest has not changed (and replaces one whose section has)."""
+        h = hashlib.blake2b(digest_size=16)
+        for part in (self.id, self.title, str(self.date), self.source, self.url):
+            h.update(str(part).encode() + b"\x00")
+        for paragraph in self.paragraphs:
+            h.update(paragraph.encode() + b"\x00")
+        others = json.dumps(self.metadata, sort_keys=True, ensure_ascii=False, default=str)
+        h.update(others.encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
 
 class CorpusError(VeilleError):

@@ -351,3 +351,22 @@ def test_an_index_that_lost_its_pointer_is_damaged_not_missing(first):
     (first / "CURRENT").unlink()
     with pytest.raises(IndexDamagedError, match=r"CURRENT is missing, beside gen-.*veille build"):
         Index.open(first)
+
+
+@pytest.mark.parametrize("field", ["category", "author"])
+def test_add_replaces_an_article_whose_section_or_other_field_changed(any_first, tmp_path, field):
+    def article(value: str) -> str:
+        record = {"id": "a", "title": "Rabat", "text": "Le port de Tanger s’agrandit."}
+        return json.dumps(record | {field: value}, ensure_ascii=False) + "\n"
+
+    (tmp_path / "sport.jsonl").write_text(article("sport"))
+    (tmp_path / "politique.jsonl").write_text(article("politique"))
+    assert update_index(any_first, add=tmp_path / "sport.jsonl").replaced == 1
+    summary = update_index(any_first, add=tmp_path / "politique.jsonl")
+    assert (summary.added, summary.replaced, summary.unchanged) == (0, 1, 0)
+    assert update_index(any_first, add=tmp_path / "politique.jsonl").unchanged == 1
+    with Index.open(any_first) as index:
+        if field == "category":
+            assert index.search("Tanger rubrique:politique").total == 1
+            assert index.search("Tanger rubrique:sport").total == 0
+        assert index.info().articles == 1

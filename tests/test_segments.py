@@ -16,7 +16,6 @@ from search.backends.base import IndexedArticle
 from search.backends.whoosh._internals import ArrayBlocksCodec
 from search.backends.whoosh.schema import make_schema, passage_document
 from search.backends.whoosh.segments import BLOCK_LIMIT, SegmentBuilder
-from search.backends.whoosh.store import article_hash
 
 WORDS = (
     "élection présidentielle Maroc marocaine sécurité l'État d’urgence qu'il aujourd'hui "
@@ -54,7 +53,7 @@ def documents() -> list[dict]:
         for n, article in enumerate(articles())
     ]
     return [
-        passage_document(item, passage, article_hash(item.article))
+        passage_document(item, passage, item.article.content_hash())
         for item in items
         for passage in item.passages
     ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import itertools
 import json
 import multiprocessing
@@ -31,7 +30,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...corpus import Article
 from ...errors import IndexLockedError, VeilleError
 from ..base import Changes, IndexedArticle
 from ..workers import BuildWorkerError, die_with_parent
@@ -54,17 +52,6 @@ _UNMARKED = """CREATE TABLE IF NOT EXISTS unmarked (
 class ReplicaWriteError(VeilleError):
     """A replica could not be written: the others were; running the same command again
     completes it."""
-
-
-def article_hash(article: Article) -> str:
-    """A digest of everything indexed about an article, to skip unchanged ones on update."""
-    h = hashlib.blake2b(digest_size=16)
-    parts = (article.id, article.title, str(article.date), article.source, article.url)
-    for part in (*parts, article.category):
-        h.update(str(part).encode() + b"\x00")
-    for paragraph in article.paragraphs:
-        h.update(paragraph.encode() + b"\x00")
-    return h.hexdigest()
 
 
 @contextlib.contextmanager
@@ -243,7 +230,7 @@ class _Prepared:
 def _prepare_batch(batch: list[tuple[IndexedArticle, int, int]]) -> _Prepared:
     done = _Prepared([], [], [], {}, Counter())
     for item, art, shard in batch:
-        prepared = prepare(item, art, shard, article_hash(item.article))
+        prepared = prepare(item, art, shard, item.article.content_hash())
         done.rows.append(prepared.rows)
         done.digests.append(prepared.digest)
         done.contributions.append(_contribution(prepared))
@@ -491,7 +478,7 @@ class _Update:
 
     def add(self, item: IndexedArticle) -> None:
         article_id = item.article.id
-        digest = article_hash(item.article)
+        digest = item.article.content_hash()
         found = self._catalog(article_id)
         pending = self._pending(article_id)
         # Even unchanged: the same command run again marks what a replica missed.

@@ -31,7 +31,6 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
 from ...analysis import ANALYZER_VERSION
-from ...corpus import Article
 from ...errors import (
     IndexDamagedError,
     IndexLockedError,
@@ -307,18 +306,8 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def article_hash(article: Article) -> str:
-    """A digest of everything indexed about an article, to skip unchanged ones on update."""
-    h = hashlib.blake2b(digest_size=16)
-    for part in (article.id, article.title, str(article.date), article.source, article.url):
-        h.update(str(part).encode() + b"\x00")
-    for paragraph in article.paragraphs:
-        h.update(paragraph.encode() + b"\x00")
-    return h.hexdigest()
-
-
 def _add_article(builder: SegmentBuilder, item: IndexedArticle) -> None:
-    digest = article_hash(item.article)
+    digest = item.article.content_hash()
     for passage in item.passages:
         builder.add_document(passage_document(item, passage, digest))
 
@@ -550,7 +539,7 @@ class _Update:
 
     def add(self, item: IndexedArticle) -> None:
         article = item.article
-        digest = article_hash(article)
+        digest = article.content_hash()
         old = _stored_hash(self.searcher, article.id)
         if old == digest:
             self.unchanged += 1
