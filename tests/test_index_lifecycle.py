@@ -370,3 +370,15 @@ def test_add_replaces_an_article_whose_section_or_other_field_changed(any_first,
             assert index.search("Tanger rubrique:politique").total == 1
             assert index.search("Tanger rubrique:sport").total == 0
         assert index.info().articles == 1
+
+
+def test_a_reader_stops_answering_from_a_generation_the_folder_no_longer_names(first):
+    index = Index.open(first)
+    assert index.search("Tanger").total == 1
+    (first / "CURRENT").write_text("gen-gone\n")  # damaged for good, not a swap
+    deadline = time.monotonic() + 30
+    with pytest.raises(IndexDamagedError, match="gen-gone"):
+        while time.monotonic() < deadline:  # a swap's grace, then the truth
+            index.search("Tanger")
+            time.sleep(0.2)
+    index.close()

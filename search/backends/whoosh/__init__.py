@@ -22,6 +22,10 @@ from .reader import WhooshReader
 from .store import build, current_generation, optimize, update, verify_files
 
 _REFRESH_SECONDS = 0.5
+# How long a reader keeps answering from the generation it has when the index folder no
+# longer names a readable one: a swap takes far less; past this, the index is damaged or
+# gone, and saying so beats answering from a generation nobody else sees.
+_GRACE_SECONDS = 2.0
 
 
 class WhooshBackend:
@@ -33,6 +37,7 @@ class WhooshBackend:
         self._lock = threading.Lock()
         self._reader: WhooshReader | None = None
         self._checked = 0.0
+        self._failing_since: float | None = None
         self.reader()  # fail now, clearly, if there is no index
 
     def reader(self) -> WhooshReader:
@@ -51,15 +56,19 @@ class WhooshBackend:
             try:
                 generation = current_generation(self.path)
                 if current is None or current.generation != generation or not current.up_to_date():
-                    return WhooshReader(generation, self.config)
+                    current = WhooshReader(generation, self.config)
+                self._failing_since = None
                 return current
             except (FileNotFoundError, IndexNotFoundError, IndexDamagedError):
                 # A build may have swapped generations between our reads: look again.
-                if attempt == 2:
-                    if current is not None:
-                        return current
-                    raise
-                time.sleep(0.05)
+                if attempt < 2:
+                    time.sleep(0.05)
+                    continue
+                now = time.monotonic()
+                self._failing_since = self._failing_since or now
+                if current is not None and now - self._failing_since < _GRACE_SECONDS:
+                    return current
+                raise
         raise AssertionError("unreachable")
 
     def close(self) -> None:
