@@ -554,7 +554,12 @@ class _Classifier:
                 self.words.add(words[0])
             else:
                 self.phrases.append(tuple(words))
-        return Phrase(tuple(words))
+        # In a title too (which has no exact field: its words, in any order, as `titre:`).
+        stems = query_terms(" ".join(words))
+        if field is not None or not stems:
+            return Phrase(tuple(words))
+        title = tuple(Term(s, None, "title") for s in stems)
+        return Any((Phrase(tuple(words)), title[0] if len(title) == 1 else All(title)))
 
     def prefix(self, node: _Prefix, positive: bool) -> Node | None:
         words = exact_terms(node.text)

@@ -699,3 +699,17 @@ def test_a_title_field_spaced_the_french_way_looks_in_titles():
     from search.querying import Term, parse_query
 
     assert parse_query("titre : Bamako").tree == Term("bamako", "bamako", "title")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_quoted_phrase_is_looked_for_in_titles_too(backend, tmp_path, request):
+    records = [
+        {"id": "titre", "title": "Accord entre Rabat et Madrid", "text": "Un texte signé."},
+        {"id": "texte", "title": "Football", "text": "Rabat et Madrid se parlent enfin."},
+        {"id": "ailleurs", "title": "Madrid", "text": "Rabat, puis Lisbonne."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        assert {hit.article_id for hit in index.search('"Rabat et Madrid"')} == {"titre", "texte"}
+        assert [hit.article_id for hit in index.search('Rabat -"Rabat et Madrid"')] == ["ailleurs"]
+        # the text's phrase as written ranks above the title's words
+        assert index.search('"Rabat et Madrid"').hits[0].article_id == "texte"
