@@ -401,6 +401,12 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+def stems_of(words: Iterable[str]) -> list[str]:
+    """The stems of folded words as the index holds them, each once, in order (a prefix's
+    words in the text give the title stems it reaches: élect* -> elect)."""
+    return list(dict.fromkeys(stem(w) for w in words))
+
+
 class FrenchStemFilter(Filter):
     """Stem with Snowball French; at index time also add the stem of the unaccented word.
 

@@ -713,3 +713,16 @@ def test_a_quoted_phrase_is_looked_for_in_titles_too(backend, tmp_path, request)
         assert [hit.article_id for hit in index.search('Rabat -"Rabat et Madrid"')] == ["ailleurs"]
         # the text's phrase as written ranks above the title's words
         assert index.search('"Rabat et Madrid"').hits[0].article_id == "texte"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("query", ["titre:électi*", "titre:electio*", "électi* scrutin"])
+def test_a_prefix_longer_than_a_title_stem_finds_the_title(backend, query, tmp_path, request):
+    records = [
+        {"id": "rabat", "title": "Élections à Rabat", "text": "Le scrutin a eu lieu dimanche."},
+        {"id": "club", "title": "Football", "text": "Les élections du club et son scrutin."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        found = {hit.article_id for hit in index.search(query)}
+    assert "rabat" in found  # its title's stem « elect » is shorter than the prefix
+    assert found == ({"rabat"} if query.startswith("titre:") else {"rabat", "club"})

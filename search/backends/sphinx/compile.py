@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from ...analysis import stems_of
 from ...querying import All, Any, Everything, Node, Not, Phrase, PlainPlan, Prefix, Term
 from ...ranking import RankingConfig
 from .terms import key, token
@@ -170,14 +171,18 @@ class Compiler:
         return f"({_in('text', [word.stem])} | {_in('title', [word.stem])})"
 
     def prefix(self, node: Prefix, positive: bool) -> str:
+        # As the embedded backend: the stems of the prefix's words reach the title stems
+        # shorter than the prefix.
+        words = self.expand("e", node.prefix)
         titles = self.expand("t", node.prefix)
+        frequency = self.scorer.frequency
+        titles += [s for s in stems_of(words) if s not in titles and frequency("t", s)]
         title_weight = 1.0 if node.field == "title" else self.title_weight
         if positive:
             for w in titles:
                 self._score("t", w, title_weight)
         if node.field == "title":
             return _in("title", titles) or NEVER
-        words = self.expand("e", node.prefix)
         exact = _in("exact", words)
         if positive and exact:
             self.in_text.append(exact)

@@ -11,6 +11,7 @@ import time
 
 from whoosh import query as wq
 
+from ...analysis import stems_of
 from ...querying import All, Any, Everything, Node, Not, Phrase, Prefix, Term
 from ...ranking import RankingConfig
 
@@ -80,11 +81,17 @@ class Compiler:
         return q
 
     def prefix(self, node: Prefix, positive: bool) -> wq.Query:
-        # Titles hold stems, the exact field the words as written: each field expands alone.
-        titles = [wq.Term("title", w) for w in self.expand("title", node.prefix)]
+        # Titles hold stems, the exact field the words as written: the prefix expands in
+        # each, and the stems of its words reach the title stems shorter than the prefix
+        # (électi* reaches « elect », the stem of élections).
+        expanded = self.expand("exact", node.prefix)
+        stems, capped = prefix_titles(self.reader, node.prefix, expanded, self.deadline)
+        if capped:
+            self.notes.append(prefix_note(node.prefix))
+        titles = [wq.Term("title", w) for w in stems]
         if node.field == "title":
             return _any(titles) if titles else wq.NullQuery()
-        words = [wq.Term("exact", w) for w in self.expand("exact", node.prefix)]
+        words = [wq.Term("exact", w) for w in expanded]
         if not words and not titles:
             return wq.NullQuery()
         exact = _any(words) if words else wq.NullQuery()
@@ -118,6 +125,15 @@ def expand_prefix(reader, field: str, prefix: str, deadline: float) -> tuple[lis
     if capped:
         found = sorted(found, key=lambda f: (-f[0], f[1]))[:MAX_PREFIX_TERMS]
     return [w.decode("utf-8") if isinstance(w, bytes) else w for _, w in found], capped
+
+
+def prefix_titles(reader, prefix: str, words: list[str], deadline: float) -> tuple[list[str], bool]:
+    """The title stems a prefix reaches, and whether there were more: the stems it starts,
+    and those of its ``words`` in the text that titles hold (électi* reaches « elect »,
+    shorter than the prefix)."""
+    stems, capped = expand_prefix(reader, "title", prefix, deadline)
+    stems += [s for s in stems_of(words) if s not in stems and reader.doc_frequency("title", s)]
+    return stems, capped
 
 
 def prefix_note(prefix: str) -> str:

@@ -20,7 +20,7 @@ from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
 from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
 from ._internals import MappedStorage, bytes_column, numeric_column
-from .compile import Compiler, OutOfTime, expand_prefix, prefix_note
+from .compile import Compiler, OutOfTime, expand_prefix, prefix_note, prefix_titles
 from .postings import (
     PrefixTerms,
     TermArrays,
@@ -373,7 +373,7 @@ class WhooshReader:
                 items.append(word)
                 continue
             exact, capped = expand_prefix(reader, "exact", word.prefix, deadline)
-            titles, capped_titles = expand_prefix(reader, "title", word.prefix, deadline)
+            titles, capped_titles = prefix_titles(reader, word.prefix, exact, deadline)
             if capped or capped_titles:
                 notes.append(prefix_note(word.prefix))
             items.append(PrefixTerms(tuple(exact), tuple(titles)))
