@@ -34,7 +34,7 @@ from .backends.base import (
 from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
 from .explain import Explanation, explain
-from .ledger import record_indexed
+from .ledger import check_ledger, record_indexed
 from .passages import split_passages
 from .querying import Highlights, ParsedQuery, Term, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, best_first, unique_first
@@ -492,6 +492,7 @@ def build_index(
             raise CorpusError(str(corpus_path), None, "no articles found")
 
     written: list[str] = []
+    check_ledger(index_path)
     name, n_articles, n_passages = store_for(index_path).build(
         index_path, articles(), procs=procs, wait=wait
     )
@@ -529,7 +530,9 @@ def update_index(
     if add is not None:
         corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
         articles = _noted(_indexed(corpus, lambda: _known_clusters(index_path)), written)
-    changes = store_for(index_path).update(index_path, articles, list(remove), wait=wait)
+    check_ledger(index_path)
+    removed = list(dict.fromkeys(remove))  # an id given twice is removed once
+    changes = store_for(index_path).update(index_path, articles, removed, wait=wait)
     record_indexed(index_path, written)
     return _summary(changes, started, skipped)
 
@@ -559,6 +562,7 @@ def add_articles(
     started = time.monotonic()
     written: list[str] = []
     items = _noted(_indexed(articles, lambda: _known_clusters(index_path)), written)
+    check_ledger(index_path)
     changes = store_for(index_path).update(index_path, items, [], wait=wait)
     record_indexed(index_path, written)
     return _summary(changes, started, [])

@@ -45,6 +45,13 @@ def _connect(index_path: str | os.PathLike) -> sqlite3.Connection:
         ) from None
 
 
+def check_ledger(index_path: str | os.PathLike) -> None:
+    """LedgerError now if the index has a ledger that cannot be read: a writer checks it
+    before it changes the index, never to change the index and then fail."""
+    if ledger_path(index_path).exists():
+        _connect(index_path).close()
+
+
 def record_indexed(
     index_path: str | os.PathLike, article_ids: Iterable[str], when: dt.datetime | None = None
 ) -> None:

@@ -382,3 +382,43 @@ def test_a_reader_stops_answering_from_a_generation_the_folder_no_longer_names(f
             index.search("Tanger")
             time.sleep(0.2)
     index.close()
+
+
+def test_a_writer_leaves_the_index_alone_when_the_ledger_is_unreadable(any_first, tmp_path):
+    from search.ledger import LedgerError, ledger_path
+
+    ledger = ledger_path(any_first)
+    ledger.write_bytes(b"not a database" * 400)
+    update = write_corpus(tmp_path / "u", [("b", "Fès", "La médina de Fès.")])
+    try:
+        with pytest.raises(LedgerError, match="unreadable"):
+            update_index(any_first, add=update)
+        with pytest.raises(LedgerError, match="unreadable"):
+            update_index(any_first, remove=["a"])
+    finally:
+        ledger.unlink()  # the cluster's folder is the next test's too
+    with Index.open(any_first) as index:
+        assert index.info().articles == 1
+        assert index.search("Tanger").total == 1
+        assert index.search("médina").total == 0
+
+
+def test_an_id_given_twice_is_removed_once(any_first):
+    summary = update_index(any_first, remove=["a", "a", "a"])
+    assert summary.removed == 1
+    with Index.open(any_first) as index:
+        assert index.info().articles == 0
+
+
+@pytest.mark.parametrize("write", ["add", "remove", "optimize"])
+def test_a_writer_on_a_missing_index_leaves_no_folder_behind(tmp_path, write):
+    missing = tmp_path / "typo"
+    corpus = write_corpus(tmp_path / "u", [("b", "Fès", "La médina de Fès.")])
+    calls = {
+        "add": lambda: update_index(missing, add=corpus),
+        "remove": lambda: update_index(missing, remove=["b"]),
+        "optimize": lambda: optimize_index(missing),
+    }
+    with pytest.raises(IndexNotFoundError, match="no index at"):
+        calls[write]()
+    assert not missing.exists()

@@ -577,6 +577,7 @@ def update(
     commit leaves the index as it was, its files and its disk space too.
     """
     root = Path(index_path)
+    current_generation(root)  # no index: say so, and leave no lock file where it is not
     with writer_lock(root, wait=wait):
         generation = _live_for_writing(root)
         ix = whoosh_index.open_dir(str(generation))
@@ -615,6 +616,7 @@ def _codec() -> ArrayBlocksCodec:
 def optimize(index_path: str | os.PathLike, wait: float = 0.0) -> int:
     """Merge the live generation's segments into one; returns the segment count before."""
     root = Path(index_path)
+    current_generation(root)  # no index: say so, and leave no lock file where it is not
     with writer_lock(root, wait=wait):
         generation = _live_for_writing(root)
         ix = whoosh_index.open_dir(str(generation))
