@@ -40,16 +40,29 @@ def _connect(index_path: str | os.PathLike) -> sqlite3.Connection:
         )
         return db
     except sqlite3.Error as e:
-        raise LedgerError(
-            f"the ledger {path} is unreadable ({e}); move it away to start afresh"
-        ) from None
+        raise _unreadable(path, e) from None
+
+
+def _unreadable(path: Path, error: sqlite3.Error) -> LedgerError:
+    return LedgerError(f"the ledger {path} is unreadable ({error}); move it away to start afresh")
 
 
 def check_ledger(index_path: str | os.PathLike) -> None:
     """LedgerError now if the index has a ledger that cannot be read: a writer checks it
     before it changes the index, never to change the index and then fail."""
-    if ledger_path(index_path).exists():
-        _connect(index_path).close()
+    path = ledger_path(index_path)
+    if not path.exists():
+        return
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        # A damaged file, not a full disk or a busy one (the writer's to report).
+        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            raise _unreadable(path, e) from None
 
 
 def record_indexed(

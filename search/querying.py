@@ -41,6 +41,10 @@ MAX_PHRASES = 4  # quoted phrases in one query
 MIN_PREFIX_LETTERS = 3  # `co*` is too short to expand: read as the word `co`
 MAX_PREFIXES = 4  # prefixes in one query; more are read as words
 
+LONG_TEXT_SYNTAX_NOTE = (
+    "texte long : ses guillemets et parenthèses sont lus comme ponctuation, et ses mots "
+    "classés par pertinence"
+)
 _OPERATORS = {"OU": "OR", "OR": "OR", "ET": "AND", "AND": "AND", "SAUF": "NOT", "NOT": "NOT"}
 _FIELDS = {"titre": "title", "title": "title"}
 _DATE_FIELDS = {
@@ -425,6 +429,11 @@ class _Parser:
         if value.endswith("*") and "*" not in stem and len(stem) >= MIN_PREFIX_LETTERS:
             return _Prefix(stem, field)
         # A stray star (`*`, `co*`, `a*b`) is punctuation: the word is its letters.
+        if value.endswith("*") and "*" not in stem and stem.isalpha():
+            self.notes.append(
+                f"« {value} » : un début de mot demande {MIN_PREFIX_LETTERS} lettres, "
+                f"« {stem} » est cherché comme un mot"
+            )
         return _Word(value.replace("*", " ").strip() or value, field)
 
     def _with_field(self, node, field: str):
@@ -708,6 +717,8 @@ def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
         # A long text (a question, a pasted paragraph) is its words: quotes, parentheses
         # and dashes in it are punctuation, not syntax.
         tree = _Parser(_plain_words(cleaned)).parse()
+        if any(kind in ("phrase", "open") for kind, _ in tokens):
+            notes.append(LONG_TEXT_SYNTAX_NOTE)
     return tree, parser
 
 

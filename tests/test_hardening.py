@@ -110,7 +110,10 @@ def test_a_prefix_expands_to_its_most_frequent_words_and_says_so(tmp_path):
     # 50 words read: the three of "often" (the most frequent) and 47 more, an article each
     assert results.total == 51
     assert "often" in {hit.article_id for hit in results}
-    assert index.search("mo*").notes == ()  # too short to be a prefix: the word "mo"
+    # too short to be a prefix: the word "mo", and a note says so
+    assert index.search("mo*").notes == (
+        "« mo* » : un début de mot demande 3 lettres, « mo » est cherché comme un mot",
+    )
     assert index.search("mo*").total == 0
 
 

@@ -726,3 +726,15 @@ def test_a_prefix_longer_than_a_title_stem_finds_the_title(backend, query, tmp_p
         found = {hit.article_id for hit in index.search(query)}
     assert "rabat" in found  # its title's stem « elect » is shorter than the prefix
     assert found == ({"rabat"} if query.startswith("titre:") else {"rabat", "club"})
+
+
+def test_a_prefix_too_short_and_the_quotes_of_a_long_text_are_said():
+    from search.querying import LONG_TEXT_SYNTAX_NOTE, parse_query
+
+    assert parse_query("sécurité co*").notes == (
+        "« co* » : un début de mot demande 3 lettres, « co » est cherché comme un mot",
+    )
+    long_text = parse_query('"Coupe du monde" Maroc Qatar africaine finale')
+    assert long_text.notes == (LONG_TEXT_SYNTAX_NOTE,)
+    assert long_text.ranked_or and long_text.plan is not None  # its words, ranked
+    assert parse_query('"Coupe du monde" Qatar').notes == ()  # short: a phrase
