@@ -1,5 +1,6 @@
 """Index generations: atomic rebuilds, failed builds, versions, the writers' lock, crashes."""
 
+import gc
 import json
 import os
 import signal
@@ -422,3 +423,19 @@ def test_a_writer_on_a_missing_index_leaves_no_folder_behind(tmp_path, write):
     with pytest.raises(IndexNotFoundError, match="no index at"):
         calls[write]()
     assert not missing.exists()
+
+
+# whoosh leaves a table of contents it could not read open: collected within the test.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("toc", [b"", b"\x80\x04truncated"])
+def test_an_unreadable_commit_not_yet_recorded_is_damage(first, toc):
+    from search import check_index
+
+    generation = first / (first / "CURRENT").read_text().strip()
+    (generation / "_MAIN_2.toc").write_bytes(toc)  # a commit whose writer died mid-rename
+    with pytest.raises(IndexDamagedError, match=r"_MAIN_2\.toc, a commit not recorded"):
+        Index.open(first)
+    _, problems = check_index(first)
+    assert problems == ["_MAIN_2.toc, a commit not recorded, cannot be read"]
+    gc.collect()

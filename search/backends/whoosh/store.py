@@ -153,6 +153,13 @@ def _problems(generation: Path, meta: IndexMeta, digests: bool) -> list[str]:
     return problems
 
 
+def unrecorded_commit(generation: Path) -> str | None:
+    """The table of contents of a commit not recorded yet (a writer died just after it),
+    if the generation's newest is one."""
+    recorded, latest = _recorded_toc(read_meta(generation)), _latest_toc(generation)
+    return latest if recorded is not None and latest not in (None, recorded) else None
+
+
 def check_sizes(generation: Path, meta: IndexMeta) -> None:
     """IndexDamagedError if a file recorded at the last commit is missing or resized."""
     if problems := _problems(generation, meta, digests=False):
@@ -160,9 +167,22 @@ def check_sizes(generation: Path, meta: IndexMeta) -> None:
 
 
 def verify_files(generation: Path) -> tuple[int, list[str]]:
-    """(files recorded, problems) of a generation against its recorded digests."""
+    """(files recorded, problems) of a generation against its recorded digests; a commit
+    not recorded yet has nothing to be checked against, so it is read through."""
     meta = read_meta(generation)
-    return len(meta.files), _problems(generation, meta, digests=True)
+    problems = _problems(generation, meta, digests=True)
+    if not problems and (unrecorded := unrecorded_commit(generation)):
+        try:
+            ix = whoosh_index.open_dir(str(generation))
+            try:
+                with ix.reader() as reader:
+                    for _ in reader.all_stored_fields():
+                        pass
+            finally:
+                ix.close()
+        except Exception:  # whoosh reading damaged bytes may raise anything
+            problems.append(f"{unrecorded}, a commit not recorded, cannot be read")
+    return len(meta.files), problems
 
 
 def _damaged(generation: Path, problem: str) -> IndexDamagedError:
