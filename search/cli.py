@@ -99,7 +99,8 @@ def _build(args: argparse.Namespace) -> int:
         print(f"skipped: {_plain(problem)}", file=sys.stderr)
     rate = summary.passages / max(summary.seconds, 1e-6)
     print(
-        f"Built {args.index}: {summary.articles:,} articles, {summary.passages:,} passages "
+        f"Built {args.index}: {_count(summary.articles, 'article')}, "
+        f"{_count(summary.passages, 'passage')} "
         f"in {summary.seconds:.1f} s ({rate:,.0f} passages/s)"
         + (f", {len(summary.skipped)} skipped" if summary.skipped else "")
     )
@@ -121,7 +122,7 @@ def _add(args: argparse.Namespace) -> int:
         print(f"skipped: {_plain(problem)}", file=sys.stderr)
     print(
         f"Updated {args.index}: {summary.added} added, {summary.replaced} replaced, "
-        f"{summary.unchanged} unchanged ({summary.passages} passages written) "
+        f"{summary.unchanged} unchanged ({_count(summary.passages, 'passage')} written) "
         f"in {summary.seconds:.1f} s"
     )
     return 0
@@ -162,6 +163,11 @@ def _plain(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    """A count and its noun: 1 article, 2 articles (0 articles)."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
 def _terminal_snippet(snippet: str, color: bool) -> str:
     on, off = ("\x1b[1;33m", "\x1b[0m") if color else ("[", "]")
     parts = re.split(r"(</?mark>)", snippet)
@@ -176,11 +182,13 @@ def _terminal_snippet(snippet: str, color: bool) -> str:
 def _print_results(
     results: Results, color: bool, explain_hit: Callable[[Hit], Explanation] | None = None
 ) -> None:
-    unit = "articles" if results.group == "article" else "passages"
+    unit = "article" if results.group == "article" else "passage"
     estimate = "at least " if results.total_is_estimate else ""
-    copies = f" (and {results.collapsed:,} copies collapsed)" if results.collapsed else ""
+    collapsed = _count(results.collapsed, "copy", "copies")
+    copies = f" (and {collapsed} collapsed)" if results.collapsed else ""
     print(
-        f"{estimate}{results.total:,} {unit}{copies}, {results.total_passages:,} passages "
+        f"{estimate}{_count(results.total, unit)}{copies}, "
+        f"{_count(results.total_passages, 'passage')} "
         f"(page {results.page} of {results.pages}, {results.took_ms:.0f} ms)"
     )
     for note in results.notes:
@@ -197,7 +205,8 @@ def _print_results(
         link = quote(hit.article_id, safe="/")
         print(f"   /articles/{link}#p{hit.position}   score {hit.score:.2f}")
         for passage in hit.passages:
-            print(f"   ¶{passage.position}: {_terminal_snippet(passage.snippet, color)}")
+            # numbered from 1, as the article page numbers them
+            print(f"   ¶{passage.position + 1}: {_terminal_snippet(passage.snippet, color)}")
         for copy in hit.duplicates:
             when = copy.date.isoformat() if copy.date else "undated"
             print(f"   = {_plain(copy.source or '?')}, {when}: /articles/{quote(copy.article_id)}")
@@ -701,8 +710,9 @@ def _fetch_options(p: argparse.ArgumentParser) -> None:
 def _writer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wait",
-        type=float,
+        type=_seconds(0, 86400),
         default=0.0,
+        metavar="SECONDS",
         help="seconds to wait for another writer to finish (default: refuse at once)",
     )
 

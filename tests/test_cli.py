@@ -33,7 +33,7 @@ def built(tmp_path_factory, request) -> Path:
         index = request.getfixturevalue("clusters")("cli")
     run = veille("build", "--corpus", str(ROOT / "corpus"), "--index", str(index))
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith(f"Built {index}: 1 articles, 14 passages in ")
+    assert run.stdout.startswith(f"Built {index}: 1 article, 14 passages in ")
     return index
 
 
@@ -41,8 +41,11 @@ def test_query_prints_ranked_highlighted_results(built):
     run = veille("query", "--index", str(built), "sécurité")
     assert run.returncode == 0
     lines = run.stdout.splitlines()
-    assert lines[0].startswith("1 articles, 3 passages")
+    assert lines[0].startswith("1 article, 3 passages")
     assert "1. Lutte contre le terrorisme" in run.stdout
+    # passages numbered from 1, as the article page numbers them (its anchors from 0)
+    anchor = int(re.search(r"#p(\d+)", run.stdout)[1])
+    assert f"   ¶{anchor + 1}: " in run.stdout
     assert "[sécurité]" in run.stdout  # matches shown in brackets off a terminal
 
 
@@ -87,7 +90,7 @@ def test_bad_corpus_is_a_clear_error_and_keeps_the_index(built, tmp_path):
     assert run.returncode == 1
     assert "a.jsonl, line 2: invalid JSON" in run.stderr
     assert "Traceback" not in run.stderr
-    assert "1 articles, 3 passages" in veille("query", "--index", str(built), "sécurité").stdout
+    assert "1 article, 3 passages" in veille("query", "--index", str(built), "sécurité").stdout
 
 
 def test_skip_invalid_lists_what_it_skipped(tmp_path):
@@ -120,6 +123,17 @@ def test_bad_arguments_are_one_line_naming_the_option(args, message):
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"veille query: error: {message}")
     assert run.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["remove", "x", "--wait", "nan"], ["add", "x", "--wait", "-1"], ["build", "--wait", "inf"]],
+)
+def test_a_writer_waits_a_number_of_seconds_for_the_lock(args):
+    run = veille(*args)
+    assert run.returncode == 2
+    last = run.stderr.splitlines()[-1]
+    assert last.startswith(f"veille {args[0]}: error: argument --wait: must be between 0 and 86400")
 
 
 def test_dates_as_the_query_language_writes_them(tmp_path):
@@ -171,7 +185,7 @@ def test_add_remove_optimize(tmp_path):
     assert run.returncode == 0
     assert "1 added, 0 replaced, 0 unchanged" in run.stdout
     assert "0 added, 0 replaced, 1 unchanged" in veille("add", str(new), "--index", index).stdout
-    assert "1 articles, 1 passages" in veille("query", "pêche", "--index", index).stdout
+    assert "1 article, 1 passage" in veille("query", "pêche", "--index", index).stdout
     run = veille("remove", "n1", "ghost", "--index", index)
     assert run.returncode == 0 and "1 removed" in run.stdout
     assert "not in the index: ghost" in run.stderr

@@ -241,4 +241,4 @@ def test_build_reports_a_lone_surrogate_line_and_skips_it_on_request(tmp_path: P
     assert f"skipped: {corpus}, line 2: field 'text' contains {SURROGATE}" in run.stderr
     found = veille("query", "--index", index, "Maroc")
     assert found.returncode == 0
-    assert found.stdout.startswith("1 articles") and "1. Bon" in found.stdout
+    assert found.stdout.startswith("1 article,") and "1. Bon" in found.stdout
