@@ -139,6 +139,13 @@ def index_path(backend: str, folder: Path, request: pytest.FixtureRequest) -> Pa
     return request.getfixturevalue("clusters")("scratch")
 
 
+def built(records: list[dict], backend: str, tmp_path: Path, request) -> Index:
+    """An index of these records on that backend, open."""
+    path = index_path(backend, tmp_path, request)
+    build_index(write_jsonl(tmp_path / "corpus.jsonl", records), path)
+    return Index.open(path)
+
+
 @pytest.fixture(scope="session")
 def news_index_path(tmp_path_factory) -> Path:
     """An index of the seed article plus tests/data/news.jsonl, built once."""

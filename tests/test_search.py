@@ -4,7 +4,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import BACKENDS, index_path, write_jsonl
+from conftest import BACKENDS, built, index_path, write_jsonl
 
 from search import Hit, Index, RankingConfig, Results, build_index, update_index
 from search.index import PARTIAL_MATCH_NOTE
@@ -460,13 +460,6 @@ def test_question_words_are_left_out_of_a_question(query, stems, dropped):
     assert [w.stem for w in parsed.plan.words] == stems
     assert list(parsed.ignored) == dropped
     assert parsed.tree is not None
-
-
-def built(records: list[dict], backend: str, tmp_path, request) -> Index:
-    """An index of these records on that backend, open."""
-    path = index_path(backend, tmp_path, request)
-    build_index(write_jsonl(tmp_path / "corpus.jsonl", records), path)
-    return Index.open(path)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -2,7 +2,7 @@
 close word) is read as its closest word, and the reader is told."""
 
 import pytest
-from conftest import BACKENDS, index_path, write_jsonl
+from conftest import BACKENDS, built, write_jsonl
 
 from search import Index, build_index
 
@@ -90,9 +90,7 @@ def test_a_word_of_the_titles_alone_is_a_word_of_the_corpus(backend, tmp_path, r
         {"id": "budget", "title": "Budget", "text": "Le ministre fait face, encore face."},
         {"id": "rabat", "title": "Diplomatie", "text": "Un diplomate parle à Rabat."},
     ]
-    path = index_path(backend, tmp_path, request)
-    build_index(write_jsonl(tmp_path / "c.jsonl", records), path)
-    with Index.open(path) as index:
+    with built(records, backend, tmp_path, request) as index:
         for query in ("fâche", "fache", "titre:fâche"):
             results = index.search(query)
             assert [hit.article_id for hit in results] == ["retraites"]
