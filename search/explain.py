@@ -60,10 +60,11 @@ class Explanation:
         else:
             out.append("Ce passage est le début d'un article dont le titre correspond.")
         if self.score is not None:
-            out.append(f"Score : {self.score:.2f}.")
+            out.append(f"Score : {_french(f'{self.score:.2f}')}.")
         if self.moved_by:
             listed = ", ".join(
-                f"{FEATURE_LABELS.get(name, name)} ({value:+.2f})" for name, value in self.moved_by
+                f"{FEATURE_LABELS.get(name, name)} ({_french(f'{value:+.2f}')})"
+                for name, value in self.moved_by
             )
             out.append(f"Reclassé par le modèle appris ; ce qui a le plus compté : {listed}.")
         return out
@@ -82,6 +83,11 @@ class Explanation:
             "second_stage": [{"feature": n, "contribution": v} for n, v in self.moved_by],
             "text": self.lines(),
         }
+
+
+def _french(number: str) -> str:
+    """A number written the French way: a decimal comma, a true minus sign."""
+    return number.replace(".", ",").replace("-", "\u2212")
 
 
 def explain(

@@ -296,6 +296,8 @@ def test_explain_says_what_the_query_became_and_what_matched(seed_index):
     text = "\n".join(why.lines())
     assert "Mots ignorés (trop courants, ou interrogatifs dans une question) : « et »." in text
     assert "Tous les mots doivent figurer" in text
+    score = f"{hit.score:.2f}".replace(".", ",")  # written the French way
+    assert f"Score : {score}." in text
 
 
 def test_explain_a_long_question(seed_index):

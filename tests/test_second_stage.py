@@ -5,6 +5,7 @@ it on a real index, where a user sees it: which passage a hit shows first, what 
 """
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -214,7 +215,8 @@ def test_explain_names_the_features_that_moved_a_hit(index):
     assert set(names) <= set(FEATURES)
     sizes = [abs(v) for _, v in explanation.moved_by]
     assert sizes == sorted(sizes, reverse=True)
-    assert any(line.startswith("Reclassé par le modèle appris") for line in explanation.lines())
+    moved = next(line for line in explanation.lines() if line.startswith("Reclassé par"))
+    assert re.search(r"\([+\u2212]\d+,\d\d\)", moved)  # (+0,42), (−1,05): French numbers
     assert explanation.to_dict()["second_stage"][0]["feature"] == names[0]
 
 
