@@ -304,7 +304,10 @@ STEM_EXCLUSIONS = {
     # Snowball makes Mali "mal", Amérique "amer" (bitter) and Algérie Alger (the city).
     "mali": "mali",
     "amérique": "amerique",
+    "amériques": "amerique",
     "algérie": "algerie",
+    # kept whole as a short word ending in s (above), yet the plural of an
+    "ans": "an",
 }
 STEM_EXCLUSIONS.update({fold_accents(word): s for word, s in list(STEM_EXCLUSIONS.items())})
 
@@ -390,13 +393,14 @@ _VOWEL = re.compile("[aeiouyàâäéèêëîïôöùûüÿ]")
 def stem(word: str) -> str:
     """Stem one lowercased French word with Snowball (the C stemmer through PyStemmer).
 
-    A word of three letters or fewer, or without a vowel, is kept whole: it is an acronym
-    more often than a plural (OMS is not OM, CRS not CR, CNRS not CNR); Lucene's French
-    light stemmer keeps them too.
+    A word without a vowel, or of three letters ending in s, is kept whole: it is an
+    acronym more often than a plural (CRS is not CR, CNRS not CNR, OMS not OM); Lucene's
+    French light stemmer keeps the s of such short words too. Other short words are
+    stemmed (rue and rues meet).
     """
     if word in STEM_EXCLUSIONS:
         return STEM_EXCLUSIONS[word]
-    if len(word) <= 3 or not _VOWEL.search(word):
+    if not _VOWEL.search(word) or (len(word) <= 3 and word.endswith("s")):
         return word
     return _stemmer.stemWord(word)
 

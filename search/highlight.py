@@ -17,13 +17,17 @@ from .analysis import (
     FrenchTokenizer,
     LigatureFilter,
     LowercaseFilter,
+    OrdinalFilter,
     fold_accents,
     stem,
 )
 from .querying import Highlights
 
 ELLIPSIS = "…"
-_words_chain = FrenchTokenizer() | LowercaseFilter() | ElisionFilter() | LigatureFilter()
+# The index's chain up to its stop words (2ème is marked for 2e, as the index reads it).
+_words_chain = (
+    FrenchTokenizer() | LowercaseFilter() | ElisionFilter() | LigatureFilter() | OrdinalFilter()
+)
 
 
 def _words(text: str) -> list[tuple[str, int, int]]:

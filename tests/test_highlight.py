@@ -30,6 +30,11 @@ def marks(text: str, query: str, max_chars: int | None = None) -> str:
             "Le <mark>terrorisme</mark> et les <mark>terroristes</mark>.",
         ),
         ("Qui est le ministre ?", "qui est", "<mark>Qui est</mark> le ministre ?"),
+        # ordinals, elided acronyms and invisible characters, as the index reads them
+        ("La 2ème guerre.", '"2e guerre"', "La <mark>2ème guerre</mark>."),
+        ("Le XXIᵉ siècle.", "XXIème", "Le <mark>XXIᵉ</mark> siècle."),
+        ("Selon l'O.N.U., non.", "ONU", "Selon l'<mark>O.N.U.</mark>, non."),
+        ("Le gouver\u00adnement.", "gouvernement", "Le <mark>gouver\u00adnement</mark>."),
     ],
 )
 def test_marks_words_in_their_original_form(text, query, expected):
