@@ -336,9 +336,9 @@ class _Parser:
             return None
         return _Or(nodes)
 
-    def _read(self) -> tuple[int, int, int]:
-        """How many filters, dates and excluded filters have been read so far."""
-        return len(self.filters), len(self.dates), len(self.excluded)
+    def _read(self) -> tuple[int, int, int, int]:
+        """How many filters, dates, excluded filters and notes have been read so far."""
+        return len(self.filters), len(self.dates), len(self.excluded), len(self.notes)
 
     def parse_and(self):
         read = self._read()
@@ -403,9 +403,14 @@ class _Parser:
         """The next node, excluded; an excluded filter leaves its values out (None)."""
         read = self._read()
         node = self.parse_unary()
+        if self._read() != read and (node is not None or self._read()[2] != read[2]):
+            # -(Maroc source:AFP), NOT -source:AFP: no filter can say these
+            raise _SyntaxError("a filter inside an excluded group")
         if node is not None:
             return _Not(node)
         filters, dates = self.filters[read[0] :], self.dates[read[1] :]
+        if len({name for name, _ in filters}) > 1:  # -(source:AFP rubrique:sport)
+            raise _SyntaxError("an excluded group of two filters")
         del self.filters[read[0] :], self.dates[read[1] :]
         self.excluded.extend(filters)
         self.notes.extend(
@@ -642,6 +647,16 @@ def _is_plain_term(node: Node) -> bool:
     return isinstance(node, Term | Prefix) and node.field is None
 
 
+def _without_filters(tokens: list[tuple[str, str]]) -> str:
+    """A long text's tokens as text, less its filters (``source:AFP``, ``-source:AFP``)."""
+    kept: list[str] = []
+    for i, (kind, value) in enumerate(tokens):
+        after_filter = i > 0 and tokens[i - 1][0] == "filter"
+        if kind not in ("filter", "minus") and not after_filter:
+            kept.append(value)
+    return " ".join(kept)
+
+
 def _plain_words(text: str) -> list[tuple[str, str]]:
     """Read any input as plain words: quotes, parentheses and stars become spaces; a dash
     before a word still excludes it (`-Paris`), other dashes and pluses are dropped."""
@@ -715,8 +730,8 @@ def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
         tree = parser.parse() if parser.tokens else None
     if tree is not None and _is_long_text(tokens):
         # A long text (a question, a pasted paragraph) is its words: quotes, parentheses
-        # and dashes in it are punctuation, not syntax.
-        tree = _Parser(_plain_words(cleaned)).parse()
+        # and dashes in it are punctuation, not syntax; its filters are read already.
+        tree = _Parser(_plain_words(_without_filters(tokens))).parse()
         if any(kind in ("phrase", "open") for kind, _ in tokens):
             notes.append(LONG_TEXT_SYNTAX_NOTE)
     return tree, parser

@@ -628,14 +628,33 @@ def test_filters_alone_list_every_article_they_keep(filtered, query, expected):
 
 @pytest.mark.parametrize(
     "query",
-    ["source:AFP OU Maroc", "source:AFP OU rubrique:monde", "(Maroc source:AFP) OU source:Reuters"],
+    [
+        "source:AFP OU Maroc",
+        "source:AFP OU rubrique:monde",
+        "(Maroc source:AFP) OU source:Reuters",
+        "-(Maroc source:AFP)",  # not (Maroc and AFP): no filter says it
+        "-(source:AFP rubrique:sport)",
+        "NOT -source:AFP",
+    ],
 )
 def test_a_filter_as_an_alternative_to_words_or_another_facet_is_not_read(query):
     from search.querying import parse_query
 
     parsed = parse_query(query)
     assert "la syntaxe n'a pas pu être lue : recherche des mots tels quels" in parsed.notes
-    assert parsed.sources == ()
+    assert (parsed.sources, parsed.excluded_sources, parsed.excluded_categories) == ((), (), ())
+
+
+@pytest.mark.parametrize("sign", ["-", ""])
+def test_a_long_text_keeps_its_filters_out_of_its_words(sign):
+    from search.querying import parse_query
+
+    parsed = parse_query(f"Maroc Algérie Tunisie Libye Égypte {sign}source:AFP")
+    assert parsed.ranked_or and parsed.plan is not None
+    stems = ["maroc", "algerie", "tunis", "liby", "egypt"]
+    assert [w.stem for w in parsed.plan.words] == stems
+    assert parsed.plan.excluded == ()
+    assert (parsed.excluded_sources if sign else parsed.sources) == ("AFP",)
 
 
 def test_an_excluded_date_is_ignored_with_a_note():
