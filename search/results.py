@@ -445,7 +445,8 @@ def filter_by_facets(
     case and accents aside; a facet with no wanted value keeps every candidate.
     """
     if found.counts is not None:  # counted by the backend (with no value wanted)
-        assert not any(wanted.values()), "a backend counted facets a filter would change"
+        filtered = any(wanted.values()) or any((unwanted or {}).values())
+        assert not filtered, "a backend counted facets a filter would change"
         counted = found.counts.by_cluster if collapse else found.counts.by_article
         return found, {name: _sorted_counts(counted.get(name, {})) for name in FACETS}
     for name, values in (unwanted or {}).items():
@@ -487,8 +488,11 @@ def _facet_counts(
     if keep is not None:
         units, codes = units[keep], codes[keep]
     values = found.facet_values[name]
-    # Each (article or cluster, value) counts once.
-    _, first = unique_first(units.astype(np.int64) * len(values) + codes)
+    # Each (article or cluster, value) counts once, values that differ by case and accents
+    # alone being one (a cluster of « Le Monde » and « le monde » copies counts once).
+    groups: dict[str, int] = {}
+    group_of = np.array([groups.setdefault(_folded(v), len(groups)) for v in values], np.int64)
+    _, first = unique_first(units.astype(np.int64) * max(len(groups), 1) + group_of[codes])
     counted = np.bincount(codes[first], minlength=len(values))
     pairs = {values[i]: int(counted[i]) for i in np.flatnonzero(counted).tolist()}
     return _sorted_counts(pairs)

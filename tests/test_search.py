@@ -531,6 +531,23 @@ def test_sources_differing_by_case_are_counted_as_one(backend, tmp_path, request
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_copies_from_one_source_spelled_two_ways_count_once(backend, sort, tmp_path, request):
+    text = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
+    records = [
+        {"id": "a", "title": "Tanger", "text": text, "source": "Le Monde"},
+        {"id": "b", "title": "Tanger", "text": text, "source": "le monde"},
+        {"id": "c", "title": "Rabat", "text": "Le port de Rabat.", "source": "AFP"},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search("port", sort=sort)
+        chosen = index.search("port", sort=sort, sources=["Le Monde"])
+    assert (results.total, results.collapsed) == (2, 1)
+    assert dict(results.facets)["source"] == (("AFP", 1), ("Le Monde", 1))
+    assert chosen.total == 1  # what the facet said choosing it would give
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_copies_of_one_text_rank_in_id_order_whatever_the_corpus_order(backend, tmp_path, request):
     text = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
     # Id order is code point order (UTF-8 byte order): « z » before « é ».

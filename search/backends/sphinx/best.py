@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...analysis import fold_accents
 from ..base import Best, Candidates, Counts
 from .compile import Compiler
 
@@ -391,8 +392,13 @@ def _counts(answers: list[list], rank: np.ndarray) -> tuple[Counts, dict[int, st
     for i, name in ((2, "source"), (3, "category")):
         for row in copies:
             by_cluster[name][row[i] or ""] -= 1
-        for value in {(row[4], row[i] or "") for row in copies}:
-            by_cluster[name][value[1]] += 1
+        # once a cluster and value, values that differ by case and accents alone being one
+        spelled: dict[tuple, str] = {}
+        for row in copies:
+            value = row[i] or ""
+            spelled.setdefault((row[4], fold_accents(value.casefold().strip())), value)
+        for value in spelled.values():
+            by_cluster[name][value] += 1
     first: dict[str, tuple] = {}
     for row in sorted(copies, key=lambda r: rank[int(r[0])] if int(r[0]) < len(rank) else 0):
         if int(row[1]) > 0:
