@@ -43,7 +43,10 @@ def _connect(index_path: str | os.PathLike) -> sqlite3.Connection:
         raise _unreadable(path, e) from None
 
 
-def _unreadable(path: Path, error: sqlite3.Error) -> LedgerError:
+_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_CANTOPEN")
+
+
+def _unreadable(path: Path, error: object) -> LedgerError:
     return LedgerError(f"the ledger {path} is unreadable ({error}); move it away to start afresh")
 
 
@@ -53,16 +56,21 @@ def check_ledger(index_path: str | os.PathLike) -> None:
     path = ledger_path(index_path)
     if not path.exists():
         return
+    if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
+        raise LedgerError(f"the ledger {path} is not a file this writer can read and write")
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         try:
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            verdict = db.execute("PRAGMA quick_check").fetchone()
         finally:
             db.close()
     except sqlite3.DatabaseError as e:
         # A damaged file, not a full disk or a busy one (the writer's to report).
-        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+        if getattr(e, "sqlite_errorname", "") in _DAMAGED:
             raise _unreadable(path, e) from None
+        return
+    if verdict is None or verdict[0] != "ok":
+        raise _unreadable(path, verdict[0] if verdict else "no answer")
 
 
 def record_indexed(

@@ -3,7 +3,9 @@
 import gc
 import json
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -385,19 +387,36 @@ def test_a_reader_stops_answering_from_a_generation_the_folder_no_longer_names(f
     index.close()
 
 
-def test_a_writer_leaves_the_index_alone_when_the_ledger_is_unreadable(any_first, tmp_path):
+def _damage_ledger(ledger: Path, how: str) -> None:
+    if how == "not a database":
+        ledger.write_bytes(b"not a database" * 400)
+    elif how == "a folder":
+        ledger.unlink()
+        ledger.mkdir()
+    else:  # a page past the header overwritten
+        from search.ledger import record_indexed
+
+        record_indexed(ledger.parent, [f"id{n}" for n in range(5000)])
+        sqlite3.connect(ledger).execute("PRAGMA wal_checkpoint(TRUNCATE)").connection.close()
+        data = bytearray(ledger.read_bytes())
+        data[4096 * 3 : 4096 * 3 + 300] = b"\xff" * 300
+        ledger.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["not a database", "a folder", "a damaged page"])
+def test_a_writer_leaves_the_index_alone_when_the_ledger_is_unreadable(any_first, tmp_path, how):
     from search.ledger import LedgerError, ledger_path
 
     ledger = ledger_path(any_first)
-    ledger.write_bytes(b"not a database" * 400)
+    _damage_ledger(ledger, how)
     update = write_corpus(tmp_path / "u", [("b", "Fès", "La médina de Fès.")])
     try:
-        with pytest.raises(LedgerError, match="unreadable"):
+        with pytest.raises(LedgerError, match="ledger"):
             update_index(any_first, add=update)
-        with pytest.raises(LedgerError, match="unreadable"):
+        with pytest.raises(LedgerError, match="ledger"):
             update_index(any_first, remove=["a"])
-    finally:
-        ledger.unlink()  # the cluster's folder is the next test's too
+    finally:  # the cluster's folder is the next test's too
+        shutil.rmtree(ledger) if ledger.is_dir() else ledger.unlink()
     with Index.open(any_first) as index:
         assert index.info().articles == 1
         assert index.search("Tanger").total == 1
