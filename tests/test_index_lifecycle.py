@@ -378,12 +378,20 @@ def test_add_replaces_an_article_whose_section_or_other_field_changed(any_first,
 def test_a_reader_stops_answering_from_a_generation_the_folder_no_longer_names(first):
     index = Index.open(first)
     assert index.search("Tanger").total == 1
+    live = (first / "CURRENT").read_text()
     (first / "CURRENT").write_text("gen-gone\n")  # damaged for good, not a swap
+    time.sleep(0.6)  # the handle looks again twice a second
+    assert index.search("Tanger").total == 1  # a swap's grace: the generation it has
     deadline = time.monotonic() + 30
     with pytest.raises(IndexDamagedError, match="gen-gone"):
-        while time.monotonic() < deadline:  # a swap's grace, then the truth
+        while time.monotonic() < deadline:  # then the truth
             index.search("Tanger")
             time.sleep(0.2)
+    with pytest.raises(IndexDamagedError, match="gen-gone"):
+        index.search("Tanger")  # said again, not looked for again at once
+    (first / "CURRENT").write_text(live)  # mended: answered again
+    time.sleep(0.6)
+    assert index.search("Tanger").total == 1
     index.close()
 
 

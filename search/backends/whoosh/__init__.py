@@ -38,6 +38,7 @@ class WhooshBackend:
         self._reader: WhooshReader | None = None
         self._checked = 0.0
         self._failing_since: float | None = None
+        self._failure: Exception | None = None
         self.reader()  # fail now, clearly, if there is no index
 
     def reader(self) -> WhooshReader:
@@ -45,10 +46,18 @@ class WhooshBackend:
         with self._lock:
             now = time.monotonic()
             current = self._reader
-            if current is not None and now - self._checked < _REFRESH_SECONDS:
-                return current
-            self._reader = self._current(current)
+            if now - self._checked < _REFRESH_SECONDS:
+                if self._failure is not None:  # said again until the next look
+                    raise type(self._failure)(*self._failure.args)
+                if current is not None:
+                    return current
             self._checked = now
+            try:
+                self._reader = self._current(current)
+            except (FileNotFoundError, IndexNotFoundError, IndexDamagedError) as e:
+                self._failure = e
+                raise
+            self._failure = None
             return self._reader
 
     def _current(self, current: WhooshReader | None) -> WhooshReader:

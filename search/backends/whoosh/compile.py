@@ -84,7 +84,10 @@ class Compiler:
         # Titles hold stems, the exact field the words as written: the prefix expands in
         # each, and the stems of its words reach the title stems shorter than the prefix
         # (électi* reaches « elect », the stem of élections).
-        expanded = self.expand("exact", node.prefix)
+        if node.field == "title":  # the text's words only lead to title stems: no note
+            expanded, _ = expand_prefix(self.reader, "exact", node.prefix, self.deadline)
+        else:
+            expanded = self.expand("exact", node.prefix)
         stems, capped = prefix_titles(self.reader, node.prefix, expanded, self.deadline)
         if capped:
             self.notes.append(prefix_note(node.prefix))
