@@ -57,6 +57,7 @@ from .results import (
     make_hits,
     passage_hit,
     timeline,
+    unknown_filter_notes,
 )
 from .spelling import read_typos, suggest
 
@@ -213,6 +214,7 @@ def _search(
         if len(found.docs):
             notes.append(PARTIAL_MATCH_NOTE)
     found, facets = filter_by_facets(found, wanted, collapse, unwanted)
+    notes += unknown_filter_notes(wanted, facets)
     whole = None
     relevance = request.group == "article" and request.sort == "relevance"
     if relevance and plan is not None and not found.timed_out:

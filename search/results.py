@@ -428,6 +428,25 @@ def passage_hit(
 FACETS = ("source", "category")
 
 
+_FACET_NAMES = {"source": "la source", "category": "la rubrique"}
+
+
+def unknown_filter_notes(
+    wanted: Mapping[str, tuple[str, ...]], facets: Mapping[str, tuple[tuple[str, int], ...]]
+) -> list[str]:
+    """A note for each wanted value that none of the matching articles has (a misspelled
+    source, say), when some articles matched: their counts list every value they have."""
+    notes = []
+    for name, values in wanted.items():
+        listed = {_folded(value) for value, _ in facets.get(name, ())}
+        notes += [
+            f"aucun des articles trouvés n'a {_FACET_NAMES[name]} « {value} »"
+            for value in values
+            if listed and _folded(value) not in listed
+        ]
+    return notes
+
+
 def filter_by_facets(
     found: Candidates,
     wanted: Mapping[str, tuple[str, ...]],

@@ -769,3 +769,15 @@ def test_a_prefix_too_short_and_the_quotes_of_a_long_text_are_said():
     assert long_text.notes == (LONG_TEXT_SYNTAX_NOTE,)
     assert long_text.ranked_or and long_text.plan is not None  # its words, ranked
     assert parse_query('"Coupe du monde" Qatar').notes == ()  # short: a phrase
+
+
+@pytest.mark.parametrize("filtered", BACKENDS, indirect=True)
+def test_a_filter_no_matching_article_has_is_said(filtered):
+    results = filtered.search("Maroc source:AFPP rubrique:monde")
+    assert results.total == 0
+    assert results.notes == ("aucun des articles trouvés n'a la source « AFPP »",)
+    assert filtered.search("Maroc", categories=["Sport"]).notes == (
+        "aucun des articles trouvés n'a la rubrique « Sport »",
+    )
+    assert filtered.search("Maroc source:afp rubrique:MONDE").notes == ()  # case aside
+    assert filtered.search("Tombouctou source:AFPP").notes == ()  # nothing matched anyway
