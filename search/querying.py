@@ -695,14 +695,21 @@ def _is_question(text: str) -> bool:
     return first in _QUESTION_WORDS or first.startswith(("qu'", "est-ce"))
 
 
-def _is_long_text(tokens: list[tuple[str, str]]) -> bool:
-    """Many words and no operator or field: text to rank, not a query to parse."""
+def _is_long_text(tokens: list[tuple[str, str]], question: bool) -> bool:
+    """Many words and no operator or field: text to rank, not a query to parse.
+
+    A quoted phrase counts as one word (a quotation to find, however long), but in a
+    question, whose quotes are a title or a name to rank among its words.
+    """
     if any(kind in ("op", "field", "datefield") for kind, _ in tokens):
         return False
-    words = [
-        v.strip('"') for kind, v in tokens if kind in ("word", "phrase") and v[:1] != "-"
-    ]  # an excluded word is no word of the text
-    return sum(len(query_terms(w)) for w in words) > LONG_QUERY_WORDS
+    words = [v for kind, v in tokens if kind == "word" and v[:1] != "-"]  # not excluded
+    phrases = [v.strip('"') for kind, v in tokens if kind == "phrase"]
+    if question:
+        words += phrases
+        phrases = []
+    phrases = [v for v in phrases if query_terms(v)]
+    return sum(len(query_terms(w)) for w in words) + len(phrases) > LONG_QUERY_WORDS
 
 
 def _count_plain(node) -> int:
@@ -718,7 +725,8 @@ def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
     (with the dates and filters it read)."""
     cleaned = _SPACED_DATE.sub(r"\1:", cleaned)
     tokens = _lex(cleaned)
-    if not _is_long_text(tokens) and _SPACED_FIELD.search(cleaned):
+    question = _is_question(cleaned)
+    if not _is_long_text(tokens, question) and _SPACED_FIELD.search(cleaned):
         cleaned = _SPACED_FIELD.sub(r"\1:", cleaned)
         tokens = _lex(cleaned)
     parser = _Parser(tokens)
@@ -728,7 +736,7 @@ def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
         notes.append("la syntaxe n'a pas pu être lue : recherche des mots tels quels")
         parser = _Parser(_plain_words(cleaned))
         tree = parser.parse() if parser.tokens else None
-    if tree is not None and _is_long_text(tokens):
+    if tree is not None and _is_long_text(tokens, question):
         # A long text (a question, a pasted paragraph) is its words: quotes, parentheses
         # and dashes in it are punctuation, not syntax; its filters are read already.
         tree = _Parser(_plain_words(_without_filters(tokens))).parse()

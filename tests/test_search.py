@@ -781,3 +781,21 @@ def test_a_filter_no_matching_article_has_is_said(filtered):
     )
     assert filtered.search("Maroc source:afp rubrique:MONDE").notes == ()  # case aside
     assert filtered.search("Tombouctou source:AFPP").notes == ()  # nothing matched anyway
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_long_quotation_is_found_as_written(backend, tmp_path, request):
+    said = "La coopération sécuritaire entre le Maroc et la France progresse vite."
+    shuffled = "La France progresse vite : la coopération sécuritaire entre le Maroc et elle."
+    records = [
+        {"id": "cite", "title": "Sécurité", "text": said},
+        {"id": "melange", "title": "Sécurité", "text": shuffled},
+    ]
+    quotation = '"coopération sécuritaire entre le Maroc et la France progresse"'
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search(quotation)
+        assert [hit.article_id for hit in results] == ["cite"]
+        assert results.notes == ()
+        assert "<mark>coopération sécuritaire entre le Maroc et la France progresse</mark>" in (
+            results.hits[0].snippet
+        )
