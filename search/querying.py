@@ -698,18 +698,17 @@ def _is_question(text: str) -> bool:
 def _is_long_text(tokens: list[tuple[str, str]], question: bool) -> bool:
     """Many words and no operator or field: text to rank, not a query to parse.
 
-    A quoted phrase counts as one word (a quotation to find, however long), but in a
-    question, whose quotes are a title or a name to rank among its words.
+    A query of quoted phrases alone, not a question, is quotations to find as written,
+    however long; quotes among other words (pasted prose, a question) are punctuation.
     """
     if any(kind in ("op", "field", "datefield") for kind, _ in tokens):
         return False
     words = [v for kind, v in tokens if kind == "word" and v[:1] != "-"]  # not excluded
     phrases = [v.strip('"') for kind, v in tokens if kind == "phrase"]
-    if question:
-        words += phrases
-        phrases = []
-    phrases = [v for v in phrases if query_terms(v)]
-    return sum(len(query_terms(w)) for w in words) + len(phrases) > LONG_QUERY_WORDS
+    outside = sum(len(query_terms(w)) for w in words)
+    if phrases and not outside and not question:
+        return len(phrases) > LONG_QUERY_WORDS
+    return outside + sum(len(query_terms(p)) for p in phrases) > LONG_QUERY_WORDS
 
 
 def _count_plain(node) -> int:
