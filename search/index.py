@@ -36,7 +36,7 @@ from .duplicates import ClusterFinder, signature
 from .explain import Explanation, explain
 from .ledger import check_ledger, record_indexed
 from .passages import split_passages
-from .querying import Highlights, ParsedQuery, Term, parse_query
+from .querying import Everything, Highlights, ParsedQuery, Term, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, best_first, unique_first
 from .request import SearchRequest
 from .rerank import (
@@ -197,11 +197,9 @@ def _search(
     elif request.group == "article":
         title_weight = config.article_title_weight
     plan = pq.plan
-    wanted = {
-        "source": (*request.sources, *pq.sources),
-        "category": (*request.categories, *pq.categories),
-    }
-    unwanted = {"source": pq.excluded_sources, "category": pq.excluded_categories}
+    wanted, unwanted = _facet_filters(request, pq)
+    if isinstance(pq.tree, Everything) and request.sort == "relevance":
+        request = request.with_changes(sort="date")  # filters alone: nothing to rank by
     collapse = request.collapse and request.group == "article"
     filtered = any(wanted.values()) or any(unwanted.values())
     best = _best(request, pq, filtered, collapse, config)
@@ -344,6 +342,17 @@ def _window(pq: ParsedQuery, config: RankingConfig) -> tuple[int, int]:
     if pq.ranked_or:
         return config.second_stage_articles, config.second_stage_passages
     return config.second_stage_keyword_articles, config.second_stage_keyword_passages
+
+
+def _facet_filters(
+    request: SearchRequest, pq: ParsedQuery
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """The facet values a search wants (the request's and the query's) and leaves out."""
+    wanted = {
+        "source": (*request.sources, *pq.sources),
+        "category": (*request.categories, *pq.categories),
+    }
+    return wanted, {"source": pq.excluded_sources, "category": pq.excluded_categories}
 
 
 def _best(

@@ -799,3 +799,11 @@ def test_a_long_quotation_is_found_as_written(backend, tmp_path, request):
         assert "<mark>coopération sécuritaire entre le Maroc et la France progresse</mark>" in (
             results.hits[0].snippet
         )
+
+
+@pytest.mark.parametrize("filtered", BACKENDS, indirect=True)
+def test_filters_alone_list_the_newest_first(filtered):
+    results = filtered.search("rubrique:politique OU rubrique:monde")
+    assert results.sort == "date"  # nothing to rank by
+    assert [hit.article_id for hit in results] == ["afp-2", "monde-1", "reuters-1", "afp-1"]
+    assert filtered.search("Maroc rubrique:monde").sort == "relevance"
