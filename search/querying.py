@@ -320,20 +320,26 @@ class _Parser:
 
     def parse_or(self):
         read = self._read()
+        grouped = [self.peek() == ("open", "(")]
         nodes = [self.parse_and()]
         while self.peek() == ("op", "OR"):
             self.take()
+            grouped.append(self.peek() == ("open", "("))
             nodes.append(self.parse_and())
         if len(nodes) == 1:
             return nodes[0]
         if None in nodes:
-            # `source:AFP OU source:Reuters` is what two filters of one facet mean; a filter
-            # cannot be an alternative to words, nor to another facet's filter.
+            # `source:AFP OU source:Reuters` is what two filters of one facet mean, and
+            # `Rabat source:AFP OU source:Reuters` Rabat from either; a filter cannot be an
+            # alternative to words, nor to another facet's filter.
             filters = self.filters[read[0] :]
             alike = len({name for name, _ in filters}) == 1 and len(filters) == len(nodes)
-            if not alike or any(nodes) or self._read()[1:] != read[1:]:
+            words = [node for node in nodes if node is not None]
+            # `(Maroc source:AFP) OU source:Reuters` groups its words with one value only
+            bracketed = any(g and n is not None for g, n in zip(grouped, nodes, strict=True))
+            if not alike or len(words) > 1 or bracketed or self._read()[1:] != read[1:]:
                 raise _SyntaxError("OR of filters")
-            return None
+            return words[0] if words else None
         return _Or(nodes)
 
     def _read(self) -> tuple[int, int, int, int]:
@@ -384,7 +390,7 @@ class _Parser:
         if kind == "filter":
             if self.peek() is None or self.peek()[0] not in ("word", "phrase"):
                 raise _SyntaxError("filter without a value")
-            self.filters.append((value, self.take()[1].strip('"')))
+            self.filters.append((value, self.take()[1].strip('"').strip()))
             return None
         if kind == "datefield":
             if self.peek() is None or self.peek()[0] != "word":
@@ -707,15 +713,16 @@ def _is_long_text(tokens: list[tuple[str, str]], question: bool) -> bool:
     phrases = [v.strip('"') for kind, v in tokens if kind == "phrase"]
     outside = sum(len(query_terms(w)) for w in words)
     if phrases and not outside and not question:
-        return len(phrases) > LONG_QUERY_WORDS
+        return False  # quotations (MAX_PHRASES of them are read, with a note past that)
     return outside + sum(len(query_terms(p)) for p in phrases) > LONG_QUERY_WORDS
 
 
-def _count_plain(node) -> int:
-    if isinstance(node, _Word):
+def _count_plain(node, phrases: bool = False) -> int:
+    """The plain words typed side by side (and with ``phrases`` the quoted phrases)."""
+    if isinstance(node, _Word) or (phrases and isinstance(node, _Phrase)):
         return 1 if query_terms(node.text) else 0
     if isinstance(node, _And) and node.implicit:
-        return sum(_count_plain(n) for n in node.nodes)
+        return sum(_count_plain(n, phrases) for n in node.nodes)
     return 0
 
 
@@ -767,7 +774,9 @@ def parse_query(text: str) -> ParsedQuery:
     syntax, parser = _syntax_tree(cleaned, notes)
     since, until = _date_filters(parser.dates, notes)
     count = _count_plain(syntax) if syntax is not None else 0
-    ranked_or = count > LONG_QUERY_WORDS or (count > 1 and _is_question(cleaned))
+    # A question is ranked, whatever it quotes (« Qui a parlé de « Coupe du monde » ? »).
+    asks = syntax is not None and _count_plain(syntax, phrases=True) > 1
+    ranked_or = count > LONG_QUERY_WORDS or (asks and _is_question(cleaned))
     reader = _Classifier(ranked_or)
     tree = reader.node(syntax) if syntax is not None else None
     plan = None

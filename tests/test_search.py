@@ -632,6 +632,8 @@ def test_a_query_excludes_sources_sections_and_title_words(filtered, query, expe
         ("-source:AFP", {"reuters-1", "monde-1", "libe-1"}),
         ("source:AFP OU source:Reuters", {"afp-1", "afp-2", "reuters-1"}),
         ("Maroc (source:AFP OU source:Reuters)", {"afp-1", "afp-2", "reuters-1"}),
+        ("Maroc source:AFP OU source:Reuters", {"afp-1", "afp-2", "reuters-1"}),
+        ("source:« Le Monde »", {"monde-1"}),
         ("rubrique:politique source:AFP", {"afp-2"}),
         ("depuis:2024-05-04", {"afp-2", "libe-1"}),
     ],
@@ -807,3 +809,21 @@ def test_filters_alone_list_the_newest_first(filtered):
     assert results.sort == "date"  # nothing to rank by
     assert [hit.article_id for hit in results] == ["afp-2", "monde-1", "reuters-1", "afp-1"]
     assert filtered.search("Maroc rubrique:monde").sort == "relevance"
+
+
+def test_a_question_that_quotes_is_still_ranked_as_a_question():
+    from search.querying import parse_query
+
+    for query in ("Qui a parlé de « Coupe du monde » ?", 'Qui a parlé de "Coupe du monde" ?'):
+        parsed = parse_query(query)
+        assert parsed.ranked_or and parsed.notes == ()
+        assert len(parsed.tree.nodes) == 2  # « parlé », or the phrase: either ranks
+
+
+def test_quoted_phrases_alone_are_phrases_however_many():
+    from search.querying import Phrase, parse_query
+
+    parsed = parse_query('"le Mali" "la junte" "le scrutin" "Bamako" "AFP"')
+    assert not parsed.ranked_or
+    phrases = [node.nodes[0] for node in parsed.tree.nodes]
+    assert Phrase(("le", "mali")) in phrases and Phrase(("afp",)) in phrases
