@@ -130,8 +130,12 @@ def typo_reading(reader: Reader, word: str) -> str | None:
         candidates = _likely(reader, word, count, near)
     if not candidates:
         return None
-    best = min(candidates, key=lambda c: (edit_distance(c, word), -reader.word_count(c), c))
-    return _as_written(reader, best)
+    ranked = sorted(candidates, key=lambda c: (edit_distance(c, word), -reader.word_count(c), c))
+    # Among the closest, a word the corpus writes (a title's « chronique ») before a stem
+    # that only titles hold (« chroniqu »).
+    closest = [c for c in ranked if edit_distance(c, word) == edit_distance(ranked[0], word)]
+    written = [_as_written(reader, c) for c in closest]
+    return next((w for w in written if reader.spelling_frequency(w)), written[0])
 
 
 def _title_count(reader: Reader, word: str) -> int:

@@ -95,7 +95,8 @@ def test_a_word_of_the_titles_alone_is_a_word_of_the_corpus(backend, tmp_path, r
             results = index.search(query)
             assert [hit.article_id for hit in results] == ["retraites"]
             assert (results.readings, results.suggestion) == ((), None)
-        # ... and a typo of it is read as it
+        # ... and a typo of it is read as the word the title writes, not as its stem
+        assert index.search("Retraitess").readings == (("Retraitess", "Retraites"),)
         results = index.search("fachee")
         assert results.readings == (("fachee", "fâche"),)
         assert [hit.article_id for hit in results] == ["retraites"]
