@@ -205,9 +205,9 @@ def _search(
     best = _best(request, pq, filtered, collapse, config)
     found = reader.match(pq, plan, filters, title_weight, deadline, best)
     notes = [*pq.notes, *found.notes]
-    if plan is not None and len(found.docs) == 0 and not found.timed_out and _may_relax(plan):
+    if len(found.docs) == 0 and not found.timed_out and (relaxed := _relaxed(pq, plan)):
         # No passage has every word: rank those with the most of them.
-        plan = replace(plan, require_all=False)
+        pq, plan = relaxed
         found = reader.match(pq, plan, filters, title_weight, deadline, best)
         if len(found.docs):
             notes.append(PARTIAL_MATCH_NOTE)
@@ -379,8 +379,13 @@ def _day(date: dt.date) -> str:
     return f"{date.day:02d}/{date.month:02d}/{date.year:04d}"
 
 
-def _may_relax(plan) -> bool:
-    return plan.require_all and plan.may_relax and len(plan.words) > 1
+def _relaxed(pq: ParsedQuery, plan) -> tuple[ParsedQuery, Any] | None:
+    """The query asking for any of its words where it asked for all of them side by side
+    (its plan's, or its tree's phrases and words), or None."""
+    if plan is not None:
+        relax = plan.require_all and plan.may_relax and len(plan.words) > 1
+        return (pq, replace(plan, require_all=False)) if relax else None
+    return (replace(pq, tree=pq.relaxed), None) if pq.relaxed is not None else None
 
 
 def _article(

@@ -194,6 +194,9 @@ class ParsedQuery:
     excluded_categories: tuple[str, ...] = ()  # -rubrique:…
     notes: tuple[str, ...] = field(default=())
     readings: tuple[tuple[str, str], ...] = ()  # typos read as the corpus's words
+    # A query of phrases and words side by side (no plan): the tree that asks for any of
+    # them, to rank by when no passage has them all.
+    relaxed: Node | None = None
 
     @property
     def is_question(self) -> bool:
@@ -793,6 +796,7 @@ def parse_query(text: str) -> ParsedQuery:
         tree = Everything()  # filters alone (`source:AFP`): every article they keep
     else:
         plan = _plain_plan(tree, syntax, ranked_or)
+    relaxed = _relaxed(tree, syntax) if plan is None and not ranked_or else None
     return ParsedQuery(
         text=cleaned,
         tree=tree,
@@ -810,7 +814,20 @@ def parse_query(text: str) -> ParsedQuery:
         excluded_sources=tuple(v for name, v in parser.excluded if name == "sources"),
         excluded_categories=tuple(v for name, v in parser.excluded if name == "categories"),
         notes=tuple(notes + parser.notes + reader.notes),
+        relaxed=relaxed,
     )
+
+
+def _relaxed(tree: Node | None, syntax) -> Node | None:
+    """Any of the tree's parts typed side by side (a phrase and words), its exclusions
+    kept; None for an explicit ET, or fewer than two parts."""
+    if not isinstance(tree, All) or not isinstance(syntax, _And) or not syntax.implicit:
+        return None
+    wanted = [n for n in tree.nodes if not isinstance(n, Not | Everything)]
+    if len(wanted) < 2:
+        return None
+    excluded = tuple(n for n in tree.nodes if isinstance(n, Not))
+    return All((Any(tuple(wanted)), *excluded)) if excluded else Any(tuple(wanted))
 
 
 def _only_negative(node: Node) -> bool:

@@ -827,3 +827,22 @@ def test_quoted_phrases_alone_are_phrases_however_many():
     assert not parsed.ranked_or
     phrases = [node.nodes[0] for node in parsed.tree.nodes]
     assert Phrase(("le", "mali")) in phrases and Phrase(("afp",)) in phrases
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_phrase_and_words_no_passage_has_together_rank_those_with_most(
+    backend, tmp_path, request
+):
+    records = [
+        {"id": "coupe", "title": "Football", "text": "La Coupe du monde commence au Qatar."},
+        {"id": "juge", "title": "Justice", "text": "Le juge parle enfin aux victimes."},
+        {"id": "autre", "title": "Météo", "text": "Il pleut sur Lyon."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search("« Coupe du monde » victimes")
+        assert {hit.article_id for hit in results} == {"coupe", "juge"}
+        assert PARTIAL_MATCH_NOTE in results.notes
+        strict = index.search("« Coupe du monde » ET victimes")  # an explicit ET: all
+        assert strict.total == 0 and PARTIAL_MATCH_NOTE not in strict.notes
+        kept_out = index.search("« Coupe du monde » victimes -Qatar")
+        assert [hit.article_id for hit in kept_out] == ["juge"]
