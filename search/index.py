@@ -198,8 +198,7 @@ def _search(
         title_weight = config.article_title_weight
     plan = pq.plan
     wanted, unwanted = _facet_filters(request, pq)
-    if isinstance(pq.tree, Everything) and request.sort == "relevance":
-        request = request.with_changes(sort="date")  # filters alone: nothing to rank by
+    request, pq = _filters_alone(request, pq)
     collapse = request.collapse and request.group == "article"
     filtered = any(wanted.values()) or any(unwanted.values())
     best = _best(request, pq, filtered, collapse, config)
@@ -342,6 +341,17 @@ def _window(pq: ParsedQuery, config: RankingConfig) -> tuple[int, int]:
     if pq.ranked_or:
         return config.second_stage_articles, config.second_stage_passages
     return config.second_stage_keyword_articles, config.second_stage_keyword_passages
+
+
+def _filters_alone(request: SearchRequest, pq: ParsedQuery) -> tuple[SearchRequest, ParsedQuery]:
+    """A search of filters alone (the query's, or the request's with no query) matches
+    every article they keep, newest first: there is nothing to rank by."""
+    asked = request.sources or request.categories or request.since or request.until
+    if pq.tree is None and asked:
+        pq = replace(pq, tree=Everything())
+    if isinstance(pq.tree, Everything) and request.sort == "relevance":
+        request = request.with_changes(sort="date")
+    return request, pq
 
 
 def _facet_filters(

@@ -394,3 +394,13 @@ def test_dates_as_the_query_language_writes_them(client, since, until, titles_of
     body = search(client, q="gouvernement", since=since, until=until, limit=100)
     assert body["total"] >= 1
     assert all(hit["date"].startswith(str(titles_of)) for hit in body["hits"])
+
+
+def test_no_query_and_a_source_lists_its_articles_newest_first(client, web_articles):
+    body = client.get("/api/search", query_string={"source": "Le Monde", "limit": 100}).get_json()
+    dates = [hit["date"] for hit in body["hits"]]
+    assert body["sort"] == "date" and dates == sorted(dates, reverse=True)
+    assert {hit["source"] for hit in body["hits"]} == {"Le Monde"}
+    assert body["total"] + body["collapsed"] == sum(
+        a.get("source") == "Le Monde" for a in web_articles
+    )

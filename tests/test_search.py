@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import BACKENDS, built, index_path, write_jsonl
 
-from search import Hit, Index, RankingConfig, Results, build_index, update_index
+from search import Hit, Index, RankingConfig, Results, SearchRequest, build_index, update_index
 from search.index import PARTIAL_MATCH_NOTE
 
 # Every test here runs on the embedded index and on a 2 x 2 cluster of searchd nodes.
@@ -846,3 +846,12 @@ def test_a_phrase_and_words_no_passage_has_together_rank_those_with_most(
         assert strict.total == 0 and PARTIAL_MATCH_NOTE not in strict.notes
         kept_out = index.search("« Coupe du monde » victimes -Qatar")
         assert [hit.article_id for hit in kept_out] == ["juge"]
+
+
+@pytest.mark.parametrize("filtered", BACKENDS, indirect=True)
+def test_no_query_and_the_request_s_filters_list_their_articles(filtered):
+    results = filtered.search("", sources=["AFP"])
+    assert [hit.article_id for hit in results] == ["afp-2", "afp-1"]
+    assert results.sort == "date"
+    assert filtered.search(SearchRequest("", since="2024-05-04")).total == 2
+    assert filtered.search("").total == 0  # nothing asked, nothing listed

@@ -372,7 +372,8 @@ def search() -> ResponseReturnValue:
             "search.html", params=_page_request(request.args.get("q", "")), error=error.message_fr
         ), 400
     index = get_index()  # before anything else: no index means a 503 page, even here
-    if not params.query.strip():
+    filtered = params.sources or params.categories or params.since or params.until
+    if not params.query.strip() and not filtered:  # filters alone list their articles
         return render_template("search.html", params=params)
     results = index.search(params)
     last_page = min(results.pages, SearchRequest.MAX_PAGE)
