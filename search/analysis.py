@@ -37,7 +37,9 @@ _TOKEN_PATTERN = re.compile(
     rf"(?P<acronym>(?<!\w)(?:\w+')?{_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
     # A word: letters and digits, combining accents, inner apostrophes (l'État, aujourd'hui).
     # Hyphens are not part of a word: "États-Unis" is two tokens.
-    rf"|(?P<word>[{_INVISIBLE}]*[\w\u0300-\u036f]{_IN_WORD}*(?:'{_IN_WORD}+)*)"
+    # Invisible characters inside a word belong to it, never at its ends.
+    rf"|(?P<word>[\w\u0300-\u036f]{_IN_WORD}*(?<![{_INVISIBLE}])"
+    rf"(?:'{_IN_WORD}+(?<![{_INVISIBLE}]))*)"
 )
 _INVISIBLE_MAP = str.maketrans(dict.fromkeys(_INVISIBLE))
 

@@ -35,6 +35,7 @@ def marks(text: str, query: str, max_chars: int | None = None) -> str:
         ("Le XXIᵉ siècle.", "XXIème", "Le <mark>XXIᵉ</mark> siècle."),
         ("Selon l'O.N.U., non.", "ONU", "Selon l'<mark>O.N.U.</mark>, non."),
         ("Le gouver\u00adnement.", "gouvernement", "Le <mark>gouver\u00adnement</mark>."),
+        ("Le monde\u200b entier.", "monde", "Le <mark>monde</mark>\u200b entier."),
     ],
 )
 def test_marks_words_in_their_original_form(text, query, expected):
