@@ -39,7 +39,7 @@ _TOKEN_PATTERN = re.compile(
     # Hyphens are not part of a word: "États-Unis" is two tokens.
     # Invisible characters inside a word belong to it, never at its ends.
     rf"|(?P<word>[\w\u0300-\u036f]{_IN_WORD}*(?<![{_INVISIBLE}])"
-    rf"(?:'{_IN_WORD}+(?<![{_INVISIBLE}]))*)"
+    rf"(?:[{_INVISIBLE}]*'{_IN_WORD}+(?<![{_INVISIBLE}]))*)"
 )
 _INVISIBLE_MAP = str.maketrans(dict.fromkeys(_INVISIBLE))
 

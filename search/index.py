@@ -211,7 +211,7 @@ def _search(
         if len(found.docs):
             notes.append(PARTIAL_MATCH_NOTE)
     found, facets = filter_by_facets(found, wanted, collapse, unwanted)
-    notes += unknown_filter_notes(wanted, facets)
+    notes += unknown_filter_notes(wanted, facets, not (found.timed_out or found.capped))
     whole = None
     relevance = request.group == "article" and request.sort == "relevance"
     if relevance and plan is not None and not found.timed_out:

@@ -432,17 +432,22 @@ _FACET_NAMES = {"source": "la source", "category": "la rubrique"}
 
 
 def unknown_filter_notes(
-    wanted: Mapping[str, tuple[str, ...]], facets: Mapping[str, tuple[tuple[str, int], ...]]
+    wanted: Mapping[str, tuple[str, ...]],
+    facets: Mapping[str, tuple[tuple[str, int], ...]],
+    complete: bool = True,
 ) -> list[str]:
-    """A note for each wanted value that none of the matching articles has (a misspelled
-    source, say), when some articles matched: their counts list every value they have."""
+    """A note for each facet whose wanted values none of the matching articles has (a
+    misspelled source, say), when some articles matched and all were counted: their counts
+    list every value they have."""
     notes = []
     for name, values in wanted.items():
         listed = {_folded(value) for value, _ in facets.get(name, ())}
+        if not complete or not listed or any(_folded(v) in listed for v in values):
+            continue
         notes += [
             f"aucun des articles trouvés n'a {_FACET_NAMES[name]} « {value} »"
             for value in values
-            if listed and _folded(value) not in listed
+            if value.strip()
         ]
     return notes
 

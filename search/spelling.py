@@ -133,9 +133,12 @@ def typo_reading(reader: Reader, word: str) -> str | None:
     ranked = sorted(candidates, key=lambda c: (edit_distance(c, word), -reader.word_count(c), c))
     # Among the closest, a word the corpus writes (a title's « chronique ») before a stem
     # that only titles hold (« chroniqu »).
-    closest = [c for c in ranked if edit_distance(c, word) == edit_distance(ranked[0], word)]
-    written = [_as_written(reader, c) for c in closest]
-    return next((w for w in written if reader.spelling_frequency(w)), written[0])
+    distance = edit_distance(ranked[0], word)
+    for candidate in (c for c in ranked if edit_distance(c, word) == distance):
+        written = _as_written(reader, candidate)
+        if reader.word_count(candidate) or reader.spelling_frequency(written):
+            return written
+    return _as_written(reader, ranked[0])
 
 
 def _title_count(reader: Reader, word: str) -> int:
@@ -242,6 +245,7 @@ def read_typos(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -
     return replace(
         query,
         tree=_replace_terms(query.tree, readings),
+        relaxed=query.relaxed and _replace_terms(query.relaxed, readings),
         plan=plan,
         highlights=highlights,
         readings=tuple(said),

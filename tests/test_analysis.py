@@ -134,6 +134,8 @@ INDEX_CASES = [
     # invisible characters inside a word: a soft hyphen, a zero-width space
     ("gouver\u00adnement", ["gouvern"]),
     ("parle\u200bment", ["parl"]),
+    ("aujourd\u200b'hui", ["aujourd'hui"]),
+    ("l\u200b'État", ["etat"]),
     # compatibility forms: ligatures, superscripts, full-width letters
     ("ﬁnance", ["financ"]),
     ("ﬂeuve", ["fleuv"]),

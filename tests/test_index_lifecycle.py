@@ -28,6 +28,7 @@ from search import (
 )
 from search.backends import store_for
 from search.backends.sphinx import store as sphinx_store
+from search.backends.whoosh.store import current_generation as current
 from search.backends.whoosh.store import writer_lock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -375,7 +376,13 @@ def test_add_replaces_an_article_whose_section_or_other_field_changed(any_first,
         assert index.info().articles == 1
 
 
-def test_a_reader_stops_answering_from_a_generation_the_folder_no_longer_names(first):
+def test_a_reader_stops_answering_from_a_generation_the_folder_no_longer_names(first, monkeypatch):
+    from search.backends import whoosh
+
+    looks = []
+    monkeypatch.setattr(
+        whoosh, "current_generation", lambda path: looks.append(path) or current(path)
+    )
     index = Index.open(first)
     assert index.search("Tanger").total == 1
     live = (first / "CURRENT").read_text()
@@ -387,8 +394,10 @@ def test_a_reader_stops_answering_from_a_generation_the_folder_no_longer_names(f
         while time.monotonic() < deadline:  # then the truth
             index.search("Tanger")
             time.sleep(0.2)
+    before = len(looks)
     with pytest.raises(IndexDamagedError, match="gen-gone"):
         index.search("Tanger")  # said again, not looked for again at once
+    assert len(looks) == before
     (first / "CURRENT").write_text(live)  # mended: answered again
     time.sleep(0.6)
     assert index.search("Tanger").total == 1

@@ -783,6 +783,7 @@ def test_a_filter_no_matching_article_has_is_said(filtered):
     )
     assert filtered.search("Maroc source:afp rubrique:MONDE").notes == ()  # case aside
     assert filtered.search("Tombouctou source:AFPP").notes == ()  # nothing matched anyway
+    assert filtered.search("Maroc source:AFPP OU source:Reuters").notes == ()  # one did
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -846,6 +847,9 @@ def test_a_phrase_and_words_no_passage_has_together_rank_those_with_most(
         assert strict.total == 0 and PARTIAL_MATCH_NOTE not in strict.notes
         kept_out = index.search("« Coupe du monde » victimes -Qatar")
         assert [hit.article_id for hit in kept_out] == ["juge"]
+        read = index.search("« Coupe du monde » victimess")  # a typo, read in the fallback too
+        assert read.readings == (("victimess", "victimes"),)
+        assert {hit.article_id for hit in read} == {"coupe", "juge"}
 
 
 @pytest.mark.parametrize("filtered", BACKENDS, indirect=True)

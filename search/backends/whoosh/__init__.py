@@ -8,6 +8,7 @@ swapped in a new one (or an update committed) and reopens if so.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -48,16 +49,15 @@ class WhooshBackend:
             current = self._reader
             if now - self._checked < _REFRESH_SECONDS:
                 if self._failure is not None:  # said again until the next look
-                    raise type(self._failure)(*self._failure.args)
+                    raise copy.copy(self._failure)
                 if current is not None:
                     return current
-            self._checked = now
             try:
                 self._reader = self._current(current)
             except (FileNotFoundError, IndexNotFoundError, IndexDamagedError) as e:
-                self._failure = e
+                self._failure, self._checked = e, now
                 raise
-            self._failure = None
+            self._failure, self._checked = None, now
             return self._reader
 
     def _current(self, current: WhooshReader | None) -> WhooshReader:
