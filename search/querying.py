@@ -267,32 +267,28 @@ def _lex(text: str) -> list[tuple[str, str]]:
         if kind == "word" and value in _OPERATORS:
             kind, value = "op", _OPERATORS[value]
         elif kind == "field":
-            name = value.removeprefix("-")[:-1].lower()
-            if value.startswith("-") and _field_kind(name):
-                tokens.append(("minus", "-"))  # -titre:…, -source:…
-            if name in _FIELDS:
-                kind, value = "field", _FIELDS[name]
-            elif fold_accents(name) in _FILTER_FIELDS:
-                kind, value = "filter", _FILTER_FIELDS[fold_accents(name)]
-            elif fold_accents(name) in _DATE_FIELDS or name in _DATE_FIELDS:
-                kind, value = (
-                    "datefield",
-                    _DATE_FIELDS.get(name) or _DATE_FIELDS[fold_accents(name)],
-                )
-            else:
+            read = _field_of(value.removeprefix("-")[:-1].lower())
+            if read is None:
                 kind = "word"
+            else:
+                if value.startswith("-"):
+                    tokens.append(("minus", "-"))  # -titre:…, -source:…
+                kind, value = read
         tokens.append((kind, value))
     return tokens
 
 
-def _field_kind(name: str) -> bool:
-    """Whether ``name:`` is a field, a filter or a date of the query language."""
+def _field_of(name: str) -> tuple[str, str] | None:
+    """What ``name:`` is in the query language (a field, a filter or a date, and which),
+    or None when it is no name of it."""
     folded = fold_accents(name)
-    return (
-        name in _FIELDS
-        or folded in _FILTER_FIELDS
-        or (folded in _DATE_FIELDS or name in _DATE_FIELDS)
-    )
+    if name in _FIELDS:
+        return "field", _FIELDS[name]
+    if folded in _FILTER_FIELDS:
+        return "filter", _FILTER_FIELDS[folded]
+    if name in _DATE_FIELDS or folded in _DATE_FIELDS:
+        return "datefield", _DATE_FIELDS.get(name) or _DATE_FIELDS[folded]
+    return None
 
 
 class _Parser:
