@@ -809,7 +809,7 @@ def parse_query(text: str) -> ParsedQuery:
         categories=tuple(v for name, v in parser.filters if name == "categories"),
         excluded_sources=tuple(v for name, v in parser.excluded if name == "sources"),
         excluded_categories=tuple(v for name, v in parser.excluded if name == "categories"),
-        notes=tuple(notes + parser.notes + reader.notes),
+        notes=tuple(dict.fromkeys(notes + parser.notes + reader.notes)),  # each note once
         relaxed=relaxed,
     )
 

@@ -378,6 +378,18 @@ def test_bounds_apply_to_an_explicit_or_not_to_a_long_text():
     assert alternatives.notes == ("seules les 32 premières parties d'un groupe sont cherchées",)
 
 
+def test_each_bound_says_so_once():
+    from search import parse_query
+
+    prefixes = parse_query("(terro* OU isla*) (djiha* OU milit*) (atten* OU explo*)")
+    assert prefixes.notes == (
+        "seuls les 4 premiers débuts de mots sont développés : "
+        "les suivants sont cherchés comme des mots",
+    )
+    phrases = parse_query(" ".join(f'"mot{i} suivant{i}"' for i in range(6)))
+    assert phrases.notes == ("seules les 4 premières expressions sont cherchées",)
+
+
 def test_the_partial_match_note_comes_with_results_only(tmp_path):
     index = Index.open(small_index(tmp_path, ARTICLES))
     nothing = index.search("zzzqq yyyxx")
