@@ -57,7 +57,6 @@ from .results import (
     make_hits,
     passage_hit,
     timeline,
-    unknown_filter_notes,
 )
 from .spelling import read_typos, suggest
 
@@ -210,8 +209,8 @@ def _search(
         found = reader.match(pq, plan, filters, title_weight, deadline, best)
         if len(found.docs):
             notes.append(PARTIAL_MATCH_NOTE)
-    found, facets = filter_by_facets(found, wanted, collapse, unwanted)
-    notes += unknown_filter_notes(wanted, facets, not (found.timed_out or found.capped))
+    found, facets, facet_notes = filter_by_facets(found, wanted, collapse, unwanted)
+    notes += facet_notes
     whole = None
     relevance = request.group == "article" and request.sort == "relevance"
     if relevance and plan is not None and not found.timed_out:

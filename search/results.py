@@ -431,18 +431,15 @@ FACETS = ("source", "category")
 _FACET_NAMES = {"source": "la source", "category": "la rubrique"}
 
 
-def unknown_filter_notes(
-    wanted: Mapping[str, tuple[str, ...]],
-    facets: Mapping[str, tuple[tuple[str, int], ...]],
-    complete: bool = True,
+def _unknown_filter_notes(
+    wanted: Mapping[str, tuple[str, ...]], facets: Mapping[str, tuple[tuple[str, int], ...]]
 ) -> list[str]:
     """A note for each facet whose wanted values none of the matching articles has (a
-    misspelled source, say), when some articles matched and all were counted: their counts
-    list every value they have."""
+    misspelled source, say): their counts list every value they have."""
     notes = []
     for name, values in wanted.items():
         listed = {_folded(value) for value, _ in facets.get(name, ())}
-        if not complete or not listed or any(_folded(v) in listed for v in values):
+        if not listed or any(_folded(v) in listed for v in values):
             continue
         notes += [
             f"aucun des articles trouvés n'a {_FACET_NAMES[name]} « {value} »"
@@ -457,11 +454,14 @@ def filter_by_facets(
     wanted: Mapping[str, tuple[str, ...]],
     collapse: bool = False,
     unwanted: Mapping[str, tuple[str, ...]] | None = None,
-) -> tuple[Candidates, dict[str, tuple[tuple[str, int], ...]]]:
+) -> tuple[Candidates, dict[str, tuple[tuple[str, int], ...]], list[str]]:
     """Keep the candidates whose facets have a wanted value; count each facet's values.
 
     Candidates with an ``unwanted`` value (``-source:AFP``) are left out first, as if the
     query had not matched them: no facet counts them.
+
+    Also returns notes on the values that filtered nothing because no matching article
+    has them (« source:AFPP »; none when some candidates went uncounted).
 
     A facet's counts are of matching articles (with ``collapse``, of clusters of copies:
     a wire story in two sources counts once for each) under every other facet's filter, so
@@ -472,9 +472,17 @@ def filter_by_facets(
         filtered = any(wanted.values()) or any((unwanted or {}).values())
         assert not filtered, "a backend counted facets a filter would change"
         counted = found.counts.by_cluster if collapse else found.counts.by_article
-        return found, {name: _sorted_counts(counted.get(name, {})) for name in FACETS}
+        return found, {name: _sorted_counts(counted.get(name, {})) for name in FACETS}, []
+    complete = len(found.docs) > 0 and not (found.timed_out or found.capped)
+    notes = []
     for name, values in (unwanted or {}).items():
         if (mask := _facet_mask(found, name, values)) is not None:
+            notes += [
+                f"aucun des articles trouvés n'a {_FACET_NAMES[name]} « {value} » : "
+                "rien n'est exclu"
+                for value in values
+                if complete and value.strip() and not _facet_mask(found, name, (value,)).any()
+            ]
             found = found.subset(~mask)
     masks = {name: _facet_mask(found, name, wanted.get(name, ())) for name in FACETS}
     counts = {}
@@ -482,10 +490,12 @@ def filter_by_facets(
         others = [mask for other, mask in masks.items() if other != name and mask is not None]
         keep = np.logical_and.reduce(others) if others else None
         counts[name] = _facet_counts(found, name, keep, collapse)
+    if complete:
+        notes += _unknown_filter_notes(wanted, counts)
     chosen = [mask for mask in masks.values() if mask is not None]
     if not chosen:
-        return found, counts
-    return found.subset(np.logical_and.reduce(chosen)), counts
+        return found, counts, notes
+    return found.subset(np.logical_and.reduce(chosen)), counts, notes
 
 
 def _folded(value: str) -> str:

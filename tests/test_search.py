@@ -784,6 +784,13 @@ def test_a_filter_no_matching_article_has_is_said(filtered):
     assert filtered.search("Maroc source:afp rubrique:MONDE").notes == ()  # case aside
     assert filtered.search("Tombouctou source:AFPP").notes == ()  # nothing matched anyway
     assert filtered.search("Maroc source:AFPP OU source:Reuters").notes == ()  # one did
+    excluded = filtered.search("Maroc -source:AFPP -rubrique:monde")
+    assert excluded.notes == (
+        "aucun des articles trouvés n'a la source « AFPP » : rien n'est exclu",
+    )
+    assert excluded.total == 3  # the section's two are left out
+    assert filtered.search("-source:afp").notes == ()  # case aside
+    assert filtered.search("Tombouctou -source:AFPP").notes == ()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
