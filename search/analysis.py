@@ -407,6 +407,34 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+def word_forms(word: str) -> tuple[str, ...]:
+    """The word and its other forms that share its stem: singular and plural, and the
+    feminine of a masculine (or the masculine of a feminine in -enne, -onne, -elle, -ée).
+
+    What a compound's part may be written as (porte-paroles, porte-parole; sud-coréens,
+    sud-coréenne). ``word`` is folded, as the exact field holds it. A feminine in a bare -e
+    keeps its masculine out (mères is not mer); a short word, or one with a digit, is only
+    itself (sud, de, G7).
+    """
+    if len(word) <= 3 or not word.isalpha():
+        return (word,)
+    forms = set()
+    for singular in {word, word[:-1]} if word[-1] in "sx" else {word}:
+        bases = {singular}
+        if singular.endswith(("enne", "onne", "elle")):
+            bases.add(singular[:-2])  # coréenne -> coréen
+        elif singular.endswith("ee"):
+            bases.add(singular[:-1])  # nommée -> nommé
+        for base in bases:
+            forms.update((base, base + "s"))
+            if not base.endswith("e"):
+                feminine = base + (base[-1] if base.endswith(("en", "on", "el")) else "") + "e"
+                forms.update((feminine, feminine + "s"))
+    key = stem(word)
+    others = sorted(f for f in forms - {word} if not f.endswith(("ss", "xs")) and stem(f) == key)
+    return (word, *others)
+
+
 def stems_of(words: Iterable[str]) -> list[str]:
     """The stems of folded words as the index holds them, each once, in order (a prefix's
     words in the text give the title stems it reaches: élect* -> elect)."""

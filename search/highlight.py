@@ -55,7 +55,7 @@ def match_spans(text: str, highlights: Highlights) -> list[tuple[int, int]]:
             or any(plain.startswith(p) for p in highlights.prefixes)
         ):
             spans.append((start, end))
-    for phrase in highlights.phrases:
+    for phrase in (*highlights.phrases, *highlights.phrase_forms):
         n = len(phrase)
         for i in range(len(words) - n + 1):
             if tuple(folded[i : i + n]) == phrase:

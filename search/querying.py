@@ -19,12 +19,20 @@ out, and a note says so.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .analysis import ELISIONS, exact_terms, fold_accents, normalize_chars, query_terms
+from .analysis import (
+    ELISIONS,
+    exact_terms,
+    fold_accents,
+    normalize_chars,
+    query_terms,
+    word_forms,
+)
 from .request import MAX_QUERY_CHARS, date_bounds
 
 # A query of more plain words than this (after stop words) is a question, not a list of
@@ -38,6 +46,7 @@ MAX_DEPTH = 8  # nested parentheses; deeper text is read as plain words
 MAX_BRANCHES = 32  # alternatives of one OR
 MAX_PHRASE_WORDS = 12  # words of one quoted phrase
 MAX_PHRASES = 4  # quoted phrases in one query
+MAX_COMPOUND_FORMS = 16  # a compound's forms searched (porte-parole, porte-paroles…)
 MIN_PREFIX_LETTERS = 3  # `co*` is too short to expand: read as the word `co`
 MAX_PREFIXES = 4  # prefixes in one query; more are read as words
 
@@ -96,6 +105,7 @@ class Highlights:
     words: frozenset[str] = frozenset()
     phrases: tuple[tuple[str, ...], ...] = ()
     prefixes: tuple[str, ...] = ()
+    phrase_forms: tuple[tuple[str, ...], ...] = ()  # the phrases' other forms, marked too
 
 
 # --- the query tree: what backends compile ----------------------------------------------
@@ -116,9 +126,14 @@ class Term:
 
 @dataclass(frozen=True)
 class Phrase:
-    """Words as written (accents and case aside), in a row, in the passage's text."""
+    """Words as written (accents and case aside), in a row, in the passage's text.
+
+    ``forms``: the same words in their other forms, each matching too (a compound typed
+    in one form, porte-paroles, is found in its others: porte-parole).
+    """
 
     words: tuple[str, ...]
+    forms: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -468,6 +483,7 @@ class _Classifier:
         self.stems: set[str] = set()
         self.words: set[str] = set()
         self.phrases: list[tuple[str, ...]] = []
+        self.phrase_forms: list[tuple[str, ...]] = []
         self.prefixes: list[str] = []
         self.typed: list[str] = []
         self.searched: list[str] = []
@@ -527,7 +543,8 @@ class _Classifier:
                 found = [self.word(p, field, positive) for p in exact if query_terms(p)]
                 found = [q for q in found if q is not None]
                 return Any(tuple(found)) if len(found) > 1 else (found[0] if found else None)
-            return self.phrase(text, field, positive)  # Corbeil-Essonnes: its words in a row
+            # Corbeil-Essonnes: its words in a row, each in any of its forms (porte-paroles)
+            return self.phrase(text, field, positive, compound=True)
         if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
             exact = []
         if not positive and stems:
@@ -544,7 +561,9 @@ class _Classifier:
             self.words.update(exact)
         return Term(stems[0], exact[0] if exact else None, field)
 
-    def phrase(self, text: str, field: str | None, positive: bool) -> Node | None:
+    def phrase(
+        self, text: str, field: str | None, positive: bool, compound: bool = False
+    ) -> Node | None:
         # An elided article typed without its apostrophe ("état d urgence") is the
         # elision the index stripped ("état d'urgence" holds état, urgence in a row).
         words = [w for w in exact_terms(text) if w not in ELISIONS]
@@ -567,18 +586,21 @@ class _Classifier:
                     f"« {' '.join(words[:MAX_PHRASE_WORDS])} »"
                 )
                 words = words[:MAX_PHRASE_WORDS]
+        forms = _compound_forms(words) if compound else ()
         if positive:
             self.searched.append(text)
             if len(words) == 1:
                 self.words.add(words[0])
             else:
                 self.phrases.append(tuple(words))
+                self.phrase_forms.extend(forms)
+        phrase = Phrase(tuple(words), forms)
         # In a title too (which has no exact field: its words, in any order, as `titre:`).
         stems = query_terms(" ".join(words))
         if field is not None or not stems:
-            return Phrase(tuple(words))
+            return phrase
         title = tuple(Term(s, None, "title") for s in stems)
-        return Any((Phrase(tuple(words)), title[0] if len(title) == 1 else All(title)))
+        return Any((phrase, title[0] if len(title) == 1 else All(title)))
 
     def prefix(self, node: _Prefix, positive: bool) -> Node | None:
         words = exact_terms(node.text)
@@ -605,7 +627,15 @@ class _Classifier:
             words=frozenset(self.words),
             phrases=tuple(self.phrases),
             prefixes=tuple(self.prefixes),
+            phrase_forms=tuple(self.phrase_forms),
         )
+
+
+def _compound_forms(words: list[str]) -> tuple[tuple[str, ...], ...]:
+    """A compound's other forms, each of its words in any of its forms (the first
+    MAX_COMPOUND_FORMS, the typed one included)."""
+    combined = itertools.product(*(word_forms(w) for w in words))
+    return tuple(itertools.islice(combined, 1, MAX_COMPOUND_FORMS))
 
 
 def _plain_plan(tree: Node | None, syntax, ranked_or: bool) -> PlainPlan | None:

@@ -17,6 +17,7 @@ from search.analysis import (
     query_terms,
     spelling_analyzer,
     text_analyzer,
+    word_forms,
 )
 
 
@@ -187,6 +188,25 @@ def test_query_chain(text, expected):
 )
 def test_exact_chain(text, expected):
     assert exact_terms(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "forms"),
+    [
+        ("paroles", ("paroles", "parole")),
+        ("coreens", ("coreens", "coreen", "coreenne", "coreennes")),
+        ("coreenne", ("coreenne", "coreen", "coreennes", "coreens")),
+        ("allemand", ("allemand", "allemande", "allemandes", "allemands")),
+        ("allemande", ("allemande", "allemandes")),  # a bare -e may not be a feminine
+        ("meres", ("meres", "mere")),  # mères is not mer
+        ("officielles", ("officielles", "officiel", "officielle", "officiels")),
+        ("sud", ("sud",)),  # short
+        ("g7", ("g7",)),
+        ("chevaux", ("chevaux",)),  # chevals is no form
+    ],
+)
+def test_word_forms(word, forms):
+    assert word_forms(word) == forms
 
 
 def test_every_unaccented_query_meets_its_accented_word():

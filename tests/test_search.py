@@ -761,6 +761,30 @@ def test_a_prefix_longer_than_a_title_stem_finds_the_title(backend, query, tmp_p
     assert found == ({"rabat"} if query.startswith("titre:") else {"rabat", "club"})
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
+    records = [
+        {"id": "un", "title": "Gouvernement", "text": "Le porte-parole du gouvernement a parlé."},
+        {
+            "id": "deux",
+            "title": "Séoul",
+            "text": "Les Sud-Coréens votent ; l'armée sud-coréenne veille.",
+        },
+        {"id": "mer", "title": "Voyage", "text": "Au large, la grande mer du Nord."},
+        {"id": "desordre", "title": "Port", "text": "La parole du porte-avions."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        found = index.search("porte-paroles")
+        assert [hit.article_id for hit in found] == ["un"]
+        assert "<mark>porte-parole</mark>" in found.hits[0].snippet
+        assert [hit.article_id for hit in index.search("sud-coréen")] == ["deux"]
+        snippet = index.search("sud-coréen").hits[0].snippet
+        assert "<mark>Sud-Coréens</mark>" in snippet and "<mark>sud-coréenne</mark>" in snippet
+        assert index.search('"porte-paroles"').total == 0  # quoted: as written
+        assert index.search("grands-mères").total == 0  # mères is not mer
+        assert index.search("parole-porte").total == 0  # still its words in a row
+
+
 def test_a_prefix_too_short_and_the_quotes_of_a_long_text_are_said():
     from search.querying import LONG_TEXT_SYNTAX_NOTE, parse_query
 

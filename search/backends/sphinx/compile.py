@@ -222,9 +222,11 @@ class Compiler:
         if len(words) == 1:
             clause = _in("exact", words)
         else:
-            clause = '(@exact "' + " ".join(token(w) for w in words) + '")'
+            quoted = ['"' + " ".join(token(w) for w in form) + '"' for form in (words, *node.forms)]
+            clause = "(@exact " + " | ".join(quoted) + ")"
         if positive:
             self.in_text.append(clause)
-            for w in words:  # the words' exact-field scores (whoosh scores the phrase itself)
+            # The words' exact-field scores (whoosh scores the phrase itself), each once.
+            for w in dict.fromkeys(w for form in (words, *node.forms) for w in form):
                 self._score("e", w, 1.0)
         return clause

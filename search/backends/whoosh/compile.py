@@ -76,6 +76,8 @@ class Compiler:
     def phrase(self, node: Phrase, positive: bool) -> wq.Query:
         words = list(node.words)
         q = wq.Term("exact", words[0]) if len(words) == 1 else wq.Phrase("exact", words)
+        if node.forms:
+            q = wq.Or([q, *(wq.Phrase("exact", list(form)) for form in node.forms)])
         if positive:
             self.in_text.append(q)
         return q
