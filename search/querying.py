@@ -547,14 +547,16 @@ class _Classifier:
             return self.phrase(text, field, positive, compound=True)
         if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
             exact = []
-        if not positive and stems:
+        if not positive and (stems or (exact and not self.ranked_or)):
             self.excluded_words.append(text)
         if positive:
             self.typed.append(text)
         if not stems:
             if positive and exact:
                 self.ignored.append(text)
-            return None
+            # A common word excluded on purpose (« Maroc -le ») is left out as written; in
+            # a long text, « fut -elle » is a hyphen.
+            return Phrase((exact[0],)) if exact and not (positive or self.ranked_or) else None
         if positive:
             self.searched.append(text)
             self.stems.update(stems)

@@ -785,6 +785,21 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         assert index.search("parole-porte").total == 0  # still its words in a row
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_common_word_excluded_on_purpose_is_left_out(backend, tmp_path, request):
+    records = [
+        {"id": "avec", "title": "Rabat", "text": "Le Maroc signe un accord."},
+        {"id": "sans", "title": "Rabat", "text": "Maroc : accord signé."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        assert [hit.article_id for hit in index.search("Maroc -le")] == ["sans"]
+        assert [hit.article_id for hit in index.search("Maroc SAUF le")] == ["sans"]
+        assert [hit.article_id for hit in index.search("-le")] == ["sans"]
+        assert index.search("Maroc le").total == 2  # a common word beside others is dropped
+        # in a long text, « fut -elle » is a hyphen, not an exclusion
+        assert index.search("Ce Maroc a-t-il signé un accord, a -t-il dit -le ?").total == 2
+
+
 def test_a_prefix_too_short_and_the_quotes_of_a_long_text_are_said():
     from search.querying import LONG_TEXT_SYNTAX_NOTE, parse_query
 
