@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .analysis import exact_terms, query_terms
 from .highlight import match_spans
-from .querying import parse_query
+from .querying import All, Any, Node, Not, ParsedQuery, Phrase, Term, parse_query
 from .rerank import FEATURE_LABELS
 
 # The features listed as what moved a hit.
@@ -29,10 +29,16 @@ class Explanation:
     score: float | None = None
     # The second stage's features that moved the hit most: (feature, its contribution).
     moved_by: tuple[tuple[str, float], ...] = ()
+    readings: tuple[tuple[str, str], ...] = ()  # typos read as the corpus's words
+    position: int | None = None  # the passage's place in its article (0: its start)
+    ranked: bool = False  # a question or long text: any of its words may match
 
     def lines(self) -> list[str]:
         """The explanation as French sentences."""
         out = []
+        if self.readings:
+            listed = ", ".join(f"« {typed} » lu comme « {read} »" for typed, read in self.readings)
+            out.append(f"Fautes de frappe corrigées : {listed}.")
         if self.words:
             listed = ", ".join(f"« {w} » (racine « {s} »)" for w, s in self.words)
             out.append(f"Mots cherchés, sous toutes leurs formes : {listed}.")
@@ -50,15 +56,19 @@ class Explanation:
             out.append("Exclus : " + ", ".join(f"« {w} »" for w in self.excluded) + ".")
         if self.all_words_required:
             out.append("Tous les mots doivent figurer dans le passage ou le titre de l'article.")
-        else:
+        elif self.ranked:
             out.append(
                 "Question longue : il suffit d'un mot ; les passages qui en contiennent le plus "
                 "et les plus rares passent devant."
             )
+        else:
+            out.append("Il suffit d'une des possibilités reliées par OU.")
         if self.matched:
             out.append("Dans ce passage : " + ", ".join(f"« {w} »" for w in self.matched) + ".")
-        else:
+        elif self.position == 0:
             out.append("Ce passage est le début d'un article dont le titre correspond.")
+        else:
+            out.append("Aucun mot de la requête ne figure dans ce passage.")
         if self.score is not None:
             out.append(f"Score : {_french(f'{self.score:.2f}')}.")
         if self.moved_by:
@@ -81,6 +91,7 @@ class Explanation:
             "matched": list(self.matched),
             "score": self.score,
             "second_stage": [{"feature": n, "contribution": v} for n, v in self.moved_by],
+            "readings": [{"typed": t, "read": r} for t, r in self.readings],
             "text": self.lines(),
         }
 
@@ -91,18 +102,25 @@ def _french(number: str) -> str:
 
 
 def explain(
-    query: str,
+    query: str | ParsedQuery,
     passage_text: str,
     score: float | None = None,
     contributions: Mapping[str, float] | None = None,
+    position: int | None = None,
 ) -> Explanation:
     """Explain what a query became, which words of a passage it matched, and (given the
-    second stage's contributions) which features moved the hit most."""
-    pq = parse_query(query)
+    second stage's contributions) which features moved the hit most.
+
+    ``query`` as typed, or as the search read it (its typos read: ``read_typos``).
+    """
+    pq = parse_query(query) if isinstance(query, str) else query
+    read = {_folded_word(typed): r for typed, r in pq.readings}
     spans = match_spans(passage_text, pq.highlights)
     matched = tuple(dict.fromkeys(passage_text[s:e] for s, e in spans))
     words = tuple(
-        (w, stems[0]) for w in pq.searched if (stems := query_terms(w)) and len(exact_terms(w)) == 1
+        (w, stems[0])
+        for w in pq.searched
+        if (stems := query_terms(read.get(_folded_word(w), w))) and len(exact_terms(w)) == 1
     )
     return Explanation(
         query=pq.text,
@@ -111,10 +129,33 @@ def explain(
         phrases=tuple(" ".join(p) for p in pq.highlights.phrases),
         prefixes=pq.highlights.prefixes,
         excluded=pq.excluded_words,
-        all_words_required=not pq.ranked_or,
+        all_words_required=not pq.ranked_or and _requires_all(pq.tree),
         matched=matched,
         score=score,
         moved_by=tuple(
             sorted((contributions or {}).items(), key=lambda item: -abs(item[1]))[:MOVED_BY]
         ),
+        readings=pq.readings,
+        position=position,
+        ranked=pq.ranked_or,
     )
+
+
+def _folded_word(word: str) -> str:
+    return " ".join(exact_terms(word))
+
+
+def _requires_all(node: Node | None) -> bool:
+    """Whether every part of the query tree must match (no OU between alternatives)."""
+    if isinstance(node, All):
+        return all(_requires_all(n) for n in node.nodes if not isinstance(n, Not))
+    if isinstance(node, Any):  # a phrase in the text, or its words in the title: one part
+        first, *others = node.nodes
+        return isinstance(first, Phrase) and all(_in_title(n) for n in others)
+    return True
+
+
+def _in_title(node: Node) -> bool:
+    if isinstance(node, All):
+        return all(_in_title(n) for n in node.nodes)
+    return isinstance(node, Term) and node.field == "title"

@@ -38,7 +38,7 @@ from .ledger import check_ledger, record_indexed
 from .passages import split_passages
 from .querying import Everything, Highlights, ParsedQuery, Term, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, best_first, unique_first
-from .request import SearchRequest
+from .request import DEFAULT_BUDGET_SECONDS, SearchRequest
 from .rerank import (
     MIN_WORDS,
     Reranked,
@@ -106,6 +106,9 @@ class Index:
         self.path = Path(path)
         self.ranking = ranking
         self._backend: Backend = store_for(path).open(path, ranking)
+        # The queries lately read against the vocabulary (their typos read), by query: a
+        # page explains each of its hits and links each to its article with the same query.
+        self._read: dict[str, tuple[Reader, ParsedQuery]] = {}
 
     @classmethod
     def open(
@@ -136,7 +139,8 @@ class Index:
         With ``per_page``, only that page of its passages is read (a page past the end
         gives the last); ``matched_positions`` always covers the whole article.
         """
-        return _article(self._backend.reader(), article_id, query, page, per_page)
+        read = self._read_query(query) if query else None
+        return _article(self._backend.reader(), article_id, read, page, per_page)
 
     def shortlist(
         self, query: str | SearchRequest, *, unscored: bool = False, **params: Any
@@ -157,7 +161,19 @@ class Index:
         if hit.features:
             ranker = load_ranker(self.ranking.ranker_model)
             contributions = ranker.contributions(np.asarray(hit.features, dtype=np.float32))
-        return explain(query, hit.text, hit.score, contributions)
+        return explain(self._read_query(query), hit.text, hit.score, contributions, hit.position)
+
+    def _read_query(self, query: str) -> ParsedQuery:
+        """The query as a search reads it (its typos read as the corpus's words)."""
+        reader = self._backend.reader()
+        seen = self._read.get(query)
+        if seen is not None and seen[0] is reader:
+            return seen[1]
+        read = read_typos(reader, parse_query(query), time.monotonic() + DEFAULT_BUDGET_SECONDS)
+        if len(self._read) >= 32:
+            self._read.clear()
+        self._read[query] = (reader, read)
+        return read
 
     def info(self) -> IndexInfo:
         """Counts, build date, analyzer chain and size of the live index."""
@@ -398,7 +414,7 @@ def _relaxed(pq: ParsedQuery, plan) -> tuple[ParsedQuery, Any] | None:
 
 
 def _article(
-    reader: Reader, article_id: str, query: str | None, page: int, per_page: int | None
+    reader: Reader, article_id: str, pq: ParsedQuery | None, page: int, per_page: int | None
 ) -> StoredArticle | None:
     count, _ = reader.article(article_id, 0, 0)
     if count == 0:
@@ -407,7 +423,6 @@ def _article(
     page = min(max(page, 1), pages)
     start = (page - 1) * per_page if per_page else 0
     _, stored = reader.article(article_id, start, start + per_page if per_page else None)
-    pq: ParsedQuery | None = parse_query(query) if query else None
     highlights = pq.highlights if pq is not None else Highlights()
     matched = reader.matching_positions(article_id, pq) if pq is not None else ()
     first = stored[0]

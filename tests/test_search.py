@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 from conftest import BACKENDS, built, index_path, write_jsonl
@@ -306,6 +307,19 @@ def test_explain_a_long_question(seed_index):
     why = seed_index.explain(question, hit)
     assert not why.all_words_required
     assert "Question longue" in "\n".join(why.lines())
+
+
+def test_explain_an_alternative_and_a_passage_without_the_words(seed_index):
+    hit = seed_index.search("Hammouchi OU Tombouctou").hits[0]
+    why = seed_index.explain("Hammouchi OU Tombouctou", hit)
+    assert not why.all_words_required
+    assert "Il suffit d'une des possibilités reliées par OU." in why.lines()
+    assert seed_index.explain('"Abdellatif Hammouchi" Maroc', hit).all_words_required
+    later = replace(hit, passages=hit.passages[1:])  # a passage without the words
+    assert later.position > 0
+    lines = seed_index.explain("Tombouctou", later).lines()
+    assert "Aucun mot de la requête ne figure dans ce passage." in lines
+    assert not any("titre correspond" in line for line in lines)
 
 
 def test_a_word_read_gets_its_accents_back(news_index):

@@ -62,6 +62,25 @@ def test_the_page_says_which_word_was_read_as_which(tmp_path, index):
     assert "« Merkell » lu comme « Merkel »" in [p.get_text() for p in doc.select("p.note")]
 
 
+def test_the_article_page_and_the_explanation_read_the_typo_too(index):
+    from bs4 import BeautifulSoup
+
+    from web import create_app
+
+    hit = index.search("Macron Merkell").hits[0]
+    why = index.explain("Macron Merkell", hit)
+    assert why.readings == (("Merkell", "Merkel"),)
+    assert why.matched == ("Merkel", "Macron")
+    assert "Fautes de frappe corrigées : « Merkell » lu comme « Merkel »." in why.lines()
+    article = index.article(hit.article_id, "Macron Merkell")
+    assert article.matched_positions == (0,)
+    client = create_app({"VEILLE_INDEX": str(index.path)}).test_client()
+    page = BeautifulSoup(
+        client.get(f"/articles/{hit.article_id}?q=Macron+Merkell").data, "html.parser"
+    )
+    assert "Merkel" in [mark.get_text() for mark in page.select("p.passage mark")]
+
+
 def test_a_question_reads_a_word_nothing_has_and_keeps_the_words_it_has(index):
     results = index.search("Quel épisode réunit Angela Mekrel et Emmanuel Macron ?")
     assert results.readings == (("Mekrel", "Merkel"),)
