@@ -124,8 +124,7 @@ class Index:
         ``since``, ``until``, ``budget``); a bad one raises ParameterError. What the query
         says never raises: text the grammar cannot read is searched as plain words.
         """
-        request = query if isinstance(query, SearchRequest) else SearchRequest(query, **params)
-        return _search(self._backend.reader(), request, self.ranking)
+        return _search(self._backend.reader(), _request(query, params), self.ranking)
 
     def article(
         self,
@@ -148,7 +147,7 @@ class Index:
         """What the second stage sees of this search (its features and scores), or None
         when it does not re-rank it (a short query, a date sort, passages). ``unscored``:
         the features without a model (to train one)."""
-        request = query if isinstance(query, SearchRequest) else SearchRequest(query, **params)
+        request = _request(query, params)
         capture = Capture(unscored=unscored)
         config = self.ranking.with_changes(second_stage=True) if unscored else self.ranking
         _search(self._backend.reader(), request, config, capture)
@@ -192,6 +191,14 @@ class Index:
     def __exit__(self, *exc_info: object) -> None:
         """Close the index at the end of the ``with`` block."""
         self.close()
+
+
+def _request(query: str | SearchRequest, params: dict[str, Any]) -> SearchRequest:
+    """The request a search is asked for: a query and its parameters, or a request (with
+    any parameters given beside it changed)."""
+    if isinstance(query, SearchRequest):
+        return query.with_changes(**params) if params else query
+    return SearchRequest(query, **params)
 
 
 def _search(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import numbers
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -78,8 +79,9 @@ def _whole_number(name: str, value: Any, high: int) -> int:
         if not raw.isascii() or not raw.isdigit():
             raise ParameterError(name, f"{message}, not {raw[:50]!r}", message_fr)
         value = int(raw)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ParameterError(name, f"{message}, not {value!r}"[:200], message_fr)
+    value = int(value)  # numpy's integers too
     if not 1 <= value <= high:
         raise ParameterError(name, f"{message}, not {value}", message_fr)
     return value
@@ -116,7 +118,7 @@ def _date(name: str, value: Any) -> dt.date | None:
 
 def _budget(value: Any) -> float:
     try:
-        seconds = float(value)
+        seconds = float("nan") if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         seconds = float("nan")
     if not 0 < seconds <= MAX_BUDGET_SECONDS:  # also refuses nan
@@ -132,8 +134,13 @@ def _budget(value: Any) -> float:
 
 def _values(name: str, value: Any) -> tuple[str, ...]:
     """A filter's values: one text or several, each at most MAX_FILTER_CHARS."""
+    several = isinstance(value, list | tuple)
+    if not (value is None or isinstance(value, str) or several) or (
+        several and not all(isinstance(v, str) for v in value)
+    ):
+        raise ParameterError(name, "must be text", f"{_LABELS_FR[name]} doit être du texte.")
     values = (value,) if isinstance(value, str) else tuple(value or ())
-    values = tuple(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
+    values = tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
     if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_FILTER_CHARS for v in values):
         raise ParameterError(
             name,
@@ -141,9 +148,7 @@ def _values(name: str, value: Any) -> tuple[str, ...]:
             f"{_LABELS_FR[name]} : {MAX_FILTER_VALUES} valeurs au plus, de "
             f"{MAX_FILTER_CHARS} caractères au plus.",
         )
-    if isinstance(value, str | list | tuple) or value is None:
-        return values
-    raise ParameterError(name, "must be text", f"{_LABELS_FR[name]} doit être du texte.")
+    return values
 
 
 _TRUE = ("1", "true", "yes", "oui", "on")

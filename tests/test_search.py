@@ -248,11 +248,34 @@ def test_pagination(news_index):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"limit": 0}, {"limit": 101}, {"page": 0}, {"sort": "random"}, {"group": "x"}]
+    "kwargs",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"page": 0},
+        {"sort": "random"},
+        {"group": "x"},
+        {"sources": 5},
+        {"sources": ["AFP", 5]},
+        {"categories": {"sport": 1}},
+        {"budget": True},
+    ],
 )
-def test_bad_parameters_raise_value_error(seed_index, kwargs):
-    with pytest.raises(ValueError):
+def test_bad_parameters_raise_a_parameter_error(seed_index, kwargs):
+    from search import ParameterError
+
+    with pytest.raises(ParameterError) as raised:
         seed_index.search("Maroc", **kwargs)
+    assert raised.value.name == next(iter(kwargs))
+
+
+def test_parameters_beside_a_request_change_it(seed_index):
+    import numpy as np
+
+    request = SearchRequest("Maroc", group="passage")
+    assert len(seed_index.search(request, limit=2).hits) == 2
+    assert len(seed_index.search(request).hits) > 2
+    assert seed_index.search("Maroc", group="passage", limit=np.int64(2)).limit == 2
 
 
 def test_article_view_marks_matches(seed_index):
