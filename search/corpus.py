@@ -44,6 +44,8 @@ class Article:
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
     def __post_init__(self) -> None:
+        if problem := _article_problem(self):
+            raise ValueError(f"article {str(self.id)[:80]!r}: {problem}")
         # Paragraphs in a tuple (a list would make the article unhashable and mutable), and
         # no NUL in what is stored.
         object.__setattr__(self, "paragraphs", tuple(map(_without_nul, self.paragraphs)))
@@ -77,6 +79,26 @@ class Article:
         others = json.dumps(self.metadata, sort_keys=True, ensure_ascii=False, default=str)
         h.update(others.encode("utf-8", "surrogatepass"))
         return h.hexdigest()
+
+
+def _article_problem(article: Article) -> str | None:
+    """Say what makes an article unusable (the corpus reader's rules), or None."""
+    if not isinstance(article.id, str):
+        return "the id must be text"
+    if problem := _id_problem(article.id):
+        return problem
+    if not isinstance(article.title, str) or not article.title.strip():
+        return "the title must be text, not empty"
+    if article.date is not None and not isinstance(article.date, datetime.date):
+        return f"the date must be a datetime.date or None, not {type(article.date).__name__}"
+    if any(v is not None and not isinstance(v, str) for v in (article.source, article.url)):
+        return "the source and the url must be text or None"
+    paragraphs = article.paragraphs
+    if isinstance(paragraphs, str) or not all(isinstance(p, str) for p in paragraphs):
+        return "the paragraphs must be a sequence of texts (one text per paragraph)"
+    if not any(p.strip() for p in paragraphs):
+        return "no body text"
+    return None
 
 
 class CorpusError(VeilleError):

@@ -3,9 +3,11 @@
 import datetime
 import json
 import pickle
+import re
 from pathlib import Path
 
 import pytest
+from conftest import write_jsonl
 
 from search.corpus import Article, CorpusError, parse_french_date, read_corpus
 from search.errors import VeilleError
@@ -584,3 +586,29 @@ def test_count_articles_estimates_without_parsing(tmp_path):
     (tmp_path / "b.jsonl").write_bytes(b'{"id": 1}\n\n{"id": 2}\n{"id": 3}')  # no final newline
     (tmp_path / "README.md").write_text("not an article")
     assert count_articles(tmp_path) == 4
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"paragraphs": "Un texte entier."}, "one text per paragraph"),
+        ({"id": "../p-4"}, "'..' segment"),
+        ({"id": 7}, "the id must be text"),
+        ({"title": "  "}, "the title must be text"),
+        ({"date": "2024-05-01"}, "the date must be a datetime.date"),
+        ({"paragraphs": ("", " ")}, "no body text"),
+        ({"source": 3}, "the source and the url"),
+    ],
+)
+def test_an_article_made_in_python_follows_the_corpus_rules(fields, problem, tmp_path) -> None:
+    from search import add_articles, build_index
+
+    good = {"id": "p-1", "title": "Titre", "date": None, "source": None, "url": None}
+    good["paragraphs"] = ("Un texte à Gao.",)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        Article(**(good | fields))
+    index = tmp_path / "index"
+    build_index(
+        write_jsonl(tmp_path / "c.jsonl", [{"id": "b-1", "title": "B", "text": "Bamako."}]), index
+    )
+    assert add_articles(index, [Article(**good)]).added == 1  # the good one is taken

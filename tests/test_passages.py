@@ -226,8 +226,10 @@ def test_hand_built_paragraphs_with_spaces() -> None:
     check_invariants(art, passages, 1000)
 
 
-def test_empty_article_has_no_passages() -> None:
-    assert split_passages(article()) == []
+def test_an_article_without_body_text_is_refused() -> None:
+    for paragraphs in ((), ("", "  \n ")):
+        with pytest.raises(ValueError, match="no body text"):
+            article(*paragraphs)
 
 
 def test_passage_values() -> None:
@@ -253,6 +255,8 @@ def test_offsets_hold_for_random_text() -> None:
             "".join(rng.choices(FRENCH_CHARS, k=rng.randint(0, 200)))
             for _ in range(rng.randint(0, 6))
         ]
+        if not any(p.strip() for p in paragraphs):
+            continue  # no article: refused (above)
         art = article(*paragraphs)
         max_chars, min_chars = rng.randint(1, 120), rng.randint(0, 80)
         passages = split_passages(art, max_chars=max_chars, min_chars=min_chars)

@@ -308,15 +308,18 @@ class _Run:
             "section": section,
             "category": spec.category or section,
         }
-        return Article(
-            id=article_id_for(item.url),
-            title=title,
-            date=page.date or item.date,
-            source=source,
-            url=response.url,
-            paragraphs=paragraphs,
-            metadata={name: value for name, value in metadata.items() if value},
-        )
+        try:
+            return Article(
+                id=article_id_for(item.url),
+                title=title,
+                date=page.date or item.date,
+                source=source,
+                url=response.url,
+                paragraphs=paragraphs,
+                metadata={name: value for name, value in metadata.items() if value},
+            )
+        except ValueError as error:  # a title of spaces alone, say
+            raise FetchError(response.url, str(error)) from None
 
 
 def fetch_feeds(
