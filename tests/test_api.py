@@ -237,6 +237,17 @@ def test_unknown_api_path_and_wrong_method_are_json(client):
     assert "error" in response.get_json()
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("path", ["/api/search", "/api/articles/ecole", "/healthz"])
+def test_a_wrong_method_is_a_json_405_saying_what_is_allowed(client, method, path):
+    response = client.open(path, method=method)
+    assert response.status_code == 405
+    assert response.mimetype == "application/json"
+    assert "error" in response.get_json()
+    allowed = {m.strip() for m in response.headers["Allow"].split(",")}
+    assert {"GET", "HEAD"} <= allowed and method not in allowed
+
+
 # --- /api/articles/<id> and /healthz ---------------------------------------------------
 
 

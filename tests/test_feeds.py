@@ -235,3 +235,52 @@ def test_every_results_page_links_its_feed(client):
 def test_the_home_page_has_no_feed(client):
     soup = BeautifulSoup(client.get("/").data, "html.parser")
     assert soup.head.find("link", rel="alternate") is None
+
+
+@pytest.fixture(scope="module")
+def copies_client(tmp_path_factory):
+    """The app on a story and its copy (one text, two sources), and an article dated 999."""
+    text = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
+    records = [
+        {"id": "tanger", "title": "Tanger", "date": "2024-05-30", "source": "Le Matin"},
+        {"id": "tanger-copie", "title": "Tanger", "date": "2024-06-02", "source": "AFP"},
+        {"id": "an-999", "title": "Un port en 999", "date": "0999-03-04", "source": "Annales"},
+    ]
+    for record in records[:2]:
+        record["text"] = text
+    records[2]["text"] = "Un port de l'an 999, daté ainsi par une chronique."
+    folder = tmp_path_factory.mktemp("copies")
+    build_index(write_jsonl(folder / "corpus" / "a.jsonl", records), folder / "index")
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(folder / "index")})
+    yield app.test_client()
+    app.extensions["veille_index"].close()
+
+
+def test_a_feed_of_every_copy_is_another_feed(copies_client):
+    regrouped = parse(get_feed(copies_client, q="Tanger"))
+    every_copy = parse(get_feed(copies_client, q="Tanger", collapse="false"))
+    assert len(regrouped.entries) == 1 and len(every_copy.entries) == 2
+    # The default feed keeps its id and address: feeds followed before stay the same.
+    assert regrouped.feed.id == "urn:veille:search:q=Tanger"
+    assert [x.href for x in regrouped.feed.links if x.rel == "self"] == [
+        "http://localhost/search.atom?q=Tanger"
+    ]
+    assert every_copy.feed.id == "urn:veille:search:q=Tanger&collapse=false"
+    self_link = [x.href for x in every_copy.feed.links if x.rel == "self"]
+    assert self_link == ["http://localhost/search.atom?q=Tanger&collapse=false"]
+    # The page that shows every copy links the feed of every copy.
+    soup = BeautifulSoup(copies_client.get("/?q=Tanger&collapse=false").data, "html.parser")
+    follow = soup.find("a", string="Suivre cette recherche (Atom)")["href"]
+    assert follow == "/search.atom?q=Tanger&collapse=false"
+    assert parse(copies_client.get(follow)).feed.id == every_copy.feed.id
+
+
+def test_a_date_before_the_year_1000_is_written_with_four_digits(copies_client):
+    response = get_feed(copies_client, q="chronique")
+    root = ET.fromstring(response.data)
+    entry = root.find(A + "entry")
+    assert entry.find(A + "id").text == "urn:veille:article:an-999"
+    for name in ("updated", "published"):
+        assert entry.find(A + name).text == "0999-03-04T00:00:00Z"  # RFC 3339: YYYY
+    assert root.find(A + "updated").text == "0999-03-04T00:00:00Z"
+    assert parse(response).entries[0].published_parsed[:3] == (999, 3, 4)

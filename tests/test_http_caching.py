@@ -232,6 +232,30 @@ def test_other_origins_and_other_paths_get_no_cors_header(cors_client):
         assert "Access-Control-Allow-Origin" not in response.headers, url
 
 
+def vary(response) -> set[str]:
+    return {name.strip().lower() for name in response.headers.get("Vary", "").split(",")}
+
+
+@pytest.mark.parametrize("setting", [ORIGIN, f"{ORIGIN}, https://autre.example.org"])
+def test_every_api_answer_varies_on_the_origin(web_index_path, setting):
+    # A shared cache must not give one origin's copy (with or without CORS headers) to another.
+    app = create_app(
+        {"TESTING": True, "VEILLE_INDEX": str(web_index_path), "VEILLE_CORS_ORIGINS": setting}
+    )
+    client = app.test_client()
+    asked = [{"Origin": ORIGIN}, {"Origin": "https://evil.example"}, {}]
+    for headers in asked:
+        for url in ("/api/search?q=Sahel", "/api/articles/ecole", "/api/nothing"):
+            response = client.get(url, headers=headers)
+            assert {"origin", "accept-encoding"} <= vary(response), (url, headers)
+        etag = etag_of(client, "/api/search?q=Sahel", **headers)
+        again = client.get("/api/search?q=Sahel", headers={**headers, "If-None-Match": etag})
+        assert again.status_code == 304 and "origin" in vary(again)
+    # Pages, feeds and exports are the same for every origin.
+    assert "origin" not in vary(client.get("/?q=Sahel", headers={"Origin": ORIGIN}))
+    app.extensions["veille_index"].close()
+
+
 def test_cors_origins_from_the_environment(web_index_path, monkeypatch):
     monkeypatch.setenv("VEILLE_CORS_ORIGINS", ORIGIN)
     app = create_app({"TESTING": True, "VEILLE_INDEX": str(web_index_path)})

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import write_jsonl
 
 from search import Index, build_index
 from web import create_app
@@ -479,3 +480,124 @@ def test_each_result_explains_itself(client):
         assert why.summary.get_text(strip=True) == "Pourquoi ce résultat ?"
         lines = [li.get_text() for li in why.select("li")]
         assert any(line.startswith("Mots cherchés") and "coopération" in line for line in lines)
+
+
+# --- The timeline over a period, or a long span ------------------------------------------
+
+
+def test_timeline_bars_link_within_the_searched_period(client):
+    doc = page(client.get("/?q=gouvernement&since=2024-04-15&until=2024-05-20"))
+    bars = {a["aria-label"]: a["href"] for a in doc.select("figure.timeline svg a")}
+    assert set(bars) == {"avril 2024 : 1 article", "mai 2024 : 2 articles"}
+    april = query_args(bars["avril 2024 : 1 article"])
+    assert (april["since"], april["until"]) == ("2024-04-15", "2024-04-30")
+    may = query_args(bars["mai 2024 : 2 articles"])
+    assert (may["since"], may["until"]) == ("2024-05-01", "2024-05-20")
+    # Each bar links the articles it counts, no more.
+    assert len(titles(page(client.get(bars["avril 2024 : 1 article"])))) == 1
+    assert len(titles(page(client.get(bars["mai 2024 : 2 articles"])))) == 2
+
+
+@pytest.fixture(scope="module")
+def centuries_client(tmp_path_factory):
+    """The app on articles dated from the year 999 to 9999 (mistyped dates, say)."""
+    dates = ["0999-03-04", "1995-02-01", "2020-07-20", "2020-07-25", "2020-08-05", "9999-12-31"]
+    records = [
+        {
+            "id": f"maroc-{date}",
+            "title": f"Le Maroc, {date}",
+            "date": date,
+            "source": "AFP",
+            "text": f"Une dépêche sur le Maroc datée du {date}.",
+        }
+        for date in dates
+    ]
+    folder = tmp_path_factory.mktemp("centuries")
+    build_index(write_jsonl(folder / "corpus" / "a.jsonl", records), folder / "index")
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(folder / "index")})
+    yield app.test_client()
+    app.extensions["veille_index"].close()
+
+
+@pytest.mark.parametrize(
+    ("args", "unit", "labels"),
+    [
+        (
+            "",
+            "siècle",
+            [
+                "900–999 : 1 article",
+                "1900–1999 : 1 article",
+                "2000–2099 : 3 articles",
+                "9900–9999 : 1 article",
+            ],
+        ),
+        (
+            "&since=1990",
+            "siècle",
+            ["1900–1999 : 1 article", "2000–2099 : 3 articles", "9900–9999 : 1 article"],
+        ),
+        (
+            "&until=2030",
+            "décennie",
+            ["990–999 : 1 article", "1990–1999 : 1 article", "2020–2029 : 3 articles"],
+        ),
+        ("&since=1990&until=2030", "année", ["1995 : 1 article", "2020 : 3 articles"]),
+        ("&since=2020", "siècle", ["2000–2099 : 3 articles", "9900–9999 : 1 article"]),
+        ("&since=2020&until=2021", "mois", ["juillet 2020 : 2 articles", "août 2020 : 1 article"]),
+    ],
+)
+def test_a_long_timeline_groups_its_bars_by_year_or_more(centuries_client, args, unit, labels):
+    doc = page(centuries_client.get("/?q=Maroc" + args))
+    timeline = doc.select_one("figure.timeline")
+    assert timeline.figcaption.get_text() == f"Articles trouvés par {unit}"
+    bars = timeline.select("svg a")
+    assert [a["aria-label"] for a in bars] == labels
+    for bar in bars:
+        # At most 120 slots on the 600 px: every bar can be seen and clicked.
+        assert float(bar.select_one("rect.slot")["width"]) >= 5
+        assert float(bar.select_one("rect.bar")["width"]) >= 4
+        counted = int(bar["aria-label"].split(" : ")[1].split()[0])
+        assert len(titles(page(centuries_client.get(bar["href"])))) == counted
+
+
+# --- The form, a filter-only search, a wrong method ---------------------------------------
+
+
+def test_the_search_form_keeps_every_copy_when_asked(client):
+    def form_fields(**sent: str) -> dict[str, str]:
+        form = page(client.get("/", query_string=sent)).select_one("form.search")
+        return {field["name"]: field.get("value", "") for field in form.select("input[name]")}
+
+    assert "collapse" not in form_fields(q="gouvernement")  # the default: copies regrouped
+    fields = form_fields(q="gouvernement", collapse="false", sort="date")
+    assert fields["collapse"] == "false"
+    # The form sent again (a new query, say) still shows every copy.
+    resent = form_fields(**fields)
+    assert resent["collapse"] == "false" and resent["sort"] == "date"
+
+
+def test_filters_alone_without_results_say_so_without_spelling_tips(client):
+    response = client.get("/?source=AFP")
+    assert response.status_code == 200
+    empty = page(response).select_one(".empty")
+    text = " ".join(empty.get_text(" ").split())
+    assert empty.h2.get_text() == "Aucun résultat"
+    assert "Aucun article ne correspond à ces filtres." in text
+    assert "«" not in text and "orthographe" not in text
+    assert "source ou de la rubrique" in text
+
+    empty = page(client.get("/?category=sport&since=2024-01")).select_one(".empty")
+    text = " ".join(empty.get_text(" ").split())
+    assert "Aucun article ne correspond à ces filtres sur cette période." in text
+    every_date = empty.find("a", string="Chercher sur toutes les dates")
+    assert query_args(every_date["href"]) == {"category": "sport"}
+
+
+def test_a_wrong_method_is_a_french_405_page_saying_what_is_allowed(client):
+    response = client.post("/", data={"q": "gouvernement"})
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} >= {"GET", "HEAD"}
+    assert "POST" not in response.headers["Allow"]
+    doc = page(response)
+    assert doc.h1.get_text() == "Méthode non autorisée"

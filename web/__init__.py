@@ -136,6 +136,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             methods=["GET", "HEAD", "OPTIONS"],
             expose_headers=["ETag"],  # a page of another origin may revalidate its copy
         )
+
+        @app.after_request
+        def _vary_on_origin(response: Response) -> Response:
+            # An answer of /api/* depends on the Origin (CORS headers or none), but flask-cors
+            # says Vary: Origin only on some (an allowed origin, among several): a cache would
+            # serve one origin's answer to another. Added to Vary, never in place of it.
+            if request.path.startswith("/api/"):
+                response.vary.add("Origin")
+            return response
+
     app.jinja_env.globals["max_query_chars"] = SearchRequest.MAX_QUERY_CHARS
 
     @app.after_request

@@ -32,8 +32,10 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_ENTRIES = 50
 EXPORT_ROWS = 1000
 EXPORT_PAGE = SearchRequest.MAX_LIMIT  # the export walks the search's pages, this many a page
-# The parameters that say what a search is about (not how it is shown).
-FOLLOWED = ("q", "since", "until", "source", "category")
+# The parameters that say what a search is about (not how it is shown). collapse=false
+# lists other entries (every copy), so it is part of a feed's id; the default is left out
+# of the URL, so the feeds followed before it was added keep their ids.
+FOLLOWED = ("q", "since", "until", "source", "category", "collapse")
 # XML 1.0 forbids these characters (a control character in a fetched title, say).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -43,7 +45,8 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 @bp.app_template_global()
 def follow_params(params: SearchRequest) -> dict:
-    """The URL parameters of what a search is about: its query, dates and filters."""
+    """The URL parameters of what a search is about: its query, dates, filters and whether
+    copies are collapsed."""
     return {k: v for k, v in params.url_params(page=1).items() if k in FOLLOWED}
 
 
@@ -51,7 +54,7 @@ def follow_params(params: SearchRequest) -> dict:
 def export_params(params: SearchRequest) -> dict:
     """The URL parameters of an export: what the search is about, its sort, grouping and
     whether copies are collapsed (the rows the page shows)."""
-    wanted = (*FOLLOWED, "sort", "group", "collapse")
+    wanted = (*FOLLOWED, "sort", "group")
     return {k: v for k, v in params.url_params(page=1).items() if k in wanted}
 
 
@@ -91,8 +94,12 @@ def _add(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -
 
 
 def atom_time(value: dt.datetime) -> str:
-    """An RFC 3339 time in UTC, as Atom wants it: 2024-05-05T00:00:00Z."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An RFC 3339 time in UTC, as Atom wants it: 2024-05-05T00:00:00Z.
+
+    Its year has four digits, 0999 too (strftime's %Y writes 999 on Linux).
+    """
+    utc = value.astimezone(dt.UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
 
 
 def entry_updated(hit: Hit, built_at: dt.datetime) -> dt.datetime:

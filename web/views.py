@@ -190,8 +190,8 @@ def plural(count: int, word: str) -> str:
 
 def month_label(month: str) -> str:
     """ "2024-05" -> "mai 2024"."""
-    year, number = month.split("-")
-    return f"{MONTHS[int(number) - 1]} {year}"
+    year, number = map(int, month.split("-"))
+    return f"{MONTHS[number - 1]} {year}"
 
 
 def totals_text(results: Results) -> str:
@@ -229,9 +229,10 @@ def web_url(url: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Bar:
-    """One month of the timeline, as the SVG draws it."""
+    """One period of the timeline (a month, or more on a long span), as the SVG draws it."""
 
-    month: str
+    start: str  # its first month, YYYY-MM
+    unit: str  # "mois", "année"…: what each bar of this timeline counts
     name: str
     label: str
     count: int
@@ -247,46 +248,81 @@ class Bar:
 TIMELINE_WIDTH = 600
 TIMELINE_HEIGHT = 80
 TIMELINE_MAX_BAR = 40
+# A timeline has at most this many slots, 5 px each on its 600: a bar per month up to ten
+# years, then per year, decade, century or millennium, the first that fits. One slot per
+# month whatever the span would draw bars too thin to see or click, and make a page of one
+# article dated 9999 next to others of 2020 build some 96,000 slots (and take 50x longer).
+TIMELINE_MAX_SLOTS = 120
+# (months a slot spans, its name); dates stop at 9999: millennia always fit.
+TIMELINE_STEPS = (
+    (1, "mois"),
+    (12, "année"),
+    (120, "décennie"),
+    (1200, "siècle"),
+    (12000, "millénaire"),
+)
 
 
-def _months(first: str, last: str) -> list[str]:
-    year, month = map(int, first.split("-"))
-    end = tuple(map(int, last.split("-")))
-    months = []
-    while (year, month) <= end:
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+def _month_number(month: str) -> int:
+    """ "2024-05" -> the months since January of year 0 (slots are counted in months)."""
+    year, number = map(int, month.split("-"))
+    return year * 12 + number - 1
+
+
+def _period(start: int, step: int) -> tuple[dt.date, dt.date]:
+    """The first and last days of the slot of ``step`` months from month number ``start``."""
+    first = dt.date(max(start // 12, 1), start % 12 + 1, 1)  # year 0 is no date's
+    end = start + step - 1
+    year, number = end // 12, end % 12 + 1
+    return first, dt.date(year, number, calendar.monthrange(year, number)[1])
+
+
+def _period_name(start: int, step: int) -> str:
+    """ "mai 2024", "2024", "2020–2029"."""
+    if step == 1:
+        return month_label(f"{start // 12:04d}-{start % 12 + 1:02d}")
+    first, last = _period(start, step)
+    return str(first.year) if step == 12 else f"{first.year}–{last.year}"
 
 
 def timeline_bars(results: Results, params: SearchRequest) -> list[Bar]:
-    """The bars of the timeline: every month from the first match to the last, with links."""
-    counts = dict(results.timeline)
-    if not counts:
+    """The bars of the timeline: every period from the first match to the last, with links
+    to the search on that period (within the search's own dates)."""
+    counted = [(_month_number(month), count) for month, count in results.timeline]
+    if not counted:
         return []
-    months = _months(min(counts), max(counts))
-    slot = TIMELINE_WIDTH / len(months)
+    low = min(number for number, _ in counted)
+    high = max(number for number, _ in counted)
+    step, unit = next(
+        (step, unit)
+        for step, unit in TIMELINE_STEPS
+        if high // step - low // step < TIMELINE_MAX_SLOTS
+    )
+    counts: dict[int, int] = {}
+    for number, count in counted:
+        counts[number - number % step] = counts.get(number - number % step, 0) + count
+    starts = range(low - low % step, high - high % step + 1, step)
+    slot = TIMELINE_WIDTH / len(starts)
     width = min(slot * 0.8, TIMELINE_MAX_BAR)
     highest = max(counts.values())
     bars = []
-    for i, month in enumerate(months):
-        count = counts.get(month, 0)
+    for i, start in enumerate(starts):
+        count = counts.get(start, 0)
         height = TIMELINE_HEIGHT * count / highest
         href = None
         if count:
-            year, number = map(int, month.split("-"))
-            last_day = calendar.monthrange(year, number)[1]
-            href = url_for(
-                "web.search",
-                **params.url_params(
-                    since=dt.date(year, number, 1), until=dt.date(year, number, last_day), page=1
-                ),
-            )
+            since, until = _period(start, step)
+            # Within the search's dates: the link lists the articles the bar counts.
+            since = max(since, params.since) if params.since else since
+            until = min(until, params.until) if params.until else until
+            href = url_for("web.search", **params.url_params(since=since, until=until, page=1))
+        name = _period_name(start, step)
         bars.append(
             Bar(
-                month=month,
-                name=month_label(month),
-                label=f"{month_label(month)} : {plural(count, 'article')}",
+                start=f"{start // 12:04d}-{start % 12 + 1:02d}",
+                unit=unit,
+                name=name,
+                label=f"{name} : {plural(count, 'article')}",
                 count=count,
                 slot_x=round(i * slot, 2),
                 slot_width=round(slot, 2),
@@ -563,12 +599,17 @@ def _index_unavailable(error: Exception) -> ResponseReturnValue:
 @bp.app_errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> ResponseReturnValue:
     status = error.code or 500
+    # The error's own headers (a 405's Allow, a 416's Content-Range), not its body's type.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if _is_api():
-        return _error_json(status, error.description or error.name)
+        body, status = _error_json(status, error.description or error.name)
+        return body, status, headers
     title, message = _HTTP_ERRORS_FR.get(status, ("Erreur", "La requête n'a pas abouti."))
-    return render_template(
-        "error.html", title=title, message=message, params=_page_request()
-    ), status
+    return (
+        render_template("error.html", title=title, message=message, params=_page_request()),
+        status,
+        headers,
+    )
 
 
 @bp.app_errorhandler(InternalServerError)
