@@ -38,7 +38,7 @@ from .ledger import check_ledger, record_indexed
 from .passages import split_passages
 from .querying import Everything, Highlights, ParsedQuery, Term, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, best_first, unique_first
-from .request import DEFAULT_BUDGET_SECONDS, SearchRequest
+from .request import DEFAULT_BUDGET_SECONDS, SearchRequest, article_paging
 from .rerank import (
     MIN_WORDS,
     Reranked,
@@ -135,9 +135,11 @@ class Index:
     ) -> StoredArticle | None:
         """The article with this id and its passages (matches marked), or None.
 
-        With ``per_page``, only that page of its passages is read (a page past the end
-        gives the last); ``matched_positions`` always covers the whole article.
+        With ``per_page`` (1 to 100), only that page of its passages is read (a page past
+        the end gives the last); ``matched_positions`` always covers the whole article. A
+        bad ``page`` or ``per_page`` raises ParameterError.
         """
+        page, per_page = article_paging(page, per_page)
         read = self._read_query(query) if query else None
         return _article(self._backend.reader(), article_id, read, page, per_page)
 

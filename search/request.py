@@ -57,6 +57,7 @@ def date_bounds(text: str) -> tuple[dt.date, dt.date] | None:
 _LABELS_FR = {
     "query": "La recherche",
     "limit": "Le nombre de résultats par page",
+    "per_page": "Le nombre de passages par page",
     "page": "Le numéro de page",
     "group": "Le regroupement (group)",
     "sort": "Le tri (sort)",
@@ -85,6 +86,13 @@ def _whole_number(name: str, value: Any, high: int) -> int:
     if not 1 <= value <= high:
         raise ParameterError(name, f"{message}, not {value}", message_fr)
     return value
+
+
+def article_paging(page: Any, per_page: Any) -> tuple[int, int | None]:
+    """An article view's page and passages a page (None: all), checked as a search's page
+    and limit are (ParameterError)."""
+    page = _whole_number("page", page, MAX_PAGE)
+    return page, None if per_page is None else _whole_number("per_page", per_page, MAX_LIMIT)
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:

@@ -286,6 +286,20 @@ def test_article_view_marks_matches(seed_index):
     assert seed_index.article("nope") is None
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"per_page": -1}, "per_page"), ({"per_page": 2.5}, "per_page"), ({"page": 0}, "page")],
+)
+def test_bad_article_paging_raises_a_parameter_error(seed_index, kwargs, name):
+    from search import ParameterError
+
+    with pytest.raises(ParameterError) as raised:
+        seed_index.article("000_784e5dae390c8d0c", **kwargs)
+    assert raised.value.name == name
+    last = seed_index.article("000_784e5dae390c8d0c", page=9, per_page=5)
+    assert (last.page, last.pages, len(last.passages)) == (3, 3, 4)  # 14 passages
+
+
 def test_info(seed_index):
     info = seed_index.info()
     assert (info.articles, info.passages) == (1, 14)
