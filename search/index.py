@@ -232,8 +232,7 @@ def _search(
         # No passage has every word: rank those with the most of them.
         pq, plan = relaxed
         found = reader.match(pq, plan, filters, title_weight, deadline, best)
-        if len(found.docs):
-            notes.append(PARTIAL_MATCH_NOTE)
+        notes.append(PARTIAL_MATCH_NOTE)  # said if some passage is left once filtered
     found, facets, facet_notes = filter_by_facets(found, wanted, collapse, unwanted)
     notes += facet_notes
     whole = None
@@ -274,7 +273,7 @@ def _search(
         until=until,
         timeline=timeline(found, collapse),
         took_ms=(time.perf_counter() - started) * 1000,
-        notes=tuple(dict.fromkeys(notes)),
+        notes=tuple(dict.fromkeys(n for n in notes if n != PARTIAL_MATCH_NOTE or len(found.docs))),
         timed_out=found.timed_out,
         facets=facets,
         readings=pq.readings,
@@ -527,9 +526,10 @@ def build_index(
     started = time.monotonic()
     skipped: list[str] = []
 
+    corpus = read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=_note(skipped))
+
     def articles() -> Iterator[IndexedArticle]:
         counts = [0, 0]
-        corpus = read_corpus(corpus_path, skip_invalid=skip_invalid, on_skip=_note(skipped))
         for item in _indexed(corpus, ClusterFinder if find_duplicates else None):
             written.append(item.article.id)
             counts[0] += 1
@@ -563,7 +563,7 @@ def update_index(
     index_path: str | os.PathLike,
     *,
     add: str | os.PathLike | None = None,
-    remove: Iterable[str] = (),
+    remove: str | Iterable[str] = (),
     skip_invalid: bool = False,
     wait: float = 0.0,
 ) -> UpdateSummary:
@@ -580,7 +580,8 @@ def update_index(
         corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
         articles = _noted(_indexed(corpus, lambda: _known_clusters(index_path)), written)
     check_ledger(index_path)
-    removed = list(dict.fromkeys(remove))  # an id given twice is removed once
+    # An id given twice is removed once; one id may be given alone (not as its letters).
+    removed = list(dict.fromkeys([remove] if isinstance(remove, str) else remove))
     changes = store_for(index_path).update(index_path, articles, removed, wait=wait)
     record_indexed(index_path, written)
     return _summary(changes, started, skipped)

@@ -51,8 +51,8 @@ MIN_PREFIX_LETTERS = 3  # `co*` is too short to expand: read as the word `co`
 MAX_PREFIXES = 4  # prefixes in one query; more are read as words
 
 LONG_TEXT_SYNTAX_NOTE = (
-    "texte long : ses guillemets et parenthèses sont lus comme ponctuation, et ses mots "
-    "classés par pertinence"
+    "texte long : ses guillemets, parenthèses et astérisques sont lus comme ponctuation, et "
+    "ses mots classés par pertinence"
 )
 _OPERATORS = {"OU": "OR", "OR": "OR", "ET": "AND", "AND": "AND", "SAUF": "NOT", "NOT": "NOT"}
 _FIELDS = {"titre": "title", "title": "title"}
@@ -748,6 +748,11 @@ def _is_long_text(tokens: list[tuple[str, str]], question: bool) -> bool:
     return outside + sum(len(query_terms(p)) for p in phrases) > LONG_QUERY_WORDS
 
 
+def _is_prefix(kind: str, value: str) -> bool:
+    """Whether a token is a word typed as a prefix (terror*)."""
+    return kind == "word" and value.endswith("*") and bool(value.strip("*-"))
+
+
 def _count_plain(node, phrases: bool = False) -> int:
     """The plain words typed side by side (and with ``phrases`` the quoted phrases)."""
     if isinstance(node, _Word) or (phrases and isinstance(node, _Phrase)):
@@ -777,7 +782,7 @@ def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
         # A long text (a question, a pasted paragraph) is its words: quotes, parentheses
         # and dashes in it are punctuation, not syntax; its filters are read already.
         tree = _Parser(_plain_words(_without_filters(tokens))).parse()
-        if any(kind in ("phrase", "open") for kind, _ in tokens):
+        if any(kind in ("phrase", "open") or _is_prefix(kind, v) for kind, v in tokens):
             notes.append(LONG_TEXT_SYNTAX_NOTE)
     return tree, parser
 

@@ -9,10 +9,20 @@ chosen with ``bench/relevance.py`` on the development data; the tables that chos
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+def _weight(value: Any, most: float | None) -> bool:
+    """Whether a value is a usable weight: a finite number, 0 or more (at most ``most``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return value >= 0 and (most is None or value <= most)
 
 
 @dataclass(frozen=True)
@@ -57,15 +67,22 @@ class RankingConfig:
     second_stage_keyword_passages: int = 2
 
     def __post_init__(self) -> None:
-        for name in (
-            "second_stage_articles",
-            "second_stage_passages",
-            "second_stage_keyword_articles",
-            "second_stage_keyword_passages",
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"RankingConfig.{f.name} must be a whole number of 1 or more")
+            if f.type == "int" and value < 1:
+                raise ValueError(f"RankingConfig.{f.name} must be a whole number of 1 or more")
+            if f.type == "float" and not _weight(value, 1.0 if f.name.endswith("_b") else None):
+                most = " and at most 1" if f.name.endswith("_b") else ""
+                raise ValueError(f"RankingConfig.{f.name} must be a number of 0 or more{most}")
+        if not isinstance(self.second_stage, bool):
+            raise ValueError("RankingConfig.second_stage must be True or False")
+        model = self.ranker_model
+        if model is not None and not (
+            isinstance(model, str | os.PathLike) and Path(model).is_file()
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"RankingConfig.{name} must be a whole number of 1 or more")
+            raise ValueError(f"RankingConfig.ranker_model: no model file at {model!r}")
 
     def with_changes(self, **changes: Any) -> RankingConfig:
         """The same config with some values changed (a benchmark's grid, a test)."""

@@ -475,3 +475,29 @@ def test_an_unreadable_commit_not_yet_recorded_is_damage(first, toc):
     _, problems = check_index(first)
     assert problems == ["_MAIN_2.toc, a commit not recorded, cannot be read"]
     gc.collect()
+
+
+def test_a_build_into_a_file_or_from_no_corpus_says_so_and_leaves_nothing(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a-1", "title": "Rabat", "text": "Le Maroc."}\n', "utf-8")
+    taken = tmp_path / "un-fichier"
+    taken.write_text("déjà là", "utf-8")
+    with pytest.raises(IndexNotFoundError, match="is not an index folder"):
+        build_index(corpus, taken)
+    assert taken.read_text("utf-8") == "déjà là"
+    with pytest.raises(CorpusError, match="no such file or folder"):
+        build_index(tmp_path / "absent.jsonl", tmp_path / "nouvel-index")
+    assert not (tmp_path / "nouvel-index").exists()  # no folder, no lock file
+
+
+def test_one_id_given_alone_is_removed_whole(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        '{"id": "a-1", "title": "Rabat", "text": "Le Maroc."}\n'
+        '{"id": "a-2", "title": "Fès", "text": "Le Maroc encore."}\n',
+        "utf-8",
+    )
+    build_index(corpus, tmp_path / "index")
+    summary = update_index(tmp_path / "index", remove="a-1")
+    assert (summary.removed, summary.missing) == (1, ())
+    assert [hit.article_id for hit in Index.open(tmp_path / "index").search("Maroc")] == ["a-2"]

@@ -6,6 +6,7 @@ and without it (the query tree compiled for whoosh's matchers, the reference).
 
 import datetime as dt
 import math
+import re
 import time
 
 import numpy as np
@@ -165,3 +166,21 @@ def test_a_second_stage_window_that_is_not_a_count_is_refused_by_name(change):
     with pytest.raises(ValueError, match=f"RankingConfig.{name} must be a whole number"):
         RankingConfig().with_changes(**change)
     assert RankingConfig().with_changes(**{name: 7}).as_dict()[name] == 7
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"title_weight": -1}, "title_weight must be a number of 0 or more"),
+        ({"bm25_k1": "x"}, "bm25_k1 must be a number"),
+        ({"bm25_b": 1.5}, "bm25_b must be a number of 0 or more and at most 1"),
+        ({"exact_bonus": float("nan")}, "exact_bonus must be a number"),
+        ({"second_stage": "yes"}, "second_stage must be True or False"),
+        ({"ranker_model": "/nulle/part.txt"}, "no model file at '/nulle/part.txt'"),
+        ({"second_stage_articles": 0}, "second_stage_articles must be a whole number"),
+    ],
+)
+def test_a_ranking_config_refuses_what_it_cannot_rank_with(changes, said):
+    with pytest.raises(ValueError, match=re.escape(said)):
+        RankingConfig(**changes)
+    assert RankingConfig(title_weight=2).title_weight == 2  # a whole number is a number

@@ -170,6 +170,9 @@ def test_or_and_operators(news_index):
     relaxed = news_index.search("œuvre ou cambriolages")
     assert relaxed.notes == (PARTIAL_MATCH_NOTE,)
     assert news_index.search("œuvre OU cambriolages").notes == ()
+    # ... unless a filter leaves none of them: then the note would promise nothing
+    none_left = news_index.search("œuvre ou cambriolages", sources=["Nulle part"])
+    assert none_left.total == 0 and PARTIAL_MATCH_NOTE not in none_left.notes
 
 
 def test_questions_are_ranked_not_required(seed_index):
@@ -861,6 +864,9 @@ def test_a_prefix_too_short_and_the_quotes_of_a_long_text_are_said():
     assert long_text.notes == (LONG_TEXT_SYNTAX_NOTE,)
     assert long_text.ranked_or and long_text.plan is not None  # its words, ranked
     assert parse_query('"Coupe du monde" Qatar').notes == ()  # short: a phrase
+    prefixes = parse_query("terror* attentat* djihad* islam* menace*")
+    assert prefixes.notes == (LONG_TEXT_SYNTAX_NOTE,) and prefixes.highlights.prefixes == ()
+    assert "astérisques" in LONG_TEXT_SYNTAX_NOTE
 
 
 @pytest.mark.parametrize("filtered", BACKENDS, indirect=True)

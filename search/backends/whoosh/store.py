@@ -279,6 +279,8 @@ def writer_lock(index_path: str | os.PathLike, wait: float = 0.0) -> Iterator[No
     by kill -9, so a crashed writer never blocks the next one.
     """
     root = Path(index_path)
+    if root.exists() and not root.is_dir():
+        raise IndexNotFoundError(f"{root} is not an index folder (it is a file)")
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     _HELD_LOCKS.add(fd)
