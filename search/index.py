@@ -242,7 +242,9 @@ def _search(
         whole = reader.whole_article_scores(plan.words, articles, config)
     second = None
     stored: dict[int, StoredPassage] = {}  # the passages read, by document number
-    if whole is not None and config.second_stage:
+    # Past the budget, the first stage's order is the answer (marked as timed out).
+    late = whole is not None and config.second_stage and time.monotonic() > deadline
+    if whole is not None and config.second_stage and not late:
         second = _second_stage(reader, found, pq, plan.words, whole, config, capture, stored)
     page = group_and_page(found, request, config, whole, second)
     shown = {doc for hit in page.hits for doc, _ in hit.passages} | {
@@ -250,7 +252,7 @@ def _search(
     }
     docs = sorted(shown - stored.keys())
     stored.update(zip(docs, reader.passages(docs), strict=True))
-    if found.timed_out:
+    if found.timed_out or late:
         notes.append(TIMED_OUT_NOTE)
     if since is not None and until is not None and since > until:
         # « depuis:2030 jusqua:2010 », or a query's dates against the request's: no article.
@@ -274,7 +276,7 @@ def _search(
         timeline=timeline(found, collapse),
         took_ms=(time.perf_counter() - started) * 1000,
         notes=tuple(dict.fromkeys(n for n in notes if n != PARTIAL_MATCH_NOTE or len(found.docs))),
-        timed_out=found.timed_out,
+        timed_out=found.timed_out or late,
         facets=facets,
         readings=pq.readings,
         collapsed=page.articles - page.total if request.group == "article" else 0,
