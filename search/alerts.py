@@ -267,7 +267,8 @@ def add_alert(
     targets += [_check_target("webhook", w) for w in webhooks]
     if not targets:
         raise AlertError("an alert needs somewhere to go: --email ADDRESS or --webhook URL")
-    Index.open(index_path).search(replace(request, limit=1))  # the index is there and works
+    with Index.open(index_path) as index:  # the index is there and works
+        index.search(replace(request, limit=1))
     saved_at = _now()
     with _state(index_path) as db, _transaction(db):
         if db.execute("SELECT 1 FROM alerts WHERE name = ?", (name,)).fetchone():
@@ -521,9 +522,8 @@ def run_alerts(
         if missing:
             raise AlertError(f"no alert named {sorted(missing)[0]!r}")
         alerts = [a for a in alerts if a.name in wanted]
-    index = Index.open(index_path)
     runs = []
-    with _run_lock(index_path), _state(index_path) as db:
+    with Index.open(index_path) as index, _run_lock(index_path), _state(index_path) as db:
         for alert in alerts:
             known = {
                 row[0]

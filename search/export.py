@@ -56,11 +56,13 @@ def _cell(value: int | float | str) -> int | float | str:
     return value
 
 
-def write_csv(stream: TextIO, pages: Iterable[Results]) -> int:
-    """Write the header, then every page's rows; returns the number of rows written.
+def write_csv(stream: TextIO, pages: Results | Iterable[Results]) -> int:
+    """Write the header, then every page's rows (of one Results or several); returns the
+    number of rows written.
 
     Text cells that a spreadsheet would read as a formula get a leading apostrophe.
     """
+    pages = [pages] if isinstance(pages, Results) else pages
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)
     count = 0
@@ -71,8 +73,8 @@ def write_csv(stream: TextIO, pages: Iterable[Results]) -> int:
     return count
 
 
-def jsonl_lines(pages: Iterable[Results]) -> Iterator[str]:
+def jsonl_lines(pages: Results | Iterable[Results]) -> Iterator[str]:
     """One line of JSON per hit (without its newline): the hit as the JSON API gives it."""
-    for results in pages:
+    for results in [pages] if isinstance(pages, Results) else pages:
         for hit in results.hits:
             yield json.dumps(hit.to_dict(results.group), ensure_ascii=False)

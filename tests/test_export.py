@@ -83,6 +83,15 @@ def test_write_csv_has_a_header_and_neutralizes_formulas():
     assert [row["rank"] for row in rows] == ["1", "2", "3"]
 
 
+def test_one_page_is_exported_as_a_list_of_one():
+    page = results_of(hit("a"), hit("b"))
+    alone, listed = io.StringIO(), io.StringIO()
+    assert write_csv(alone, page) == write_csv(listed, [page]) == 2
+    assert alone.getvalue() == listed.getvalue()
+    assert list(jsonl_lines(page)) == list(jsonl_lines([page]))
+    assert [json.loads(line)["article_id"] for line in jsonl_lines(page)] == ["a", "b"]
+
+
 def test_an_empty_export_is_its_header():
     out = io.StringIO()
     assert write_csv(out, [results_of()]) == 0
