@@ -215,6 +215,21 @@ def test_date_filters_are_inclusive_and_fill_the_form(client):
     assert "Du 5 mai 2024 au 18 mai 2024" in doc.select_one(".period").get_text()
 
 
+def test_the_query_s_own_period_is_shown_too(client):
+    doc = page(client.get("/?q=gouvernement+depuis:2024-05-05"))
+    period = doc.select_one(".period")
+    assert " ".join(period.get_text(" ").split()) == "Depuis le 5 mai 2024"
+    assert period.find("a") is None  # the query's dates are in the query: no link to drop
+
+
+def test_filters_alone_are_listed_newest_first_with_no_sort_to_choose(client):
+    doc = page(client.get("/?q=source:%22Le+Monde%22"))
+    assert doc.select_one("p.sort").get_text().strip() == "Du plus récent au plus ancien"
+    assert doc.select("p.sort a") == []
+    ranked = page(client.get("/?q=gouvernement"))
+    assert [a.get_text() for a in ranked.select("p.sort a")] == ["pertinence", "date"]
+
+
 def test_an_empty_date_from_the_form_means_no_filter(client):
     response = client.get("/?q=gouvernement&since=&until=")
     assert response.status_code == 200
