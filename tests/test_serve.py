@@ -4,6 +4,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
@@ -140,3 +141,12 @@ def test_serve_never_builds_over_an_index_that_lost_its_pointer(tmp_path, web_ar
         server.stop()
     assert "building it from" not in server.read_log()
     assert sorted(p.name for p in index.glob("gen-*")) == generations
+
+
+def test_a_query_of_a_thousand_accented_letters_reaches_the_app(live_server):
+    query = " ".join(["ÉÉÉ"] * 250)[:1000]  # 1,000 characters, 750 of them É
+    url = live_server.url + "/api/search?" + urllib.parse.urlencode({"q": query})
+    assert len(url) > 4094  # past gunicorn's default request line
+    status, body = fetch(url)
+    assert status == 200
+    assert json.loads(body)["query"] == query

@@ -50,6 +50,10 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "veille",
+        # A query may have 1,000 characters; of accented letters, percent-encoded in the
+        # URL, up to 6,000 bytes, past gunicorn's 4,094-byte default for a request line
+        # (answered with its own HTML 414, even to the JSON API). 8,190 is its maximum.
+        "limit_request_line": 8190,
         "preload_app": False,
         # gunicorn 27's control socket is one path per account ($HOME/.gunicorn/gunicorn.ctl):
         # a second server would take it over and the first to stop would delete it. Veille
