@@ -129,7 +129,8 @@ def test_the_cli_filters_and_prints_facets(web_index_path):
 
 def test_a_page_of_filters_alone_says_it_lists_the_newest_first(client, web_articles):
     page = BeautifulSoup(client.get('/?q=source:"Le Monde"').data, "html.parser")
-    assert page.select_one("p.sort a.current").get_text() == "date"
+    assert page.select_one("p.sort").get_text().strip() == "Du plus récent au plus ancien"
+    assert page.select("p.sort a") == []  # no « pertinence » that would give the same page
     shown = len(page.select("ol.hits li.hit"))
     expected = sum(a.get("source") == "Le Monde" for a in web_articles)
     assert shown == min(expected, 10) and shown > 0

@@ -222,14 +222,6 @@ def test_the_query_s_own_period_is_shown_too(client):
     assert period.find("a") is None  # the query's dates are in the query: no link to drop
 
 
-def test_filters_alone_are_listed_newest_first_with_no_sort_to_choose(client):
-    doc = page(client.get("/?q=source:%22Le+Monde%22"))
-    assert doc.select_one("p.sort").get_text().strip() == "Du plus récent au plus ancien"
-    assert doc.select("p.sort a") == []
-    ranked = page(client.get("/?q=gouvernement"))
-    assert [a.get_text() for a in ranked.select("p.sort a")] == ["pertinence", "date"]
-
-
 def test_an_empty_date_from_the_form_means_no_filter(client):
     response = client.get("/?q=gouvernement&since=&until=")
     assert response.status_code == 200
