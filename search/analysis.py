@@ -436,27 +436,27 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
-def word_forms(word: str) -> tuple[str, ...]:
-    """The word and its other forms that share its stem: singular and plural, and the
-    feminine of a masculine (or the masculine of a feminine in -enne, -onne, -elle, -ée).
+def word_forms(word: str, gender: bool = True) -> tuple[str, ...]:
+    """The word and its other forms that share its stem: singular and plural (-s, -x), and
+    with ``gender`` the feminine of a masculine, or the masculine of a feminine in -enne,
+    -onne or -elle.
 
-    What a compound's part may be written as (porte-paroles, porte-parole; sud-coréens,
-    sud-coréenne). ``word`` is folded, as the exact field holds it. A feminine in a bare -e
-    keeps its masculine out (mères is not mer); a short word, or one with a digit, is only
-    itself (sud, de, G7).
+    What a compound's part may be written as (porte-paroles, porte-parole; chefs-lieux,
+    chef-lieu; sud-coréens, sud-coréenne). ``word`` is folded, as the exact field holds it.
+    A feminine in a bare -e keeps its masculine out (mères is not mer, armée not arme); a
+    name's part keeps its gender (Saint-Martin is not Sainte-Martine); a short word, or
+    one with a digit, is only itself (sud, de, G7).
     """
     if len(word) <= 3 or not word.isalpha():
         return (word,)
     forms = set()
     for singular in {word, word[:-1]} if word[-1] in "sx" else {word}:
         bases = {singular}
-        if singular.endswith(("enne", "onne", "elle")):
+        if gender and singular.endswith(("enne", "onne", "elle")):
             bases.add(singular[:-2])  # coréenne -> coréen
-        elif singular.endswith("ee"):
-            bases.add(singular[:-1])  # nommée -> nommé
         for base in bases:
-            forms.update((base, base + "s"))
-            if not base.endswith("e"):
+            forms.update((base, base + ("x" if base.endswith(("au", "eu")) else "s")))
+            if gender and not base.endswith(("e", "s", "x", "f")):  # chef has no chefe
                 feminine = base + (base[-1] if base.endswith(("en", "on", "el")) else "") + "e"
                 forms.update((feminine, feminine + "s"))
     key = stem(word)

@@ -547,16 +547,16 @@ class _Classifier:
             return self.phrase(text, field, positive, compound=True)
         if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
             exact = []
-        if not positive and (stems or (exact and not self.ranked_or)):
+        if not positive and stems:
             self.excluded_words.append(text)
         if positive:
             self.typed.append(text)
         if not stems:
             if positive and exact:
                 self.ignored.append(text)
-            # A common word excluded on purpose (« Maroc -le ») is left out as written; in
-            # a long text, « fut -elle » is a hyphen.
-            return Phrase((exact[0],)) if exact and not (positive or self.ranked_or) else None
+            elif exact and not self.ranked_or:  # in a long text, « fut -elle » is a hyphen
+                self.notes.append(f"« {text} » est un mot trop courant pour être exclu")
+            return None
         if positive:
             self.searched.append(text)
             self.stems.update(stems)
@@ -588,7 +588,7 @@ class _Classifier:
                     f"« {' '.join(words[:MAX_PHRASE_WORDS])} »"
                 )
                 words = words[:MAX_PHRASE_WORDS]
-        forms = _compound_forms(words) if compound else ()
+        forms = _compound_forms(words, text) if compound else ()
         if positive:
             self.searched.append(text)
             if len(words) == 1:
@@ -633,10 +633,12 @@ class _Classifier:
         )
 
 
-def _compound_forms(words: list[str]) -> tuple[tuple[str, ...], ...]:
+def _compound_forms(words: list[str], typed: str) -> tuple[tuple[str, ...], ...]:
     """A compound's other forms, each of its words in any of its forms (the first
-    MAX_COMPOUND_FORMS, the typed one included)."""
-    combined = itertools.product(*(word_forms(w) for w in words))
+    MAX_COMPOUND_FORMS, the typed one included); a part typed with a capital is a name's,
+    which keeps its gender (Saint-Martin)."""
+    names = {fold_accents(w.lower()) for w in re.findall(r"\w+", typed) if w[:1].isupper()}
+    combined = itertools.product(*(word_forms(w, gender=w not in names) for w in words))
     return tuple(itertools.islice(combined, 1, MAX_COMPOUND_FORMS))
 
 
@@ -816,13 +818,17 @@ def parse_query(text: str) -> ParsedQuery:
     reader = _Classifier(ranked_or)
     tree = reader.node(syntax) if syntax is not None else None
     plan = None
-    if tree is None and reader.ignored:
-        # Only common words (e.g. "qui est"): look for them as written, all of them.
+    if reader.ignored and (tree is None or _only_negative(tree)):
+        # Only common words (e.g. "qui est", "le -Rabat"): look for them as written, all
+        # of them, without the excluded ones.
         words = list(dict.fromkeys(w for typed in reader.ignored for w in exact_terms(typed)))
         reader.words.update(words)
         phrases = tuple(Phrase((w,)) for w in words)
-        tree = phrases[0] if len(phrases) == 1 else All(phrases)
-        plan = PlainPlan(words=tuple(Term(w, w, "exact") for w in words))
+        if tree is None:
+            tree = phrases[0] if len(phrases) == 1 else All(phrases)
+            plan = PlainPlan(words=tuple(Term(w, w, "exact") for w in words))
+        else:
+            tree = All((*phrases, *(tree.nodes if isinstance(tree, All) else (tree,))))
     elif tree is not None and _only_negative(tree):
         tree = All((Everything(), tree))
     elif tree is None and (parser.filters or parser.excluded or since or until):

@@ -218,10 +218,17 @@ def test_exact_chain(text, expected):
         ("sud", ("sud",)),  # short
         ("g7", ("g7",)),
         ("chevaux", ("chevaux",)),  # chevals is no form
+        ("chefs", ("chefs", "chef")),  # no feminine of chef
+        ("armee", ("armee", "armees")),  # armée is not arme
+        ("bureaux", ("bureaux", "bureau", "bureaue", "bureaues")),
     ],
 )
 def test_word_forms(word, forms):
     assert word_forms(word) == forms
+
+
+def test_a_name_s_part_keeps_its_gender():
+    assert word_forms("martin", gender=False) == ("martin", "martins")
 
 
 def test_every_unaccented_query_meets_its_accented_word():

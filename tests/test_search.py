@@ -826,6 +826,7 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         },
         {"id": "mer", "title": "Voyage", "text": "Au large, la grande mer du Nord."},
         {"id": "desordre", "title": "Port", "text": "La parole du porte-avions."},
+        {"id": "lieu", "title": "Martine", "text": "Sainte-Martine, en Bourgogne."},
     ]
     with built(records, backend, tmp_path, request) as index:
         found = index.search("porte-paroles")
@@ -837,21 +838,24 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         assert index.search('"porte-paroles"').total == 0  # quoted: as written
         assert index.search("grands-mères").total == 0  # mères is not mer
         assert index.search("parole-porte").total == 0  # still its words in a row
+        assert index.search("Saint-Martin").total == 0  # a name keeps its gender
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_common_word_excluded_on_purpose_is_left_out(backend, tmp_path, request):
+def test_a_common_word_is_not_excluded_and_says_so(backend, tmp_path, request):
     records = [
         {"id": "avec", "title": "Rabat", "text": "Le Maroc signe un accord."},
-        {"id": "sans", "title": "Rabat", "text": "Maroc : accord signé."},
+        {"id": "sans", "title": "Fès", "text": "Maroc : accord signé."},
     ]
     with built(records, backend, tmp_path, request) as index:
-        assert [hit.article_id for hit in index.search("Maroc -le")] == ["sans"]
-        assert [hit.article_id for hit in index.search("Maroc SAUF le")] == ["sans"]
-        assert [hit.article_id for hit in index.search("-le")] == ["sans"]
-        assert index.search("Maroc le").total == 2  # a common word beside others is dropped
+        for query in ("Maroc -le", "Maroc SAUF le", "Maroc -titre:le"):
+            results = index.search(query)
+            assert results.total == 2
+            assert results.notes == ("« le » est un mot trop courant pour être exclu",)
+        # common words alone are searched as written, without what is excluded
+        assert [hit.article_id for hit in index.search("le -Fès")] == ["avec"]
         # in a long text, « fut -elle » is a hyphen, not an exclusion
-        assert index.search("Ce Maroc a-t-il signé un accord, a -t-il dit -le ?").total == 2
+        assert index.search("Ce Maroc a-t-il signé un accord, a -t-il dit -le ?").notes == ()
 
 
 def test_a_prefix_too_short_and_the_quotes_of_a_long_text_are_said():
