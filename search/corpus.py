@@ -44,6 +44,11 @@ class Article:
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.paragraphs, str | bytes):  # a list, a generator: a tuple
+            try:
+                object.__setattr__(self, "paragraphs", tuple(self.paragraphs))
+            except TypeError:
+                raise ValueError(f"article {str(self.id)[:80]!r}: {_NOT_PARAGRAPHS}") from None
         if problem := _article_problem(self):
             raise ValueError(f"article {str(self.id)[:80]!r}: {problem}")
         # Paragraphs in a tuple (a list would make the article unhashable and mutable), and
@@ -81,6 +86,9 @@ class Article:
         return h.hexdigest()
 
 
+_NOT_PARAGRAPHS = "the paragraphs must be a sequence of texts (one text per paragraph)"
+
+
 def _article_problem(article: Article) -> str | None:
     """Say what makes an article unusable (the corpus reader's rules), or None."""
     if not isinstance(article.id, str):
@@ -95,7 +103,7 @@ def _article_problem(article: Article) -> str | None:
         return "the source and the url must be text or None"
     paragraphs = article.paragraphs
     if isinstance(paragraphs, str) or not all(isinstance(p, str) for p in paragraphs):
-        return "the paragraphs must be a sequence of texts (one text per paragraph)"
+        return _NOT_PARAGRAPHS
     if not any(p.strip() for p in paragraphs):
         return "no body text"
     return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .analysis import exact_terms, query_terms
 from .highlight import match_spans
-from .querying import All, Any, Node, Not, ParsedQuery, Phrase, Term, parse_query
+from .querying import All, Any, Everything, Node, Not, ParsedQuery, Phrase, Term, parse_query
 from .rerank import FEATURE_LABELS
 
 # The features listed as what moved a hit.
@@ -32,6 +32,7 @@ class Explanation:
     readings: tuple[tuple[str, str], ...] = ()  # typos read as the corpus's words
     position: int | None = None  # the passage's place in its article (0: its start)
     ranked: bool = False  # a question or long text: any of its words may match
+    filters_alone: bool = False  # no word: every article the filters keep
 
     def lines(self) -> list[str]:
         """The explanation as French sentences."""
@@ -54,7 +55,11 @@ class Explanation:
             )
         if self.excluded:
             out.append("Exclus : " + ", ".join(f"« {w} »" for w in self.excluded) + ".")
-        if self.all_words_required:
+        if self.filters_alone:
+            out.append(
+                "Filtres seuls : chaque article qu'ils gardent, du plus récent au plus ancien."
+            )
+        elif self.all_words_required:
             out.append("Tous les mots doivent figurer dans le passage ou le titre de l'article.")
         elif self.ranked:
             out.append(
@@ -65,9 +70,9 @@ class Explanation:
             out.append("Il suffit d'une des possibilités reliées par OU.")
         if self.matched:
             out.append("Dans ce passage : " + ", ".join(f"« {w} »" for w in self.matched) + ".")
-        elif self.position == 0:
+        elif not self.filters_alone and self.position in (0, None):
             out.append("Ce passage est le début d'un article dont le titre correspond.")
-        else:
+        elif not self.filters_alone:
             out.append("Aucun mot de la requête ne figure dans ce passage.")
         if self.score is not None:
             out.append(f"Score : {_french(f'{self.score:.2f}')}.")
@@ -138,6 +143,7 @@ def explain(
         readings=pq.readings,
         position=position,
         ranked=pq.ranked_or,
+        filters_alone=pq.tree is None or isinstance(pq.tree, Everything),
     )
 
 

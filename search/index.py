@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -108,7 +109,8 @@ class Index:
         self._backend: Backend = store_for(path).open(path, ranking)
         # The queries lately read against the vocabulary (their typos read), by query: a
         # page explains each of its hits and links each to its article with the same query.
-        self._read: dict[str, tuple[Reader, ParsedQuery]] = {}
+        # The reader is held weakly: a replaced generation's files are let go at once.
+        self._read: dict[str, tuple[weakref.ref, ParsedQuery]] = {}
 
     @classmethod
     def open(
@@ -168,12 +170,12 @@ class Index:
         """The query as a search reads it (its typos read as the corpus's words)."""
         reader = self._backend.reader()
         seen = self._read.get(query)
-        if seen is not None and seen[0] is reader:
+        if seen is not None and seen[0]() is reader:
             return seen[1]
         read = read_typos(reader, parse_query(query), time.monotonic() + DEFAULT_BUDGET_SECONDS)
         if len(self._read) >= 32:
             self._read.clear()
-        self._read[query] = (reader, read)
+        self._read[query] = (weakref.ref(reader), read)
         return read
 
     def info(self) -> IndexInfo:

@@ -547,6 +547,13 @@ def test_article_is_hashable_and_takes_a_list() -> None:
     assert article != Article("a", "T", None, None, None, ("Un.", "Deux."))
 
 
+def test_an_article_takes_its_paragraphs_from_any_iterable() -> None:
+    made = Article("a", "T", None, None, None, (p for p in ["Un.", "Deux."]))  # type: ignore[arg-type]
+    assert made.paragraphs == ("Un.", "Deux.")
+    with pytest.raises(ValueError, match="one text per paragraph"):
+        Article("a", "T", None, None, None, 5)  # type: ignore[arg-type]
+
+
 def test_an_article_holds_no_nul_a_search_node_could_not_store() -> None:
     article = Article(
         "a",

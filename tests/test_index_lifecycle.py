@@ -1,5 +1,6 @@
 """Index generations: atomic rebuilds, failed builds, versions, the writers' lock, crashes."""
 
+import contextlib
 import gc
 import json
 import os
@@ -105,6 +106,23 @@ def test_rebuild_switches_generation_and_removes_the_old_one(first, tmp_path):
     time.sleep(0.6)  # the handle checks for a new generation twice a second
     assert index.search("Fès").total == 1
     assert index.search("Tanger").total == 0
+
+
+def test_an_explained_search_lets_the_replaced_generation_go(first, tmp_path):
+    index = Index.open(first)
+    hit = index.search("Tanger").hits[0]
+    index.explain("Tanger", hit)  # reads the query once, for the page's hits
+    index.article(hit.article_id, "Tanger")
+    old = first / generations(first)[0]
+    build_index(write_corpus(tmp_path / "v2", [("b", "Casablanca", "La ville de Fès.")]), first)
+    time.sleep(0.6)  # the handle checks for a new generation twice a second
+    assert index.search("Fès").total == 1
+    gc.collect()
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is closed by now
+            held.append(os.readlink(f"/proc/self/fd/{fd}"))
+    assert held and not [path for path in held if path.startswith(str(old))]
 
 
 def test_a_reader_of_the_old_generation_keeps_answering(first, tmp_path):

@@ -360,6 +360,11 @@ def test_explain_an_alternative_and_a_passage_without_the_words(seed_index):
     lines = seed_index.explain("Tombouctou", later).lines()
     assert "Aucun mot de la requête ne figure dans ce passage." in lines
     assert not any("titre correspond" in line for line in lines)
+    alone = seed_index.explain("depuis:2000", hit).lines()
+    assert (
+        alone[0] == "Filtres seuls : chaque article qu'ils gardent, du plus récent au plus ancien."
+    )
+    assert not any("mots" in line or "titre" in line for line in alone)
 
 
 def test_a_word_read_gets_its_accents_back(news_index):
