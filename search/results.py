@@ -8,7 +8,7 @@ best passages. ``make_hits`` turns that page and the stored passages into Hits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -472,7 +472,12 @@ def filter_by_facets(
         filtered = any(wanted.values()) or any((unwanted or {}).values())
         assert not filtered, "a backend counted facets a filter would change"
         counted = found.counts.by_cluster if collapse else found.counts.by_article
-        return found, {name: _sorted_counts(counted.get(name, {})) for name in FACETS}, []
+        spelled = found.counts.by_article
+        return (
+            found,
+            {name: _sorted_counts(counted.get(name, {}), spelled.get(name)) for name in FACETS},
+            [],
+        )
     complete = len(found.docs) > 0 and not (found.timed_out or found.capped)
     notes = []
     for name, values in (unwanted or {}).items():
@@ -515,33 +520,46 @@ def _facet_counts(
 ) -> tuple[tuple[str, int], ...]:
     if name not in found.facet_codes:
         return ()
-    units = found.articles
-    if collapse and "cluster" in found.facet_codes:
-        units = found.facet_codes["cluster"]
+    articles = found.articles
+    clusters = collapse and "cluster" in found.facet_codes
+    units = found.facet_codes["cluster"] if clusters else articles
     codes = found.facet_codes[name]
     if keep is not None:
-        units, codes = units[keep], codes[keep]
+        units, codes, articles = units[keep], codes[keep], articles[keep]
     values = found.facet_values[name]
     # Each (article or cluster, value) counts once, values that differ by case and accents
     # alone being one (a cluster of « Le Monde » and « le monde » copies counts once).
     groups: dict[str, int] = {}
     group_of = np.array([groups.setdefault(_folded(v), len(groups)) for v in values], np.int64)
-    _, first = unique_first(units.astype(np.int64) * max(len(groups), 1) + group_of[codes])
+    pairs = _counts_by_value(
+        units.astype(np.int64) * max(len(groups), 1) + group_of[codes], codes, values
+    )
+    # Spelled as most articles spell it, whether clusters are counted or not.
+    spelled = _counts_by_value(articles.astype(np.int64) * len(values) + codes, codes, values)
+    return _sorted_counts(pairs, spelled if clusters else None)
+
+
+def _counts_by_value(keys: np.ndarray, codes: np.ndarray, values: Sequence[str]) -> dict[str, int]:
+    """How many distinct keys each value's rows hold (each key credited to its first row)."""
+    _, first = unique_first(keys)
     counted = np.bincount(codes[first], minlength=len(values))
-    pairs = {values[i]: int(counted[i]) for i in np.flatnonzero(counted).tolist()}
-    return _sorted_counts(pairs)
+    return {values[i]: int(counted[i]) for i in np.flatnonzero(counted).tolist()}
 
 
-def _sorted_counts(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+def _sorted_counts(
+    counts: Mapping[str, int], spelled: Mapping[str, int] | None = None
+) -> tuple[tuple[str, int], ...]:
     """(value, count) pairs, most first, then in alphabetical order, with no empty value
     or count. Values that differ by case and accents alone are one (a filter takes them
-    all), counted together and spelled as most of their articles spell them."""
-    spellings: dict[str, list[tuple[int, str]]] = {}
+    all), counted together and spelled as most of their articles spell them (``spelled``:
+    the articles of each spelling, when ``counts`` are of clusters)."""
+    spellings: dict[str, list[tuple[int, int, str]]] = {}
     for value, count in counts.items():
         if value and count:
-            spellings.setdefault(_folded(value), []).append((count, value))
+            weight = count if spelled is None else spelled.get(value, 0)
+            spellings.setdefault(_folded(value), []).append((weight, count, value))
     pairs = [
-        (min(found, key=lambda c: (-c[0], c[1]))[1], sum(count for count, _ in found))
+        (min(found, key=lambda c: (-c[0], c[2]))[2], sum(count for _, count, _ in found))
         for found in spellings.values()
     ]
     return tuple(sorted(pairs, key=lambda pair: (-pair[1], _folded(pair[0]), pair[0])))

@@ -607,6 +607,25 @@ def test_copies_from_one_source_spelled_two_ways_count_once(backend, sort, tmp_p
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_a_value_is_spelled_as_most_articles_spell_it_whether_copies_collapse(
+    backend, tmp_path, request
+):
+    text = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
+    copies = [{"id": f"copie-{n}", "title": "Tanger", "text": text} for n in range(3)]
+    others = [
+        {"id": f"autre-{n}", "title": f"Port {n}", "text": f"Le port numéro {n} s'agrandit."}
+        for n in range(2)
+    ]
+    records = [r | {"category": "monde"} for r in copies]  # three articles, one story
+    records += [r | {"category": "Monde"} for r in others]  # two articles, two stories
+    with built(records, backend, tmp_path, request) as index:
+        collapsed = dict(index.search("port").facets)["category"]
+        every = dict(index.search("port", collapse=False).facets)["category"]
+    assert collapsed == (("monde", 3),)  # three stories, spelled as three articles of five
+    assert every == (("monde", 5),)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_copies_of_one_text_rank_in_id_order_whatever_the_corpus_order(backend, tmp_path, request):
     text = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
     # Id order is code point order (UTF-8 byte order): « z » before « é ».
