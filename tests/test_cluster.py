@@ -318,7 +318,9 @@ def test_a_shard_with_no_replica_is_a_clear_error_everywhere(clusters, tmp_path)
         assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr
         answer = app.test_client().get("/api/search?q=sécurité")
         assert answer.status_code == 503
-        assert "shard 1" in answer.get_json()["error"]
+        error = answer.get_json()["error"]
+        assert "shard 1" in error
+        assert str(path.parent) not in error and "127.0.0.1" not in error  # in the log only
         status = veille("cluster", "status", "--index", str(path))
         assert status.returncode == 1 and status.stdout.count("down") == 2
     finally:
@@ -355,6 +357,8 @@ def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again
     start_cluster(path)
     stale = [n for n in cluster_status(path) if n["state"] == "stale"]
     assert [(n["shard"], n["replica"]) for n in stale] == [(0, 1)]
+    with Index.open(path) as index:  # the stale replica is asked only if no other answers
+        assert [index.search("Oujda").total for _ in range(4)] == [6] * 4
     again = veille("add", str(added), "--index", str(path))
     assert again.returncode == 0, again.stderr
     assert all(n["state"] == "up" for n in cluster_status(path))
@@ -808,3 +812,24 @@ def test_the_first_cut_keeps_the_article_strong_in_one_passage_and_in_many(
             ]
             assert found[0][0] == first, query
             assert found[1] == found[0], query
+
+
+def test_a_relative_path_starts_the_nodes_and_a_wrong_port_is_said(clusters):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    kill(path, 1, 1)
+    relative = os.path.relpath(path, ROOT)  # the commands run in ROOT
+    assert not Path(relative).is_absolute()
+    run = veille("cluster", "start", "--index", relative)
+    assert run.returncode == 0, run.stderr
+    assert all(n["state"] == "up" for n in cluster_status(path))
+    config = path.read_text("utf-8")
+    address = next(n["address"] for n in cluster_status(path) if n["shard"] == 1)
+    port = int(address.rsplit(":", 1)[1])
+    try:
+        path.write_text(config.replace(f"port = {port}", f"port = {port + 97}"), "utf-8")
+        run = veille("cluster", "start", "--index", str(path))
+        assert run.returncode == 1
+        assert "does not answer at" in run.stderr and "Traceback" not in run.stderr
+    finally:
+        path.write_text(config, "utf-8")

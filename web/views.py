@@ -566,7 +566,13 @@ def _index_unavailable(error: Exception) -> ResponseReturnValue:
             "Une partie de l'index ne répond pas : les recherches reprendront dès qu'elle "
             "sera de nouveau disponible."
         )
-        api_message = f"index unavailable: {error}"
+        # Which shard, not where its nodes are (the log has their addresses).
+        shard = getattr(error, "shard", None)
+        api_message = "index unavailable: " + (
+            f"shard {shard} of the cluster has no replica answering"
+            if shard is not None
+            else "the index's servers do not answer"
+        )
     elif isinstance(error, IndexDamagedError):
         message = (
             "L'index est endommagé : il doit être reconstruit (veille build). "

@@ -102,7 +102,7 @@ class Cluster:
 
 def read_cluster(path: str | os.PathLike) -> Cluster:
     """Read ``cluster.toml``: IndexNotFoundError if missing, a clear error if wrong."""
-    path = Path(path)
+    path = Path(path).absolute()  # searchd runs in its node's folder
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -134,9 +134,13 @@ def read_cluster(path: str | os.PathLike) -> Cluster:
         max_matches = int(data.get("max_matches", DEFAULT_MAX_MATCHES))
     except (KeyError, TypeError, ValueError) as e:
         raise ClusterConfigError(f"{path}: a node or setting is missing or wrong ({e})") from None
+    if shards < 1 or replicas < 1:
+        raise ClusterConfigError(f"{path}: a cluster needs at least 1 shard and 1 replica")
     for shard in range(shards):
         if not any(n.shard == shard for n in nodes):
             raise ClusterConfigError(f"{path}: shard {shard} has no node")
+    if stray := [n for n in nodes if not 0 <= n.shard < shards]:
+        raise ClusterConfigError(f"{path}: node {stray[0].address} names shard {stray[0].shard}")
     return Cluster(path, shards, replicas, nodes, max_matches)
 
 

@@ -29,6 +29,10 @@ T = TypeVar("T")
 CONNECT_TIMEOUT = 1.0
 # A node that failed is not asked again for this long (unless no other replica answers).
 DOWN_SECONDS = 2.0
+# A query's wait for a node's answer: past it the node is taken for hung (a searchd
+# stopped but still accepting connections) and left alone longer, its replica asked.
+QUERY_TIMEOUT = 10.0
+HUNG_SECONDS = 30.0
 
 
 class NodeError(IndexUnavailableError):
@@ -37,6 +41,10 @@ class NodeError(IndexUnavailableError):
 
 class ClusterUnavailableError(IndexUnavailableError):
     """No replica of a shard answers: the cluster cannot give a complete answer."""
+
+    def __init__(self, message: str, shard: int) -> None:
+        super().__init__(message)
+        self.shard = shard
 
 
 class QueryError(VeilleError):
@@ -77,34 +85,41 @@ def _reason(error: Exception) -> str:
 class Pool:
     """Connections to a cluster's nodes, reused by the threads of a backend.
 
-    ``run(shard, fn)`` calls ``fn(cursor)`` on one replica of the shard, trying the next
-    replica when one fails; a failed node is skipped for a while.
+    ``run(shard, fn)`` calls ``fn(cursor)`` on one replica of the shard, in turn, trying
+    the next replica when one fails; a failed node is skipped for a while, and a stale one
+    (it missed a write: ``avoid``) is asked only when no other replica answers.
     """
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self._idle: dict[Node, queue.SimpleQueue] = {n: queue.SimpleQueue() for n in cluster.nodes}
         self._down: dict[Node, float] = {}
-        self._turn = 0
+        self._turns = [0] * cluster.shards  # each shard's own turn: its replicas share it
+        self._stale: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._closed = False
+
+    def avoid(self, addresses: Collection[str]) -> None:
+        """Ask these nodes (addresses) last: they missed a write the others have."""
+        self._stale = frozenset(addresses)
 
     def _order(self, shard: int) -> list[Node]:
         nodes = self.cluster.shard_nodes(shard)
         with self._lock:
-            self._turn += 1
-            turn = self._turn
+            self._turns[shard] += 1
+            turn = self._turns[shard]
         nodes = nodes[turn % len(nodes) :] + nodes[: turn % len(nodes)]
         now = time.monotonic()
         up = [n for n in nodes if self._down.get(n, 0.0) <= now]
-        return up + [n for n in nodes if n not in up]
+        fresh = [n for n in up if n.address not in self._stale]
+        return fresh + [n for n in up if n not in fresh] + [n for n in nodes if n not in up]
 
     @contextlib.contextmanager
     def cursor(self, node: Node) -> Iterator:
         try:
             conn = self._idle[node].get_nowait()
         except queue.Empty:
-            conn = connect(node)
+            conn = connect(node, timeout=QUERY_TIMEOUT)
         try:
             with conn.cursor() as cur:
                 yield cur
@@ -126,7 +141,8 @@ class Pool:
             self._down[node] = time.monotonic() + DOWN_SECONDS
             raise
         except NETWORK_ERRORS as e:
-            self._down[node] = time.monotonic() + DOWN_SECONDS
+            hung = "timed out" in str(e)
+            self._down[node] = time.monotonic() + (HUNG_SECONDS if hung else DOWN_SECONDS)
             raise NodeError(f"{node.name} failed ({_reason(e)})") from None
         except QUERY_ERRORS as e:  # the same on every replica: not one to retry
             raise QueryError(f"{node.name} refused a query: {e.args[-1]}") from None
@@ -142,7 +158,7 @@ class Pool:
             except NodeError as e:
                 failures.append(str(e))
         raise ClusterUnavailableError(
-            f"shard {shard} of {self.cluster.path} is unavailable: " + "; ".join(failures)
+            f"shard {shard} of {self.cluster.path} is unavailable: " + "; ".join(failures), shard
         )
 
     def close(self) -> None:
@@ -212,7 +228,7 @@ def start_node(node: Node, timeout: float = 60.0) -> int:
     if not node.config_file.exists():
         raise NodeError(f"{node.name}: no {node.config_file}: run `veille cluster init`")
     if (pid := node_pid(node)) is not None:
-        return pid
+        return _answering(node, pid, timeout=min(timeout, 10.0))
     try:
         return _run_searchd(node, timeout)
     except _LostBinlog:
@@ -223,6 +239,19 @@ def start_node(node: Node, timeout: float = 60.0) -> int:
         meta = node.folder / "binlog" / "binlog.meta"
         meta.replace(meta.with_name("binlog.meta.lost"))
         return _run_searchd(node, timeout)
+
+
+def _answering(node: Node, pid: int, timeout: float) -> int:
+    """The pid of a node already running, once it answers (it may be starting)."""
+    deadline = time.monotonic() + timeout
+    while not answers(node):
+        if time.monotonic() > deadline or not _alive(pid):
+            raise NodeError(
+                f"{node.name}: searchd runs (pid {pid}) but does not answer at {node.address}: "
+                "is that its port in cluster.toml?"
+            )
+        time.sleep(0.1)
+    return pid
 
 
 class _LostBinlog(Exception):

@@ -207,6 +207,8 @@ class SphinxReader(_Catalog):
         self.meta = stats.meta(self._db)
         self.revision = int(self.meta["revision"])
         self.totals = stats.totals(self._db)
+        # A replica that missed a write answers only when its shard has no other.
+        pool.avoid(stats.stale_nodes(self._db))
         self._ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._copies: dict[int, dict[int, str]] | None = None
         self._sizes: np.ndarray | None = None

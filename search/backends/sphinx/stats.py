@@ -161,6 +161,15 @@ def copies(db: sqlite3.Connection, clusters: Iterable[str] | None = None) -> lis
     return db.execute(_COPIES.format(among=among), (json.dumps(sorted(clusters)),)).fetchall()
 
 
+def stale_nodes(db: sqlite3.Connection) -> set[str]:
+    """The nodes (addresses) that missed a write: an article's rows, or its copies' mark."""
+    try:
+        missed = {node for (node,) in db.execute("SELECT DISTINCT node FROM pending")}
+    except sqlite3.OperationalError:  # no update has made the table yet
+        missed = set()
+    return missed | unmarked_nodes(db)
+
+
 def unmarked_nodes(db: sqlite3.Connection) -> set[str]:
     """The nodes (addresses) that missed marking some articles' copies."""
     try:
