@@ -833,3 +833,20 @@ def test_a_relative_path_starts_the_nodes_and_a_wrong_port_is_said(clusters):
         assert "does not answer at" in run.stderr and "Traceback" not in run.stderr
     finally:
         path.write_text(config, "utf-8")
+
+
+def test_a_copied_config_never_writes_over_the_nodes_of_another_cluster(clusters, tmp_path):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    before = total(path, "sécurité")
+    moved = tmp_path / "ailleurs" / "cluster.toml"
+    moved.parent.mkdir()
+    moved.write_bytes(path.read_bytes())  # its nodes' folders (and pid files) are not there
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"id": "x", "title": "X", "text": "Oujda."}])
+    for command in (["build", "--corpus", str(corpus)], ["add", str(corpus)]):
+        run = veille(*command, "--index", str(moved))
+        assert run.returncode == 1, run.stdout
+        assert "a searchd this cluster did not start answers at" in run.stderr
+        assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr
+    assert total(path, "sécurité") == before and total(path, "Oujda") == 0
+    assert all(n["state"] == "up" for n in cluster_status(path))

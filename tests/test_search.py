@@ -882,6 +882,23 @@ def test_a_common_word_is_not_excluded_and_says_so(backend, tmp_path, request):
         assert index.search("Ce Maroc a-t-il signé un accord, a -t-il dit -le ?").notes == ()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("query", ["porte-parole", '"porte-parole"', "(Sète ministre) OU Rabat"])
+def test_words_that_must_match_together_score_only_together(backend, query, tmp_path, request):
+    records = [
+        # the title holds one of the words: that is no match of the title, and no score
+        {"id": "portes", "title": "Les portes de Sète", "text": "Le porte-parole à Rabat."},
+        {"id": "deux", "title": "Gouvernement", "text": "Le porte-parole et le porte-parole."},
+        {"id": "rabat", "title": "Maroc", "text": "Rabat et le porte-parole du ministre."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        ranked = [hit.article_id for hit in index.search(query, collapse=False)]
+    if query.startswith("("):
+        assert ranked == ["portes", "rabat"]  # Sète without ministre scores as Rabat alone
+    else:
+        assert ranked[0] == "deux"
+
+
 def test_a_prefix_too_short_and_the_quotes_of_a_long_text_are_said():
     from search.querying import LONG_TEXT_SYNTAX_NOTE, parse_query
 

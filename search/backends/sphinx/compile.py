@@ -78,6 +78,13 @@ class Scorer:
         return f"{factor:.9g}*(1-{norm}/({tf}+{norm}))"
 
 
+def _present(term: Term) -> str:
+    """The condition that a passage holds the term where it is looked for."""
+    fields = {"title": ("t",), "exact": ("e",)}.get(term.field or "", ("x", "t"))
+    found = [f"DOUBLE(tf.{f}.{key(term.stem)})>0" for f in fields]
+    return found[0] if len(found) == 1 else "(" + " OR ".join(found) + ")"
+
+
 def _any(parts: list[str]) -> str:
     parts = [p for p in parts if p]
     if not parts:
@@ -208,14 +215,30 @@ class Compiler:
             if positive:
                 self.scores.append("1")  # whoosh's Every scores each document 1
             return "(@flags all)"
-        parts = [self.node(n, positive) for n in node.nodes]
         if isinstance(node, Any):
+            parts = [self.alternative(n, positive) for n in node.nodes]
             # Sphinx has no `a | -b`: "not b" is "every passage but those with b".
             return _any([f"((@flags all) {p})" if p.startswith("-") else p for p in parts])
+        parts = [self.node(n, positive) for n in node.nodes]
         assert isinstance(node, All)
         required = [p for p in parts if not p.startswith("-")] or ["(@flags all)"]
         excluded = [p for p in parts if p.startswith("-")]
         return "(" + " ".join(required + excluded) + ")"
+
+    def alternative(self, node: Node, positive: bool) -> str:
+        """One branch of an OR. Whoosh scores an AND of words only where all of them match
+        (a phrase's words in a title: « porte parole » is not « portes de Sète »): so do
+        its scores here, summed under the condition that each word is there."""
+        terms = node.nodes if isinstance(node, All) else ()
+        if not positive or not terms or not all(isinstance(t, Term) for t in terms):
+            return self.node(node, positive)
+        before = len(self.scores)
+        clause = self.node(node, positive)
+        scored, self.scores[before:] = self.scores[before:], []
+        if scored:
+            present = " AND ".join(_present(t) for t in terms)
+            self.scores.append(f"IF({present}, {' + '.join(scored)}, 0)")
+        return clause
 
     def phrase(self, node: Phrase, positive: bool) -> str:
         words = list(node.words)

@@ -303,6 +303,19 @@ def _log_since(log: Path, offset: int) -> list[str]:
         return []
 
 
+def check_own_nodes(cluster: Cluster) -> None:
+    """NodeError if a searchd this cluster did not start answers at one of its addresses:
+    another cluster's (a copied cluster.toml, two clusters given the same ports), whose
+    index a write would overwrite."""
+    for node in cluster.nodes:
+        if node_pid(node) is None and answers(node):
+            raise NodeError(
+                f"{node.name}: a searchd this cluster did not start answers at {node.address} "
+                f"(another cluster's node?); nothing was written: start this cluster's nodes "
+                "(veille cluster start), or give it other ports (veille cluster init)"
+            )
+
+
 def start_cluster(cluster: Cluster, timeout: float = 60.0) -> list[int]:
     """Start every node; return once every node answers a query (their pids)."""
     return [start_node(node, timeout) for node in cluster.nodes]

@@ -35,7 +35,7 @@ from ..base import Changes, IndexedArticle
 from ..workers import BuildWorkerError, die_with_parent
 from . import stats
 from .config import Cluster, Node, read_cluster, read_live, write_live
-from .nodes import NETWORK_ERRORS, QUERY_ERRORS, NodeError, connect
+from .nodes import NETWORK_ERRORS, QUERY_ERRORS, NodeError, check_own_nodes, connect
 from .schema import check_schema, insert_statements
 from .terms import PreparedArticle, prepare, row_id, shard_of
 
@@ -184,6 +184,7 @@ def build(
     ``procs`` above 1, that many processes analyze the articles."""
     cluster = read_cluster(path)
     with writer_lock(cluster.folder, wait):
+        check_own_nodes(cluster)
         try:
             live = read_live(cluster)
         except VeilleError:
@@ -555,6 +556,7 @@ def update(
     """
     cluster = read_cluster(path)
     with writer_lock(cluster.folder, wait):
+        check_own_nodes(cluster)
         live = read_live(cluster)
         db = stats.open_stats(stats.stats_path(cluster, live), readonly=False)
         writers = _Writers(cluster, f"veille_{live}", strict=False)
