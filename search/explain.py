@@ -7,7 +7,18 @@ from dataclasses import dataclass
 
 from .analysis import exact_terms, query_terms
 from .highlight import match_spans
-from .querying import All, Any, Everything, Node, Not, ParsedQuery, Phrase, Term, parse_query
+from .querying import (
+    All,
+    Any,
+    Everything,
+    Highlights,
+    Node,
+    Not,
+    ParsedQuery,
+    Phrase,
+    Term,
+    parse_query,
+)
 from .rerank import FEATURE_LABELS
 
 # The features listed as what moved a hit.
@@ -33,6 +44,8 @@ class Explanation:
     position: int | None = None  # the passage's place in its article (0: its start)
     ranked: bool = False  # a question or long text: any of its words may match
     filters_alone: bool = False  # no word: every article the filters keep
+    # Words neither the passage nor its title has (a search that fell back to most words).
+    missing: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """The explanation as French sentences."""
@@ -58,6 +71,12 @@ class Explanation:
         if self.filters_alone:
             out.append(
                 "Filtres seuls : chaque article qu'ils gardent, du plus récent au plus ancien."
+            )
+        elif self.all_words_required and self.missing:
+            missing = ", ".join(f"« {w} »" for w in self.missing)
+            out.append(
+                "Aucun passage ne contient tous les mots : celui-ci en contient le plus, "
+                f"sans {missing}."
             )
         elif self.all_words_required:
             out.append("Tous les mots doivent figurer dans le passage ou le titre de l'article.")
@@ -97,6 +116,7 @@ class Explanation:
             "score": self.score,
             "second_stage": [{"feature": n, "contribution": v} for n, v in self.moved_by],
             "readings": [{"typed": t, "read": r} for t, r in self.readings],
+            "missing": list(self.missing),
             "text": self.lines(),
         }
 
@@ -112,11 +132,13 @@ def explain(
     score: float | None = None,
     contributions: Mapping[str, float] | None = None,
     position: int | None = None,
+    title: str | None = None,
 ) -> Explanation:
     """Explain what a query became, which words of a passage it matched, and (given the
     second stage's contributions) which features moved the hit most.
 
-    ``query`` as typed, or as the search read it (its typos read: ``read_typos``).
+    ``query`` as typed, or as the search read it (its typos read: ``read_typos``); with
+    the article's ``title``, the words neither it nor the passage holds are named.
     """
     pq = parse_query(query) if isinstance(query, str) else query
     read = {_folded_word(typed): r for typed, r in pq.readings}
@@ -144,7 +166,13 @@ def explain(
         position=position,
         ranked=pq.ranked_or,
         filters_alone=pq.tree is None or isinstance(pq.tree, Everything),
+        missing=() if title is None else _missing(words, f"{title}\n{passage_text}"),
     )
+
+
+def _missing(words: tuple[tuple[str, str], ...], text: str) -> tuple[str, ...]:
+    """The words (as typed) whose stem the text does not hold."""
+    return tuple(w for w, s in words if not match_spans(text, Highlights(stems=frozenset({s}))))
 
 
 def _folded_word(word: str) -> str:

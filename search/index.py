@@ -164,7 +164,8 @@ class Index:
         if hit.features:
             ranker = load_ranker(self.ranking.ranker_model)
             contributions = ranker.contributions(np.asarray(hit.features, dtype=np.float32))
-        return explain(self._read_query(query), hit.text, hit.score, contributions, hit.position)
+        read = self._read_query(query)
+        return explain(read, hit.text, hit.score, contributions, hit.position, hit.title)
 
     def _read_query(self, query: str) -> ParsedQuery:
         """The query as a search reads it (its typos read as the corpus's words)."""

@@ -360,6 +360,15 @@ def test_explain_an_alternative_and_a_passage_without_the_words(seed_index):
     lines = seed_index.explain("Tombouctou", later).lines()
     assert "Aucun mot de la requête ne figure dans ce passage." in lines
     assert not any("titre correspond" in line for line in lines)
+    relaxed = seed_index.search("Hammouchi Tombouctou")
+    assert relaxed.notes == (PARTIAL_MATCH_NOTE,)
+    why = seed_index.explain("Hammouchi Tombouctou", relaxed.hits[0])
+    assert why.missing == ("Tombouctou",)
+    assert (
+        "Aucun passage ne contient tous les mots : celui-ci en contient le plus, "
+        "sans « Tombouctou »."
+    ) in why.lines()
+    assert seed_index.explain("Hammouchi", relaxed.hits[0]).missing == ()
     alone = seed_index.explain("depuis:2000", hit).lines()
     assert (
         alone[0] == "Filtres seuls : chaque article qu'ils gardent, du plus récent au plus ancien."
