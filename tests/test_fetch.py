@@ -668,3 +668,59 @@ def test_the_same_story_from_two_sources_is_two_versions_of_one_hit(site, index)
     (hit,) = [h for h in results if h.duplicates]
     assert {hit.source, *(d.source for d in hit.duplicates)} == {"Gazette", "Courrier"}
     assert dict(results.facets["source"]) == {"Gazette": 1, "Courrier": 1}
+
+
+def test_an_accented_link_is_fetched_and_the_run_goes_on(site, index):
+    from urllib.parse import quote
+
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    site.add(quote("/actualité/été-grêle.html"), french_page(title, paragraphs))
+    site.add("/rss.xml", rss(site, "Gazette", [("/actualité/été-grêle.html", title, MAY_5)]))
+    serve_articles(site)
+    others = [(p, t, MAY_5) for p, (t, _) in ARTICLES.items() if p != "/region/grele.html"]
+    site.add("/autre.xml", rss(site, "Autre", others))
+    run = veille("fetch", site.url("/rss.xml"), site.url("/autre.xml"), "--index", str(index))
+    assert run.returncode == 0 and run.stderr == ""
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(f"{site.url('/rss.xml')}: 1 new, ")
+    assert lines[1].startswith(f"{site.url('/autre.xml')}: {len(others)} new")
+    (hit,) = found(index, "grêlons")
+    assert hit.url == site.url(quote("/actualité/été-grêle.html"))
+
+
+def test_a_rebuild_that_dropped_fetched_articles_gets_them_back_from_an_unchanged_feed(site, index):
+    serve_articles(site)
+    items = [(path, title, MAY_5) for path, (title, _) in ARTICLES.items()]
+    serve_with_etag(site, "/rss.xml", rss(site, "Gazette", items), '"v1"')
+    fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert len(found(index, "grêlons")) == 1
+    build_index(ROOT / "corpus", index)  # the corpus alone: the fetched articles are gone
+    assert found(index, "grêlons") == []
+    summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert "If-None-Match" not in site.hits("/rss.xml")[-1]  # the whole feed, not a 304
+    assert summary.feeds[0].new == len(ARTICLES)
+    assert len(found(index, "grêlons")) == 1
+    again = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert again.feeds[0].not_modified  # all back: conditional again
+
+
+def test_a_page_without_article_text_keeps_the_feed_s_title(site, index):
+    site.add(
+        "/mur.html",
+        "<html><head><title>Avant de continuer</title></head><body><nav>menu</nav></body></html>",
+    )
+    site.add("/rss.xml", rss(site, "Gazette", [("/mur.html", "Réforme : le texte adopté", MAY_5)]))
+    fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    (hit,) = found(index, "résumé")
+    assert hit.title == "Réforme : le texte adopté"  # not the page's « Avant de continuer »
+
+
+def test_a_site_s_outage_is_not_held_against_its_pages(site, index):
+    site.add("/rss.xml", rss(site, "Gazette", [("/panne.html", "En panne", MAY_5)]))
+    site.add("/panne.html", "<h1>Indisponible</h1>", status=503)
+    for _ in range(4):
+        summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+        assert (summary.feeds[0].errors, summary.feeds[0].given_up) == (1, 0)
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    site.add("/panne.html", french_page(title, paragraphs))  # back
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).feeds[0].new == 1

@@ -12,6 +12,7 @@ and a third-party client would be one more dependency to keep for them.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import time
@@ -21,7 +22,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import Message
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import quote, urldefrag, urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 from search.errors import VeilleError
@@ -75,9 +76,14 @@ class Response:
 class FetchError(VeilleError):
     """A feed or a page that could not be fetched: its URL and why, in a few words."""
 
-    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+    def __init__(
+        self, url: str, reason: str, status: int | None = None, transient: bool = False
+    ) -> None:
         super().__init__(url, reason, status)
         self.url, self.reason, self.status = url, reason, status
+        # The site failed, not the page (a 5xx, the network, robots.txt out of reach): the
+        # page is not held against a later run.
+        self.transient = transient
 
     def __str__(self) -> str:
         return f"{self.url}: {self.reason}"
@@ -131,6 +137,7 @@ class Client:
         self._sleep = sleep
         self._last: dict[str, float] = {}  # origin -> when its last request ended
         self._robots: dict[str, RobotFileParser] = {}
+        self._robots_unread: set[str] = set()  # sites whose robots.txt could not be read
 
     def get(
         self, url: str, headers: Mapping[str, str] | None = None, *, robots: bool = True
@@ -139,12 +146,15 @@ class Client:
 
         With ``robots``, a URL that its site's robots.txt disallows is not requested.
         """
-        url = urldefrag(url).url
+        url = ascii_url(urldefrag(url).url)
         chain = [url]
         for _hop in range(self.politeness.max_redirects + 1):
             if urlsplit(url).scheme not in ("http", "https"):
                 raise FetchError(chain[0], f"not an http(s) URL: {url}")
             if robots and not self.allowed(url):
+                if _origin(url) in self._robots_unread:
+                    reason = "robots.txt could not be read: not fetched until it can be"
+                    raise FetchError(url, reason, transient=True)
                 raise FetchError(url, "disallowed by the site's robots.txt")
             status, head, body = self._with_retries(url, dict(headers or {}))
             if status not in _REDIRECTS:
@@ -152,7 +162,7 @@ class Client:
             location = head.get("Location")
             if not location:
                 raise FetchError(url, f"HTTP {status} redirect without a Location", status)
-            url = urldefrag(urljoin(url, location.strip())).url
+            url = ascii_url(urldefrag(urljoin(url, location.strip())).url)
             if url in chain:
                 raise FetchError(chain[0], "redirect loop: " + " -> ".join([*chain, url]))
             chain.append(url)
@@ -176,6 +186,7 @@ class Client:
                 rules.allow_all = True
             else:
                 rules.disallow_all = True
+                self._robots_unread.add(origin)
             return rules
         rules.parse(response.body[:512_000].decode("utf-8", "replace").splitlines())
         return rules
@@ -206,7 +217,7 @@ class Client:
             if attempt < tries:
                 backoff = self.politeness.backoff * 2 ** (attempt - 1)
                 self._sleep(max(backoff, failure.retry_after))
-        raise FetchError(url, f"{failure.reason} ({tries} tries)", failure.status)
+        raise FetchError(url, f"{failure.reason} ({tries} tries)", failure.status, transient=True)
 
     def _once(self, url: str, headers: dict[str, str]) -> tuple[int, Message, bytes]:
         request = urllib.request.Request(
@@ -219,6 +230,8 @@ class Client:
                 response = error  # a status other than 2xx: an answer all the same
             with response:
                 return self._answer(url, response)
+        except (http.client.InvalidURL, UnicodeError) as error:  # no retry mends it
+            raise FetchError(url, f"not a valid URL ({error})") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             raise _Transient(_network_reason(error)) from None
 
@@ -232,6 +245,19 @@ class Client:
         if status >= 300:
             raise FetchError(url, what, status)
         return status, head, _read_body(response, url, self.politeness)
+
+
+def ascii_url(url: str) -> str:
+    """The URL as HTTP sends it: a French site's « /actualité/été » percent-encoded (as
+    UTF-8), its spaces too, an accented host name in IDNA; what is encoded stays so."""
+    parts = urlsplit(url)
+    host = parts.netloc
+    if not host.isascii():
+        with contextlib.suppress(UnicodeError):
+            host = host.encode("idna").decode("ascii")
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=~")
+    query = quote(parts.query, safe="/%:@!$&'()*+,;=~?")
+    return urlunsplit((parts.scheme, host, path, query, parts.fragment))
 
 
 def _read_body(response, url: str, politeness: Politeness) -> bytes:

@@ -184,7 +184,7 @@ class _Run:
     def feed(self, spec: FeedSpec) -> FeedResult:
         started = time.monotonic()
         try:
-            response = self.client.get(spec.url, self.state.validators(spec.url), robots=False)
+            response = self.client.get(spec.url, self._feed_validators(spec), robots=False)
             if response.status == 304:
                 seconds = time.monotonic() - started
                 return FeedResult(spec.url, spec.source, not_modified=True, seconds=seconds)
@@ -221,6 +221,13 @@ class _Run:
             seconds=time.monotonic() - started,
         )
 
+    def _feed_validators(self, spec: FeedSpec) -> dict[str, str]:
+        """A conditional GET's headers, unless the index lost some of the feed's articles
+        (a `veille build` from the corpus, a `veille remove`): then the whole feed, to
+        bring back those still in it."""
+        held = all(self.holds(article) for article in self.state.feed_articles(spec.url))
+        return self.state.validators(spec.url) if held else {}
+
     def flush(self, batch: _Batch) -> None:
         if batch.articles:
             add_articles(self.index.path, batch.articles, wait=self.wait)
@@ -250,9 +257,10 @@ class _Run:
                 return "unchanged"
             article = self._article(spec, source, item, response)
         except FetchError as error:
-            self.state.record_failure(
-                key, article_id_for(item.url), spec.url, item.fingerprint, error.reason
-            )
+            if not error.transient:  # the site's outage is not held against the page
+                self.state.record_failure(
+                    key, article_id_for(item.url), spec.url, item.fingerprint, error.reason
+                )
             self.report(f"page {item.url}: {error.reason}")
             return "failed"
         return self._keep(spec, key, known if held else None, item, article, response, batch)
@@ -298,7 +306,9 @@ class _Run:
         except Exception as error:  # a parser's failure on one hostile page, not the run's
             raise FetchError(response.url, f"could not read the page ({error})") from None
         paragraphs = page.paragraphs or item.summary
-        title = page.title or item.title
+        # A page with no article text (a consent wall, a menu) has no title of the article
+        # either: the feed's, beside the feed's summary.
+        title = (page.title or item.title) if page.paragraphs else (item.title or page.title)
         if not paragraphs or not title:
             missing = "article text" if not paragraphs else "title"
             raise FetchError(response.url, f"no {missing} on the page nor in the feed")

@@ -184,6 +184,17 @@ class FetchState:
         )
         return ItemState(*rows[0]) if rows else None
 
+    def feed_articles(self, feed_url: str, latest: int = 50) -> list[str]:
+        """The ids of the articles last recorded as fetched from this feed (those it
+        most likely still lists)."""
+        rows = self._query(
+            "SELECT article_id FROM items WHERE feed = ? AND content IS NOT NULL"
+            " ORDER BY updated_at DESC LIMIT ?",
+            feed_url,
+            latest,
+        )
+        return [article_id for (article_id,) in rows]
+
     def article_with_content(self, content: str) -> str | None:
         """The id of an article already recorded with this content hash, if any."""
         rows = self._query("SELECT article_id FROM items WHERE content = ? LIMIT 1", content)
