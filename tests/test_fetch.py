@@ -724,3 +724,13 @@ def test_a_site_s_outage_is_not_held_against_its_pages(site, index):
     title, paragraphs = ARTICLES["/region/grele.html"]
     site.add("/panne.html", french_page(title, paragraphs))  # back
     assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).feeds[0].new == 1
+
+
+def test_a_feed_date_is_the_day_the_feed_wrote(site, index):
+    paris = datetime.timezone(datetime.timedelta(hours=2))
+    just_after_midnight = datetime.datetime(2020, 6, 29, 0, 30, tzinfo=paris)  # 28th in UTC
+    site.add("/mur.html", "<html><head><title>Mur</title></head><body><nav>m</nav></body></html>")
+    site.add("/rss.xml", rss(site, "Gazette", [("/mur.html", "Minuit", just_after_midnight)]))
+    fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    (hit,) = found(index, "résumé")
+    assert hit.date == datetime.date(2020, 6, 29)

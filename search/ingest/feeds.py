@@ -7,7 +7,9 @@ and the article id made from it, so that an article keeps its id when its page c
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime
+import email.utils
 import hashlib
 import html
 import io
@@ -18,7 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from search.corpus import parse_french_date
 from search.errors import VeilleError
+
+# The time after a French date (« 08:00 », « à 8h30 », « 08h00 »), left out of it.
+_FRENCH_TIME = re.compile(r"[\s,]+(?:à\s+)?\d{1,2}\s*[h:]\s*\d{0,2}(?::\d{2})?.*$", re.I)
 
 __all__ = [
     "Feed",
@@ -193,10 +199,27 @@ def _raw(entry, key: str):
 
 
 def _entry_date(entry) -> datetime.date | None:
+    """The day the entry was published, as its feed writes it: in the feed's own time
+    zone (« 29 Jun 2020 00:30 +0200 » is the 29th, though it is the 28th in UTC), and
+    French dates (« lundi 29 juin 2020 08:00 ») too."""
+    raw = _raw(entry, "published") or _raw(entry, "updated")
+    if isinstance(raw, str) and (day := _written_day(raw.strip())) is not None:
+        return day
     parsed = _raw(entry, "published_parsed") or _raw(entry, "updated_parsed")
     if not parsed:
         return None
     return datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.UTC).date()
+
+
+def _written_day(text: str) -> datetime.date | None:
+    """The date a feed wrote, in its own zone: RFC 822, RFC 3339, or French."""
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        return email.utils.parsedate_to_datetime(text).date()
+    with contextlib.suppress(ValueError):
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    with contextlib.suppress(ValueError):  # « lundi 29 juin 2020 », a time after it
+        return parse_french_date(_FRENCH_TIME.sub("", text))
+    return None
 
 
 def _entry_text(entry) -> str | None:
