@@ -89,6 +89,9 @@ class Alert:
     saved_at: dt.datetime
     last_run: dt.datetime | None = None
     pending: int = 0  # deliveries (article, target) not yet sent
+    # How the index reads the query when it is saved (a typo read as a word, syntax read
+    # as words): each run reads it again, against the index as it then is.
+    notes: tuple[str, ...] = ()
 
     @property
     def feed_url(self) -> str:
@@ -268,7 +271,7 @@ def add_alert(
     if not targets:
         raise AlertError("an alert needs somewhere to go: --email ADDRESS or --webhook URL")
     with Index.open(index_path) as index:  # the index is there and works
-        index.search(replace(request, limit=1))
+        notes = index.search(replace(request, limit=1)).notes
     saved_at = _now()
     with _state(index_path) as db, _transaction(db):
         if db.execute("SELECT 1 FROM alerts WHERE name = ?", (name,)).fetchone():
@@ -277,7 +280,8 @@ def add_alert(
             "INSERT INTO alerts (name, query, targets, saved_at) VALUES (?, ?, ?, ?)",
             (name, request.query, json.dumps(targets), _stamp(saved_at)),
         )
-    return _alert(name, request.query, json.dumps(targets), _stamp(saved_at), None, 0)
+    saved = _alert(name, request.query, json.dumps(targets), _stamp(saved_at), None, 0)
+    return replace(saved, notes=notes)
 
 
 def _alert(name, query, targets, saved_at, last_run, pending) -> Alert:

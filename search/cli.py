@@ -514,6 +514,8 @@ def _alert_add(args: argparse.Namespace) -> int:
     """
     alert = add_alert(args.index, args.name, args.query, emails=args.email, webhooks=args.webhook)
     print(f"Saved {_plain(alert.name)}: {_plain(alert.query)}")
+    for note in alert.notes:  # how the query reads now: a typo read, syntax read as words
+        print(f"  {_plain(note)}")
     return 0
 
 

@@ -275,6 +275,10 @@ def test_the_command_line(index, smtp, hook):
     where = ("--index", str(index))
     run = veille("alert", "add", "maroc", "Maroc", "--email", "d@example.fr", *where)
     assert run.returncode == 0, run.stderr
+    assert run.stdout == "Saved maroc: Maroc\n"
+    typo = veille("alert", "add", "typo", "Marocc", "--email", "d@example.fr", *where)
+    assert typo.stdout.splitlines() == ["Saved typo: Marocc", "  « Marocc » lu comme « Maroc »"]
+    assert veille("alert", "remove", "typo", *where).returncode == 0
     assert veille("alert", "add", "rien", "Maroc", *where).returncode == 1
     assert veille("alert", "add", "web", "Maroc", "--webhook", hook.url, *where).returncode == 0
     add_new(index)
