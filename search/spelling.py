@@ -150,13 +150,24 @@ def _title_count(reader: Reader, word: str) -> int:
 def _likely(reader: Reader, word: str, count: int, near: set[str]) -> set[str]:
     """The folded words of ``near`` the corpus has, within two edits, and (if the typed
     word is in the corpus ``count`` times) far more frequent than it."""
+    least = max(1, MORE_FREQUENT * count)
     return {
         c
         for c in near
-        if c != word
-        and edit_distance(c, word) <= 2
-        and max(reader.word_count(c), _title_count(reader, c)) >= max(1, MORE_FREQUENT * count)
+        if c != word and edit_distance(c, word) <= 2 and _frequency(reader, c, least) >= least
     }
+
+
+def _frequency(reader: Reader, folded: str, least: int) -> int:
+    """In how many passages the corpus has the word: written in their text, or in their
+    titles (which hold stems: a word that shares a frequent title stem but that nothing
+    writes, « chinie » beside « Chine », has none)."""
+    if count := reader.word_count(folded):
+        return count
+    count = _title_count(reader, folded)
+    if count < least or not reader.spelling_frequency(_as_written(reader, folded)):
+        return 0
+    return count
 
 
 # The accents French words take inside them, the common ones (a word with a rarer one keeps

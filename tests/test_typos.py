@@ -119,3 +119,18 @@ def test_a_word_of_the_titles_alone_is_a_word_of_the_corpus(backend, tmp_path, r
         results = index.search("fachee")
         assert results.readings == (("fachee", "fâche"),)
         assert [hit.article_id for hit in results] == ["retraites"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_word_is_never_read_as_one_nothing_writes(backend, tmp_path, request):
+    # « chinie » is one edit from « chimie » and stems as « Chine » does, which a hundred
+    # titles hold; but no text or title writes it: « chimie » stays as typed.
+    records = [
+        {"id": f"chine-{n}", "title": f"Chine, épisode {n}", "text": f"Pékin, jour {n}."}
+        for n in range(120)
+    ]
+    records.append({"id": "labo", "title": "Laboratoire", "text": "Un prix de chimie."})
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search("chimie")
+    assert results.readings == ()
+    assert [hit.article_id for hit in results] == ["labo"]
