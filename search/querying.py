@@ -538,12 +538,15 @@ class _Classifier:
         stems = query_terms(text)
         if positive and _is_interrogative(text, self.ranked_or):
             stems = []
-        if len(exact) > 1 and len(stems) > 1:
+        # Corbeil-Essonnes, and (in a short query) sans-abri whose common word is part of
+        # the compound (not « abri » alone); tombe-t-il is « tombe ».
+        whole = len(stems) > 1 or not (self.ranked_or or _inverted(exact))
+        if len(exact) > 1 and stems and whole:
             if self.ranked_or and positive:  # in a question, a compound's parts are words
                 found = [self.word(p, field, positive) for p in exact if query_terms(p)]
                 found = [q for q in found if q is not None]
                 return Any(tuple(found)) if len(found) > 1 else (found[0] if found else None)
-            # Corbeil-Essonnes: its words in a row, each in any of its forms (porte-paroles)
+            # its words in a row, each in any of its forms (porte-paroles)
             return self.phrase(text, field, positive, compound=True)
         if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
             exact = []
@@ -633,12 +636,26 @@ class _Classifier:
         )
 
 
+# What follows a verb in an inverted question or an imperative (tombe-t-il, dis-moi,
+# vas-y, celui-ci): the word before it is the compound's one word.
+_INVERSION = frozenset(
+    "t il ils elle elles on je tu nous vous ce ci là la le les moi toi lui leur y en".split()
+)
+
+
+def _inverted(parts: list[str]) -> bool:
+    """Whether a compound's common words are all a verb's inversion (tombe-t-il)."""
+    return all(part in _INVERSION for part in parts if not query_terms(part))
+
+
 def _compound_forms(words: list[str], typed: str) -> tuple[tuple[str, ...], ...]:
     """A compound's other forms, each of its words in any of its forms (the first
     MAX_COMPOUND_FORMS, the typed one included); a part typed with a capital is a name's,
     which keeps its gender (Saint-Martin)."""
     names = {fold_accents(w.lower()) for w in re.findall(r"\w+", typed) if w[:1].isupper()}
-    combined = itertools.product(*(word_forms(w, gender=w not in names) for w in words))
+    combined = itertools.product(
+        *(word_forms(w, gender=w not in names) if query_terms(w) else (w,) for w in words)
+    )  # a common word (sans-abri, Île-de-France) has one form
     return tuple(itertools.islice(combined, 1, MAX_COMPOUND_FORMS))
 
 

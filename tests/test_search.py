@@ -860,6 +860,8 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         {"id": "mer", "title": "Voyage", "text": "Au large, la grande mer du Nord."},
         {"id": "desordre", "title": "Port", "text": "La parole du porte-avions."},
         {"id": "lieu", "title": "Martine", "text": "Sainte-Martine, en Bourgogne."},
+        {"id": "abri", "title": "Hiver", "text": "Les sans-abri du quartier."},
+        {"id": "pluie", "title": "Pluie", "text": "Ils restent à l'abri de la pluie."},
     ]
     with built(records, backend, tmp_path, request) as index:
         found = index.search("porte-paroles")
@@ -872,6 +874,9 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         assert index.search("grands-mères").total == 0  # mères is not mer
         assert index.search("parole-porte").total == 0  # still its words in a row
         assert index.search("Saint-Martin").total == 0  # a name keeps its gender
+        # a common word is part of the compound: « sans-abri » is not « abri » alone
+        assert [hit.article_id for hit in index.search("sans-abri")] == ["abri"]
+        assert index.search("tombe-t-il").total == 0  # « tombe » alone, which none has
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
