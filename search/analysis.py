@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 4
+ANALYZER_VERSION = 5
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -272,11 +272,14 @@ FRENCH_STOP_WORDS = frozenset(
     serait serions seriez seraient étais était étions étiez étaient fus fut fûmes fûtes
     furent sois soit soyons soyez soient fusse fusses fût fussions fussiez fussent ayant
     ayante ayantes ayants eu eue eues eus ai as avons avez ont aurai auras aura aurons aurez
-    auront aurais aurait aurions auriez auraient avais avait avions aviez avaient eut eûmes
+    auront aurais aurait aurions auriez auraient avais avait aviez avaient eut eûmes
     eûtes eurent aie aies ait ayons ayez aient eusse eusses eût eussions eussiez eussent
     ceci cela celà cet cette ici ils les leurs quel quels quelle quelles sans soi
     """.split()
 )
+# Snowball's list less « avions », the planes of the news more often than « nous avions »;
+# and words whose accents set them apart from a stop word (the maïs is not « mais »).
+_NOT_STOP_WORDS = frozenset({"maïs", "sûr", "dû"})
 
 
 class FrenchStopFilter(Filter):
@@ -287,7 +290,7 @@ class FrenchStopFilter(Filter):
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
-            if fold_accents(t.text) not in self.stoplist:
+            if t.text in _NOT_STOP_WORDS or fold_accents(t.text) not in self.stoplist:
                 yield t
             elif not t.removestops:
                 t.stopped = True
@@ -339,6 +342,14 @@ STEM_EXCLUSIONS = {
     "fabrice": "fabrice",
     "barbara": "barbara",
     "dominique": "dominique",
+    "valls": "valls",  # not la vallée
+    "vera": "vera",  # not vers
+    "rémi": "remi",  # not remis
+    "vendée": "vendee",  # not vendre
+    "malaisie": "malaisie",  # not le malaise
+    "santa": "santa",  # not la santé
+    "senna": "senna",  # not le sens
+    "maïs": "mais",  # not mai (« mais » is a stop word: the stem is the maïs's alone)
 }
 STEM_EXCLUSIONS.update({fold_accents(word): s for word, s in list(STEM_EXCLUSIONS.items())})
 
@@ -415,6 +426,9 @@ def _demonym_stems() -> dict[str, str]:
 
 _stemmer = snowballstemmer.stemmer("french")
 STEM_EXCLUSIONS.update(_demonym_stems())
+# The stems the exclusions give names (Marie, Gaza…), which another word's unaccented
+# spelling must not bring in.
+_KEPT_APART = frozenset(STEM_EXCLUSIONS[w] for w in STEM_EXCLUSIONS if w == STEM_EXCLUSIONS[w])
 
 
 _VOWEL = re.compile("[aeiouyàâäéèêëîïôöùûüÿ]")
@@ -491,7 +505,9 @@ class FrenchStemFilter(Filter):
                 plain = fold_accents(word)
                 if plain != word:
                     plain_stem = stem(plain)
-                    if plain_stem != fold_accents(t.text):
+                    # « mariée » unaccented stems as Marie, a name kept apart: not that one.
+                    kept_apart = plain_stem in _KEPT_APART and word not in STEM_EXCLUSIONS
+                    if plain_stem != fold_accents(t.text) and not kept_apart:
                         t.text = plain_stem
                         yield t
 

@@ -115,6 +115,13 @@ INDEX_CASES = [
     ("Louis", ["louis"]),
     ("Louise", ["louis"]),
     ("louer", ["lou"]),
+    ("Valls", ["valls"]),
+    ("vallée", ["vall", "valle"]),
+    ("mariée", ["mari"]),  # unaccented it would stem as the name Marie: not added
+    # « avions » are planes; the maïs is not « mais »
+    ("avions", ["avion"]),
+    ("maïs", ["mais"]),
+    ("mais", []),
     # inflections meet
     ("terroristes", ["terror"]),
     ("terrorisme", ["terror"]),
