@@ -333,13 +333,53 @@ class _Parser:
         return node
 
     def parse_or(self):
+        """An expression: its parts side by side (or joined by ET), each one a part or
+        alternatives joined by OU, which bind closer (« terrorisme Maroc OU Algérie » is
+        terrorisme with either country)."""
+        return self.parse_and()
+
+    def _read(self) -> tuple[int, int, int, int]:
+        """How many filters, dates, excluded filters and notes have been read so far."""
+        return len(self.filters), len(self.dates), len(self.excluded), len(self.notes)
+
+    def parse_and(self):
+        read = self._read()
+        nodes = []
+        implicit = True
+        while True:
+            token = self.peek()
+            if token is None or token[0] == "close":
+                break
+            if token == ("op", "OR"):
+                raise _SyntaxError("OR with nothing before it")
+            if token == ("op", "AND"):
+                self.take()
+                implicit = False
+                if not nodes:
+                    raise _SyntaxError("AND with nothing before it")
+                continue
+            if token == ("op", "NOT"):
+                implicit = False
+            node = self.parse_alternatives()
+            if node is not None:
+                nodes.append(node)
+        if not nodes:
+            if self._read() != read:  # filters alone: `source:AFP`, `(depuis:2024)`
+                return None
+            raise _SyntaxError("empty group")
+        return nodes[0] if len(nodes) == 1 else _And(nodes, implicit)
+
+    def parse_alternatives(self):
+        """A part, or parts joined by OU."""
         read = self._read()
         grouped = [self.peek() == ("open", "(")]
-        nodes = [self.parse_and()]
+        nodes = [self._operand()]
         while self.peek() == ("op", "OR"):
             self.take()
+            if self.peek() is None or self.peek()[0] in ("close", "op"):
+                raise _SyntaxError("OR with nothing after it")
             grouped.append(self.peek() == ("open", "("))
-            nodes.append(self.parse_and())
+            nodes.append(self._operand())
         if len(nodes) == 1:
             return nodes[0]
         if None in nodes:
@@ -356,38 +396,12 @@ class _Parser:
             return words[0] if words else None
         return _Or(nodes)
 
-    def _read(self) -> tuple[int, int, int, int]:
-        """How many filters, dates, excluded filters and notes have been read so far."""
-        return len(self.filters), len(self.dates), len(self.excluded), len(self.notes)
-
-    def parse_and(self):
-        read = self._read()
-        nodes = []
-        implicit = True
-        while True:
-            token = self.peek()
-            if token is None or token[0] == "close" or token == ("op", "OR"):
-                break
-            if token == ("op", "AND"):
-                self.take()
-                implicit = False
-                if not nodes:
-                    raise _SyntaxError("AND with nothing before it")
-                continue
-            if token == ("op", "NOT"):
-                self.take()
-                if (node := self._negated()) is not None:
-                    nodes.append(node)
-                    implicit = False
-                continue
-            node = self.parse_unary()
-            if node is not None:
-                nodes.append(node)
-        if not nodes:
-            if self._read() != read:  # filters alone: `source:AFP`, `(depuis:2024)`
-                return None
-            raise _SyntaxError("empty group")
-        return nodes[0] if len(nodes) == 1 else _And(nodes, implicit)
+    def _operand(self):
+        """One part: a word, a phrase, a group, a field…; after NOT, excluded."""
+        if self.peek() == ("op", "NOT"):
+            self.take()
+            return self._negated()
+        return self.parse_unary()
 
     def parse_unary(self):
         kind, value = self.take()

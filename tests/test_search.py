@@ -175,6 +175,17 @@ def test_or_and_operators(news_index):
     assert none_left.total == 0 and PARTIAL_MATCH_NOTE not in none_left.notes
 
 
+def test_ou_binds_closer_than_words_side_by_side(news_index):
+    from search import parse_query
+
+    grouped = {h.article_id for h in news_index.search("sécurité (œuvre OU cambriolages)")}
+    assert grouped  # the DGSN report has both
+    assert {h.article_id for h in news_index.search("sécurité œuvre OU cambriolages")} == grouped
+    assert parse_query("a ET Rabat OU Fès").tree == parse_query("Rabat OU Fès").tree
+    both = parse_query("Maroc ET Rabat OU Fès").tree
+    assert both == parse_query("Maroc (Rabat OU Fès)").tree
+
+
 def test_questions_are_ranked_not_required(seed_index):
     results = seed_index.search("Qui est Abdellatif Hammouchi le président du Qatar ?")
     assert results.total == 1 and results.notes == ()
