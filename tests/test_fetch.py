@@ -734,3 +734,12 @@ def test_a_feed_date_is_the_day_the_feed_wrote(site, index):
     fetch_feeds(index, [site.url("/rss.xml")], delay=0)
     (hit,) = found(index, "résumé")
     assert hit.date == datetime.date(2020, 6, 29)
+
+
+def test_a_feed_title_s_markup_is_left_out(site, index):
+    site.add("/mur.html", "<html><head><title>Mur</title></head><body><nav>m</nav></body></html>")
+    items = [("/mur.html", "Le rapport <i>choc</i> du jour", MAY_5)]
+    site.add("/rss.xml", rss(site, "La <b>Gazette</b>", items))
+    fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    (hit,) = found(index, "résumé")
+    assert (hit.title, hit.source) == ("Le rapport choc du jour", "La Gazette")

@@ -240,13 +240,19 @@ def _fingerprint(entry, link: str, summary: tuple[str, ...]) -> str:
     return hashlib.sha256("\x00".join(str(p or "") for p in parts).encode()).hexdigest()[:32]
 
 
+def _plain_title(title: str | None) -> str | None:
+    """A feed's or an entry's title as text: its markup (« <i>Le Monde</i> »), escaped or
+    not, left out."""
+    return " ".join(_TAG.sub(" ", html.unescape(title or "")).split()) or None
+
+
 def _item(entry, link: str) -> FeedItem:
     summary = fragment_paragraphs(_entry_text(entry))
     author = (entry.get("author_detail") or {}).get("name") or entry.get("author")
     tags = [t.get("label") or t.get("term") for t in entry.get("tags") or ()]
     return FeedItem(
         url=link,
-        title=" ".join(html.unescape(entry.get("title") or "").split()) or None,
+        title=_plain_title(entry.get("title")),
         summary=summary,
         date=_entry_date(entry),
         author=" ".join((author or "").split()) or None,
@@ -283,7 +289,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Feed:
             skipped.append(f"an item without a link ({title!r})" if title else "an empty item")
         else:
             items.append(_item(entry, link))
-    title = " ".join(html.unescape(parsed.feed.get("title") or "").split()) or None
+    title = _plain_title(parsed.feed.get("title"))
     return Feed(title, tuple(items), tuple(skipped), reason)
 
 
