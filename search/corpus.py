@@ -156,9 +156,11 @@ _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_RE = "|".join(_WEEKDAYS)
 
 _FRENCH_DATE = re.compile(
-    rf"(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
+    rf"(?:publiee? le )?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
     rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}})"
 )
+# « 05/05/2024 »: the day first, as French writes it.
+_NUMERIC_DATE = re.compile(r"(?:publiee? le )?(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4})")
 _ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
 # JSON Lines dates are machine-written: hold them to the strict form.
 _STRICT_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})")
@@ -168,6 +170,8 @@ _LOOKS_LIKE_DATE = re.compile(
     rf"(?:{_WEEKDAY_RE})\b,?(?: ?\d|$)"
     rf"|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\b"
     r"|\d{4}-\d{1,2}-\d{1,2}"
+    r"|\d{1,2}/\d{1,2}/\d{4}$"
+    r"|publiee? le \d"
 )
 
 
@@ -179,13 +183,14 @@ def _fold_date_text(text: str) -> str:
 
 
 def parse_french_date(text: str) -> datetime.date:
-    """Parse a French date such as "dimanche 5 mai 2024", "1er janvier 2023" or "2024-05-05".
+    """Parse a French date such as "dimanche 5 mai 2024", "1er janvier 2023", "05/05/2024",
+    "Publié le 5 mai 2024" or "2024-05-05".
 
     The weekday is optional and not checked against the date; case and accents are ignored.
     Raises ValueError when the text is not a valid date.
     """
     folded = _fold_date_text(text)
-    if match := _ISO_DATE.fullmatch(folded):
+    if match := _ISO_DATE.fullmatch(folded) or _NUMERIC_DATE.fullmatch(folded):
         year, month, day = int(match["year"]), int(match["month"]), int(match["day"])
     elif match := _FRENCH_DATE.fullmatch(folded):
         year, month, day = int(match["year"]), _MONTHS[match["month"]], int(match["day"])

@@ -104,6 +104,10 @@ def test_seed_read_as_a_folder(tmp_path: Path, seed: Article) -> None:
         ("05 mai 2024", datetime.date(2024, 5, 5)),
         ("12 sept. 2024", datetime.date(2024, 9, 12)),
         ("2024-05-05", datetime.date(2024, 5, 5)),
+        ("05/05/2024", datetime.date(2024, 5, 5)),  # the day first
+        ("5/11/2024", datetime.date(2024, 11, 5)),
+        ("Publié le 5 mai 2024", datetime.date(2024, 5, 5)),
+        ("publiée le 05/05/2024", datetime.date(2024, 5, 5)),
     ],
 )
 def test_parse_french_date(text: str, expected: datetime.date) -> None:
@@ -122,6 +126,8 @@ def test_parse_french_date(text: str, expected: datetime.date) -> None:
         "mai 2024",
         "dimanche",
         "2024-13-01",
+        "31/02/2024",
+        "Le 5 mai 2024",  # a title may begin so
         "",
         "Le Maroc joue",
     ],
@@ -619,3 +625,10 @@ def test_an_article_made_in_python_follows_the_corpus_rules(fields, problem, tmp
         write_jsonl(tmp_path / "c.jsonl", [{"id": "b-1", "title": "B", "text": "Bamako."}]), index
     )
     assert add_articles(index, [Article(**good)]).added == 1  # the good one is taken
+
+
+@pytest.mark.parametrize("first_line", ["05/05/2024", "Publié le 5 mai 2024"])
+def test_a_text_file_dated_the_french_way_keeps_its_title(first_line, tmp_path) -> None:
+    (tmp_path / "a-1.txt").write_text(f"{first_line}\nLe titre\n\nLe texte.\n", "utf-8")
+    (article,) = read_corpus(tmp_path)
+    assert (article.date, article.title) == (datetime.date(2024, 5, 5), "Le titre")
