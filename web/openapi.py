@@ -388,6 +388,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(_ref("Article"), "the article"),
+                        "400": _error("the page is invalid: the error names it"),
                         "404": _error("no article has this id"),
                         "503": unavailable,
                     },
