@@ -638,7 +638,9 @@ class _Classifier:
         if positive:
             self.searched.append(node.text + "*")
             self.prefixes.append(prefix)
-        return Prefix(prefix, node.field)
+        # A compound's start (porte-parol*): its first words too, not the prefix alone.
+        head = [q for w in words[:-1] if (q := self.word(w, node.field, positive)) is not None]
+        return All((*head, Prefix(prefix, node.field))) if head else Prefix(prefix, node.field)
 
     def highlights(self) -> Highlights:
         return Highlights(

@@ -873,6 +873,7 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         {"id": "lieu", "title": "Martine", "text": "Sainte-Martine, en Bourgogne."},
         {"id": "abri", "title": "Hiver", "text": "Les sans-abri du quartier."},
         {"id": "pluie", "title": "Pluie", "text": "Ils restent à l'abri de la pluie."},
+        {"id": "promesse", "title": "Promesse", "text": "Une parole donnée."},
     ]
     with built(records, backend, tmp_path, request) as index:
         found = index.search("porte-paroles")
@@ -888,6 +889,8 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         # a common word is part of the compound: « sans-abri » is not « abri » alone
         assert [hit.article_id for hit in index.search("sans-abri")] == ["abri"]
         assert index.search("tombe-t-il").total == 0  # « tombe » alone, which none has
+        # a compound's start: its first words too, not « parol* » alone
+        assert {hit.article_id for hit in index.search("porte-parol*")} == {"un", "desordre"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
