@@ -171,7 +171,8 @@ _LOOKS_LIKE_DATE = re.compile(
     rf"|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\b"
     r"|\d{4}-\d{1,2}-\d{1,2}"
     r"|\d{1,2}/\d{1,2}/\d{4}$"
-    r"|publiee? le \d"
+    # « Publié le 12 mai, le rapport… » is a title: only a whole date is a date line
+    rf"|publiee? le (?:\d{{1,2}}/\d{{1,2}}/\d{{4}}|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\.? \d{{4}})$"
 )
 
 

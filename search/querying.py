@@ -306,6 +306,9 @@ def _field_of(name: str) -> tuple[str, str] | None:
     return None
 
 
+_JOINS = (("op", "OR"), ("op", "AND"))
+
+
 class _Parser:
     """Recursive descent over the lexed tokens; raises _SyntaxError on what it cannot read."""
 
@@ -358,9 +361,12 @@ class _Parser:
                 if not nodes:
                     raise _SyntaxError("AND with nothing before it")
                 continue
-            if token == ("op", "NOT"):
+            if token == ("op", "NOT"):  # « Maroc SAUF Rabat OU Fès »: without either city
+                self.take()
                 implicit = False
-            node = self.parse_alternatives()
+                node = self._negated(alternatives=True)
+            else:
+                node = self.parse_alternatives()
             if node is not None:
                 nodes.append(node)
         if not nodes:
@@ -376,7 +382,7 @@ class _Parser:
         nodes = [self._operand()]
         while self.peek() == ("op", "OR"):
             self.take()
-            if self.peek() is None or self.peek()[0] in ("close", "op"):
+            if self.peek() is None or self.peek()[0] == "close" or self.peek() in _JOINS:
                 raise _SyntaxError("OR with nothing after it")
             grouped.append(self.peek() == ("open", "("))
             nodes.append(self._operand())
@@ -433,10 +439,11 @@ class _Parser:
             return self._word(value, None)
         raise _SyntaxError(f"unexpected {value}")
 
-    def _negated(self):
-        """The next node, excluded; an excluded filter leaves its values out (None)."""
+    def _negated(self, alternatives: bool = False):
+        """The next node (with ``alternatives``, the next parts joined by OU), excluded; an
+        excluded filter leaves its values out (None)."""
         read = self._read()
-        node = self.parse_unary()
+        node = self.parse_alternatives() if alternatives else self.parse_unary()
         if self._read() != read and (node is not None or self._read()[2] != read[2]):
             # -(Maroc source:AFP), NOT -source:AFP: no filter can say these
             raise _SyntaxError("a filter inside an excluded group")
@@ -616,7 +623,8 @@ class _Classifier:
         phrase = Phrase(tuple(words), forms)
         # In a title too (which has no exact field: its words, in any order, as `titre:`).
         stems = query_terms(" ".join(words))
-        if field is not None or not stems:
+        # A title holds no common word: sans-abri's title words would be « abri » alone.
+        if field is not None or not stems or (compound and len(stems) < len(words)):
             return phrase
         title = tuple(Term(s, None, "title") for s in stems)
         return Any((phrase, title[0] if len(title) == 1 else All(title)))
@@ -698,7 +706,7 @@ def _plain_plan(tree: Node | None, syntax, ranked_or: bool) -> PlainPlan | None:
         words=tuple(words),
         excluded=tuple(excluded),
         require_all=not ranked_or,
-        may_relax=not isinstance(syntax, _And) or syntax.implicit,
+        may_relax=isinstance(syntax, _And) and syntax.implicit,  # words side by side
     )
 
 

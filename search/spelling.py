@@ -162,8 +162,8 @@ def _frequency(reader: Reader, folded: str, least: int) -> int:
     """In how many passages the corpus has the word: written in their text, or in their
     titles (which hold stems: a word that shares a frequent title stem but that nothing
     writes, « chinie » beside « Chine », has none)."""
-    if count := reader.word_count(folded):
-        return count
+    if written := reader.word_count(folded):
+        return max(written, _title_count(reader, folded))
     count = _title_count(reader, folded)
     if count < least or not reader.spelling_frequency(_as_written(reader, folded)):
         return 0

@@ -850,3 +850,22 @@ def test_a_copied_config_never_writes_over_the_nodes_of_another_cluster(clusters
         assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr
     assert total(path, "sécurité") == before and total(path, "Oujda") == 0
     assert all(n["state"] == "up" for n in cluster_status(path))
+
+
+def test_a_node_that_accepts_but_never_answers_is_taken_for_hung(tmp_path):
+    import socket
+
+    from search.backends.sphinx.config import Node
+    from search.backends.sphinx.nodes import NodeError, connect
+
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        node = Node(0, 0, "127.0.0.1", silent.getsockname()[1], tmp_path)
+        with pytest.raises(NodeError) as hung:
+            connect(node, timeout=0.5)
+        port = silent.getsockname()[1]
+    assert hung.value.hung  # left alone longer by the pool than a node that is down
+    with pytest.raises(NodeError) as down:
+        connect(Node(0, 0, "127.0.0.1", port, tmp_path), timeout=0.5)  # refused: not hung
+    assert not down.value.hung

@@ -632,3 +632,10 @@ def test_a_text_file_dated_the_french_way_keeps_its_title(first_line, tmp_path) 
     (tmp_path / "a-1.txt").write_text(f"{first_line}\nLe titre\n\nLe texte.\n", "utf-8")
     (article,) = read_corpus(tmp_path)
     assert (article.date, article.title) == (datetime.date(2024, 5, 5), "Le titre")
+
+
+def test_a_text_file_titled_like_a_publication_line_keeps_its_title(tmp_path) -> None:
+    title = "Publié le 12 mai, le rapport accable la mairie"
+    (tmp_path / "a-1.txt").write_text(f"{title}\n\nLe texte.\n", "utf-8")
+    (article,) = read_corpus(tmp_path)
+    assert (article.date, article.title) == (None, title)

@@ -739,7 +739,10 @@ def test_a_feed_date_is_the_day_the_feed_wrote(site, index):
 def test_a_feed_title_s_markup_is_left_out(site, index):
     site.add("/mur.html", "<html><head><title>Mur</title></head><body><nav>m</nav></body></html>")
     items = [("/mur.html", "Le rapport <i>choc</i> du jour", MAY_5)]
+    items.append(("/taux.html", "Taux < 3 % et > 1 %", MAY_5))  # text, not markup
+    site.add("/taux.html", "<html><head><title>T</title></head><body><nav>m</nav></body></html>")
     site.add("/rss.xml", rss(site, "La <b>Gazette</b>", items))
     fetch_feeds(index, [site.url("/rss.xml")], delay=0)
-    (hit,) = found(index, "résumé")
-    assert (hit.title, hit.source) == ("Le rapport choc du jour", "La Gazette")
+    titles = {hit.title for hit in found(index, "résumé")}
+    assert titles == {"Le rapport choc du jour", "Taux < 3 % et > 1 %"}
+    assert {hit.source for hit in found(index, "résumé")} == {"La Gazette"}

@@ -186,6 +186,20 @@ def test_ou_binds_closer_than_words_side_by_side(news_index):
     assert both == parse_query("Maroc (Rabat OU Fès)").tree
 
 
+def test_sauf_takes_the_alternatives_after_it(news_index):
+    from search import parse_query
+
+    assert (
+        parse_query("Maroc SAUF Rabat OU Fès").tree == parse_query("Maroc SAUF (Rabat OU Fès)").tree
+    )
+    assert parse_query("Maroc OU SAUF Rabat").notes == ()  # either, as « Maroc OU -Rabat »
+    assert parse_query("Maroc OU SAUF Rabat").tree == parse_query("Maroc OU -Rabat").tree
+    everything = {h.article_id for h in news_index.search("œuvre OU cambriolages OU sécurité")}
+    left = {h.article_id for h in news_index.search("sécurité SAUF œuvre OU cambriolages")}
+    assert left and left < everything
+    assert not left & {h.article_id for h in news_index.search("œuvre OU cambriolages")}
+
+
 def test_questions_are_ranked_not_required(seed_index):
     results = seed_index.search("Qui est Abdellatif Hammouchi le président du Qatar ?")
     assert results.total == 1 and results.notes == ()
@@ -874,6 +888,7 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         {"id": "abri", "title": "Hiver", "text": "Les sans-abri du quartier."},
         {"id": "pluie", "title": "Pluie", "text": "Ils restent à l'abri de la pluie."},
         {"id": "promesse", "title": "Promesse", "text": "Une parole donnée."},
+        {"id": "toit", "title": "À l'abri du froid", "text": "Un toit pour l'hiver."},
     ]
     with built(records, backend, tmp_path, request) as index:
         found = index.search("porte-paroles")
@@ -887,10 +902,11 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         assert index.search("parole-porte").total == 0  # still its words in a row
         assert index.search("Saint-Martin").total == 0  # a name keeps its gender
         # a common word is part of the compound: « sans-abri » is not « abri » alone
-        assert [hit.article_id for hit in index.search("sans-abri")] == ["abri"]
+        assert [hit.article_id for hit in index.search("sans-abri")] == ["abri"]  # not "toit"
         assert index.search("tombe-t-il").total == 0  # « tombe » alone, which none has
         # a compound's start: its first words too, not « parol* » alone
         assert {hit.article_id for hit in index.search("porte-parol*")} == {"un", "desordre"}
+        assert index.search("portes-parol*").notes == ()  # no fallback to « parol* » alone
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -134,3 +134,15 @@ def test_a_word_is_never_read_as_one_nothing_writes(backend, tmp_path, request):
         results = index.search("chimie")
     assert results.readings == ()
     assert [hit.article_id for hit in results] == ["labo"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_written_word_counts_its_titles_too(backend, tmp_path, request):
+    records = [
+        {"id": f"t-{n}", "title": f"Chine, épisode {n}", "text": f"Le jour {n}."}
+        for n in range(150)
+    ]
+    records += [{"id": f"c-{n}", "title": "Asie", "text": "La Chine."} for n in range(5)]
+    records.append({"id": "coquille", "title": "Asie", "text": "La Chinne, une fois."})
+    with built(records, backend, tmp_path, request) as index:
+        assert index.search("Chinne").readings == (("Chinne", "Chine"),)

@@ -186,7 +186,8 @@ class Client:
                 rules.allow_all = True
             else:
                 rules.disallow_all = True
-                self._robots_unread.add(origin)
+                if error.transient or (error.status or 0) >= 500:  # out of reach, for now
+                    self._robots_unread.add(origin)
             return rules
         rules.parse(response.body[:512_000].decode("utf-8", "replace").splitlines())
         return rules

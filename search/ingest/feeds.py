@@ -240,10 +240,14 @@ def _fingerprint(entry, link: str, summary: tuple[str, ...]) -> str:
     return hashlib.sha256("\x00".join(str(p or "") for p in parts).encode()).hexdigest()[:32]
 
 
+# A tag, not any text between « < » and « > » (« Taux < 3 % et > 1 % » is text).
+_MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
 def _plain_title(title: str | None) -> str | None:
     """A feed's or an entry's title as text: its markup (« <i>Le Monde</i> »), escaped or
     not, left out."""
-    return " ".join(_TAG.sub(" ", html.unescape(title or "")).split()) or None
+    return " ".join(_MARKUP.sub(" ", html.unescape(title or "")).split()) or None
 
 
 def _item(entry, link: str) -> FeedItem:

@@ -36,7 +36,12 @@ HUNG_SECONDS = 30.0
 
 
 class NodeError(IndexUnavailableError):
-    """A node did not answer, or answered with an error."""
+    """A node did not answer, or answered with an error; ``hung`` if it let a query's wait
+    run out (it accepts connections, it does not answer)."""
+
+    def __init__(self, message: str, hung: bool = False) -> None:
+        super().__init__(message)
+        self.hung = hung
 
 
 class ClusterUnavailableError(IndexUnavailableError):
@@ -72,7 +77,8 @@ def connect(node: Node, timeout: float = 30.0) -> pymysql.Connection:
             init_command="SET collation_connection = binary",
         )
     except NETWORK_ERRORS as e:
-        raise NodeError(f"{node.name} does not answer ({_reason(e)})") from None
+        hung = "timed out" in str(e)
+        raise NodeError(f"{node.name} does not answer ({_reason(e)})", hung=hung) from None
 
 
 def _reason(error: Exception) -> str:
@@ -137,13 +143,13 @@ class Pool:
         try:
             with self.cursor(node) as cur:
                 result = fn(cur)
-        except NodeError:
-            self._down[node] = time.monotonic() + DOWN_SECONDS
+        except NodeError as e:
+            self._down[node] = time.monotonic() + (HUNG_SECONDS if e.hung else DOWN_SECONDS)
             raise
         except NETWORK_ERRORS as e:
             hung = "timed out" in str(e)
             self._down[node] = time.monotonic() + (HUNG_SECONDS if hung else DOWN_SECONDS)
-            raise NodeError(f"{node.name} failed ({_reason(e)})") from None
+            raise NodeError(f"{node.name} failed ({_reason(e)})", hung=hung) from None
         except QUERY_ERRORS as e:  # the same on every replica: not one to retry
             raise QueryError(f"{node.name} refused a query: {e.args[-1]}") from None
         self._down.pop(node, None)
@@ -304,11 +310,13 @@ def _log_since(log: Path, offset: int) -> list[str]:
 
 
 def check_own_nodes(cluster: Cluster) -> None:
-    """NodeError if a searchd this cluster did not start answers at one of its addresses:
-    another cluster's (a copied cluster.toml, two clusters given the same ports), whose
-    index a write would overwrite."""
+    """NodeError if a searchd this cluster did not start answers at one of its addresses on
+    this machine: another cluster's (a copied cluster.toml, two clusters given the same
+    ports), whose index a write would overwrite."""
     for node in cluster.nodes:
-        if node_pid(node) is None and answers(node):
+        # A node on another machine (systemd there) has no pid file here to tell by.
+        local = node.host in ("localhost", "::1") or node.host.startswith("127.")
+        if local and node_pid(node) is None and answers(node):
             raise NodeError(
                 f"{node.name}: a searchd this cluster did not start answers at {node.address} "
                 f"(another cluster's node?); nothing was written: start this cluster's nodes "
