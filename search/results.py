@@ -534,9 +534,11 @@ def _facet_counts(
     pairs = _counts_by_value(
         units.astype(np.int64) * max(len(groups), 1) + group_of[codes], codes, values
     )
-    # Spelled as most articles spell it, whether clusters are counted or not.
+    if not clusters:
+        return _sorted_counts(pairs)
+    # Spelled as most articles spell it, as when clusters are not counted.
     spelled = _counts_by_value(articles.astype(np.int64) * len(values) + codes, codes, values)
-    return _sorted_counts(pairs, spelled if clusters else None)
+    return _sorted_counts(pairs, spelled)
 
 
 def _counts_by_value(keys: np.ndarray, codes: np.ndarray, values: Sequence[str]) -> dict[str, int]:
