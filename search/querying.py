@@ -824,7 +824,8 @@ def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
     if tree is not None and _is_long_text(tokens, question):
         # A long text (a question, a pasted paragraph) is its words: quotes, parentheses
         # and dashes in it are punctuation, not syntax; its filters are read already.
-        tree = _Parser(_plain_words(_without_filters(tokens))).parse()
+        plain = _plain_words(_without_filters(tokens))
+        tree = _Parser(plain).parse() if plain else None  # filters alone: no word left
         if any(kind in ("phrase", "open") or _is_prefix(kind, v) for kind, v in tokens):
             notes.append(LONG_TEXT_SYNTAX_NOTE)
     return tree, parser

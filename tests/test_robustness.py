@@ -86,6 +86,7 @@ query_text = st.one_of(
 @example(" ".join(f'"mot{i} suivant{i}"' for i in range(6)))
 @example("(terro* OU isla*) (djiha* OU milit*) (atten* OU explo*)")
 @example("Maroc -le -la -de -du -des -un")
+@example('"source:OUD.G.2024-05-source:')  # a long text of filters alone
 def test_parse_query_never_raises_and_stays_within_its_bounds(text):
     parsed = parse_query(text)
     assert len(parsed.text) <= MAX_QUERY_CHARS
