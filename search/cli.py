@@ -745,8 +745,12 @@ def _query_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--page", default="1", help=f"page number, 1 to {request.MAX_PAGE}")
     p.add_argument("--group", default="article", help=" or ".join(request.GROUPS))
     p.add_argument("--sort", default="relevance", help=" or ".join(request.SORTS))
-    p.add_argument("--since", help="from this date (YYYY, YYYY-MM or YYYY-MM-DD), inclusive")
-    p.add_argument("--until", help="to this date (YYYY, YYYY-MM or YYYY-MM-DD), inclusive")
+    p.add_argument(
+        "--since", help="from this date (YYYY, YYYY-MM, YYYY-MM-DD or « mai 2024 »), inclusive"
+    )
+    p.add_argument(
+        "--until", help="to this date (YYYY, YYYY-MM, YYYY-MM-DD or « 5 mai 2024 »), inclusive"
+    )
     p.add_argument("--budget", help="seconds the search may take (default 2)")
     p.add_argument("--source", action="append", help="only this source (repeatable)")
     p.add_argument("--category", action="append", help="only this section (repeatable)")

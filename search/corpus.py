@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search.dates import looks_like_date, parse_french_date
 from search.errors import VeilleError
 
 __all__ = ["Article", "CorpusError", "parse_french_date", "read_corpus"]
@@ -126,88 +127,8 @@ class CorpusError(VeilleError):
         return f"{self.path}, line {self.line}: {self.problem}"
 
 
-# --- French dates ---------------------------------------------------------------------------
-
-_MONTHS = {
-    "janvier": 1,
-    "janv": 1,
-    "fevrier": 2,
-    "fevr": 2,
-    "fev": 2,
-    "mars": 3,
-    "avril": 4,
-    "avr": 4,
-    "mai": 5,
-    "juin": 6,
-    "juillet": 7,
-    "juil": 7,
-    "aout": 8,
-    "septembre": 9,
-    "sept": 9,
-    "octobre": 10,
-    "oct": 10,
-    "novembre": 11,
-    "nov": 11,
-    "decembre": 12,
-    "dec": 12,
-}
-_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_WEEKDAY_RE = "|".join(_WEEKDAYS)
-
-_FRENCH_DATE = re.compile(
-    rf"(?:publiee? le )?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
-    rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}})"
-)
-# « 05/05/2024 »: the day first, as French writes it.
-_NUMERIC_DATE = re.compile(r"(?:publiee? le )?(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4})")
-_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
 # JSON Lines dates are machine-written: hold them to the strict form.
 _STRICT_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})")
-# What a date line starts with. A line that starts like this but does not parse is a broken
-# date, not a title; "Dimanche noir pour les marchés" is a title (no number after the day).
-_LOOKS_LIKE_DATE = re.compile(
-    rf"(?:{_WEEKDAY_RE})\b,?(?: ?\d|$)"
-    rf"|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\b"
-    r"|\d{4}-\d{1,2}-\d{1,2}"
-    r"|\d{1,2}/\d{1,2}/\d{4}$"
-    # « Publié le 12 mai, le rapport… » is a title: only a whole date is a date line
-    rf"|publiee? le (?:\d{{1,2}}/\d{{1,2}}/\d{{4}}|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\.? \d{{4}})$"
-)
-
-
-def _fold_date_text(text: str) -> str:
-    """Lowercase, drop accents and collapse spaces (NBSP included) so that dates compare."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
-
-
-def parse_french_date(text: str) -> datetime.date:
-    """Parse a French date such as "dimanche 5 mai 2024", "1er janvier 2023", "05/05/2024",
-    "Publié le 5 mai 2024" or "2024-05-05".
-
-    The weekday is optional and not checked against the date; case and accents are ignored.
-    Raises ValueError when the text is not a valid date.
-    """
-    folded = _fold_date_text(text)
-    if match := _ISO_DATE.fullmatch(folded) or _NUMERIC_DATE.fullmatch(folded):
-        year, month, day = int(match["year"]), int(match["month"]), int(match["day"])
-    elif match := _FRENCH_DATE.fullmatch(folded):
-        year, month, day = int(match["year"]), _MONTHS[match["month"]], int(match["day"])
-        if match["suffix"] and day != 1:
-            # "1er" is the only French ordinal day; "5er" is a typo, not the fifth.
-            raise ValueError(f"{text!r} is not a valid French date")
-    else:
-        raise ValueError(f"{text!r} is not a valid French date")
-    try:
-        return datetime.date(year, month, day)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a valid French date") from None
-
-
-def _looks_like_date(line: str) -> bool:
-    return _LOOKS_LIKE_DATE.match(_fold_date_text(line)) is not None
 
 
 # --- Paragraphs -----------------------------------------------------------------------------
@@ -335,7 +256,7 @@ def _read_text_file(file: Path, display: str) -> Article:
         raise no_title
     date: datetime.date | None = None
     title_line = first
-    if _looks_like_date(first[1]):
+    if looks_like_date(first[1]):
         try:
             date = parse_french_date(first[1])
         except ValueError:

@@ -33,7 +33,8 @@ from .analysis import (
     query_terms,
     word_forms,
 )
-from .request import MAX_QUERY_CHARS, date_bounds
+from .dates import date_bounds, iso_period
+from .request import MAX_QUERY_CHARS
 
 # A query of more plain words than this (after stop words) is a question, not a list of
 # required words: it is ranked as an OR, documents matching more of its words first.
@@ -78,12 +79,36 @@ _FILTER_FIELDS = {
 # in a short query only (a pasted text's « source : un rapport » is no filter).
 
 
+def _alternatives(names: Iterable[str]) -> str:
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+
 def _spaced(names: Iterable[str], value: str) -> re.Pattern:
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?<![\w'-])(-?(?:{alternatives}))(?:\s+:\s*|:\s+)(?={value})", re.I)
+    fields = _alternatives(names)
+    return re.compile(rf"(?<![\w'-])(-?(?:{fields}))(?:\s+:\s*|:\s+)(?={value})", re.I)
 
 
 _SPACED_DATE = _spaced(_DATE_FIELDS, r"\d")
+# A date written the French way after a date field (« depuis:mai 2020 », « date : "5 mai
+# 2024" », « jusqu'à:05/2020 ») is read as its ISO period: one value for the lexer.
+_WORDED_DATE = re.compile(
+    rf"(?<![\w'-])(-?(?:{_alternatives(_DATE_FIELDS)}))"
+    r"\s*:\s*(\"?)((?:\d{1,2}(?:er)?\s+)?[^\W\d_]+\.?\s+\d{4}|\d{1,2}/(?:\d{1,2}/)?\d{4})\2(?![\w/-])",
+    re.IGNORECASE,
+)
+
+
+def _iso_dates(text: str) -> str:
+    def iso(match: re.Match) -> str:
+        if period := iso_period(match[3]):
+            return f"{match[1]}:{period}"
+        if match[3][0].isdigit():  # « 31 février 2020 »: one date, ignored with its note
+            return f"{match[1]}:{'-'.join(match[3].split())}"
+        return match[0]  # « date : Macron 2020 » is no date
+
+    return _WORDED_DATE.sub(iso, text)
+
+
 _SPACED_FIELD = _spaced({*_FIELDS, *_FILTER_FIELDS}, r"[^\s)]")
 _LEXER = re.compile(
     r"""(?P<space>\s+)
@@ -808,7 +833,7 @@ def _count_plain(node, phrases: bool = False) -> int:
 def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
     """The syntax tree of the text (plain words where the grammar fails), and its parser
     (with the dates and filters it read)."""
-    cleaned = _SPACED_DATE.sub(r"\1:", cleaned)
+    cleaned = _SPACED_DATE.sub(r"\1:", _iso_dates(cleaned))
     tokens = _lex(cleaned)
     question = _is_question(cleaned)
     if not _is_long_text(tokens, question) and _SPACED_FIELD.search(cleaned):

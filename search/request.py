@@ -7,14 +7,13 @@ in English and in French, whichever way it came in.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import numbers
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
+from .dates import date_bounds
 from .errors import ParameterError
 
 MAX_QUERY_CHARS = 1000
@@ -26,33 +25,6 @@ GROUPS = ("article", "passage")
 # The time a search may take before it answers with what it found so far, marked partial.
 DEFAULT_BUDGET_SECONDS = 2.0
 MAX_BUDGET_SECONDS = 60.0
-
-_DATE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
-
-
-def date_bounds(text: str) -> tuple[dt.date, dt.date] | None:
-    """The first and last day a year, a month or a day stands for; None if not a date.
-
-    >>> date_bounds("2024-02")
-    (datetime.date(2024, 2, 1), datetime.date(2024, 2, 29))
-    """
-    m = _DATE.fullmatch(text.strip())
-    if not m:
-        return None
-    year, month, day = int(m[1]), m[2], m[3]
-    try:
-        if month is None:
-            return dt.date(year, 1, 1), dt.date(year, 12, 31)
-        month = int(month)
-        if day is None:
-            return dt.date(year, month, 1), dt.date(
-                year, month, calendar.monthrange(year, month)[1]
-            )
-        day_date = dt.date(year, month, int(day))
-        return day_date, day_date
-    except ValueError:
-        return None
-
 
 _LABELS_FR = {
     "query": "La recherche",
@@ -117,9 +89,10 @@ def _date(name: str, value: Any) -> dt.date | None:
     if bounds is None:
         raise ParameterError(
             name,
-            f"not a date (expected YYYY, YYYY-MM or YYYY-MM-DD): {str(value)[:50]!r}",
-            f"{_LABELS_FR[name]} n'est pas une date valide (attendu : AAAA, AAAA-MM ou "
-            "AAAA-MM-JJ).",
+            f"not a date (expected YYYY, YYYY-MM, YYYY-MM-DD or a French date such as "
+            f"'mai 2024' or '5 mai 2024'): {str(value)[:50]!r}",
+            f"{_LABELS_FR[name]} n'est pas une date valide (attendu : AAAA, AAAA-MM, "
+            "AAAA-MM-JJ ou une date en français comme « mai 2024 » ou « 5 mai 2024 »).",
         )
     return bounds[0] if name == "since" else bounds[1]
 

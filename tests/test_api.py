@@ -211,7 +211,8 @@ def test_timeline_counts_matching_articles_by_month(client):
         ({"per_page": "100000"}, "per_page"),
         ({"per_page": "dix"}, "per_page"),
         ({"since": "2024-13-01"}, "since"),
-        ({"since": "05/05/2024"}, "since"),
+        ({"since": "05/13/2024"}, "since"),  # French dates put the day first
+        ({"since": "mai"}, "since"),
         ({"until": "hier"}, "until"),
         ({"until": "2024-02-30"}, "until"),
         ({"since": "2024-06-01", "until": "2024-05-01"}, "since"),
@@ -401,7 +402,12 @@ def test_a_query_past_1000_characters_is_read_from_its_beginning_with_a_note(cli
 
 @pytest.mark.parametrize(
     ("since", "until", "titles_of"),
-    [("2024", "2024", 2024), ("2023-11", "2023-11", "2023-11")],
+    [
+        ("2024", "2024", 2024),
+        ("2023-11", "2023-11", "2023-11"),
+        ("novembre 2023", "30 novembre 2023", "2023-11"),
+        ("1er mai 2024", "31/05/2024", "2024-05"),
+    ],
 )
 def test_dates_as_the_query_language_writes_them(client, since, until, titles_of):
     body = search(client, q="gouvernement", since=since, until=until, limit=100)

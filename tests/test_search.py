@@ -748,6 +748,7 @@ def test_a_query_excludes_sources_sections_and_title_words(filtered, query, expe
         ("source:« Le Monde »", {"monde-1"}),
         ("rubrique:politique source:AFP", {"afp-2"}),
         ("depuis:2024-05-04", {"afp-2", "libe-1"}),
+        ("depuis : 4 mai 2024", {"afp-2", "libe-1"}),
     ],
 )
 def test_filters_alone_list_every_article_they_keep(filtered, query, expected):
@@ -838,6 +839,44 @@ def test_a_field_spaced_the_french_way_is_read(query, read):
     parsed = parse_query(query)
     assert {name: getattr(parsed, name) for name in read} == read
     assert not parsed.notes
+
+
+@pytest.mark.parametrize(
+    ("query", "since", "until"),
+    [
+        ("Bamako depuis:mai 2024", dt.date(2024, 5, 1), None),
+        ("Bamako depuis : Août 2023", dt.date(2023, 8, 1), None),
+        ("Bamako jusqu'à:1er juin 2024", None, dt.date(2024, 6, 1)),
+        ('Bamako date:"5 mai 2024"', dt.date(2024, 5, 5), dt.date(2024, 5, 5)),
+        ("Bamako date : 05/2024", dt.date(2024, 5, 1), dt.date(2024, 5, 31)),
+        ("Bamako jusqua:05/05/2024", None, dt.date(2024, 5, 5)),
+        ("date:sept. 2024 Bamako", dt.date(2024, 9, 1), dt.date(2024, 9, 30)),
+    ],
+)
+def test_a_date_filter_reads_french_dates(query, since, until):
+    from search.querying import parse_query
+
+    parsed = parse_query(query)
+    assert (parsed.since, parsed.until) == (since, until)
+    assert [w.stem for w in parsed.plan.words] == ["bamako"]
+    assert not parsed.notes
+
+
+@pytest.mark.parametrize(
+    ("query", "note", "searched"),
+    [
+        ("Bamako date:31 février 2024", "date ignorée : 31-février-2024", ("Bamako",)),
+        ("Bamako depuis:juin", "date ignorée : juin", ("Bamako",)),
+        ("Bamako date : Niamey 2024", None, ("Bamako", "date", "Niamey", "2024")),
+    ],
+)
+def test_a_date_filter_that_is_no_date_says_so(query, note, searched):
+    from search.querying import parse_query
+
+    parsed = parse_query(query)
+    assert (parsed.since, parsed.until) == (None, None)
+    assert parsed.notes == ((note,) if note else ())
+    assert parsed.searched == searched
 
 
 def test_a_title_field_spaced_the_french_way_looks_in_titles():

@@ -324,13 +324,15 @@ _SEARCH_PARAMETERS = [
     ),
     _query(
         "since",
-        {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{1,2}(-[0-9]{1,2})?)?$"},
-        "from this date (a year, a month or a day: its first day), inclusive",
+        {"type": "string", "examples": ["2024-05", "mai 2024", "5 mai 2024"]},
+        "from this date (a year, a month or a day: its first day), inclusive; ISO (2024, "
+        "2024-05, 2024-05-05) or French (mai 2024, 5 mai 2024, 05/05/2024)",
     ),
     _query(
         "until",
-        {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{1,2}(-[0-9]{1,2})?)?$"},
-        "to this date (a year, a month or a day: its last day), inclusive",
+        {"type": "string", "examples": ["2024-05", "mai 2024", "5 mai 2024"]},
+        "to this date (a year, a month or a day: its last day), inclusive; ISO (2024, "
+        "2024-05, 2024-05-05) or French (mai 2024, 5 mai 2024, 05/05/2024)",
     ),
 ]
 

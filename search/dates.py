@@ -1,0 +1,147 @@
+"""French dates: read in corpus files and feeds, typed in queries and date parameters.
+
+Pure: values in, values out. Case, accents and spaces (NBSP included) are ignored.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+import unicodedata
+
+__all__ = ["date_bounds", "iso_period", "looks_like_date", "parse_french_date"]
+
+_MONTHS = {
+    "janvier": 1,
+    "janv": 1,
+    "fevrier": 2,
+    "fevr": 2,
+    "fev": 2,
+    "mars": 3,
+    "avril": 4,
+    "avr": 4,
+    "mai": 5,
+    "juin": 6,
+    "juillet": 7,
+    "juil": 7,
+    "aout": 8,
+    "septembre": 9,
+    "sept": 9,
+    "octobre": 10,
+    "oct": 10,
+    "novembre": 11,
+    "nov": 11,
+    "decembre": 12,
+    "dec": 12,
+}
+_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_WEEKDAY_RE = "|".join(_WEEKDAYS)
+
+_FRENCH_DATE = re.compile(
+    rf"(?:publiee? le )?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
+    rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}})"
+)
+# « 05/05/2024 »: the day first, as French writes it.
+_NUMERIC_DATE = re.compile(r"(?:publiee? le )?(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4})")
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
+# What a date line starts with. A line that starts like this but does not parse is a broken
+# date, not a title; "Dimanche noir pour les marchés" is a title (no number after the day).
+_LOOKS_LIKE_DATE = re.compile(
+    rf"(?:{_WEEKDAY_RE})\b,?(?: ?\d|$)"
+    rf"|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\b"
+    r"|\d{4}-\d{1,2}-\d{1,2}"
+    r"|\d{1,2}/\d{1,2}/\d{4}$"
+    # « Publié le 12 mai, le rapport… » is a title: only a whole date is a date line
+    rf"|publiee? le (?:\d{{1,2}}/\d{{1,2}}/\d{{4}}|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\.? \d{{4}})$"
+)
+
+
+def _fold_date_text(text: str) -> str:
+    """Lowercase, drop accents and collapse spaces (NBSP included) so that dates compare."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def parse_french_date(text: str) -> dt.date:
+    """Parse a French date such as "dimanche 5 mai 2024", "1er janvier 2023", "05/05/2024",
+    "Publié le 5 mai 2024" or "2024-05-05".
+
+    The weekday is optional and not checked against the date; case and accents are ignored.
+    Raises ValueError when the text is not a valid date.
+    """
+    folded = _fold_date_text(text)
+    if match := _ISO_DATE.fullmatch(folded) or _NUMERIC_DATE.fullmatch(folded):
+        year, month, day = int(match["year"]), int(match["month"]), int(match["day"])
+    elif match := _FRENCH_DATE.fullmatch(folded):
+        year, month, day = int(match["year"]), _MONTHS[match["month"]], int(match["day"])
+        if match["suffix"] and day != 1:
+            # "1er" is the only French ordinal day; "5er" is a typo, not the fifth.
+            raise ValueError(f"{text!r} is not a valid French date")
+    else:
+        raise ValueError(f"{text!r} is not a valid French date")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid French date") from None
+
+
+def looks_like_date(line: str) -> bool:
+    return _LOOKS_LIKE_DATE.match(_fold_date_text(line)) is not None
+
+
+# A period typed in a query or a date parameter: ISO, or French as people write it.
+_ISO_PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?")
+_MONTH_YEAR = re.compile(rf"(?P<month>{_MONTH_RE}|\d{{1,2}})(?:\.? |/)(?P<year>\d{{4}})")
+
+
+def date_bounds(text: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day a year, a month or a day stands for; None if not a date.
+
+    ISO (« 2024 », « 2024-05 », « 2024-05-05 ») or French (« mai 2024 », « 05/2024 »,
+    « 5 mai 2024 », « 05/05/2024 »).
+
+    >>> date_bounds("2024-02")
+    (datetime.date(2024, 2, 1), datetime.date(2024, 2, 29))
+    >>> date_bounds("février 2024") == date_bounds("2024-02")
+    True
+    """
+    folded = _fold_date_text(text)
+    match = _ISO_PERIOD.fullmatch(folded) or _MONTH_YEAR.fullmatch(folded)
+    if match is None:
+        try:
+            day = parse_french_date(folded)
+        except ValueError:
+            return None
+        return day, day
+    year, month = int(match["year"]), match["month"]
+    day = match.groupdict().get("day")
+    try:
+        if month is None:
+            return dt.date(year, 1, 1), dt.date(year, 12, 31)
+        month = _MONTHS[month] if month in _MONTHS else int(month)
+        if day is None:
+            last = calendar.monthrange(year, month)[1]
+            return dt.date(year, month, 1), dt.date(year, month, last)
+        return dt.date(year, month, int(day)), dt.date(year, month, int(day))
+    except ValueError:
+        return None
+
+
+def iso_period(text: str) -> str | None:
+    """The ISO spelling of the year, month or day ``text`` stands for; None if not a date.
+
+    >>> iso_period("1er mai 2024"), iso_period("Août 2020"), iso_period("2024")
+    ('2024-05-01', '2020-08', '2024')
+    """
+    bounds = date_bounds(text)
+    if bounds is None:
+        return None
+    first, last = bounds
+    if first == last:
+        return first.isoformat()
+    if first.month == last.month:
+        return first.strftime("%Y-%m")
+    return first.strftime("%Y")
