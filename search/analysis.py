@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 5
+ANALYZER_VERSION = 6
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -31,10 +31,14 @@ _LETTER = r"[^\W\d_]"
 # spaces and joiners, a word joiner.
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 _IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}]"
+# A number as French writes it, its thousands in groups of three (« 10 000 », « 1 500 000 »,
+# NBSP or not) and maybe a decimal comma (« 1,5 », « 3 200,75 »): one word.
+_NUMBER = r"(?<![\w,.])(?:\d{1,3}(?: \d{3})+(?:,\d+)?|\d+,\d+)(?![\w,])"
 _TOKEN_PATTERN = re.compile(
+    rf"(?P<number>{_NUMBER})"
     # A dotted acronym (D.G.S.N., U.S.A), single letters joined by dots, maybe elided
     # (l'O.N.U.).
-    rf"(?P<acronym>(?<!\w)(?:\w+')?{_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
+    rf"|(?P<acronym>(?<!\w)(?:\w+')?{_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
     # A word: letters and digits, combining accents, inner apostrophes (l'État, aujourd'hui).
     # Hyphens are not part of a word: "États-Unis" is two tokens.
     # Invisible characters inside a word belong to it, never at its ends.
@@ -44,9 +48,7 @@ _TOKEN_PATTERN = re.compile(
 _INVISIBLE_MAP = str.maketrans(dict.fromkeys(_INVISIBLE))
 
 # The same pattern without its groups, so that findall returns the text of each match.
-_MATCHES = re.compile(
-    _TOKEN_PATTERN.pattern.replace("(?P<acronym>", "(?:").replace("(?P<word>", "(?:")
-)
+_MATCHES = re.compile(re.sub(r"\(\?P<\w+>", "(?:", _TOKEN_PATTERN.pattern))
 
 _COMBINING = frozenset(chr(c) for c in range(0x300, 0x370))
 _HAS_BASE_CHARACTER = re.compile(r"\w")
@@ -161,6 +163,15 @@ class FrenchTokenizer:
             yield token
 
 
+_NUMBER_PATTERN = re.compile(_NUMBER)
+
+
+def join_numbers(text: str) -> str:
+    """Write a number's groups of three together, as the tokenizer reads them: a query's
+    « 10 000 » is one word, 10000."""
+    return _NUMBER_PATTERN.sub(lambda m: m[0].replace(" ", ""), text)
+
+
 def words(text: str) -> Iterator[tuple[int, int, int, str]]:
     """The tokenizer's words as (position, start, end, word), the word in NFC."""
     for pos, match in enumerate(_TOKEN_PATTERN.finditer(normalize_chars(text))):
@@ -181,6 +192,8 @@ def _clean_word(matched: str) -> str | None:
     full-width Ｐ is P.
     """
     if matched.isascii():
+        if " " in matched:  # a number: 10 000 is 10000
+            return matched.replace(" ", "")
         return matched.replace(".", "") if "." in matched else matched
     if "." in matched:  # only an acronym has dots
         matched = matched.replace(".", "")

@@ -29,6 +29,7 @@ from .analysis import (
     ELISIONS,
     exact_terms,
     fold_accents,
+    join_numbers,
     normalize_chars,
     query_terms,
     word_forms,
@@ -294,7 +295,8 @@ def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", normalize_chars(text))[:MAX_QUERY_CHARS]
     text = text.translate(_QUOTES)
     # Control characters (a NUL byte from a form, say) are noise, never syntax.
-    return "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    return join_numbers(text)
 
 
 def _lex(text: str) -> list[tuple[str, str]]:

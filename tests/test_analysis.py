@@ -77,7 +77,7 @@ INDEX_CASES = [
     ("États-Unis", ["etat", "unis"]),
     ("Al-Khalifi", ["al", "khalif"]),
     # numbers, dates, spaces
-    ("10\u00a0000 euros", ["10", "000", "euros"]),
+    ("10\u00a0000 euros", ["10000", "euros"]),  # one number, NBSP or not
     ("20\u202f%", ["20"]),
     ("1er mai 2024", ["1er", "mai", "2024"]),
     ("Coupe du monde de 2022", ["coup", "mond", "2022"]),
@@ -171,6 +171,17 @@ INDEX_CASES = [
     ("XXIᵉ", ["xxi"]),
     ("1ère", ["1re"]),
     ("1ʳᵉ", ["1re"]),
+    # numbers as French writes them: thousands in groups of three, a decimal comma
+    ("10 000 manifestants", ["10000", "manifest"]),
+    ("10\u202f000", ["10000"]),
+    ("1 500 000 euros", ["1500000", "euros"]),
+    ("1,5 million", ["1,5", "million"]),
+    ("3 200,75", ["3200,75"]),
+    ("en 2019, 300 000 morts", ["2019", "300000", "mort"]),
+    ("en 2019 200 morts", ["2019", "200", "mort"]),  # a year is no group of three
+    ("1,2,3", ["1", "2", "3"]),
+    ("01 23 45 67 89", ["01", "23", "45", "67", "89"]),
+    ("10 0000", ["10", "0000"]),
 ]
 
 
@@ -192,6 +203,7 @@ def test_at_least_forty_cases():
         ("frontieres", ["frontier"]),
         ("L'immigration", ["immigr"]),
         ("Qui est-ce ?", []),
+        ("10\u00a0000", ["10000"]),
     ],
 )
 def test_query_chain(text, expected):

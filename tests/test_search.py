@@ -886,6 +886,20 @@ def test_a_title_field_spaced_the_french_way_looks_in_titles():
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("query", ["10 000 manifestants", "10\u00a0000", '"10 000 manifestants"'])
+def test_a_number_in_groups_of_three_is_one_word(backend, query, tmp_path, request):
+    records = [
+        {"id": "foule", "title": "Grève", "text": "Les 10\u00a0000 manifestants ont défilé."},
+        {"id": "deux", "title": "Budget", "text": "Il y a 10 lignes, 000 au total, manifestants."},
+        {"id": "autre", "title": "Foule", "text": "Les 110 000 manifestants ont défilé."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search(query)
+        assert [hit.article_id for hit in results] == ["foule"]
+        assert "<mark>10\u00a0000" in results.hits[0].snippet
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_quoted_phrase_is_looked_for_in_titles_too(backend, tmp_path, request):
     records = [
         {"id": "titre", "title": "Accord entre Rabat et Madrid", "text": "Un texte signé."},
