@@ -8,14 +8,19 @@ bench/relevance.py measures questions and long texts; the second stage also re-r
 keyword queries of three words or more (every word required), which no dev evaluation
 covers. Here each article of lead_dev_sample.txt gives keyword queries made from its
 abstract's content words (4+ letters, not stop words, matching at least 2 passages of the index):
-its three rarest (``rare3``), and three and four drawn at random with a fixed seed
-(``random3``, ``random4``). The article the words came from is the answer. MRR@10 and R@10
-of the page's default search (collapsing off), with the second stage on and off, same run.
+its two and three rarest (``rare2``, ``rare3``), two, three and four drawn at random with a
+fixed seed (``random2``, ``random3``, ``random4``), and two side by side in the abstract
+(``pair2``: a name, a noun and its adjective, as people type them; the pair drawn at
+random). The article the words came from is the answer. MRR@10 and R@10 of the page's
+default search (collapsing off), with the second stage on and off, same run. A query of
+fewer words than ``second_stage_keyword_min_words`` keeps the first stage in both runs:
+``--set second_stage_keyword_min_words=2`` measures what the model does to two words.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import re
 import sys
@@ -28,13 +33,15 @@ from search.analysis import FRENCH_STOP_WORDS, fold_accents
 
 SEED = 20261203
 _WORD = re.compile(r"[^\W\d_]{4,}")
+_TEXT_WORD = re.compile(r"[^\W\d_]+")
 
 
 def query_sets(index: Index, texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
     """(answer, query) pairs of each kind; articles with fewer than 4 usable words skipped."""
     rng = random.Random(SEED)
     counted: dict[str, int] = {}
-    sets: dict[str, list[tuple[str, str]]] = {"rare3": [], "random3": [], "random4": []}
+    kinds = ("rare2", "rare3", "random2", "random3", "random4", "pair2")
+    sets: dict[str, list[tuple[str, str]]] = {kind: [] for kind in kinds}
     for article_id in sorted(texts):
         words = [
             w
@@ -46,10 +53,24 @@ def query_sets(index: Index, texts: dict[str, str]) -> dict[str, list[tuple[str,
         if len(usable) < 4:
             continue
         rarest = sorted(usable, key=lambda w: (passages[w], w))[:3]
+        sets["rare2"].append((article_id, " ".join(rarest[:2])))
         sets["rare3"].append((article_id, " ".join(rarest)))
+        sets["random2"].append((article_id, " ".join(rng.sample(usable, 2))))
         sets["random3"].append((article_id, " ".join(rng.sample(usable, 3))))
         sets["random4"].append((article_id, " ".join(rng.sample(usable, 4))))
+        if pairs := side_by_side(texts[article_id], set(usable)):
+            sets["pair2"].append((article_id, " ".join(rng.choice(pairs))))
     return sets
+
+
+def side_by_side(text: str, usable: set[str]) -> list[tuple[str, str]]:
+    """Two usable words next to each other in the text (no word between them), as written."""
+    written = _TEXT_WORD.findall(text)
+    return [
+        (a, b)
+        for a, b in itertools.pairwise(written)
+        if a.lower() in usable and b.lower() in usable and a.lower() != b.lower()
+    ]
 
 
 def matching_passages(index: Index, word: str, counted: dict[str, int]) -> int:

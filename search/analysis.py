@@ -32,8 +32,9 @@ _LETTER = r"[^\W\d_]"
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 _IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}]"
 # A number as French writes it, its thousands in groups of three (« 10 000 », « 1 500 000 »,
-# NBSP or not) and maybe a decimal comma (« 1,5 », « 3 200,75 »): one word.
-_NUMBER = r"(?<![\w,.])(?:\d{1,3}(?: \d{3})+(?:,\d+)?|\d+,\d+)(?![\w,])"
+# NBSP or not, « 10.000 ») and maybe a decimal comma (« 1,5 », « 3 200,75 »): one word.
+_NUMBER = r"(?<![\w,.])(?:\d{1,3}(?:[ .]\d{3})+(?:,\d+)?|\d+[,.]\d+)(?![\w,]|\.\d)"
+_THOUSANDS = re.compile(r"\d{1,3}(?:[ .]\d{3})+(?:,\d+)?")
 _TOKEN_PATTERN = re.compile(
     rf"(?P<number>{_NUMBER})"
     # A dotted acronym (D.G.S.N., U.S.A), single letters joined by dots, maybe elided
@@ -192,8 +193,8 @@ def _clean_word(matched: str) -> str | None:
     full-width Ｐ is P.
     """
     if matched.isascii():
-        if " " in matched:  # a number: 10 000 is 10000
-            return matched.replace(" ", "")
+        if " " in matched or ("." in matched and matched[0].isdigit()):
+            return _spelled_number(matched)
         return matched.replace(".", "") if "." in matched else matched
     if "." in matched:  # only an acronym has dots
         matched = matched.replace(".", "")
@@ -201,6 +202,13 @@ def _clean_word(matched: str) -> str | None:
     if not matched or (matched[0] in _COMBINING and not _HAS_BASE_CHARACTER.search(matched)):
         return None  # stray accents with no letter under them are not a word
     return unicodedata.normalize("NFKC", matched)
+
+
+def _spelled_number(matched: str) -> str:
+    """A number one way: « 10 000 » and « 10.000 » are 10000, « 1.5 » is 1,5."""
+    if _THOUSANDS.fullmatch(matched):
+        return matched.replace(" ", "").replace(".", "")
+    return matched.replace(".", ",")
 
 
 # Lucene's French elision articles, with the longer conjunctions news text uses.
@@ -559,7 +567,7 @@ class SpellingWordFilter(Filter):
             if (
                 len(t.text) >= 3
                 and t.text.isalpha()
-                and fold_accents(t.text) not in FRENCH_STOP_WORDS
+                and (t.text in _NOT_STOP_WORDS or fold_accents(t.text) not in FRENCH_STOP_WORDS)
             ):
                 yield t
 

@@ -41,7 +41,6 @@ from .querying import Everything, Highlights, ParsedQuery, Term, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, best_first, unique_first
 from .request import DEFAULT_BUDGET_SECONDS, SearchRequest, article_paging
 from .rerank import (
-    MIN_WORDS,
     Reranked,
     feature_table,
     load_ranker,
@@ -319,7 +318,7 @@ def _second_stage(
     """The hook that re-ranks a question's or a long text's best articles, or None; the
     passages it reads are left in ``stored_passages``."""
     terms = tuple(w for w in words if isinstance(w, Term))
-    if len(terms) < (2 if pq.ranked_or else MIN_WORDS):
+    if len(terms) < (2 if pq.ranked_or else config.second_stage_keyword_min_words):
         return None
     ranker = None if capture is not None and capture.unscored else load_ranker(config.ranker_model)
     articles, _ = unique_first(found.articles)  # the order ``whole`` is in

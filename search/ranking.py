@@ -65,6 +65,9 @@ class RankingConfig:
     # at a third of the passages read (bench/keyword_items.py).
     second_stage_keyword_articles: int = 20
     second_stage_keyword_passages: int = 2
+    # Fewer required words keep the first stage's order: the model learned from questions
+    # and leads, and a word or two leave it little to weigh (bench/keyword_items.py).
+    second_stage_keyword_min_words: int = 3
 
     def __post_init__(self) -> None:
         for f in fields(self):

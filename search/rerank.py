@@ -29,9 +29,6 @@ from .analysis import fold_accents, stem
 from .backends.base import Candidates, Evidence, StoredPassage
 from .querying import Term
 
-# Queries with fewer words than this keep the first stage, but for a question of two: the
-# model learned from questions and leads, and a keyword or two has little for it to weigh.
-MIN_WORDS = 3
 # Words this close (in words) count as near each other.
 NEAR = 8
 

@@ -182,6 +182,11 @@ INDEX_CASES = [
     ("1,2,3", ["1", "2", "3"]),
     ("01 23 45 67 89", ["01", "23", "45", "67", "89"]),
     ("10 0000", ["10", "0000"]),
+    ("10.000 euros", ["10000", "euros"]),
+    ("1.500.000", ["1500000"]),
+    ("1.5 million", ["1,5", "million"]),
+    ("12.05.2020", ["12", "05", "2020"]),
+    ("192.168.1.1", ["192", "168", "1", "1"]),
 ]
 
 
@@ -222,6 +227,18 @@ def test_query_chain(text, expected):
 )
 def test_exact_chain(text, expected):
     assert exact_terms(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Le maïs est sûr, mais sur la table", ["maïs", "sûr", "table"]),
+        ("Les 10 000 élus du G7", ["élus"]),  # no numbers, no short words
+        ("L'État d'urgence", ["état", "urgence"]),
+    ],
+)
+def test_spelling_chain_keeps_the_words_worth_suggesting(text, expected):
+    assert [t.text for t in spelling_analyzer()(text)] == expected
 
 
 @pytest.mark.parametrize(

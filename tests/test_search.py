@@ -886,7 +886,9 @@ def test_a_title_field_spaced_the_french_way_looks_in_titles():
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("query", ["10 000 manifestants", "10\u00a0000", '"10 000 manifestants"'])
+@pytest.mark.parametrize(
+    "query", ["10 000 manifestants", "10\u00a0000", "10.000", '"10 000 manifestants"']
+)
 def test_a_number_in_groups_of_three_is_one_word(backend, query, tmp_path, request):
     records = [
         {"id": "foule", "title": "Grève", "text": "Les 10\u00a0000 manifestants ont défilé."},
