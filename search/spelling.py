@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import replace
 
-from .analysis import exact_terms, fold_accents, query_terms
+from .analysis import ELISIONS, exact_terms, fold_accents, query_terms
 from .backends.base import Reader
 from .querying import All, Any, Not, ParsedQuery, Term
 
@@ -53,12 +53,12 @@ def suggest(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -> s
         if tried >= MAX_CORRECTED or time.monotonic() > deadline:
             break
         exact = exact_terms(word)
-        if len(exact) != 1 or not word.isalpha() or len(word) < 3:
+        if len(exact) != 1 or not word.isalpha() or not 3 <= len(word) <= TYPO_MAX_LETTERS:
             continue
         if reader.word_is_known(exact[0]) or _title_count(reader, word):
             continue
         tried += 1
-        best = closest_word(reader, word.lower())
+        best = closest_word(reader, word.lower(), deadline)
         if best is None:
             continue
         if word[:1].isupper():
@@ -68,11 +68,15 @@ def suggest(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -> s
     return text if changed else None
 
 
-def closest_word(reader: Reader, word: str) -> str | None:
-    """The corpus's word closest to ``word`` (two edits at most), or None."""
+def closest_word(reader: Reader, word: str, deadline: float = math.inf) -> str | None:
+    """The corpus's word closest to ``word`` (two edits at most), or None.
+
+    Two edits are looked for only before the deadline (``time.monotonic()``), with the
+    first three letters kept: the vocabulary under two letters is large.
+    """
     starts = [word] + [v + word[1:] for v in _ACCENTED.get(fold_accents(word[0]), "")]
-    for max_edits, prefix in ((1, 1), (2, 2)):
-        if max_edits == 2 and len(word) <= 4:
+    for max_edits, prefix in ((1, 1), (2, 3)):
+        if max_edits == 2 and (len(word) <= 4 or time.monotonic() > deadline):
             break
         candidates = {
             c
@@ -120,6 +124,8 @@ def typo_reading(reader: Reader, word: str) -> str | None:
     count = max(reader.word_count(word), _title_count(reader, word))
     if count > RARE_PASSAGES:
         return None
+    if elided := _elided(reader, word, count):
+        return elided
     # One edit: the word's variants, folded, looked up in the folded vocabulary (so that
     # accents typed or not never count as edits).
     near = {c for c in _one_edit(word) if c.isascii()}
@@ -156,6 +162,18 @@ def _likely(reader: Reader, word: str, count: int, near: set[str]) -> set[str]:
         for c in near
         if c != word and edit_distance(c, word) <= 2 and _frequency(reader, c, least) >= least
     }
+
+
+def _elided(reader: Reader, word: str, count: int) -> str | None:
+    """« durgence » typed for « d'urgence », « limpact » for « l'impact »: an elided word
+    without its apostrophe, read with it where the corpus has the rest of the word (far
+    more often than the word as typed), or None."""
+    least = max(1, MORE_FREQUENT * count)
+    for article in sorted(ELISIONS, key=len, reverse=True):
+        rest = word[len(article) :]
+        if word.startswith(article) and len(rest) >= 3 and _frequency(reader, rest, least) >= least:
+            return f"{article}'{_as_written(reader, rest)}"
+    return None
 
 
 def _frequency(reader: Reader, folded: str, least: int) -> int:

@@ -21,6 +21,7 @@ def index(tmp_path_factory):
     records += [
         {"id": "typo", "title": "Coquille", "text": "Angela Meerkel, écrit une fois ainsi."},
         {"id": "eu", "title": "Santé", "text": "Le gouvernement prolonge l’état d’urgence."},
+        {"id": "long", "title": "Record", "text": "Un mot : " + "gouvernement" * 3 + "."},
     ]
     build_index(write_jsonl(folder / "c.jsonl", records), folder / "index")
     return Index.open(folder / "index")
@@ -50,6 +51,19 @@ def test_a_phrase_typed_without_its_apostrophe_finds_the_elided_form(index):
     results = index.search('"état d urgence"')
     assert [hit.article_id for hit in results] == ["eu"]
     assert "<mark>état d’urgence</mark>" in results.hits[0].snippet
+
+
+@pytest.mark.parametrize(("typed", "read"), [("durgence", "d'urgence"), ("letat", "l'état")])
+def test_a_word_typed_without_its_apostrophe_is_read_elided(index, typed, read):
+    results = index.search(f"prolonge {typed}")
+    assert [hit.article_id for hit in results] == ["eu"]
+    assert results.readings == ((typed, read),)
+
+
+def test_a_word_past_thirty_letters_is_neither_read_nor_suggested(index):
+    long_word = "gouvernement" * 3  # nothing anyone meant to type: not looked up
+    results = index.search(long_word[:-1] + "x")
+    assert (results.total, results.readings, results.suggestion) == (0, (), None)
 
 
 def test_the_page_says_which_word_was_read_as_which(tmp_path, index):
