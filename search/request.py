@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
@@ -154,7 +155,10 @@ def _query(value: Any) -> str:
     # reads the beginning, and says so); only what is not text is refused.
     if not isinstance(value, str):
         raise ParameterError("query", "must be text", "La recherche doit être du texte.")
-    return value
+    if value.isprintable():
+        return value
+    # A control character (a NUL from a form) or a lone surrogate is no text to show back.
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in value)
 
 
 _ALIASES = {"q": "query", "per_page": "limit", "source": "sources", "category": "categories"}

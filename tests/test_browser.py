@@ -3,7 +3,7 @@
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -122,3 +122,11 @@ def test_the_hostile_article_is_text_and_opens_no_dialog(page, live_server):
     assert page.locator("main img").count() == 0
     assert page.dialogs == []
     assert page.console_errors == []
+
+
+@pytest.mark.parametrize("query", ["x" * 300, "https://www.example.org/" + "chemin/" * 40])
+def test_a_long_word_wraps_on_a_phone(page, live_server, query):
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(live_server.url + "/?" + urlencode({"q": query}))
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360

@@ -392,6 +392,16 @@ def test_the_query_is_escaped_everywhere(client):
         assert all(s.get("src") for s in doc.find_all("script"))
 
 
+def test_control_characters_of_a_query_are_shown_as_spaces(client):
+    for url in ("/", "/articles/cooperation-maroc", "/api/search"):
+        response = client.get(url, query_string={"q": "Maroc\x00coopération\x1b\x01"})
+        assert response.status_code == 200
+        assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", response.data)
+    doc = page(client.get("/", query_string={"q": "Maroc\x00coopération"}))
+    assert doc.select_one('input[name="q"]')["value"] == "Maroc coopération"
+    assert "Maroc coopération" in doc.title.get_text()
+
+
 @pytest.mark.parametrize("url", ["/", "/?q=gouvernement", "/articles/ecole", "/nulle-part"])
 def test_security_headers(client, url):
     response = client.get(url)
