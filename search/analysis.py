@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 6
+ANALYZER_VERSION = 7
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -58,12 +58,25 @@ _HAS_BASE_CHARACTER = re.compile(r"\w")
 class Token:
     """One word of a text as the chain carries it: its text, position and character offsets."""
 
-    __slots__ = ("boost", "endchar", "mode", "pos", "removestops", "startchar", "stopped", "text")
+    __slots__ = (
+        "boost",
+        "endchar",
+        "kept",
+        "mode",
+        "pos",
+        "removestops",
+        "startchar",
+        "stopped",
+        "text",
+        "written",
+    )
 
     def __init__(
         self, text: str = "", pos: int = 0, mode: str = "", removestops: bool = True
     ) -> None:
         self.text = text
+        self.written = text  # as the text writes it, case and elision kept
+        self.kept = False  # a term to keep as it is (no stemming)
         self.pos = pos
         self.startchar = 0
         self.endchar = 0
@@ -130,6 +143,12 @@ class LowercaseFilter(Filter):
         for t in tokens:
             t.text = t.text.lower()
             yield t
+
+
+def drop_invisible(text: str) -> str:
+    """Remove the characters invisible in a word (a soft hyphen, a zero-width space…),
+    which the tokenizer reads as no break: gouver\u00adnement is gouvernement."""
+    return text.translate(_INVISIBLE_MAP)
 
 
 def normalize_chars(text: str) -> str:
@@ -270,6 +289,47 @@ class OrdinalFilter(Filter):
             if t.text[:1] in _ORDINAL_FIRST and (match := _ORDINAL.fullmatch(t.text)):
                 t.text = f"{match[1]}e" if match[1] else f"{match[2]}re"
             yield t
+
+
+_ROMAN = frozenset("IVXLC")
+
+
+def capital_term(written: str) -> str | None:
+    """The term of a word written in capitals, kept apart from the words it stems like:
+    an acronym of 2 to 5 letters (CIA is not « ci », CAF not « café », JO not « Joe »), a
+    Roman ordinal (XVIIIe is not XVIIe, VIe not « vie »); None for any other word.
+
+    >>> capital_term("CIA"), capital_term("l'ONU"), capital_term("XVIIIème"), capital_term("Cia")
+    ('CIA', 'ONU', 'XVIIIe', None)
+    """
+    if not written[:1].isupper() and "'" not in written:
+        return None
+    word = written.rpartition("'")[2]
+    if 2 <= len(word) <= 5 and word.isalpha() and word.isupper():
+        return fold_accents(word.translate(_LIGATURES))
+    if word[:1] in _ROMAN and (match := _ORDINAL.fullmatch(word.lower())) and match[1]:
+        roman = word[: len(match[1])]
+        if roman.isupper() and set(roman) <= _ROMAN and len(roman) < len(word):
+            return f"{roman}e"
+    return None
+
+
+class CapitalsFilter(Filter):
+    """Give an acronym or a Roman ordinal written in capitals a term of its own, besides
+    its stem at index time; a query written so looks for that term alone."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            term = None if t.stopped else capital_term(t.written)
+            if term is None:
+                yield t
+                continue
+            word = t.text
+            t.text, t.kept = term, True
+            yield t
+            if t.mode == "index":
+                t.text, t.kept = word, False
+                yield t
 
 
 class AccentFoldFilter(Filter):
@@ -516,7 +576,7 @@ class FrenchStemFilter(Filter):
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
-            if t.stopped:
+            if t.stopped or t.kept:
                 yield t
                 continue
             word = t.text
@@ -542,6 +602,7 @@ def text_analyzer() -> Chain:
         | LigatureFilter()
         | OrdinalFilter()
         | FrenchStopFilter()
+        | CapitalsFilter()
         | FrenchStemFilter()
         | AccentFoldFilter()
     )

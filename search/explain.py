@@ -147,7 +147,12 @@ def explain(
     words = tuple(
         (w, stems[0])
         for w in pq.searched
-        if (stems := query_terms(read.get(_folded_word(w), w))) and len(exact_terms(w)) == 1
+        if not w.endswith("*")  # a prefix is listed with the prefixes
+        and (stems := query_terms(read.get(_folded_word(w), w)))
+        and len(exact_terms(w)) == 1
+    )
+    starts = tuple(
+        (w, exact[-1]) for w in pq.searched if w.endswith("*") and (exact := exact_terms(w))
     )
     return Explanation(
         query=pq.text,
@@ -166,13 +171,18 @@ def explain(
         position=position,
         ranked=pq.ranked_or,
         filters_alone=pq.tree is None or isinstance(pq.tree, Everything),
-        missing=() if title is None else _missing(words, f"{title}\n{passage_text}"),
+        missing=() if title is None else _missing(words, starts, f"{title}\n{passage_text}"),
     )
 
 
-def _missing(words: tuple[tuple[str, str], ...], text: str) -> tuple[str, ...]:
-    """The words (as typed) whose stem the text does not hold."""
-    return tuple(w for w, s in words if not match_spans(text, Highlights(stems=frozenset({s}))))
+def _missing(
+    words: tuple[tuple[str, str], ...], starts: tuple[tuple[str, str], ...], text: str
+) -> tuple[str, ...]:
+    """The words (as typed) whose stem the text does not hold, and the prefixes no word of
+    it starts with."""
+    wanted = [(w, Highlights(stems=frozenset({s}))) for w, s in words]
+    wanted += [(w, Highlights(prefixes=(start,))) for w, start in starts]
+    return tuple(w for w, highlights in wanted if not match_spans(text, highlights))
 
 
 def _folded_word(word: str) -> str:

@@ -18,6 +18,7 @@ from .analysis import (
     LigatureFilter,
     LowercaseFilter,
     OrdinalFilter,
+    capital_term,
     fold_accents,
     stem,
 )
@@ -30,28 +31,32 @@ _words_chain = (
 )
 
 
-def _words(text: str) -> list[tuple[str, int, int]]:
-    """(word lowercased, start, end) for each word of the text, stop words included."""
-    return [(t.text, t.startchar, t.endchar) for t in _words_chain(text)]
+def _words(text: str) -> list[tuple[str, int, int, str]]:
+    """(word lowercased, start, end, word as written) for each word of the text, stop words
+    included."""
+    return [(t.text, t.startchar, t.endchar, t.written) for t in _words_chain(text)]
 
 
 @lru_cache(maxsize=200_000)
-def _stems(word: str) -> frozenset[str]:
-    # The same two stems the index makes: of the word as written, and without accents.
+def _stems(word: str, written: str) -> frozenset[str]:
+    # The terms the index makes: the stems of the word as written and without accents,
+    # and an acronym's or a Roman ordinal's own.
     plain = fold_accents(word)
-    return frozenset((fold_accents(stem(word)), stem(plain)))
+    capital = capital_term(written)
+    stems = (fold_accents(stem(word)), stem(plain))
+    return frozenset((*stems, capital) if capital else stems)
 
 
 def match_spans(text: str, highlights: Highlights) -> list[tuple[int, int]]:
     """Character spans of the text that the query matched, sorted and merged."""
     words = _words(text)
-    folded = [fold_accents(w) for w, _, _ in words]
+    folded = [fold_accents(w) for w, _, _, _ in words]
     spans = []
-    for i, (word, start, end) in enumerate(words):
+    for i, (word, start, end, written) in enumerate(words):
         plain = folded[i]
         if (
             plain in highlights.words
-            or (highlights.stems and _stems(word) & highlights.stems)
+            or (highlights.stems and _stems(word, written) & highlights.stems)
             or any(plain.startswith(p) for p in highlights.prefixes)
         ):
             spans.append((start, end))

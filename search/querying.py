@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from .analysis import (
     ELISIONS,
+    drop_invisible,
     exact_terms,
     fold_accents,
     join_numbers,
@@ -293,10 +294,22 @@ _QUOTES = str.maketrans(dict.fromkeys("«»“”„‟", '"'))
 
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", normalize_chars(text))[:MAX_QUERY_CHARS]
-    text = text.translate(_QUOTES)
+    text = drop_invisible(text.translate(_QUOTES))  # pasted « Ma\u200broc » is Maroc
     # Control characters (a NUL byte from a form, say) are noise, never syntax.
     text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
     return join_numbers(text)
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _unshouted(text: str) -> str:
+    """A query typed in capitals, a long word in it (« ÉLECTIONS MUNICIPALES »), in
+    lowercase but for its operators: only a short word in capitals is an acronym."""
+    words = _LETTERS.findall(text)
+    if not any(len(w) > 5 for w in words) or not all(w.isupper() for w in words):
+        return text
+    return _LETTERS.sub(lambda m: m[0] if m[0] in _OPERATORS else m[0].lower(), text)
 
 
 def _lex(text: str) -> list[tuple[str, str]]:
@@ -771,6 +784,7 @@ def _plain_words(text: str) -> list[tuple[str, str]]:
     tokens = []
     for w in words:
         word = w.lstrip("-+")
+        word = word.lower() if word in _OPERATORS else word  # a stray NOT is no acronym
         if word:
             excluded = w.startswith("-") and not w.startswith("--")
             tokens.append(("word", "-" + word if excluded else word))
@@ -874,7 +888,7 @@ def _date_filters(dates: list[tuple[str, str]], notes: list[str]):
 
 def parse_query(text: str) -> ParsedQuery:
     """Read what a user typed; never raises."""
-    cleaned = _clean(text or "")
+    cleaned = _unshouted(_clean(text or ""))
     notes: list[str] = []
     if len(text or "") > MAX_QUERY_CHARS:
         notes.append(f"la recherche a été coupée à ses {MAX_QUERY_CHARS} premiers caractères")

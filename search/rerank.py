@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import fold_accents, stem
+from .analysis import capital_term, fold_accents, stem
 from .backends.base import Candidates, Evidence, StoredPassage
 from .querying import Term
 
@@ -304,10 +304,20 @@ def proximities(
     # stem of one): only the words starting as a query stem does need stemming.
     k = min(2, *map(len, stems)) if stems else 1
     starts = {s[:k] for s in stems}
+    # An acronym or a Roman ordinal typed in capitals (CIA, XVIIIe) is found by its case.
+    capitals = any(s != s.lower() for s in stems)
     found = []
     for text in texts:
         hits = []
-        for position, word in enumerate(_WORD.findall(text.lower())):
+        for position, written in enumerate(_WORD.findall(text if capitals else text.lower())):
+            if capitals:
+                term = capital_term(written) if written[:1].isupper() else None
+                if term in stems:
+                    hits.append((position, stems[term]))
+                    continue
+                word = written.lower()
+            else:
+                word = written
             start = word[:k]
             if not start.isascii():
                 start = _folded_start(start, k)

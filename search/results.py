@@ -362,21 +362,20 @@ def _best_passages(
 
 def timeline(found: Candidates, collapse: bool = False) -> tuple[tuple[str, int], ...]:
     """(YYYY-MM, number of matching articles) for each month with some, in order; with
-    ``collapse``, a story and its copies count once, in the month of its first article in
-    id order (as a backend's ``Counts`` place it)."""
+    ``collapse``, a story and its copies count once in each month one of them is dated
+    (as once for each source they have): a month's count is what choosing it finds."""
     if found.counts is not None:
         counts = found.counts.by_cluster if collapse else found.counts.by_article
         return tuple(sorted(counts.get("month", {}).items()))
-    by_id = np.argsort(found.articles, kind="stable")  # article numbers are in id order
-    units = found.articles[by_id]
+    units = found.articles
     if collapse and "cluster" in found.facet_codes:
-        units = found.facet_codes["cluster"][by_id]
-    _, first = unique_first(units)
-    ordinals = found.dates[by_id[first]]
-    ordinals = ordinals[ordinals > 0]
+        units = found.facet_codes["cluster"]
+    dated = found.dates > 0
     # Date ordinals as numpy dates (day 719163 is 1970-01-01), then as months.
-    days = (ordinals.astype(np.int64) - 719163).astype("datetime64[D]")
-    months, counts = np.unique(days.astype("datetime64[M]"), return_counts=True)
+    days = (found.dates[dated].astype(np.int64) - 719163).astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    pairs = np.unique(np.stack([months.astype(np.int64), units[dated].astype(np.int64)]), axis=1)
+    months, counts = np.unique(pairs[0].astype("datetime64[M]"), return_counts=True)
     return tuple(
         (str(month), int(count)) for month, count in zip(months, counts.tolist(), strict=True)
     )

@@ -50,11 +50,11 @@ INDEX_CASES = [
     ("prud'hommes", ["prud'homm"]),
     ("rock'n'roll", ["rock'n'roll"]),
     # acronyms
-    ("D.G.S.N.", ["dgsn"]),
-    ("DGSN", ["dgsn"]),
+    ("D.G.S.N.", ["DGSN", "dgsn"]),
+    ("DGSN", ["DGSN", "dgsn"]),
     ("dgsn", ["dgsn"]),
-    ("U.S.A", ["usa"]),
-    ("la (DGST)", ["dgst"]),
+    ("U.S.A", ["USA", "usa"]),
+    ("la (DGST)", ["DGST", "dgst"]),
     # ligatures
     ("œuvre", ["oeuvr"]),
     ("oeuvre", ["oeuvr"]),
@@ -126,15 +126,15 @@ INDEX_CASES = [
     ("terroristes", ["terror"]),
     ("terrorisme", ["terror"]),
     # elided dotted acronyms
-    ("l'O.N.U.", ["onu"]),
-    ("l’O.T.A.N.", ["otan"]),
-    ("d'E.D.F.", ["edf"]),
+    ("l'O.N.U.", ["ONU", "onu"]),
+    ("l’O.T.A.N.", ["OTAN", "otan"]),
+    ("d'E.D.F.", ["EDF", "edf"]),
     # short or vowelless words are acronyms, kept whole: OMS is not OM, CRS not CR
-    ("OMS", ["oms"]),
-    ("OM", ["om"]),
-    ("CRS", ["crs"]),
-    ("CNRS", ["cnrs"]),
-    ("PS", ["ps"]),
+    ("OMS", ["OMS", "oms"]),
+    ("OM", ["OM", "om"]),
+    ("CRS", ["CRS", "crs"]),
+    ("CNRS", ["CNRS", "cnrs"]),
+    ("PS", ["PS", "ps"]),
     # ... while other short words meet their plurals
     ("rue", ["ru"]),
     ("rues", ["ru"]),
@@ -167,8 +167,8 @@ INDEX_CASES = [
     ("2ème tour", ["2e", "tour"]),
     ("2eme", ["2e"]),
     ("2ᵉ", ["2e"]),
-    ("XXIème siècle", ["xxi", "siecl"]),
-    ("XXIᵉ", ["xxi"]),
+    ("XXIème siècle", ["XXIe", "xxi", "siecl"]),
+    ("XXIᵉ", ["XXIe", "xxi"]),
     ("1ère", ["1re"]),
     ("1ʳᵉ", ["1re"]),
     # numbers as French writes them: thousands in groups of three, a decimal comma
@@ -187,6 +187,15 @@ INDEX_CASES = [
     ("1.5 million", ["1,5", "million"]),
     ("12.05.2020", ["12", "05", "2020"]),
     ("192.168.1.1", ["192", "168", "1", "1"]),
+    # an acronym or a Roman ordinal in capitals has a term of its own besides its stem
+    ("la CIA", ["CIA", "ci"]),
+    ("l'ONU", ["ONU", "onu"]),
+    ("Cia", ["ci"]),
+    ("XVIIIe siècle", ["XVIIIe", "xvii", "siecl"]),
+    ("VIe République", ["VIe", "vi", "republ"]),
+    ("Vie chère", ["vi", "cher"]),
+    ("SANTÉ", ["SANTE", "sant"]),
+    ("PRÉSIDENT", ["president"]),  # six letters: a word in capitals, not an acronym
 ]
 
 
@@ -209,6 +218,9 @@ def test_at_least_forty_cases():
         ("L'immigration", ["immigr"]),
         ("Qui est-ce ?", []),
         ("10\u00a0000", ["10000"]),
+        ("CIA", ["CIA"]),  # an acronym typed in capitals: itself, not « ci »
+        ("XVIIIe", ["XVIIIe"]),
+        ("xviiie", ["xvii"]),
     ],
 )
 def test_query_chain(text, expected):
@@ -285,7 +297,13 @@ def test_offsets_point_at_the_word_without_its_elision():
         (t.text, text[t.startchar : t.endchar])
         for t in text_analyzer()(text, chars=True, positions=True, mode="index")
     ]
-    assert tokens == [("selon", "Selon"), ("etat", "État"), ("dgsn", "D.G.S.N."), ("agit", "agit")]
+    assert tokens == [
+        ("selon", "Selon"),
+        ("etat", "État"),
+        ("DGSN", "D.G.S.N."),
+        ("dgsn", "D.G.S.N."),
+        ("agit", "agit"),
+    ]
 
 
 def test_positions_survive_stop_words():

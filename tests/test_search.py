@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -116,6 +117,7 @@ def test_typos_are_read_and_short_unknown_words_get_a_suggestion(seed_index):
         ("Maroc NOT", "Maroc"),
         ("Maroc titre:", "Maroc titre"),
         ("Maroc\x00sécurité", "Maroc sécurité"),
+        ("Ma\u200broc sécu\u00adrité", "Maroc sécurité"),  # invisible in a pasted word
         ("sécurité co*", "sécurité co"),
         ("(" * 333 + "Maroc" + ")" * 333, "Maroc"),
         ("(" * 400 + "sécurité coopération", "sécurité coopération"),
@@ -394,6 +396,11 @@ def test_explain_an_alternative_and_a_passage_without_the_words(seed_index):
         "sans « Tombouctou »."
     ) in why.lines()
     assert seed_index.explain("Hammouchi", relaxed.hits[0]).missing == ()
+    prefix = seed_index.search("terror*").hits[0]
+    why = seed_index.explain("terror*", prefix)
+    assert (why.words, why.prefixes, why.missing) == ((), ("terror",), ())
+    assert not any("Aucun passage" in line or "racine" in line for line in why.lines())
+    assert seed_index.explain("Tombouct* Hammouchi", relaxed.hits[0]).missing == ("Tombouct*",)
     alone = seed_index.explain("depuis:2000", hit).lines()
     assert (
         alone[0] == "Filtres seuls : chaque article qu'ils gardent, du plus récent au plus ancien."
@@ -558,9 +565,7 @@ def test_question_words_are_left_out_of_a_question(query, stems, dropped):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_story_and_its_copy_count_once_in_the_month_of_the_first_by_id(
-    backend, tmp_path, request
-):
+def test_a_story_and_its_copy_count_once_in_each_month_they_have(backend, tmp_path, request):
     text = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
     records = [
         {"id": "tanger-mai", "title": "Tanger", "date": "2024-05-30", "text": text},
@@ -578,7 +583,10 @@ def test_a_story_and_its_copy_count_once_in_the_month_of_the_first_by_id(
         ]
         for results in searches:
             assert results.collapsed == 1
-            assert results.timeline == (("2024-05", 1), ("2024-06", 1))
+            assert results.timeline == (("2024-05", 2), ("2024-06", 1))
+        # a month's bar counts what choosing the month finds
+        for month, count in searches[0].timeline:
+            assert index.search("port", since=month, until=month).total == count
         assert index.search("port", collapse=False).timeline == (("2024-05", 2), ("2024-06", 1))
     finally:
         index.close()
@@ -899,6 +907,43 @@ def test_a_number_in_groups_of_three_is_one_word(backend, query, tmp_path, reque
         results = index.search(query)
         assert [hit.article_id for hit in results] == ["foule"]
         assert "<mark>10\u00a0000" in results.hits[0].snippet
+
+
+CAPITALS = [
+    {"id": "cia", "title": "Renseignement", "text": "La CIA surveille le pays."},
+    {"id": "ci", "title": "Celui-ci", "text": "Ce pays-ci, celui-ci, on le connaît."},
+    {"id": "caf", "title": "Allocations", "text": "La CAF verse les aides en mai."},
+    {"id": "cafe", "title": "Bistrot", "text": "Un café et des aides au comptoir."},
+    {"id": "jo", "title": "Sport", "text": "Les JO de Paris ont commencé."},
+    {"id": "joe", "title": "Élection", "text": "Joe Biden a commencé sa campagne à Paris."},
+    {"id": "xviii", "title": "Histoire", "text": "Au XVIIIe siècle, la ville grandit."},
+    {"id": "xvii", "title": "Histoire", "text": "Au XVIIe siècle, la ville naît."},
+    {"id": "ve", "title": "Institutions", "text": "La Ve République a un président fort."},
+    {"id": "vie", "title": "Société", "text": "La vie en République a un prix."},
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("query", "expected", "marked"),
+    [
+        ("CIA", ["cia"], "CIA"),
+        ("aides CAF", ["caf"], "CAF"),
+        ("JO Paris", ["jo"], "JO"),
+        ("XVIIIe siècle", ["xviii"], "XVIIIe"),
+        ("Ve République", ["ve"], "Ve"),
+        ("café aides", ["caf", "cafe"], "café"),  # a word in lowercase: its stem, as ever
+        ("LA CAF VERSE LES ALLOCATIONS", ["caf"], "CAF"),  # shouted: read in lowercase
+    ],
+)
+def test_an_acronym_or_ordinal_in_capitals_finds_itself_not_its_stem(
+    backend, query, expected, marked, tmp_path, request
+):
+    with built(CAPITALS, backend, tmp_path, request) as index:
+        results = index.search(query)
+        assert sorted(hit.article_id for hit in results) == expected
+        marks = [m for hit in results for m in re.findall(r"<mark>(.*?)</mark>", hit.snippet)]
+        assert any(m.split()[0] == marked for m in marks)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -102,7 +102,7 @@ def match_best(
         reader.executor.submit(_count_all, reader, shard, copies, match, where) for shard in shards
     ]
     answers = [(c.result(), n.result()) for c, n in zip(cutting, counting, strict=True)]
-    counts, with_copies = _counts([counted for _, counted in answers], reader.ranks()[1])
+    counts, with_copies = _counts([counted for _, counted in answers])
     if not best.by_article:  # passages ranked alone: the first cut's, scored
         ids = {s: [int(row[1]) for row in cut] for s, (cut, _) in enumerate(answers) if cut}
         rows = _scored(reader, compiler, ids)
@@ -359,14 +359,14 @@ def _month(month: int) -> str:
     return f"{month // 100:04d}-{month % 100:02d}"
 
 
-def _counts(answers: list[list], rank: np.ndarray) -> tuple[Counts, dict[int, str]]:
+def _counts(answers: list[list]) -> tuple[Counts, dict[int, str]]:
     """The counts of a query's matches from the shards' first-round answers (articles and
     passages by source, category and month, and the matching articles with copies), and
     those articles (number -> cluster).
 
     A cluster of copies counts once: the articles counted, less those with copies, plus
-    the clusters these belong to (by value of a facet, the same within each value; by
-    month, in the month of the cluster's first article in id order).
+    the clusters these belong to, once for each value of a facet and each month one of
+    their articles has: what choosing that value or month finds.
     """
     passages = articles = 0
     by_article: dict[str, Counter] = {"source": Counter(), "category": Counter()}
@@ -399,14 +399,11 @@ def _counts(answers: list[list], rank: np.ndarray) -> tuple[Counts, dict[int, st
             spelled.setdefault((row[4], fold_accents(value.casefold().strip())), value)
         for value in spelled.values():
             by_cluster[name][value] += 1
-    first: dict[str, tuple] = {}
-    for row in sorted(copies, key=lambda r: rank[int(r[0])] if int(r[0]) < len(rank) else 0):
-        if int(row[1]) > 0:
-            by_cluster["month"][_month(int(row[1]))] -= 1
-        first.setdefault(row[4], row)
-    for row in first.values():
-        if int(row[1]) > 0:
-            by_cluster["month"][_month(int(row[1]))] += 1
+    dated = [(row[4], _month(int(row[1]))) for row in copies if int(row[1]) > 0]
+    for _, month in dated:
+        by_cluster["month"][month] -= 1
+    for _, month in set(dated):  # once a cluster and month, as once a cluster and source
+        by_cluster["month"][month] += 1
     counts = Counts(
         passages=passages,
         articles=articles,
