@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 7
+ANALYZER_VERSION = 8
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -35,8 +35,11 @@ _IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}]"
 # NBSP or not, « 10.000 ») and maybe a decimal comma (« 1,5 », « 3 200,75 »): one word.
 _NUMBER = r"(?<![\w,.])(?:\d{1,3}(?:[ .]\d{3})+(?:,\d+)?|\d+[,.]\d+)(?![\w,]|\.\d)"
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .]\d{3})+(?:,\d+)?")
+# A currency sign is its word: 20 € is 20 euros.
+_CURRENCIES = {"€": "euros", "$": "dollars"}
 _TOKEN_PATTERN = re.compile(
     rf"(?P<number>{_NUMBER})"
+    rf"|(?P<currency>[{''.join(_CURRENCIES)}])"
     # A dotted acronym (D.G.S.N., U.S.A), single letters joined by dots, maybe elided
     # (l'O.N.U.).
     rf"|(?P<acronym>(?<!\w)(?:\w+')?{_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
@@ -211,6 +214,8 @@ def _clean_word(matched: str) -> str | None:
     Compatibility forms are spelled out (NFKC): the ligature ﬁ is fi, XXIᵉ is XXIe, a
     full-width Ｐ is P.
     """
+    if len(matched) == 1 and matched in _CURRENCIES:
+        return _CURRENCIES[matched]
     if matched.isascii():
         if " " in matched or ("." in matched and matched[0].isdigit()):
             return _spelled_number(matched)
@@ -241,7 +246,8 @@ WHOLE_WORDS = frozenset(
 
 
 class ElisionFilter(Filter):
-    """Strip French elided articles: l'État -> état, jusqu'à -> à, qu'il -> il."""
+    """Strip French elided articles: l'État -> état, jusqu'à -> à, qu'il -> il; and the
+    English possessive of a name: Trump's -> trump, McDonald's -> mcdonald."""
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
@@ -252,6 +258,10 @@ class ElisionFilter(Filter):
                 t.text = rest
                 if hasattr(t, "startchar"):
                     t.startchar += len(prefix) + 1
+            if t.text.endswith("'s") and len(t.text) > 3:
+                t.text = t.text[:-2]
+                if hasattr(t, "endchar"):
+                    t.endchar -= 2
             yield t
 
 
@@ -431,6 +441,8 @@ STEM_EXCLUSIONS = {
     "santa": "santa",  # not la santé
     "senna": "senna",  # not le sens
     "maïs": "mais",  # not mai (« mais » is a stop word: the stem is the maïs's alone)
+    # Snowball keeps the s of euros (the sign € is read « euros »): one word, as dollars.
+    "euros": "euro",
 }
 STEM_EXCLUSIONS.update({fold_accents(word): s for word, s in list(STEM_EXCLUSIONS.items())})
 

@@ -297,7 +297,13 @@ def _clean(text: str) -> str:
     text = drop_invisible(text.translate(_QUOTES))  # pasted « Ma\u200broc » is Maroc
     # Control characters (a NUL byte from a form, say) are noise, never syntax.
     text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
-    return join_numbers(text)
+    return _LISTED.sub(" ", join_numbers(text))
+
+
+# Words listed without a space (« Macron,Merkel », « Lyon/Marseille ») are words side by
+# side, not a compound to find in a row; a comma or slash between digits (1,5 or 05/2024)
+# stays.
+_LISTED = re.compile(r"(?<=\S)(?:(?<=\D)[,;/+|]|[,;/+|](?=\D))(?=\S)")
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")

@@ -77,7 +77,7 @@ INDEX_CASES = [
     ("États-Unis", ["etat", "unis"]),
     ("Al-Khalifi", ["al", "khalif"]),
     # numbers, dates, spaces
-    ("10\u00a0000 euros", ["10000", "euros"]),  # one number, NBSP or not
+    ("10\u00a0000 euros", ["10000", "euro"]),  # one number, NBSP or not
     ("20\u202f%", ["20"]),
     ("1er mai 2024", ["1er", "mai", "2024"]),
     ("Coupe du monde de 2022", ["coup", "mond", "2022"]),
@@ -174,7 +174,7 @@ INDEX_CASES = [
     # numbers as French writes them: thousands in groups of three, a decimal comma
     ("10 000 manifestants", ["10000", "manifest"]),
     ("10\u202f000", ["10000"]),
-    ("1 500 000 euros", ["1500000", "euros"]),
+    ("1 500 000 euros", ["1500000", "euro"]),
     ("1,5 million", ["1,5", "million"]),
     ("3 200,75", ["3200,75"]),
     ("en 2019, 300 000 morts", ["2019", "300000", "mort"]),
@@ -182,11 +182,18 @@ INDEX_CASES = [
     ("1,2,3", ["1", "2", "3"]),
     ("01 23 45 67 89", ["01", "23", "45", "67", "89"]),
     ("10 0000", ["10", "0000"]),
-    ("10.000 euros", ["10000", "euros"]),
+    ("10.000 euros", ["10000", "euro"]),
     ("1.500.000", ["1500000"]),
     ("1.5 million", ["1,5", "million"]),
     ("12.05.2020", ["12", "05", "2020"]),
     ("192.168.1.1", ["192", "168", "1", "1"]),
+    # a currency sign is its word; a name's English possessive is the name
+    ("20 €", ["20", "euro"]),
+    ("20€", ["20", "euro"]),
+    ("20 euros", ["20", "euro"]),
+    ("30$", ["30", "dollar"]),
+    ("Trump's", ["trump"]),
+    ("McDonald’s", ["mcdonald"]),
     # an acronym or a Roman ordinal in capitals has a term of its own besides its stem
     ("la CIA", ["CIA", "ci"]),
     ("l'ONU", ["ONU", "onu"]),

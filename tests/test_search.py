@@ -947,6 +947,29 @@ def test_an_acronym_or_ordinal_in_capitals_finds_itself_not_its_stem(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("20 euros", ["prix", "signe"]),
+        ('"20 euros"', ["prix", "signe"]),
+        ("20€", ["prix", "signe"]),
+        ("McDonald", ["burger"]),
+        ("Macron,Merkel", ["sommet"]),  # words listed without a space: side by side
+        ("Macron/Merkel", ["sommet"]),
+    ],
+)
+def test_signs_possessives_and_listed_words(backend, query, expected, tmp_path, request):
+    records = [
+        {"id": "prix", "title": "Prix", "text": "Le ticket coûte 20 euros."},
+        {"id": "signe", "title": "Tarif", "text": "Le menu est à 20\u00a0€ le midi."},
+        {"id": "burger", "title": "Restauration", "text": "McDonald’s ouvre un restaurant."},
+        {"id": "sommet", "title": "Europe", "text": "Merkel reçoit Emmanuel Macron."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        assert sorted(hit.article_id for hit in index.search(query)) == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_quoted_phrase_is_looked_for_in_titles_too(backend, tmp_path, request):
     records = [
         {"id": "titre", "title": "Accord entre Rabat et Madrid", "text": "Un texte signé."},
