@@ -431,14 +431,18 @@ _FACET_NAMES = {"source": "la source", "category": "la rubrique"}
 
 
 def _unknown_filter_notes(
-    wanted: Mapping[str, tuple[str, ...]], facets: Mapping[str, tuple[tuple[str, int], ...]]
+    wanted: Mapping[str, tuple[str, ...]],
+    facets: Mapping[str, tuple[tuple[str, int], ...]],
+    counted: set[str],
 ) -> list[str]:
     """A note for each facet whose wanted values none of the matching articles has (a
-    misspelled source, say): their counts list every value they have."""
+    misspelled source, say, or a section in an index without sections): their counts list
+    every value they have. ``counted``: the facets whose counts had articles to count
+    (the other facets' filters left some)."""
     notes = []
     for name, values in wanted.items():
         listed = {_folded(value) for value, _ in facets.get(name, ())}
-        if not listed or any(_folded(v) in listed for v in values):
+        if name not in counted or any(_folded(v) in listed for v in values):
             continue
         notes += [
             f"aucun des articles trouvés n'a {_FACET_NAMES[name]} « {value} »"
@@ -490,12 +494,15 @@ def filter_by_facets(
             found = found.subset(~mask)
     masks = {name: _facet_mask(found, name, wanted.get(name, ())) for name in FACETS}
     counts = {}
+    counted = set()
     for name in FACETS:
         others = [mask for other, mask in masks.items() if other != name and mask is not None]
         keep = np.logical_and.reduce(others) if others else None
         counts[name] = _facet_counts(found, name, keep, collapse)
+        if keep is None or keep.any():
+            counted.add(name)
     if complete:
-        notes += _unknown_filter_notes(wanted, counts)
+        notes += _unknown_filter_notes(wanted, counts, counted)
     chosen = [mask for mask in masks.values() if mask is not None]
     if not chosen:
         return found, counts, notes

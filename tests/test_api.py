@@ -278,6 +278,13 @@ def test_unknown_article_is_404_json(client, article_id):
     assert set(body) == {"error"}
 
 
+@pytest.mark.parametrize("path", ["/api", "/api/nulle-part", "/healthz/", "/search.atom/"])
+def test_an_unknown_path_asked_by_a_program_is_a_json_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.is_json and set(response.get_json()) == {"error"}
+
+
 def test_healthz(client):
     body = get_json(client, "/healthz")
     assert body["status"] == "ok"

@@ -1102,6 +1102,15 @@ def test_a_filter_no_matching_article_has_is_said(filtered):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_a_section_asked_of_articles_without_sections_is_said(backend, tmp_path, request):
+    records = [{"id": "a", "title": "Rabat", "text": "Le Maroc et ses voisins."}]
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search("Maroc rubrique:politique")
+        assert results.total == 0
+        assert results.notes == ("aucun des articles trouvés n'a la rubrique « politique »",)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_long_quotation_is_found_as_written(backend, tmp_path, request):
     said = "La coopération sécuritaire entre le Maroc et la France progresse vite."
     shuffled = "La France progresse vite : la coopération sécuritaire entre le Maroc et elle."

@@ -392,6 +392,25 @@ def test_the_query_is_escaped_everywhere(client):
         assert all(s.get("src") for s in doc.find_all("script"))
 
 
+def test_an_article_leads_back_to_the_page_of_results_it_was_opened_from(client):
+    search = "/?q=gouvernement&sort=date&limit=5&page=2&since=2023"
+    doc = page(client.get(search))
+    link = doc.select_one("ol.hits .hit-title a")["href"]
+    article = page(client.get(link))
+    back = urlsplit(article.find("a", string="Retour aux résultats")["href"])
+    assert back.path == "/"
+    assert parse_qs(back.query) == {
+        "q": ["gouvernement"],
+        "sort": ["date"],
+        "limit": ["5"],
+        "page": ["2"],
+        "since": ["2023-01-01"],
+    }
+    # a link edited by hand leads back to the query alone
+    edited = page(client.get("/articles/ecole?q=gouvernement&retour=page%3Dx"))
+    assert edited.find("a", string="Retour aux résultats")["href"] == "/?q=gouvernement"
+
+
 def test_control_characters_of_a_query_are_shown_as_spaces(client):
     for url in ("/", "/articles/cooperation-maroc", "/api/search"):
         response = client.get(url, query_string={"q": "Maroc\x00coopération\x1b\x01"})

@@ -273,7 +273,8 @@ _SEARCH_PARAMETERS = [
     _query(
         "q",
         {"type": "string"},
-        "the query, in Veille's query language; empty gives no hits; past "
+        "the query, in Veille's query language; empty gives no hits, unless a filter "
+        "(source, category, since, until) lists its articles, newest first; past "
         f"{SearchRequest.MAX_QUERY_CHARS} characters, its beginning is searched (with a note)",
     ),
     _query(
@@ -384,7 +385,12 @@ def openapi_document() -> dict[str, Any]:
                         },
                         _query(
                             "page",
-                            {"type": "integer", "minimum": 1, "default": 1},
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": SearchRequest.MAX_PAGE,
+                                "default": 1,
+                            },
                             "the page of passages (past the last: the last)",
                         ),
                     ],

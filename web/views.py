@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -108,6 +108,24 @@ def search_request(args: MultiDict, **fixed: Any) -> SearchRequest:
     )
 
 
+def search_args(params: SearchRequest) -> str | None:
+    """The search's parameters as an article's link carries them (``retour``), so that the
+    article leads back to this very page of results; None when the query alone says it."""
+    args = params.url_params()
+    return None if set(args) <= {"q"} else urlencode(args, doseq=True)
+
+
+def _back_to(carried: str | None, query: str) -> dict[str, Any]:
+    """The parameters of the search an article was opened from, or its query alone."""
+    if carried:
+        try:
+            args = MultiDict(parse_qsl(carried[:4000]))
+            return search_request(args, group="article").url_params()
+        except ParameterError:
+            pass  # a link edited by hand: back to the query alone
+    return {"q": query} if query else {}
+
+
 def _page_request(query: str = "") -> SearchRequest:
     """A request for the page's form alone (on an error page, say)."""
     return SearchRequest(query=query[: SearchRequest.MAX_QUERY_CHARS])
@@ -118,7 +136,8 @@ MACHINE_PATHS = ("/healthz", "/search.atom", "/search.csv", "/search.jsonl")
 
 
 def _is_api() -> bool:
-    return request.path.startswith("/api/") or request.path in MACHINE_PATHS
+    path = request.path.rstrip("/")  # « /api » and « /healthz/ » are asked by programs too
+    return path == "/api" or path.startswith("/api/") or path in MACHINE_PATHS
 
 
 def _error_json(status: int, message: str, **extra: Any) -> ResponseReturnValue:
@@ -425,6 +444,7 @@ def search() -> ResponseReturnValue:
         first_rank=(results.page - 1) * results.limit + 1,
         pages=page_numbers(params.page, last_page) if last_page > 1 else [],
         last_page=last_page,
+        back=search_args(params),
         timeline_width=TIMELINE_WIDTH,
         timeline_height=TIMELINE_HEIGHT,
     )
@@ -460,6 +480,8 @@ def article(article_id: str) -> ResponseReturnValue:
         original_url=web_url(stored.url),
         matched=set(stored.matched_positions),
         params=_page_request(q),
+        carried=request.args.get("retour") or None,
+        back=_back_to(request.args.get("retour"), q),
         page=stored.page,
         pages=page_numbers(stored.page, stored.pages) if stored.pages > 1 else [],
         last_page=stored.pages,
