@@ -49,7 +49,10 @@ def suggest(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -> s
     text = query.text
     changed = False
     tried = 0
-    for word in query.typed_words:
+    # The words typed, and those of quoted phrases (quoting a word turns its reading off,
+    # not the suggestion of « "teroriste" » when nothing has it).
+    quoted = (w for searched in query.searched for w in searched.split())
+    for word in dict.fromkeys([*query.typed_words, *quoted]):
         if tried >= MAX_CORRECTED or time.monotonic() > deadline:
             break
         exact = exact_terms(word)

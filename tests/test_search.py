@@ -104,6 +104,8 @@ def test_typos_are_read_and_short_unknown_words_get_a_suggestion(seed_index):
     assert short.total == 0 and short.readings == () and short.suggestion == "Maroc"
     known = seed_index.search("terroriste")
     assert known.suggestion is None and known.readings == ()
+    quoted = seed_index.search('"teroriste"')  # quoted: not read, yet suggested
+    assert (quoted.total, quoted.readings, quoted.suggestion) == (0, (), '"terroriste"')
 
 
 @pytest.mark.parametrize(

@@ -392,6 +392,18 @@ def test_the_query_is_escaped_everywhere(client):
         assert all(s.get("src") for s in doc.find_all("script"))
 
 
+def test_an_error_page_keeps_the_good_parameters_in_its_form(client):
+    response = client.get(
+        "/?q=gouvernement&sort=date&source=Le+Monde&until=2019-01-01&since=2021-01-01&page=x"
+    )
+    assert response.status_code == 400
+    form = page(response).select_one("form.search")
+    assert form.select_one("input[name=q]")["value"] == "gouvernement"
+    assert form.select_one("input[name=sort]")["value"] == "date"
+    assert form.select_one("input[name=source]")["value"] == "Le Monde"
+    assert form.select_one("input[name=until]")["value"] == "2019-01-01"
+
+
 def test_an_article_leads_back_to_the_page_of_results_it_was_opened_from(client):
     search = "/?q=gouvernement&sort=date&limit=5&page=2&since=2023"
     doc = page(client.get(search))

@@ -126,6 +126,25 @@ def _back_to(carried: str | None, query: str) -> dict[str, Any]:
     return {"q": query} if query else {}
 
 
+# The URL's names of a request's parameters, where they differ.
+_URL_NAMES = {"query": "q", "sources": "source", "categories": "category"}
+
+
+def _form_request(args: MultiDict) -> SearchRequest:
+    """The good parameters of a request with a bad one, to fill the form of its error page
+    (the bad ones left out, one at a time)."""
+    args = args.copy()
+    for _ in range(len(args) + 1):
+        try:
+            return search_request(args, group="article")
+        except ParameterError as error:
+            name = _URL_NAMES.get(error.name, error.name)
+            args.poplist(name)
+            if name == "limit":
+                args.poplist("per_page")
+    return _page_request(args.get("q", ""))
+
+
 def _page_request(query: str = "") -> SearchRequest:
     """A request for the page's form alone (on an error page, say)."""
     return SearchRequest(query=query[: SearchRequest.MAX_QUERY_CHARS])
@@ -424,7 +443,7 @@ def search() -> ResponseReturnValue:
         params = search_request(request.args, group="article")  # the page lists articles
     except ParameterError as error:
         return render_template(
-            "search.html", params=_page_request(request.args.get("q", "")), error=error.message_fr
+            "search.html", params=_form_request(request.args), error=error.message_fr
         ), 400
     index = get_index()  # before anything else: no index means a 503 page, even here
     filtered = params.sources or params.categories or params.since or params.until
