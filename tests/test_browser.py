@@ -130,3 +130,22 @@ def test_a_long_word_wraps_on_a_phone(page, live_server, query):
     page.goto(live_server.url + "/?" + urlencode({"q": query}))
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_the_keyboard_skips_the_timeline_and_filters_to_the_articles(page, live_server):
+    page.goto(live_server.url + "/?q=gouvernement")
+    page.wait_for_selector("ol.hits li.hit")
+    assert page.locator("figure.timeline svg a").count() > 1  # stops the skip link jumps
+    page.get_by_label("Rechercher dans les articles").focus()
+    for _ in range(12):  # the form's fields, then the results' first link
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Aller aux articles trouvés":
+            break
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    first = page.locator("ol.hits .hit-title a").first.get_attribute("href")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == first
+    headings = page.eval_on_selector_all("h2, h3", "hs => hs.map(h => h.tagName + h.textContent)")
+    assert headings.index("H2Articles trouvés") < headings.index(
+        "H3" + page.locator("ol.hits .hit-title").first.inner_text()
+    )

@@ -91,7 +91,7 @@ def test_too_many_filter_values_is_a_400_naming_the_parameter(client):
 
 def test_the_page_lists_facets_as_links_that_toggle_the_filter(client):
     doc = BeautifulSoup(client.get("/?q=gouvernement").data, "html.parser")
-    facet = {section.h2.get_text(): section for section in doc.select("nav.facets section.facet")}
+    facet = {section.h3.get_text(): section for section in doc.select("nav.facets section.facet")}
     assert set(facet) == {"Sources", "Rubriques"}
     link = next(a for a in facet["Sources"].select("a") if a.get_text() == "Le Monde")
     count = int(link.find_next_sibling("span", class_="count").get_text())
