@@ -65,9 +65,10 @@ class RankingConfig:
     # at a third of the passages read (bench/keyword_items.py).
     second_stage_keyword_articles: int = 20
     second_stage_keyword_passages: int = 2
-    # Fewer required words keep the first stage's order: the model learned from questions
-    # and leads, and a word or two leave it little to weigh (bench/keyword_items.py).
-    second_stage_keyword_min_words: int = 3
+    # ... from two required words: the model learned from questions and leads, yet its
+    # proximities help two typed words find their article too (bench/keyword_items.py);
+    # a word alone keeps the first stage's order.
+    second_stage_keyword_min_words: int = 2
 
     def __post_init__(self) -> None:
         for f in fields(self):

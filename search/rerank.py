@@ -1,7 +1,7 @@
 """The second stage: a learned ranker re-orders the first stage's best articles.
 
 The first stage (a backend's BM25F over passages, then ``rank_articles``) ranks every match.
-For a question or a long text (three words or more, or a question of two), the first
+For a query of two words or more (``RankingConfig.second_stage_keyword_min_words``), the first
 stage's best articles (``RankingConfig.second_stage_articles``) and their best passages are
 scored again by a LightGBM lambdarank model over features of the query's words in each
 passage (``FEATURES``); an article takes its best passage's score, and that passage is the one the

@@ -177,7 +177,11 @@ def test_features_know_nothing_of_ids_sources_dates_or_sections(index):
 
 
 def test_short_queries_dates_and_the_switch_keep_the_first_stage(index, index_path):
-    assert index.shortlist("budget culture", collapse=False) is None  # two words
+    assert index.shortlist("budget", collapse=False) is None  # a word alone
+    assert index.shortlist("budget culture", collapse=False) is not None  # two words
+    three = RankingConfig(second_stage_keyword_min_words=3)
+    with Index.open(index_path, ranking=three) as fewer:
+        assert fewer.shortlist("budget culture", collapse=False) is None
     assert index.shortlist("Quel budget culturel ?", collapse=False) is not None  # a question
     assert index.shortlist(QUESTION, sort="date") is None
     assert index.shortlist(QUESTION, group="passage") is None
