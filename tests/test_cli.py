@@ -37,6 +37,15 @@ def built(tmp_path_factory, request) -> Path:
     return index
 
 
+def test_commands_share_no_folder_of_the_temp_dir(built, tmp_path):
+    # whoosh's in-memory writer kept its sorting runs in $TMPDIR/MAIN.tmp, which commands
+    # started at once removed from under each other (and a file so named broke them all)
+    (tmp_path / "MAIN.tmp").write_text("not a folder")
+    run = veille("query", "Maroc", "--index", str(built), env={"TMPDIR": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["MAIN.tmp"]
+
+
 def test_query_prints_ranked_highlighted_results(built):
     run = veille("query", "--index", str(built), "sécurité")
     assert run.returncode == 0

@@ -346,6 +346,11 @@ class _RamMappedStorage(RamStorage):
     def open_file(self, name: str, **kwargs) -> BufferFile:
         return _MappedFile(memoryview(self.files[name]), name=name)
 
+    def temp_storage(self, name: str | None = None) -> RamStorage:
+        # A writer's sorting runs, in memory too: whoosh's RamStorage puts them in
+        # $TMPDIR/MAIN.tmp, a folder every command starting at once would share.
+        return RamStorage()
+
 
 def _numbers(values, dtype) -> np.ndarray:
     """A block's numbers as an array: whoosh's default codec pickles tuples (indexes
