@@ -317,7 +317,9 @@ def _second_stage(
 ) -> SecondStage | None:
     """The hook that re-ranks a question's or a long text's best articles, or None; the
     passages it reads are left in ``stored_passages``."""
-    terms = tuple(w for w in words if isinstance(w, Term))
+    # Common words alone (« qui est », searched as written) give the model nothing it
+    # learned from: their order is the first stage's.
+    terms = tuple(w for w in words if isinstance(w, Term) and w.field != "exact")
     if len(terms) < (2 if pq.ranked_or else config.second_stage_keyword_min_words):
         return None
     ranker = None if capture is not None and capture.unscored else load_ranker(config.ranker_model)

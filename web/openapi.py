@@ -338,6 +338,13 @@ _SEARCH_PARAMETERS = [
 ]
 
 
+_ARTICLE_PAGE = _query(
+    "page",
+    {"type": "integer", "minimum": 1, "maximum": SearchRequest.MAX_PAGE, "default": 1},
+    "the page of passages (past the last: the last)",
+)
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the JSON API."""
     unavailable = _error("the index is not built yet, or must be rebuilt")
@@ -383,16 +390,7 @@ def openapi_document() -> dict[str, Any]:
                             "required": True,
                             "schema": {"type": "string"},
                         },
-                        _query(
-                            "page",
-                            {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": SearchRequest.MAX_PAGE,
-                                "default": 1,
-                            },
-                            "the page of passages (past the last: the last)",
-                        ),
+                        _ARTICLE_PAGE,
                     ],
                     "responses": {
                         "200": _json(_ref("Article"), "the article"),
