@@ -721,7 +721,9 @@ def _writer_options(p: argparse.ArgumentParser) -> None:
 
 def _build_options(p: argparse.ArgumentParser, corpus_default: str) -> None:
     p.add_argument(
-        "--corpus", default=corpus_default, help="corpus folder or file (default: ./corpus)"
+        "--corpus",
+        default=corpus_default,
+        help=f"corpus folder or file (default: $VEILLE_CORPUS or ./{DEFAULT_CORPUS})",
     )
     p.add_argument("--skip-invalid", action="store_true", help="skip bad articles, list them")
     p.add_argument(
@@ -793,8 +795,8 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"veille {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    index_default = os.environ.get("VEILLE_INDEX", DEFAULT_INDEX)
-    corpus_default = os.environ.get("VEILLE_CORPUS", DEFAULT_CORPUS)
+    index_default = os.environ.get("VEILLE_INDEX") or DEFAULT_INDEX  # set but empty: unset
+    corpus_default = os.environ.get("VEILLE_CORPUS") or DEFAULT_CORPUS
 
     def command(name: str, func: Callable) -> argparse.ArgumentParser:
         doc = func.__doc__ or ""
@@ -857,6 +859,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("\nveille: interrupted; the live index is unchanged", file=sys.stderr)
+        # The abandoned work's generators and temp files are left to the next writer;
+        # their finalizers, run at exit, have nothing to tell the person who stopped it.
+        sys.unraisablehook = lambda _unraisable: None
         return 130
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -455,6 +456,8 @@ def _read_jsonl_file(file: Path, display: str) -> Iterator[tuple[int, Article | 
 def _read_file(file: Path, display: str) -> Iterator[tuple[int | None, Article | CorpusError]]:
     """Yield (line number, article or error) for every article of one corpus file."""
     try:
+        if not stat.S_ISREG(file.stat().st_mode):  # a pipe or a device would never end
+            raise CorpusError(display, None, "not a regular file")
         if file.suffix.lower() == ".jsonl":
             yield from _read_jsonl_file(file, display)
         elif file.suffix.lower() in _HTML_SUFFIXES:
@@ -523,12 +526,17 @@ def count_articles(path: str | os.PathLike[str]) -> int:
         if file.suffix.lower() != ".jsonl":
             total += 1
             continue
-        with open(file, "rb") as f:
-            last = b"\n"
-            while chunk := f.read(1 << 20):
-                total += chunk.count(b"\n") - chunk.count(b"\n\n")
-                last = chunk[-1:]
-            total += last != b"\n"
+        try:
+            if not stat.S_ISREG(file.stat().st_mode):
+                continue
+            with open(file, "rb") as f:
+                last = b"\n"
+                while chunk := f.read(1 << 20):
+                    total += chunk.count(b"\n") - chunk.count(b"\n\n")
+                    last = chunk[-1:]
+                total += last != b"\n"
+        except OSError:
+            continue  # the reading says what is wrong with it
     return total
 
 

@@ -39,12 +39,17 @@ _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "diman
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_RE = "|".join(_WEEKDAYS)
 
+# What may stand before a date line's date and after it: « Publié le », « Mis à jour le »;
+# « à 14h30 », « , 10:00 ».
+_LEAD = r"(?:(?:publiee?|mise? a jour|modifiee?) le )"
+_TIME = r"(?:,? (?:a )?\d{1,2} ?[h:] ?(?:\d{2})?(?: ?min)?)"
 _FRENCH_DATE = re.compile(
-    rf"(?:publiee? le )?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
-    rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}})"
+    rf"{_LEAD}?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
+    rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}}){_TIME}?"
 )
-# « 05/05/2024 »: the day first, as French writes it.
-_NUMERIC_DATE = re.compile(r"(?:publiee? le )?(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4})")
+# « 05/05/2024 », « 05.05.2024 »: the day first, as French writes it.
+_NUMERIC = r"(?P<day>\d{1,2})(?P<sep>[/.])(?P<month>\d{1,2})(?P=sep)(?P<year>\d{4})"
+_NUMERIC_DATE = re.compile(rf"{_LEAD}?{_NUMERIC}{_TIME}?")
 _ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
 # What a date line starts with. A line that starts like this but does not parse is a broken
 # date, not a title; "Dimanche noir pour les marchés" is a title (no number after the day).
@@ -52,9 +57,10 @@ _LOOKS_LIKE_DATE = re.compile(
     rf"(?:{_WEEKDAY_RE})\b,?(?: ?\d|$)"
     rf"|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\b"
     r"|\d{4}-\d{1,2}-\d{1,2}"
-    r"|\d{1,2}/\d{1,2}/\d{4}$"
+    rf"|\d{{1,2}}([/.])\d{{1,2}}\1\d{{4}}{_TIME}?$"
     # « Publié le 12 mai, le rapport… » is a title: only a whole date is a date line
-    rf"|publiee? le (?:\d{{1,2}}/\d{{1,2}}/\d{{4}}|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\.? \d{{4}})$"
+    rf"|{_LEAD}(?:\d{{1,2}}([/.])\d{{1,2}}\2\d{{4}}|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\.? "
+    rf"\d{{4}}){_TIME}?$"
 )
 
 
@@ -67,7 +73,7 @@ def _fold_date_text(text: str) -> str:
 
 def parse_french_date(text: str) -> dt.date:
     """Parse a French date such as "dimanche 5 mai 2024", "1er janvier 2023", "05/05/2024",
-    "Publié le 5 mai 2024" or "2024-05-05".
+    "05.05.2024", "Publié le 5 mai 2024 à 14h30", "Mis à jour le 05/05/2024" or "2024-05-05".
 
     The weekday is optional and not checked against the date; case and accents are ignored.
     Raises ValueError when the text is not a valid date.

@@ -33,6 +33,7 @@ SHINGLE_WORDS = 3
 THRESHOLD = 0.7
 
 _WORD = re.compile(r"\w+")
+_BATCH = 4096
 _SCHEME = "affine32"
 
 
@@ -58,7 +59,11 @@ def signature(article: Article) -> np.ndarray:
         permutations=_permutations(),
         scheme=_SCHEME,
     )
-    minhash.update_batch(shingles)
+    # A batch hashes its shingles times NUM_PERM at once: a few thousand at a time keep a
+    # very long article's memory bounded (all of a 10 MB article's took over 1 GB).
+    distinct = list(dict.fromkeys(shingles))
+    for start in range(0, len(distinct), _BATCH):
+        minhash.update_batch(distinct[start : start + _BATCH])
     return minhash.hashvalues.copy()
 
 

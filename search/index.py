@@ -584,7 +584,8 @@ def update_index(
     written: list[str] = []
     if add is not None:
         corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
-        articles = _noted(_indexed(corpus, lambda: _known_clusters(index_path)), written)
+        indexed = _indexed(corpus, lambda: _known_clusters(index_path))
+        articles = _noted(indexed, written, empty=CorpusError(str(add), None, "no articles found"))
     check_ledger(index_path)
     # An id given twice is removed once; one id may be given alone (not as its letters).
     removed = list(dict.fromkeys([remove] if isinstance(remove, str) else remove))
@@ -593,10 +594,16 @@ def update_index(
     return _summary(changes, started, skipped)
 
 
-def _noted(items: Iterable[IndexedArticle], written: list[str]) -> Iterator[IndexedArticle]:
+def _noted(
+    items: Iterable[IndexedArticle], written: list[str], empty: Exception | None = None
+) -> Iterator[IndexedArticle]:
+    """The items, their ids noted in ``written``; ``empty`` raised if there was none (an
+    update that writes nothing is left undone)."""
     for item in items:
         written.append(item.article.id)
         yield item
+    if empty is not None and not written:
+        raise empty
 
 
 def _summary(changes: Changes, started: float, skipped: list[str]) -> UpdateSummary:

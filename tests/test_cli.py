@@ -46,6 +46,26 @@ def test_commands_share_no_folder_of_the_temp_dir(built, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["MAIN.tmp"]
 
 
+def test_adding_a_folder_without_articles_is_an_error(built, tmp_path):
+    empty = tmp_path / "vide"
+    empty.mkdir()
+    (empty / "notes.json").write_text("{}", encoding="utf-8")  # not a corpus file
+    run = veille("add", str(empty), "--index", str(built))
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"veille: error: {empty}: no articles found",
+        "veille: the live index, if any, is unchanged",
+    ]
+    info = veille("info", "--index", str(built), "--json")
+    assert json.loads(info.stdout)["articles"] == 1
+
+
+def test_an_empty_veille_index_is_the_default_index(tmp_path):
+    run = veille("info", cwd=tmp_path, env={"VEILLE_INDEX": ""})
+    assert run.returncode == 1
+    assert "no index at index" in run.stderr, run.stderr
+
+
 def test_query_prints_ranked_highlighted_results(built):
     run = veille("query", "--index", str(built), "sécurité")
     assert run.returncode == 0

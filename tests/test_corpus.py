@@ -108,6 +108,12 @@ def test_seed_read_as_a_folder(tmp_path: Path, seed: Article) -> None:
         ("5/11/2024", datetime.date(2024, 11, 5)),
         ("Publié le 5 mai 2024", datetime.date(2024, 5, 5)),
         ("publiée le 05/05/2024", datetime.date(2024, 5, 5)),
+        ("05.05.2024", datetime.date(2024, 5, 5)),
+        ("Publié le 05/05/2024 à 10:00", datetime.date(2024, 5, 5)),
+        ("Mis à jour le 5 mai 2024", datetime.date(2024, 5, 5)),
+        ("Mise à jour le 05.05.2024, 10h00", datetime.date(2024, 5, 5)),
+        ("Lundi 6 mai 2024 à 14h30", datetime.date(2024, 5, 6)),
+        ("6 mai 2024 à 14 h 30", datetime.date(2024, 5, 6)),
     ],
 )
 def test_parse_french_date(text: str, expected: datetime.date) -> None:
@@ -627,7 +633,17 @@ def test_an_article_made_in_python_follows_the_corpus_rules(fields, problem, tmp
     assert add_articles(index, [Article(**good)]).added == 1  # the good one is taken
 
 
-@pytest.mark.parametrize("first_line", ["05/05/2024", "Publié le 5 mai 2024"])
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "05/05/2024",
+        "Publié le 5 mai 2024",
+        "05.05.2024",
+        "Publié le 05/05/2024 à 10:00",
+        "Mis à jour le 5 mai 2024",
+        "Dimanche 5 mai 2024 à 14h30",
+    ],
+)
 def test_a_text_file_dated_the_french_way_keeps_its_title(first_line, tmp_path) -> None:
     (tmp_path / "a-1.txt").write_text(f"{first_line}\nLe titre\n\nLe texte.\n", "utf-8")
     (article,) = read_corpus(tmp_path)

@@ -242,3 +242,19 @@ def test_build_reports_a_lone_surrogate_line_and_skips_it_on_request(tmp_path: P
     found = veille("query", "--index", index, "Maroc")
     assert found.returncode == 0
     assert found.stdout.startswith("1 article,") and "1. Bon" in found.stdout
+
+
+def test_a_pipe_or_a_dangling_link_is_skipped_not_waited_on(tmp_path: Path) -> None:
+    from search.corpus import count_articles
+
+    (tmp_path / "bon.txt").write_text("Un titre\n\nUn paragraphe.\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "tube.txt")
+    (tmp_path / "ancien.jsonl").symlink_to(tmp_path / "nulle-part.jsonl")
+    skipped: list[CorpusError] = []
+    articles = list(read_corpus(tmp_path, skip_invalid=True, on_skip=skipped.append))
+    assert [a.id for a in articles] == ["bon"]
+    assert sorted((Path(e.path).name, e.problem) for e in skipped) == [
+        ("ancien.jsonl", "cannot read the file (No such file or directory)"),
+        ("tube.txt", "not a regular file"),
+    ]
+    assert count_articles(tmp_path) == 2  # the text files; the dangling link counts none
