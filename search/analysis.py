@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 8
+ANALYZER_VERSION = 9
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -443,6 +443,24 @@ STEM_EXCLUSIONS = {
     "maïs": "mais",  # not mai (« mais » is a stop word: the stem is the maïs's alone)
     # Snowball keeps the s of euros (the sign € is read « euros »): one word, as dollars.
     "euros": "euro",
+    # Plurals in s after a, i or oi that Snowball keeps apart from their singular (the
+    # commonest in the development corpus; see _PLURAL_AFTER_VOWEL below).
+    "lois": "loi",
+    "rois": "roi",
+    "emplois": "emploi",
+    "envois": "envoi",
+    "convois": "convoi",
+    "tournois": "tournoi",
+    "essais": "essai",
+    "quais": "quai",
+    "vrais": "vrai",
+    "amis": "ami",
+    "ennemis": "ennemi",
+    "défis": "defi",
+    "abris": "abri",
+    "soucis": "souci",
+    "taxis": "taxi",
+    "cris": "cri",  # not la crise
 }
 STEM_EXCLUSIONS.update({fold_accents(word): s for word, s in list(STEM_EXCLUSIONS.items())})
 
@@ -510,7 +528,7 @@ def _inflections(word: str) -> set[str]:
 def _demonym_stems() -> dict[str, str]:
     table = {}
     for country, people in DEMONYMS.items():
-        country_stem = STEM_EXCLUSIONS.get(country) or _stemmer.stemWord(country)
+        country_stem = STEM_EXCLUSIONS.get(country) or _snowball(country)
         for form in _inflections(people):
             for spelling in (form, fold_accents(form)):
                 table[spelling] = country_stem
@@ -518,6 +536,24 @@ def _demonym_stems() -> dict[str, str]:
 
 
 _stemmer = snowballstemmer.stemmer("french")
+# Snowball keeps a plural's s after a vowel (élus, photos) and the x of jeux: the stem
+# drops it after o and u, so that a word's singular and plural meet. After a, i and oi
+# the s is as often the word's own (mauvais, gris, chinois): the plurals there that
+# matter are in STEM_EXCLUSIONS (lois, amis, essais). These stems keep their s: the
+# word's own (le refus, refuser), or a name kept apart above (Louis, Louise).
+_KEEPS_FINAL_S = frozenset(
+    {"refus", "abus", "confus", "inclus", "diffus", "paus", *STEM_EXCLUSIONS.values()}
+)
+_PLURAL_AFTER_VOWEL = re.compile(r"(?<=[ou])s$|(?<=eu)x$")
+
+
+def _snowball(word: str) -> str:
+    stemmed = _stemmer.stemWord(word)
+    if len(stemmed) > 3 and stemmed not in _KEEPS_FINAL_S:
+        return _PLURAL_AFTER_VOWEL.sub("", stemmed)
+    return stemmed
+
+
 STEM_EXCLUSIONS.update(_demonym_stems())
 # The stems the exclusions give names (Marie, Gaza…), which another word's unaccented
 # spelling must not bring in.
@@ -540,7 +576,7 @@ def stem(word: str) -> str:
         return STEM_EXCLUSIONS[word]
     if not _VOWEL.search(word) or (len(word) <= 3 and word.endswith("s")):
         return word
-    return _stemmer.stemWord(word)
+    return _snowball(word)
 
 
 def word_forms(word: str, gender: bool = True) -> tuple[str, ...]:

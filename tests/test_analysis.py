@@ -193,6 +193,18 @@ INDEX_CASES = [
     ("20 euros", ["20", "euro"]),
     ("30$", ["30", "dollar"]),
     ("Trump's", ["trump"]),
+    # a plural's s after a vowel, and jeux's x: singular and plural meet
+    ("la loi, les lois", ["loi", "loi"]),
+    ("élu élus élue", ["elu", "elu", "elu"]),
+    ("photos vidéo", ["photo", "video"]),
+    ("jeux jeu", ["jeu", "jeu"]),
+    ("amis ami", ["ami", "ami"]),
+    ("cris crise", ["cri", "cris"]),
+    ("refus refuser", ["refus", "refus"]),  # … the word's own s kept
+    ("mauvais mauvaise", ["mauvais", "mauvais"]),
+    ("pris prise prier", ["pris", "pris", "pri"]),
+    ("fois foi", ["fois", "foi"]),
+    ("Paris pari", ["paris", "pari"]),
     ("McDonald’s", ["mcdonald"]),
     # an acronym or a Roman ordinal in capitals has a term of its own besides its stem
     ("la CIA", ["CIA", "ci"]),
