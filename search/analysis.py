@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 9
+ANALYZER_VERSION = 10
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -33,7 +33,12 @@ _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 _IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}]"
 # A number as French writes it, its thousands in groups of three (« 10 000 », « 1 500 000 »,
 # NBSP or not, « 10.000 ») and maybe a decimal comma (« 1,5 », « 3 200,75 »): one word.
-_NUMBER = r"(?<![\w,.])(?:\d{1,3}(?:[ .]\d{3})+(?:,\d+)?|\d+[,.]\d+)(?![\w,]|\.\d)"
+# Up to a trillion: longer runs of groups are numbers listed, not one number.
+_NUMBER = (
+    r"(?<![\w,.])(?<!\d[ .])"
+    r"(?:\d{1,3}(?:[ .]\d{3}){1,4}(?:,\d+)?|\d+[,.]\d+)"
+    r"(?![\w,]|[ .]?\d)"
+)
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .]\d{3})+(?:,\d+)?")
 # A currency sign is its word: 20 € is 20 euros.
 _CURRENCIES = {"€": "euros", "$": "dollars"}
@@ -189,6 +194,18 @@ class FrenchTokenizer:
 _NUMBER_PATTERN = re.compile(_NUMBER)
 
 
+_CURRENCY_WORDS = str.maketrans({sign: f" {word} " for sign, word in _CURRENCIES.items()})
+
+
+def spell_numbers(text: str) -> str:
+    """The text with its numbers and currency signs as the index reads them (« 10 000 € »
+    is « 10000 euros »), for code that splits a text's words itself."""
+    spelled = _NUMBER_PATTERN.sub(
+        lambda m: _spelled_number(unicodedata.normalize("NFKC", m[0])), normalize_chars(text)
+    )
+    return spelled.translate(_CURRENCY_WORDS)
+
+
 def join_numbers(text: str) -> str:
     """Write a number's groups of three together, as the tokenizer reads them: a query's
     « 10 000 » is one word, 10000."""
@@ -220,6 +237,8 @@ def _clean_word(matched: str) -> str | None:
         if " " in matched or ("." in matched and matched[0].isdigit()):
             return _spelled_number(matched)
         return matched.replace(".", "") if "." in matched else matched
+    if matched[0].isdigit() and (" " in matched or "." in matched):  # １０ ０００, ١٫٥…
+        return _spelled_number(unicodedata.normalize("NFKC", matched))
     if "." in matched:  # only an acronym has dots
         matched = matched.replace(".", "")
     matched = matched.translate(_INVISIBLE_MAP)
@@ -304,23 +323,32 @@ class OrdinalFilter(Filter):
 _ROMAN = frozenset("IVXLC")
 
 
-def capital_term(written: str) -> str | None:
+def capital_term(written: str, titled: bool = False) -> str | None:
     """The term of a word written in capitals, kept apart from the words it stems like:
     an acronym of 2 to 5 letters (CIA is not « ci », CAF not « café », JO not « Joe »), a
     Roman ordinal (XVIIIe is not XVIIe, VIe not « vie »); None for any other word.
+
+    With ``titled`` (a text's words, not a query's), a short word with a capital first
+    letter has it too: the text that writes « l'Otan » is found by `OTAN`.
 
     >>> capital_term("CIA"), capital_term("l'ONU"), capital_term("XVIIIème"), capital_term("Cia")
     ('CIA', 'ONU', 'XVIIIe', None)
     """
     if not written[:1].isupper() and "'" not in written:
         return None
-    word = written.rpartition("'")[2]
-    if 2 <= len(word) <= 5 and word.isalpha() and word.isupper():
-        return fold_accents(word.translate(_LIGATURES))
+    word = written[:-2] if written[-2:] in ("'s", "'S") else written  # CIA's
+    prefix, apostrophe, rest = word.rpartition("'")
+    if apostrophe:
+        if prefix.casefold() not in ELISIONS:  # AUJOURD'HUI is no « HUI »
+            return None
+        word = rest
     if word[:1] in _ROMAN and (match := _ORDINAL.fullmatch(word.lower())) and match[1]:
         roman = word[: len(match[1])]
         if roman.isupper() and set(roman) <= _ROMAN and len(roman) < len(word):
             return f"{roman}e"
+    capitals = word.isupper() or (titled and word[0].isupper() and word[1:].islower())
+    if 2 <= len(word) <= 5 and word.isalpha() and capitals:
+        return fold_accents(word.translate(_LIGATURES).upper())
     return None
 
 
@@ -330,7 +358,7 @@ class CapitalsFilter(Filter):
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
-            term = None if t.stopped else capital_term(t.written)
+            term = None if t.stopped else capital_term(t.written, titled=t.mode == "index")
             if term is None:
                 yield t
                 continue

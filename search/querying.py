@@ -297,7 +297,9 @@ def _clean(text: str) -> str:
     text = drop_invisible(text.translate(_QUOTES))  # pasted « Ma\u200broc » is Maroc
     # Control characters (a NUL byte from a form, say) are noise, never syntax.
     text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
-    return _LISTED.sub(" ", join_numbers(text))
+    # Outside quotes only: `source:"Le Monde/AFP"` is one value.
+    parts = re.split(r'("[^"]*")', text)
+    return join_numbers("".join(p if i % 2 else _LISTED.sub(" ", p) for i, p in enumerate(parts)))
 
 
 # Words listed without a space (« Macron,Merkel », « Lyon/Marseille ») are words side by

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import capital_term, fold_accents, stem
+from .analysis import capital_term, fold_accents, spell_numbers, stem
 from .backends.base import Candidates, Evidence, StoredPassage
 from .querying import Term
 
@@ -273,7 +273,7 @@ def _article_best(row_arts: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.asarray([best[a] for a in row_arts.tolist()], dtype=np.float32)
 
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"\d+,\d+|\w+")
 # Words seen in passages and their folded stems, shared by every search (bounded).
 _STEMS: dict[str, str] = {}
 _STEMS_KEPT = 500_000
@@ -306,12 +306,17 @@ def proximities(
     starts = {s[:k] for s in stems}
     # An acronym or a Roman ordinal typed in capitals (CIA, XVIIIe) is found by its case.
     capitals = any(s != s.lower() for s in stems)
+    # A number or a currency sign is one word as the index reads it (10 000, 1,5, €).
+    numbers = any(c.isdigit() for s in stems for c in s) or not stems.keys().isdisjoint(
+        ("euro", "dollar")
+    )
     found = []
     for text in texts:
         hits = []
+        text = spell_numbers(text) if numbers else text
         for position, written in enumerate(_WORD.findall(text if capitals else text.lower())):
             if capitals:
-                term = capital_term(written) if written[:1].isupper() else None
+                term = capital_term(written, titled=True) if written[:1].isupper() else None
                 if term in stems:
                     hits.append((position, stems[term]))
                     continue

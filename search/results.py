@@ -367,15 +367,18 @@ def timeline(found: Candidates, collapse: bool = False) -> tuple[tuple[str, int]
     if found.counts is not None:
         counts = found.counts.by_cluster if collapse else found.counts.by_article
         return tuple(sorted(counts.get("month", {}).items()))
-    units = found.articles
-    if collapse and "cluster" in found.facet_codes:
-        units = found.facet_codes["cluster"]
-    dated = found.dates > 0
+    # One row per matching article first (a long text matches 100,000 passages).
+    _, first = unique_first(found.articles)
+    ordinals = found.dates[first]
+    dated = ordinals > 0
     # Date ordinals as numpy dates (day 719163 is 1970-01-01), then as months.
-    days = (found.dates[dated].astype(np.int64) - 719163).astype("datetime64[D]")
-    months = days.astype("datetime64[M]")
-    pairs = np.unique(np.stack([months.astype(np.int64), units[dated].astype(np.int64)]), axis=1)
-    months, counts = np.unique(pairs[0].astype("datetime64[M]"), return_counts=True)
+    days = (ordinals[dated].astype(np.int64) - 719163).astype("datetime64[D]")
+    months = days.astype("datetime64[M]").astype(np.int64)
+    if collapse and "cluster" in found.facet_codes:
+        clusters = found.facet_codes["cluster"][first][dated].astype(np.int64)
+        size = int(clusters.max(initial=0)) + 1  # each (month, cluster) pair once
+        months = np.unique(months * size + clusters) // size
+    months, counts = np.unique(months.astype("datetime64[M]"), return_counts=True)
     return tuple(
         (str(month), int(count)) for month, count in zip(months, counts.tolist(), strict=True)
     )

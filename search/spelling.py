@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import replace
 
-from .analysis import ELISIONS, exact_terms, fold_accents, query_terms
+from .analysis import exact_terms, fold_accents, query_terms
 from .backends.base import Reader
 from .querying import All, Any, Not, ParsedQuery, Term
 
@@ -111,7 +111,7 @@ RARE_PASSAGES = 10
 MORE_FREQUENT = 100
 
 
-def typo_reading(reader: Reader, word: str) -> str | None:
+def typo_reading(reader: Reader, word: str, name: bool = False) -> str | None:
     """The corpus's word (as written) to read a typed word as, or None to keep it.
 
     ``word`` is folded (lowercase, no accents). A word absent from the corpus, or rare where
@@ -127,7 +127,7 @@ def typo_reading(reader: Reader, word: str) -> str | None:
     count = max(reader.word_count(word), _title_count(reader, word))
     if count > RARE_PASSAGES:
         return None
-    if elided := _elided(reader, word, count):
+    if not name and (elided := _elided(reader, word, count)):  # Lorient is no « l'orient »
         return elided
     # One edit: the word's variants, folded, looked up in the folded vocabulary (so that
     # accents typed or not never count as edits).
@@ -167,12 +167,17 @@ def _likely(reader: Reader, word: str, count: int, near: set[str]) -> set[str]:
     }
 
 
+# The elisions people type without their apostrophe, longest first (s', t', c', j', m', n'
+# start too many words: « Tunis » is no « t'unis »).
+_TYPED_ELISIONS = ("jusqu", "lorsqu", "puisqu", "presqu", "quelqu", "qu", "l", "d")
+
+
 def _elided(reader: Reader, word: str, count: int) -> str | None:
     """« durgence » typed for « d'urgence », « limpact » for « l'impact »: an elided word
     without its apostrophe, read with it where the corpus has the rest of the word (far
     more often than the word as typed), or None."""
     least = max(1, MORE_FREQUENT * count)
-    for article in sorted(ELISIONS, key=len, reverse=True):
+    for article in _TYPED_ELISIONS:
         rest = word[len(article) :]
         if word.startswith(article) and len(rest) >= 3 and _frequency(reader, rest, least) >= least:
             return f"{article}'{_as_written(reader, rest)}"
@@ -251,16 +256,23 @@ def read_typos(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -
             break
         if term in readings or term.exact is None:
             continue
+        capitals = term.stem != term.stem.lower()
+        if capitals and not (reader.stem_count(term.stem) or reader.title_count(term.stem)):
+            # An acronym typed in capitals that no text writes so (`ÉTAT`, `PRIX`): a
+            # word like any other, silently.
+            if len(lowered := query_terms(term.exact)) == 1:
+                readings[term] = Term(lowered[0], term.exact, term.field)
+            continue
         if query.ranked_or and reader.stem_count(term.stem) > 0:
             continue
-        read = typo_reading(reader, term.exact)
+        typed = next((w for w in query.typed_words if _folded(w) == term.exact), term.exact)
+        read = typo_reading(reader, term.exact, name=typed[:1].isupper())
         if read is None:
             continue
         stems, exact = query_terms(read), exact_terms(read)
         if len(stems) != 1 or len(exact) != 1:
             continue
         readings[term] = Term(stems[0], exact[0], term.field)
-        typed = next((w for w in query.typed_words if _folded(w) == term.exact), term.exact)
         said.append((typed, read.capitalize() if typed[:1].isupper() else read))
     if not readings:
         return query

@@ -889,6 +889,22 @@ def test_a_date_filter_that_is_no_date_says_so(query, note, searched):
     assert parsed.searched == searched
 
 
+@pytest.mark.parametrize(
+    ("query", "searched", "sources"),
+    [
+        ("Macron,Merkel", ("Macron", "Merkel"), ()),
+        ("manifestants,10 000", ("manifestants", "10000"), ()),
+        ('Maroc source:"Le Monde/AFP"', ("Maroc",), ("Le Monde/AFP",)),  # quoted: as is
+        ('"Macron/Merkel"', ("Macron/Merkel",), ()),  # a phrase: its words in a row
+    ],
+)
+def test_words_listed_without_a_space_are_side_by_side(query, searched, sources):
+    from search.querying import parse_query
+
+    parsed = parse_query(query)
+    assert (parsed.searched, parsed.sources) == (searched, sources)
+
+
 def test_a_title_field_spaced_the_french_way_looks_in_titles():
     from search.querying import Term, parse_query
 
@@ -922,6 +938,7 @@ CAPITALS = [
     {"id": "xvii", "title": "Histoire", "text": "Au XVIIe siècle, la ville naît."},
     {"id": "ve", "title": "Institutions", "text": "La Ve République a un président fort."},
     {"id": "vie", "title": "Société", "text": "La vie en République a un prix."},
+    {"id": "otan", "title": "Défense", "text": "Le sommet de l'Otan s'ouvre à Vilnius."},
 ]
 
 
@@ -936,6 +953,8 @@ CAPITALS = [
         ("Ve République", ["ve"], "Ve"),
         ("café aides", ["caf", "cafe"], "café"),  # a word in lowercase: its stem, as ever
         ("LA CAF VERSE LES ALLOCATIONS", ["caf"], "CAF"),  # shouted: read in lowercase
+        ("OTAN", ["otan"], "Otan"),  # written with a capital first letter
+        ("PRIX", ["vie"], "prix"),  # nothing writes it in capitals: a word like any other
     ],
 )
 def test_an_acronym_or_ordinal_in_capitals_finds_itself_not_its_stem(

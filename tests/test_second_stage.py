@@ -42,6 +42,11 @@ FILLER = "un deux trois quatre cinq six sept huit neuf dix"
         ("les Allemands et l'Élysée", "Allemagne élysée visite", (4 / 2, 2, 1.0, 0)),
         ("Œuvres et ŒUVRE", "oeuvres musée", (1.0, 1, 0.0, 0)),
         ("des GS et des Ms", "gs ms bilan", (4 / 2, 2, 1.0, 0)),
+        # numbers and currency signs as the index reads them; acronyms by their case
+        ("Plus de 10 000 manifestants", "10 000 manifestants", (2 / 2, 2, 2.0, 1)),
+        ("Le menu à 20 € le midi", "20 euros menu", (4 / 3, 3, 1.0, 2)),
+        ("Il gagne 1,5 fois plus", "1,5 fois", (2 / 2, 2, 2.0, 1)),
+        ("La CIA et le FBI, celui-ci", "CIA FBI", (4 / 2, 2, 1.0, 0)),
     ],
 )
 def test_proximity(text, query, expected):

@@ -60,6 +60,11 @@ def test_a_word_typed_without_its_apostrophe_is_read_elided(index, typed, read):
     assert results.readings == ((typed, read),)
 
 
+def test_a_name_is_not_read_as_an_elided_word(index):
+    assert index.search("prolonge Durgence").readings == ()  # a name, as typed
+    assert index.search("prolonge tetat").readings == ()  # t' starts too many words
+
+
 def test_a_word_past_thirty_letters_is_neither_read_nor_suggested(index):
     long_word = "gouvernement" * 3  # nothing anyone meant to type: not looked up
     results = index.search(long_word[:-1] + "x")

@@ -419,8 +419,13 @@ def test_an_article_leads_back_to_the_page_of_results_it_was_opened_from(client)
         "since": ["2023-01-01"],
     }
     # a link edited by hand leads back to the query alone
-    edited = page(client.get("/articles/ecole?q=gouvernement&retour=page%3Dx"))
-    assert edited.find("a", string="Retour aux résultats")["href"] == "/?q=gouvernement"
+    for carried in ("page%3Dx", "ZZZ", "sort%3Ddate%26" + "x" * 3000):
+        edited = page(client.get(f"/articles/ecole?q=gouvernement&retour={carried}"))
+        assert edited.find("a", string="Retour aux résultats")["href"] in (
+            "/?q=gouvernement",
+            "/?q=gouvernement&sort=date",
+        )
+        assert all(len(a["href"]) < 500 for a in edited.select("a[href]"))
 
 
 def test_control_characters_of_a_query_are_shown_as_spaces(client):

@@ -115,15 +115,25 @@ def search_args(params: SearchRequest) -> str | None:
     return None if set(args) <= {"q"} else urlencode(args, doseq=True)
 
 
+# The longest search an article's link carries back (a search's URL is far shorter).
+MAX_CARRIED = 2000
+
+
+def _carried(value: str | None) -> str | None:
+    """The search an article's link carries (``retour``), if it is of a sane length."""
+    return value if value and len(value) <= MAX_CARRIED else None
+
+
 def _back_to(carried: str | None, query: str) -> dict[str, Any]:
     """The parameters of the search an article was opened from, or its query alone."""
+    alone = {"q": query} if query else {}
     if carried:
         try:
-            args = MultiDict(parse_qsl(carried[:4000]))
-            return search_request(args, group="article").url_params()
+            args = MultiDict(parse_qsl(carried))
+            return alone | search_request(args, group="article").url_params()
         except ParameterError:
             pass  # a link edited by hand: back to the query alone
-    return {"q": query} if query else {}
+    return alone
 
 
 # The URL's names of a request's parameters, where they differ.
@@ -499,8 +509,8 @@ def article(article_id: str) -> ResponseReturnValue:
         original_url=web_url(stored.url),
         matched=set(stored.matched_positions),
         params=_page_request(q),
-        carried=request.args.get("retour") or None,
-        back=_back_to(request.args.get("retour"), q),
+        carried=_carried(request.args.get("retour")),
+        back=_back_to(_carried(request.args.get("retour")), q),
         page=stored.page,
         pages=page_numbers(stored.page, stored.pages) if stored.pages > 1 else [],
         last_page=stored.pages,
