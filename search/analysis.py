@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 10
+ANALYZER_VERSION = 11
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -323,13 +323,10 @@ class OrdinalFilter(Filter):
 _ROMAN = frozenset("IVXLC")
 
 
-def capital_term(written: str, titled: bool = False) -> str | None:
+def capital_term(written: str) -> str | None:
     """The term of a word written in capitals, kept apart from the words it stems like:
     an acronym of 2 to 5 letters (CIA is not « ci », CAF not « café », JO not « Joe »), a
     Roman ordinal (XVIIIe is not XVIIe, VIe not « vie »); None for any other word.
-
-    With ``titled`` (a text's words, not a query's), a short word with a capital first
-    letter has it too: the text that writes « l'Otan » is found by `OTAN`.
 
     >>> capital_term("CIA"), capital_term("l'ONU"), capital_term("XVIIIème"), capital_term("Cia")
     ('CIA', 'ONU', 'XVIIIe', None)
@@ -346,8 +343,7 @@ def capital_term(written: str, titled: bool = False) -> str | None:
         roman = word[: len(match[1])]
         if roman.isupper() and set(roman) <= _ROMAN and len(roman) < len(word):
             return f"{roman}e"
-    capitals = word.isupper() or (titled and word[0].isupper() and word[1:].islower())
-    if 2 <= len(word) <= 5 and word.isalpha() and capitals:
+    if 2 <= len(word) <= 5 and word.isalpha() and word.isupper():
         return fold_accents(word.translate(_LIGATURES).upper())
     return None
 
@@ -358,7 +354,7 @@ class CapitalsFilter(Filter):
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
-            term = None if t.stopped else capital_term(t.written, titled=t.mode == "index")
+            term = None if t.stopped else capital_term(t.written)
             if term is None:
                 yield t
                 continue

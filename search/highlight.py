@@ -42,7 +42,7 @@ def _stems(word: str, written: str) -> frozenset[str]:
     # The terms the index makes: the stems of the word as written and without accents,
     # and an acronym's or a Roman ordinal's own.
     plain = fold_accents(word)
-    capital = capital_term(written, titled=True)
+    capital = capital_term(written)
     stems = (fold_accents(stem(word)), stem(plain))
     return frozenset((*stems, capital) if capital else stems)
 

@@ -316,7 +316,7 @@ def proximities(
         text = spell_numbers(text) if numbers else text
         for position, written in enumerate(_WORD.findall(text if capitals else text.lower())):
             if capitals:
-                term = capital_term(written, titled=True) if written[:1].isupper() else None
+                term = capital_term(written) if written[:1].isupper() else None
                 if term in stems:
                     hits.append((position, stems[term]))
                     continue

@@ -30,12 +30,12 @@ def index_terms(text: str) -> list[str]:
 # accents match (see FrenchStemFilter).
 INDEX_CASES = [
     # elisions, with both apostrophes
-    ("L’État", ["ETAT", "etat"]),
-    ("l'État", ["ETAT", "etat"]),
+    ("L’État", ["etat"]),
+    ("l'État", ["etat"]),
     ("d'urgence", ["urgenc"]),
     ("d’urgence", ["urgenc"]),
     ("l’immigration", ["immigr"]),
-    ("jusqu'à Paris", ["PARIS", "paris"]),
+    ("jusqu'à Paris", ["paris"]),
     ("lorsqu'il pleut", ["pleut"]),
     ("puisqu’elle", []),
     ("quoiqu'on dise", ["dis"]),
@@ -58,7 +58,7 @@ INDEX_CASES = [
     # ligatures
     ("œuvre", ["oeuvr"]),
     ("oeuvre", ["oeuvr"]),
-    ("Œdipe", ["OEDIPE", "oedip"]),
+    ("Œdipe", ["oedip"]),
     ("ex æquo", ["ex", "aequo"]),
     # accents: folded after stemming, and the unaccented stem beside it
     ("élections", ["elect"]),  # both spellings stem alike: one term
@@ -70,22 +70,22 @@ INDEX_CASES = [
     ("frontieres", ["frontier"]),
     ("hôpital", ["hopital"]),
     ("naïve", ["naiv"]),
-    ("Noël", ["NOEL", "noel"]),
+    ("Noël", ["noel"]),
     ("garçon", ["garcon"]),
     ("e\u0301le\u0300ve", ["elev"]),  # decomposed accents are composed (NFC) first
     # hyphens split
-    ("États-Unis", ["ETATS", "etat", "UNIS", "unis"]),
-    ("Al-Khalifi", ["AL", "al", "khalif"]),
+    ("États-Unis", ["etat", "unis"]),
+    ("Al-Khalifi", ["al", "khalif"]),
     # numbers, dates, spaces
     ("10\u00a0000 euros", ["10000", "euro"]),  # one number, NBSP or not
     ("20\u202f%", ["20"]),
     ("1er mai 2024", ["1er", "mai", "2024"]),
-    ("Coupe du monde de 2022", ["COUPE", "coup", "mond", "2022"]),
+    ("Coupe du monde de 2022", ["coup", "mond", "2022"]),
     # punctuation: guillemets, question marks, exclamation
-    ("« Coupe du monde »", ["COUPE", "coup", "mond"]),
+    ("« Coupe du monde »", ["coup", "mond"]),
     ("Vraiment ?", ["vrai"]),
     ("Qui est Abdellatif Hammouchi ?", ["abdel", "hammouch"]),
-    ("Enfin !", ["ENFIN", "enfin"]),
+    ("Enfin !", ["enfin"]),
     # stop words, French only (English words are words)
     ("le la les de des du", []),
     ("été", []),
@@ -97,25 +97,25 @@ INDEX_CASES = [
     ("partie", ["part"]),
     # place names Snowball would cut like verbs: Tanger is not Tang, Niger not "nig"
     ("Tanger", ["tanger"]),
-    ("Tang", ["TANG", "tang"]),
-    ("Niger", ["NIGER", "niger"]),
+    ("Tang", ["tang"]),
+    ("Niger", ["niger"]),
     ("nigériennes", ["niger"]),
     # names Snowball meets with common words: Gaza is not the gaz, James not jamais
-    ("Gaza", ["GAZA", "gaza"]),
+    ("Gaza", ["gaza"]),
     ("gaz", ["gaz"]),
-    ("James", ["JAMES", "james"]),
+    ("James", ["james"]),
     ("jamais", ["jam"]),
-    ("Seine", ["SEINE", "seine"]),
+    ("Seine", ["seine"]),
     ("au sein", ["sein"]),
-    ("Anne", ["ANNE", "anne"]),
+    ("Anne", ["anne"]),
     ("années", ["annee"]),
     ("annees", ["annee"]),
-    ("Marie", ["MARIE", "marie"]),
+    ("Marie", ["marie"]),
     ("mars", ["mars"]),
-    ("Louis", ["LOUIS", "louis"]),
+    ("Louis", ["louis"]),
     ("Louise", ["louis"]),
     ("louer", ["lou"]),
-    ("Valls", ["VALLS", "valls"]),
+    ("Valls", ["valls"]),
     ("vallée", ["vall", "valle"]),
     ("mariée", ["mari"]),  # unaccented it would stem as the name Marie: not added
     # « avions » are planes; the maïs is not « mais »
@@ -144,25 +144,25 @@ INDEX_CASES = [
     ("an", ["an"]),
     # countries that Snowball cuts into other words: Mali is not mal, Amérique not amer,
     # Algérie not Alger (the city)
-    ("Mali", ["MALI", "mali"]),
+    ("Mali", ["mali"]),
     ("maliens", ["mali"]),
     ("mal", ["mal"]),
     ("Amérique", ["amerique"]),
     ("Amériques", ["amerique"]),
     ("américaines", ["amerique"]),
     ("amère", ["amer"]),
-    ("Alger", ["ALGER", "alger"]),
+    ("Alger", ["alger"]),
     ("Algérie", ["algerie"]),
     ("algeriens", ["algerie"]),
     # invisible characters inside a word: a soft hyphen, a zero-width space
     ("gouver\u00adnement", ["gouvern"]),
     ("parle\u200bment", ["parl"]),
     ("aujourd\u200b'hui", ["aujourd'hui"]),
-    ("l\u200b'État", ["ETAT", "etat"]),
+    ("l\u200b'État", ["etat"]),
     # compatibility forms: ligatures, superscripts, full-width letters
     ("ﬁnance", ["financ"]),
     ("ﬂeuve", ["fleuv"]),
-    ("Ｐａｒｉｓ", ["PARIS", "paris"]),
+    ("Ｐａｒｉｓ", ["paris"]),
     # ordinals, however written
     ("2ème tour", ["2e", "tour"]),
     ("2eme", ["2e"]),
@@ -190,12 +190,14 @@ INDEX_CASES = [
     ("1 000 000 000 000", ["1000000000000"]),  # up to a trillion
     ("1 000 000 000 000 000", ["1", "000", "000", "000", "000", "000"]),  # listed
     ("１０ ０００", ["10000"]),  # full-width digits
+    ("AUJOURD'HUI", ["aujourd'hui"]),  # its apostrophe is no elision: no « HUI »
+    ("CIA's", ["CIA", "ci"]),
     # a currency sign is its word; a name's English possessive is the name
     ("20 €", ["20", "euro"]),
     ("20€", ["20", "euro"]),
     ("20 euros", ["20", "euro"]),
     ("30$", ["30", "dollar"]),
-    ("Trump's", ["TRUMP", "trump"]),
+    ("Trump's", ["trump"]),
     # a plural's s after a vowel, and jeux's x: singular and plural meet
     ("la loi, les lois", ["loi", "loi"]),
     ("élu élus élue", ["elu", "elu", "elu"]),
@@ -207,15 +209,15 @@ INDEX_CASES = [
     ("mauvais mauvaise", ["mauvais", "mauvais"]),
     ("pris prise prier", ["pris", "pris", "pri"]),
     ("fois foi", ["fois", "foi"]),
-    ("Paris pari", ["PARIS", "paris", "pari"]),
+    ("Paris pari", ["paris", "pari"]),
     ("McDonald’s", ["mcdonald"]),
     # an acronym or a Roman ordinal in capitals has a term of its own besides its stem
     ("la CIA", ["CIA", "ci"]),
     ("l'ONU", ["ONU", "onu"]),
-    ("Cia", ["CIA", "ci"]),
+    ("Cia", ["ci"]),
     ("XVIIIe siècle", ["XVIIIe", "xvii", "siecl"]),
     ("VIe République", ["VIe", "vi", "republ"]),
-    ("Vie chère", ["VIE", "vi", "cher"]),
+    ("Vie chère", ["vi", "cher"]),
     ("SANTÉ", ["SANTE", "sant"]),
     ("PRÉSIDENT", ["president"]),  # six letters: a word in capitals, not an acronym
 ]
@@ -320,9 +322,7 @@ def test_offsets_point_at_the_word_without_its_elision():
         for t in text_analyzer()(text, chars=True, positions=True, mode="index")
     ]
     assert tokens == [
-        ("SELON", "Selon"),
         ("selon", "Selon"),
-        ("ETAT", "État"),
         ("etat", "État"),
         ("DGSN", "D.G.S.N."),
         ("dgsn", "D.G.S.N."),
@@ -332,15 +332,14 @@ def test_offsets_point_at_the_word_without_its_elision():
 
 def test_positions_survive_stop_words():
     positions = [t.pos for t in text_analyzer()("le rôle du Maroc", positions=True, mode="index")]
-    assert positions == [1, 3, 3]  # Maroc: its stem and its capitalized word's term
+    assert positions == [1, 3]
 
 
 def test_steps_show_each_filter():
     steps = dict(analysis_steps("L’État d’urgence"))
     assert steps["FrenchTokenizer"] == ["L'État", "d'urgence"]
     assert steps["ElisionFilter"] == ["état", "urgence"]
-    assert steps["CapitalsFilter"] == ["ETAT", "état", "urgence"]
-    assert steps["AccentFoldFilter"] == ["ETAT", "etat", "urgenc"]
+    assert steps["AccentFoldFilter"] == ["etat", "urgenc"]
 
 
 @pytest.mark.parametrize(
