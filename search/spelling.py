@@ -256,11 +256,12 @@ def read_typos(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -
             break
         if term in readings or term.exact is None:
             continue
-        capitals = term.stem != term.stem.lower()
-        if capitals and not (reader.stem_count(term.stem) or reader.title_count(term.stem)):
-            # An acronym typed in capitals that no text writes so (`ÉTAT`, `PRIX`): a
-            # word like any other, silently.
-            if len(lowered := query_terms(term.exact)) == 1:
+        if term.stem != term.stem.lower():
+            # An acronym typed in capitals that the texts mostly write otherwise (`OTAN`
+            # for « l'Otan », `PRIX`, `ÉTAT`): a word like any other, silently.
+            in_capitals = reader.stem_count(term.stem) + reader.title_count(term.stem)
+            lowered = query_terms(term.exact)
+            if 2 * in_capitals < reader.word_count(term.exact) and len(lowered) == 1:
                 readings[term] = Term(lowered[0], term.exact, term.field)
             continue
         if query.ranked_or and reader.stem_count(term.stem) > 0:

@@ -968,6 +968,19 @@ def test_an_acronym_or_ordinal_in_capitals_finds_itself_not_its_stem(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_an_acronym_mostly_written_otherwise_is_read_as_a_word(backend, tmp_path, request):
+    records = [
+        {"id": f"otan-{n}", "title": "Défense", "text": f"L'Otan se réunit, épisode {n}."}
+        for n in range(3)
+    ]
+    records.append({"id": "caps", "title": "Défense", "text": "Le sommet de l'OTAN."})
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search("OTAN")
+        assert sorted(hit.article_id for hit in results) == ["caps", "otan-0", "otan-1", "otan-2"]
+        assert results.readings == ()  # silently
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
