@@ -298,8 +298,13 @@ def _alert(name, query, targets, saved_at, last_run, pending) -> Alert:
 
 
 def list_alerts(index_path: str | os.PathLike) -> list[Alert]:
-    """The saved searches, by name (none if there is no state yet; nothing is written)."""
-    if not state_path(index_path).exists():
+    """The saved searches, by name (none if there is no state yet; nothing is written).
+
+    Raises AlertError when there is no index there, as adding or running alerts does."""
+    path = state_path(index_path)
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise AlertError(f"no index at {path.parent}: build one first with `veille build`")
         return []
     with _state(index_path, create=False) as db:
         rows = db.execute(

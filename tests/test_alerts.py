@@ -338,6 +338,16 @@ def test_kill_9_during_a_run_loses_nothing_and_duplicates_nothing(index, hook):
     assert len(hook.posts) == 2
 
 
+@pytest.mark.parametrize(
+    "command", [("list",), ("run",), ("add", "maroc", "Maroc", "--email", "a@example.org")]
+)
+def test_every_alert_command_on_a_missing_index_is_one_clear_error(command, tmp_path):
+    missing = tmp_path / "nulle-part"
+    run = veille("alert", *command, "--index", str(missing))
+    assert run.returncode == 1
+    assert f"no index at {missing}" in run.stderr and "Traceback" not in run.stderr
+
+
 def test_a_corrupt_state_file_is_one_clear_error(index):
     (index / "alerts.sqlite").write_bytes(b"this is not a database" * 100)
     for args in (("list",), ("run",), ("add", "x", "Maroc", "--email", "a@example.fr")):
