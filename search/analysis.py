@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 11
+ANALYZER_VERSION = 12
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -382,7 +382,7 @@ FRENCH_STOP_WORDS = frozenset(
     for w in """
     au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me
     même mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te
-    tes toi ton tu un une vos votre vous c d j l à m n s t y été étée étées étés étant étante
+    tes toi ton tu un une vos votre vous c d j l à m n s t y étée étées étés étant étante
     étants étantes suis es est sommes êtes sont serai seras sera serons serez seront serais
     serait serions seriez seraient étais était étions étiez étaient fus fut fûmes fûtes
     furent sois soit soyons soyez soient fusse fusses fût fussions fussiez fussent ayant
@@ -392,8 +392,9 @@ FRENCH_STOP_WORDS = frozenset(
     ceci cela celà cet cette ici ils les leurs quel quels quelle quelles sans soi
     """.split()
 )
-# Snowball's list less « avions », the planes of the news more often than « nous avions »;
-# and words whose accents set them apart from a stop word (the maïs is not « mais »).
+# Snowball's list less « avions », the planes of the news more often than « nous avions »,
+# and « été », the summer as often as « a été » (`été 2024`, « les JO d'été »); and words
+# whose accents set them apart from a stop word (the maïs is not « mais »).
 _NOT_STOP_WORDS = frozenset({"maïs", "sûr", "dû"})
 
 

@@ -607,6 +607,8 @@ class _Classifier:
         stems = query_terms(text)
         if positive and _is_interrogative(text, self.ranked_or):
             stems = []
+        if self.ranked_or and exact and exact[-1] in _LONG_TEXT_STOP_WORDS:
+            stems = []
         # Corbeil-Essonnes, and (in a short query) sans-abri whose common word is part of
         # the compound (not « abri » alone); tombe-t-il is « tombe ».
         whole = len(stems) > 1 or not (self.ranked_or or _inverted(exact))
@@ -810,6 +812,11 @@ _QUESTION_WORDS = frozenset(
 INTERROGATIVES = frozenset(
     fold_accents(w) for w in "quand où comment pourquoi combien quoi".split()
 )
+
+
+# Words of a question or a long text left out as stop words, though a query of a few words
+# searches them: « a été » asks about no summer, `été 2024` does.
+_LONG_TEXT_STOP_WORDS = frozenset({"ete"})
 
 
 def _is_interrogative(text: str, ranked_or: bool) -> bool:

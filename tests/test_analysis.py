@@ -88,7 +88,9 @@ INDEX_CASES = [
     ("Enfin !", ["enfin"]),
     # stop words, French only (English words are words)
     ("le la les de des du", []),
-    ("été", []),
+    ("étés étée étant", []),
+    ("l'été 2024", ["ete", "2024"]),  # the summer, as often as « a été »
+    ("a été", ["ete"]),
     ("the", ["the"]),
     # stem exclusions: France is not the franc, a parti is not a partie
     ("France", ["france"]),

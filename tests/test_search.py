@@ -968,6 +968,17 @@ def test_an_acronym_or_ordinal_in_capitals_finds_itself_not_its_stem(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_the_summer_is_a_word(backend, tmp_path, request):
+    records = [
+        {"id": "ete", "title": "Tourisme", "text": "Les vacances de l'été 2024 au Maroc."},
+        {"id": "hiver", "title": "Tourisme", "text": "Les vacances de l'hiver 2024 au Maroc."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        assert [hit.article_id for hit in index.search("été 2024")] == ["ete"]
+        assert [hit.article_id for hit in index.search("vacances d'été")] == ["ete"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_an_acronym_mostly_written_otherwise_is_read_as_a_word(backend, tmp_path, request):
     records = [
         {"id": f"otan-{n}", "title": "Défense", "text": f"L'Otan se réunit, épisode {n}."}
