@@ -634,7 +634,8 @@ class _Classifier:
         if positive:
             self.searched.append(text)
             self.stems.update(stems)
-            self.words.update(exact)
+            if stems[0] == stems[0].lower():  # an acronym in capitals: « CIA », not « cia »
+                self.words.update(exact)
         return Term(stems[0], exact[0] if exact else None, field)
 
     def phrase(

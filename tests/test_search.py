@@ -967,6 +967,14 @@ def test_an_acronym_or_ordinal_in_capitals_finds_itself_not_its_stem(
         assert any(m.split()[0] == marked for m in marks)
 
 
+def test_an_acronym_marks_itself_in_capitals_only():
+    from search.highlight import snippet
+    from search.querying import parse_query
+
+    marked = snippet("La CIA et la Cia, à la cia.", parse_query("CIA").highlights)
+    assert marked == "La <mark>CIA</mark> et la Cia, à la cia."
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_summer_is_a_word(backend, tmp_path, request):
     records = [
