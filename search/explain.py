@@ -202,4 +202,4 @@ def _requires_all(node: Node | None) -> bool:
 def _in_title(node: Node) -> bool:
     if isinstance(node, All):
         return all(_in_title(n) for n in node.nodes)
-    return isinstance(node, Term) and node.field == "title"
+    return isinstance(node, Term | Phrase) and node.field == "title"

@@ -161,6 +161,7 @@ class Phrase:
 
     words: tuple[str, ...]
     forms: tuple[tuple[str, ...], ...] = ()
+    field: str | None = None  # "title": in a row in the title, a condition that scores nothing
 
 
 @dataclass(frozen=True)
@@ -646,12 +647,12 @@ class _Classifier:
         words = [w for w in exact_terms(text) if w not in ELISIONS]
         if not words:
             return None
-        if field == "title":  # a title has no exact field: its words, in any order
+        if field == "title":  # its words in the title, and there in a row
             stems = query_terms(text)
             if positive:
                 self.stems.update(stems)
-            terms = tuple(Term(s, None, "title") for s in stems)
-            return None if not terms else terms[0] if len(terms) == 1 else All(terms)
+            forms = _compound_forms(words, text) if compound else ()
+            return _in_title(words, forms, stems)
         if len(words) > 1:
             self.phrase_count += 1
             if self.phrase_count > MAX_PHRASES:
@@ -672,13 +673,12 @@ class _Classifier:
                 self.phrases.append(tuple(words))
                 self.phrase_forms.extend(forms)
         phrase = Phrase(tuple(words), forms)
-        # In a title too (which has no exact field: its words, in any order, as `titre:`).
+        # In the title too, as `titre:` finds it.
         stems = query_terms(" ".join(words))
         # A title holds no common word: sans-abri's title words would be « abri » alone.
         if field is not None or not stems or (compound and len(stems) < len(words)):
             return phrase
-        title = tuple(Term(s, None, "title") for s in stems)
-        return Any((phrase, title[0] if len(title) == 1 else All(title)))
+        return Any((phrase, _in_title(tuple(words), forms, stems)))
 
     def prefix(self, node: _Prefix, positive: bool) -> Node | None:
         words = exact_terms(node.text)
@@ -732,6 +732,16 @@ def _compound_forms(words: list[str], typed: str) -> tuple[tuple[str, ...], ...]
         *(word_forms(w, gender=w not in names) if query_terms(w) else (w,) for w in words)
     )  # a common word (sans-abri, Île-de-France) has one form
     return tuple(itertools.islice(combined, 1, MAX_COMPOUND_FORMS))
+
+
+def _in_title(
+    words: tuple[str, ...] | list[str], forms: tuple[tuple[str, ...], ...], stems: list[str]
+) -> Node | None:
+    """A phrase in the title: its words there, scored as title words, and in a row."""
+    if not stems:
+        return None
+    terms = tuple(Term(s, None, "title") for s in stems)
+    return All((*terms, Phrase(tuple(words), forms, "title")))
 
 
 def _plain_plan(tree: Node | None, syntax, ranked_or: bool) -> PlainPlan | None:

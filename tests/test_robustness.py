@@ -107,7 +107,8 @@ def _shape(node, depth=0, shape=None):
     shape = shape if shape is not None else dict(depth=0, branches=0, phrases=0, prefixes=0)
     shape["depth"] = max(shape["depth"], depth)
     if isinstance(node, Phrase):
-        shape["phrases"] += len(node.words) > 1  # a common word alone is searched as one
+        # a common word alone is searched as one; a phrase's title side is the same phrase
+        shape["phrases"] += len(node.words) > 1 and node.field is None
     elif isinstance(node, Prefix):
         shape["prefixes"] += 1
     elif isinstance(node, Not):

@@ -1037,6 +1037,32 @@ def test_a_quoted_phrase_is_looked_for_in_titles_too(backend, tmp_path, request)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('"Rabat et Madrid"', ["rabat"]),
+        ('"état d urgence"', ["urgence"]),
+        ("porte-parole", ["parole"]),  # a compound, in any of its forms
+        ('titre:"état d\'urgence"', ["urgence"]),
+        ('titre:"Madrid et Rabat"', ["madrid"]),
+    ],
+)
+def test_a_quoted_phrase_in_a_title_is_its_words_in_a_row(
+    backend, query, expected, tmp_path, request
+):
+    records = [
+        {"id": "rabat", "title": "Accord entre Rabat et Madrid", "text": "Un texte signé."},
+        {"id": "madrid", "title": "Madrid et Rabat s'accordent", "text": "Un texte signé."},
+        {"id": "urgence", "title": "Prolonger l'état d'urgence", "text": "Un vote au Sénat."},
+        {"id": "etat", "title": "L'urgence de l'État", "text": "Un vote au Sénat."},
+        {"id": "parole", "title": "Les porte-paroles du parti", "text": "Une réunion."},
+        {"id": "portes", "title": "Les portes de la parole", "text": "Une réunion."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        assert sorted(hit.article_id for hit in index.search(query)) == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("query", ["titre:électi*", "titre:electio*", "électi* scrutin"])
 def test_a_prefix_longer_than_a_title_stem_finds_the_title(backend, query, tmp_path, request):
     records = [

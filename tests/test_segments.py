@@ -136,6 +136,7 @@ def test_same_terms_and_postings(both):
         "spell",
         "text",
         "title",
+        "title_exact",
     }
     longest = max(expected.doc_frequency(f, t) for f, t in terms)
     assert longest > 128, "some term spans several blocks"

@@ -132,7 +132,7 @@ def _first_cuts(
 
     Each statement keeps at most that many rows.
     """
-    weights = {"text": 1.0, "title": title, "exact": exact, "flags": 0.0}
+    weights = {"text": 1.0, "title": title, "exact": exact, "title_exact": 0.0, "flags": 0.0}
     field_weights = ", ".join(f"{f}={max(round(_WEIGHT_SCALE * w), 0)}" for f, w in weights.items())
     ranker = f"ranker=expr('{stand_in}'), field_weights=({field_weights})"
     # Equal weights (copies of one text): the article first in id order, as Veille ranks.

@@ -229,8 +229,12 @@ class Compiler:
         """One branch of an OR. Whoosh scores an AND of words only where all of them match
         (a phrase's words in a title: « porte parole » is not « portes de Sète »): so do
         its scores here, summed under the condition that each word is there."""
-        terms = node.nodes if isinstance(node, All) else ()
-        if not positive or not terms or not all(isinstance(t, Term) for t in terms):
+        parts = node.nodes if isinstance(node, All) else ()
+        # A phrase in the title is a condition the MATCH checks (an expression cannot):
+        # its words' presence guards their scores.
+        terms = [t for t in parts if isinstance(t, Term)]
+        in_title = [t for t in parts if isinstance(t, Phrase) and t.field == "title"]
+        if not positive or not terms or len(terms) + len(in_title) < len(parts):
             return self.node(node, positive)
         before = len(self.scores)
         clause = self.node(node, positive)
@@ -242,11 +246,14 @@ class Compiler:
 
     def phrase(self, node: Phrase, positive: bool) -> str:
         words = list(node.words)
-        if len(words) == 1:
-            clause = _in("exact", words)
+        field = "title_exact" if node.field == "title" else "exact"
+        if len(words) == 1 and not node.forms:
+            clause = _in(field, words)
         else:
             quoted = ['"' + " ".join(token(w) for w in form) + '"' for form in (words, *node.forms)]
-            clause = "(@exact " + " | ".join(quoted) + ")"
+            clause = f"(@{field} " + " | ".join(quoted) + ")"
+        if node.field == "title":  # a condition: the title's words score as title words
+            return clause
         if positive:
             self.in_text.append(clause)
             # The words' exact-field scores (whoosh scores the phrase itself), each once.

@@ -18,13 +18,13 @@ from pathlib import Path
 from ...errors import IndexNotFoundError, IndexVersionError, VeilleError
 
 # Bump when the config, the node schema or what is stored on the nodes changes.
-CLUSTER_SCHEMA_VERSION = 2
+CLUSTER_SCHEMA_VERSION = 3
 GENERATIONS = ("a", "b")
 LIVE_FILE = "cluster.live"
 DEFAULT_MAX_MATCHES = 100_000
 
 # The index's fields and attributes on every node (the order of an INSERT's columns).
-FIELDS = ("text", "title", "exact", "flags")
+FIELDS = ("text", "title", "exact", "title_exact", "flags")
 ATTRIBUTES = (
     ("art", "bigint"),  # Veille's article number
     ("pos", "uint"),  # the passage's position in its article

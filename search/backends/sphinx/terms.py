@@ -135,7 +135,12 @@ def _field(terms: list[str]) -> _Field:
 
 
 def _row(
-    prepared: PreparedArticle, passage: Passage, text: _Field, title: _Field, exact: _Field
+    prepared: PreparedArticle,
+    passage: Passage,
+    text: _Field,
+    title: _Field,
+    exact: _Field,
+    title_exact: str,
 ) -> tuple:
     article = prepared.item.article
     lead = passage.position == 0
@@ -145,6 +150,7 @@ def _row(
         text.tokens,
         title.tokens,
         exact.tokens,
+        title_exact,
         "all lead" if lead else "all",
         prepared.art,
         passage.position,
@@ -173,6 +179,7 @@ def prepare(item: IndexedArticle, art: int, shard: int, digest: str) -> Prepared
     """The rows of an article's passages, and its share of the statistics."""
     prepared = PreparedArticle(item, art, shard, digest)
     title = _field(_terms(_TEXT, item.article.title))
+    title_exact = " ".join(map(token, _terms(_EXACT, item.article.title)))
     whole: Counter = Counter()
     # In how many passages each stem, each word as written.
     stems: Counter = Counter()
@@ -182,7 +189,7 @@ def prepare(item: IndexedArticle, art: int, shard: int, digest: str) -> Prepared
         words = word_matches(passage.text)
         text = _field(_chained(_TEXT, words))
         exact = _field(_chained(_EXACT, words))
-        prepared.rows.append(_row(prepared, passage, text, title, exact))
+        prepared.rows.append(_row(prepared, passage, text, title, exact, title_exact))
         for name, analyzed in (("x", text), ("t", title), ("e", exact)):
             prepared.lengths[name] += analyzed.length
         stems.update(text.counts.keys())

@@ -1,8 +1,9 @@
 """The query tree (``search.querying``) compiled into a whoosh query.
 
 A word matches its stem in the text or (weighted) the title, plus a bonus where it stands as
-typed; a phrase matches the exact field; a prefix expands to at most MAX_PREFIX_TERMS words
-of the vocabulary, the most frequent, so that ``de*`` costs no more than a long question.
+typed; a phrase matches the exact field, or its words stand in a row in the title; a prefix
+expands to at most MAX_PREFIX_TERMS words of the vocabulary, the most frequent, so that
+``de*`` costs no more than a long question.
 """
 
 from __future__ import annotations
@@ -74,11 +75,19 @@ class Compiler:
         return wq.AndMaybe(match, wq.Term("exact", node.exact, boost=bonus))
 
     def phrase(self, node: Phrase, positive: bool) -> wq.Query:
-        words = list(node.words)
-        q = wq.Term("exact", words[0]) if len(words) == 1 else wq.Phrase("exact", words)
-        if node.forms:
-            q = wq.Or([q, *(wq.Phrase("exact", list(form)) for form in node.forms)])
-        if positive:
+        field = "title_exact" if node.field == "title" else "exact"
+        # In a title, a condition: the title's words score as title words (the same
+        # score as an unquoted word's there).
+        boost = 0.0 if node.field == "title" else 1.0
+        forms = [list(node.words), *(list(form) for form in node.forms)]
+        found = [
+            wq.Term(field, form[0], boost=boost)
+            if len(form) == 1
+            else wq.Phrase(field, form, boost=boost)
+            for form in forms
+        ]
+        q = found[0] if len(found) == 1 else wq.Or(found)
+        if positive and node.field != "title":
             self.in_text.append(q)
         return q
 

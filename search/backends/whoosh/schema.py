@@ -17,7 +17,7 @@ from ..base import IndexedArticle
 
 # Bump when the schema or what is stored in it changes: an index records the version it was
 # built with, and Index.open refuses another one with a message that says to rebuild.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class VeilleAnalyzer(analysis.Analyzer):
@@ -77,6 +77,8 @@ def make_schema() -> fields.Schema:
         url=fields.STORED(),
         text=fields.TEXT(analyzer=text, phrase=False, stored=True),
         exact=fields.TEXT(analyzer=VeilleAnalyzer(exact_analyzer()), phrase=True),
+        # The title as written, for a quoted phrase's words in a row there.
+        title_exact=fields.TEXT(analyzer=VeilleAnalyzer(exact_analyzer()), phrase=True),
         spell=_SpellingField(VeilleAnalyzer(spelling_analyzer())),
         content_hash=fields.STORED(),
         # Near-duplicates: the article's cluster (a column, to collapse results) and its
@@ -103,6 +105,7 @@ def passage_document(item: IndexedArticle, passage: Passage, content_hash: str) 
         "url": article.url,
         "text": passage.text,
         "exact": passage.text,
+        "title_exact": article.title,
         # The vocabulary for suggestions is per article (its first passage holds it): the
         # same word in several passages would only repeat postings.
         "spell": article.title + "\n" + article.body if lead else None,
