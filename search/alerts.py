@@ -263,7 +263,8 @@ def add_alert(
         raise AlertError(
             f"an alert's name is 1 to {MAX_NAME_CHARS} characters, no control character"
         )
-    request = SearchRequest(query=query)  # ParameterError if it is no query
+    # Read strictly: a saved search delivers only what has its words as typed.
+    request = SearchRequest(query=query, strict=True)  # ParameterError if it is no query
     if not request.query.strip():
         raise AlertError("an alert needs a query")
     targets = [_check_target("email", e) for e in emails]
@@ -271,7 +272,9 @@ def add_alert(
     if not targets:
         raise AlertError("an alert needs somewhere to go: --email ADDRESS or --webhook URL")
     with Index.open(index_path) as index:  # the index is there and works
-        notes = index.search(replace(request, limit=1)).notes
+        results = index.search(replace(request, limit=1))
+    # How the query reads: syntax read as words, and a word no article has.
+    notes = results.notes + ((f"Essayez : {results.suggestion}",) if results.suggestion else ())
     saved_at = _now()
     with _state(index_path) as db, _transaction(db):
         if db.execute("SELECT 1 FROM alerts WHERE name = ?", (name,)).fetchone():
@@ -348,7 +351,12 @@ def _matching(index: Index, query: str) -> Iterator[Hit]:
     page = 1
     while page <= SearchRequest.MAX_PAGE:
         request = SearchRequest(
-            query=query, sort="date", limit=100, page=page, budget=MAX_BUDGET_SECONDS
+            query=query,
+            sort="date",
+            limit=100,
+            page=page,
+            budget=MAX_BUDGET_SECONDS,
+            strict=True,
         )
         results = index.search(request)
         yield from results

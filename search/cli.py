@@ -242,6 +242,7 @@ def _query(args: argparse.Namespace) -> int:
             "source": args.source,
             "category": args.category,
             "collapse": not args.no_collapse,
+            "strict": args.strict,
         }
     )
     index = Index.open(args.index)
@@ -514,7 +515,7 @@ def _alert_add(args: argparse.Namespace) -> int:
     """
     alert = add_alert(args.index, args.name, args.query, emails=args.email, webhooks=args.webhook)
     print(f"Saved {_plain(alert.name)}: {_plain(alert.query)}")
-    for note in alert.notes:  # how the query reads now: a typo read, syntax read as words
+    for note in alert.notes:  # how the query reads now: syntax read as words, a suggestion
         print(f"  {_plain(note)}")
     return 0
 
@@ -758,6 +759,12 @@ def _query_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--category", action="append", help="only this section (repeatable)")
     p.add_argument(
         "--no-collapse", action="store_true", help="show every copy of a republished story"
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="every word required as typed, as a saved search reads it (no typo read as "
+        "another word, no closest matches)",
     )
     p.add_argument(
         "--format",

@@ -156,18 +156,24 @@ class Index:
         _search(self._backend.reader(), request, config, capture)
         return capture.seen[0] if capture.seen else None
 
-    def explain(self, query: str, hit: Hit) -> Explanation:
-        """Why this hit matched this query: the words kept, dropped, and found in it, and
-        the second stage's features that moved it most (when a model ranked it)."""
+    def explain(self, query: str | SearchRequest, hit: Hit) -> Explanation:
+        """Why this hit matched this query (or this request's): the words kept, dropped,
+        and found in it, and the second stage's features that moved it most (when a model
+        ranked it)."""
         contributions = None
         if hit.features:
             ranker = load_ranker(self.ranking.ranker_model)
             contributions = ranker.contributions(np.asarray(hit.features, dtype=np.float32))
-        read = self._read_query(query)
+        if isinstance(query, SearchRequest):
+            read = self._read_query(query.query, query.strict)
+        else:
+            read = self._read_query(query)
         return explain(read, hit.text, hit.score, contributions, hit.position, hit.title)
 
-    def _read_query(self, query: str) -> ParsedQuery:
+    def _read_query(self, query: str, strict: bool = False) -> ParsedQuery:
         """The query as a search reads it (its typos read as the corpus's words)."""
+        if strict:
+            return parse_query(query, strict=True)
         reader = self._backend.reader()
         seen = self._read.get(query)
         if seen is not None and seen[0]() is reader:
@@ -205,6 +211,13 @@ def _request(query: str | SearchRequest, params: dict[str, Any]) -> SearchReques
     return SearchRequest(query, **params)
 
 
+def _read_request(reader: Reader, request: SearchRequest, deadline: float) -> ParsedQuery:
+    """The request's query as its search reads it: typos read as the corpus's words,
+    unless the request is strict (a standing search keeps its words as typed)."""
+    pq = parse_query(request.query, strict=request.strict)
+    return pq if request.strict else read_typos(reader, pq, deadline)
+
+
 def _search(
     reader: Reader,
     request: SearchRequest,
@@ -213,7 +226,7 @@ def _search(
 ) -> Results:
     started = time.perf_counter()
     deadline = time.monotonic() + request.budget
-    pq = read_typos(reader, parse_query(request.query), deadline)
+    pq = _read_request(reader, request, deadline)
     since = max(filter(None, (request.since, pq.since)), default=None)
     until = min(filter(None, (request.until, pq.until)), default=None)
     filters = Filters(since=since, until=until)
@@ -230,7 +243,8 @@ def _search(
     best = _best(request, pq, filtered, collapse, config)
     found = reader.match(pq, plan, filters, title_weight, deadline, best)
     notes = [*pq.notes, *found.notes]
-    if len(found.docs) == 0 and not found.timed_out and (relaxed := _relaxed(pq, plan)):
+    relax = not request.strict and len(found.docs) == 0 and not found.timed_out
+    if relax and (relaxed := _relaxed(pq, plan)):
         # No passage has every word: rank those with the most of them.
         pq, plan = relaxed
         found = reader.match(pq, plan, filters, title_weight, deadline, best)

@@ -912,8 +912,13 @@ def _date_filters(dates: list[tuple[str, str]], notes: list[str]):
     return since, until
 
 
-def parse_query(text: str) -> ParsedQuery:
-    """Read what a user typed; never raises."""
+def parse_query(text: str, *, strict: bool = False) -> ParsedQuery:
+    """Read what a user typed; never raises.
+
+    ``strict``: a standing search's reading. Every word is required however many there
+    are, and no query is ranked as any of its words (a question, a long text); nor does a
+    search relax it when no passage has them all.
+    """
     cleaned = _unshouted(_clean(text or ""))
     notes: list[str] = []
     if len(text or "") > MAX_QUERY_CHARS:
@@ -923,7 +928,7 @@ def parse_query(text: str) -> ParsedQuery:
     count = _count_plain(syntax) if syntax is not None else 0
     # A question is ranked, whatever it quotes (« Qui a parlé de « Coupe du monde » ? »).
     asks = syntax is not None and _count_plain(syntax, phrases=True) > 1
-    ranked_or = count > LONG_QUERY_WORDS or (asks and _is_question(cleaned))
+    ranked_or = not strict and (count > LONG_QUERY_WORDS or (asks and _is_question(cleaned)))
     reader = _Classifier(ranked_or)
     tree = reader.node(syntax) if syntax is not None else None
     plan = None
@@ -944,7 +949,7 @@ def parse_query(text: str) -> ParsedQuery:
         tree = Everything()  # filters alone (`source:AFP`): every article they keep
     else:
         plan = _plain_plan(tree, syntax, ranked_or)
-    relaxed = _relaxed(tree, syntax) if plan is None and not ranked_or else None
+    relaxed = _relaxed(tree, syntax) if plan is None and not ranked_or and not strict else None
     return ParsedQuery(
         text=cleaned,
         tree=tree,

@@ -40,6 +40,7 @@ _LABELS_FR = {
     "sources": "La source",
     "categories": "La rubrique",
     "collapse": "Le regroupement des copies (collapse)",
+    "strict": "La lecture stricte (strict)",
 }
 MAX_FILTER_VALUES = 20
 MAX_FILTER_CHARS = 200
@@ -174,7 +175,10 @@ class SearchRequest:
     answers with what it found so far, marked ``timed_out``. ``sources`` and
     ``categories`` keep the articles of these sources and sections (any of them; case and
     accents aside). ``collapse`` (the default) shows one hit per cluster of copies (a wire
-    story republished), the others listed as its ``duplicates``.
+    story republished), the others listed as its ``duplicates``. ``strict`` reads the query
+    as a standing search (a saved search, a feed) does: every word required as typed (no
+    typo read as another word), however long the query, and no closest matches when no
+    passage has them all.
     """
 
     query: str = ""
@@ -188,6 +192,7 @@ class SearchRequest:
     sources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     collapse: bool = True
+    strict: bool = False
 
     # The bounds, for the ways in that show them (a form, the CLI's help, the API's schema).
     MAX_QUERY_CHARS: ClassVar[int] = MAX_QUERY_CHARS
@@ -211,6 +216,7 @@ class SearchRequest:
             "sources": _values("sources", self.sources),
             "categories": _values("categories", self.categories),
             "collapse": _flag("collapse", self.collapse),
+            "strict": _flag("strict", self.strict),
         }
         since, until = checked["since"], checked["until"]
         if since is not None and until is not None and since > until:
@@ -260,6 +266,7 @@ class SearchRequest:
             ("sources", "source"),
             ("categories", "category"),
             ("collapse", "collapse"),
+            ("strict", "strict"),
             ("page", "page"),
         ):
             value = getattr(request, name)

@@ -256,6 +256,52 @@ def test_articles_of_a_later_add_go_in_a_later_message(index, hook):
     ]
 
 
+STRICT_NEW = [
+    {
+        "id": "bruxelles-bouchons",
+        "title": "Embouteillages record",
+        "date": "2024-06-03",
+        "text": "Embouteillages record à Bruxelles ce matin.",
+    },
+    {
+        "id": "peche-accord",
+        "title": "Accord de pêche",
+        "date": "2024-06-03",
+        "text": "L'accord de pêche entre le Maroc et l'Union européenne signé à Bruxelles.",
+    },
+    {
+        "id": "seisme-japon",
+        "title": "Un séisme au Japon",
+        "date": "2024-06-03",
+        "text": "Un séisme a frappé le nord du Japon.",
+    },
+    {
+        "id": "algerie-remaniement",
+        "title": "Remaniement",
+        "date": "2024-06-03",
+        "text": "Algérie : le gouvernement remanié.",
+    },
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # a long query is not any of its words, as the search page ranks it
+        ("accord de pêche Maroc Union européenne Bruxelles", ["peche-accord"]),
+        ("sexisme", []),  # not read as « séisme », the corpus's closest word
+        ("Algérie sécheresse", []),  # no article has both words: none is the closest
+    ],
+)
+def test_a_saved_search_delivers_only_articles_with_its_words_as_typed(
+    index, hook, query, expected
+):
+    add_alert(index, "veille", query, webhooks=[hook.url])
+    add_new(index, STRICT_NEW)
+    [run] = run_alerts(index)
+    assert sorted(delivered(hook)) == expected and run.new == len(expected)
+
+
 def test_alerts_are_checked_when_added(index):
     with pytest.raises(AlertError, match="--email ADDRESS or --webhook URL"):
         add_alert(index, "maroc", "Maroc")
@@ -277,7 +323,8 @@ def test_the_command_line(index, smtp, hook):
     assert run.returncode == 0, run.stderr
     assert run.stdout == "Saved maroc: Maroc\n"
     typo = veille("alert", "add", "typo", "Marocc", "--email", "d@example.fr", *where)
-    assert typo.stdout.splitlines() == ["Saved typo: Marocc", "  « Marocc » lu comme « Maroc »"]
+    # read as typed: the closest word is a suggestion, not a reading
+    assert typo.stdout.splitlines() == ["Saved typo: Marocc", "  Essayez : Maroc"]
     assert veille("alert", "remove", "typo", *where).returncode == 0
     assert veille("alert", "add", "rien", "Maroc", *where).returncode == 1
     assert veille("alert", "add", "web", "Maroc", "--webhook", hook.url, *where).returncode == 0

@@ -355,6 +355,7 @@ def test_openapi_document_describes_every_endpoint(openapi):
         "source",
         "category",
         "collapse",
+        "strict",
     }
     for schema in openapi["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)

@@ -85,6 +85,13 @@ def test_query_json_is_the_api_body(built):
     assert "<mark>Hammouchi</mark>" in body["hits"][0]["snippet"]
 
 
+def test_query_strict_keeps_every_word_as_typed(built):
+    loose = json.loads(veille("query", "--index", str(built), "--json", "Hamouchi").stdout)
+    assert loose["total"] == 1 and loose["readings"]  # the typo read as « Hammouchi »
+    run = veille("query", "--index", str(built), "--json", "--strict", "Hamouchi")
+    assert run.returncode == 0 and json.loads(run.stdout)["total"] == 0
+
+
 def test_index_from_environment(built):
     run = veille("query", "Maroc", "--limit", "1", env={"VEILLE_INDEX": str(built)})
     assert run.returncode == 0 and "Maroc" in run.stdout

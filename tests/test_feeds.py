@@ -275,6 +275,28 @@ def test_a_feed_of_every_copy_is_another_feed(copies_client):
     assert parse(copies_client.get(follow)).feed.id == every_copy.feed.id
 
 
+def test_a_feed_reads_its_query_strictly_as_its_page_says(copies_client):
+    # « Tanger conteneurs détroit Gibraltar terminal » is a long text: the page ranks it
+    # as any of its words; « Gibraltar » is in no article, so the feed finds none.
+    query = "Tanger conteneurs détroit Gibraltar terminal"
+    page = BeautifulSoup(copies_client.get("/", query_string={"q": query}).data, "html.parser")
+    assert [a.get_text() for a in page.select("h3 a")] == ["Tanger"]  # the page finds it
+    feed = parse(get_feed(copies_client, q=query))
+    assert feed.entries == []
+    [alternate] = [x.href for x in feed.feed.links if x.rel == "alternate"]
+    assert "strict=true" in alternate
+    link = urlsplit(alternate)
+    strict_page = BeautifulSoup(copies_client.get(f"{link.path}?{link.query}").data, "html.parser")
+    assert strict_page.select("h3 a") == []
+    # The strict page's form keeps reading strictly.
+    assert strict_page.find("input", attrs={"name": "strict", "value": "true"}) is not None
+    # A word the corpus spells otherwise: the page reads it, the feed does not.
+    typo = BeautifulSoup(copies_client.get("/?q=Tangger").data, "html.parser")
+    assert [a.get_text() for a in typo.select("h3 a")] == ["Tanger"]
+    assert parse(get_feed(copies_client, q="Tangger")).entries == []
+    assert parse(get_feed(copies_client, q="Tanger port")).entries
+
+
 def test_a_date_before_the_year_1000_is_written_with_four_digits(copies_client):
     response = get_feed(copies_client, q="chronique")
     root = ET.fromstring(response.data)

@@ -169,11 +169,12 @@ def atom_feed(
 
 
 def feed_request() -> SearchRequest:
-    """The feed's search: the URL's parameters (all checked), newest articles first."""
+    """The feed's search: the URL's parameters (all checked), newest articles first, the
+    query read strictly (a subscription delivers only what has its words as typed)."""
     params = search_request(request.args)
     asked = request.args.get("limit") or request.args.get("per_page")
     limit = min(params.limit, FEED_ENTRIES) if asked else FEED_ENTRIES
-    return params.with_changes(sort="date", group="article", page=1, limit=limit)
+    return params.with_changes(sort="date", group="article", page=1, limit=limit, strict=True)
 
 
 @bp.get("/search.atom")
@@ -191,7 +192,10 @@ def search_atom() -> ResponseReturnValue:
         results,
         params=params,
         self_url=absolute(url_for("feeds.search_atom", **own)),
-        page_url=absolute(url_for("web.search", **follow_params(params), sort="date")),
+        # The page of the feed's own reading: strict, as a feed reads its query.
+        page_url=absolute(
+            url_for("web.search", **follow_params(params), sort="date", strict="true")
+        ),
         entry_links=[_article_link(hit, params.query) for hit in results.hits],
         built_at=info.built_at,
     )

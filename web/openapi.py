@@ -324,6 +324,12 @@ _SEARCH_PARAMETERS = [
         "its duplicates; false shows every copy",
     ),
     _query(
+        "strict",
+        {"type": "boolean", "default": False},
+        "read the query as a feed or a saved search does: every word required as typed "
+        "(no typo read as another word), however long the query, no closest matches",
+    ),
+    _query(
         "since",
         {"type": "string", "examples": ["2024-05", "mai 2024", "5 mai 2024"]},
         "from this date (a year, a month or a day: its first day), inclusive; ISO (2024, "
