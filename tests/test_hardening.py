@@ -70,11 +70,29 @@ def test_a_search_past_its_budget_answers_what_it_found_marked_partial(tmp_path,
     assert TIMED_OUT_NOTE not in complete.notes
     partial = index.search(query, budget=1e-9)
     assert partial.timed_out is True
-    assert partial.total_is_estimate is True
     assert TIMED_OUT_NOTE in partial.notes
     assert partial.total <= complete.total
-    if "OU" not in query:  # the words read before the deadline found their passages
-        assert partial.total > 0
+    if "OU" in query:
+        assert partial.total_is_estimate is True
+    else:  # every word is read (a passage must have them all): the count is exact
+        assert partial.total == complete.total and partial.total_is_estimate is False
+
+
+def test_a_search_past_its_budget_keeps_only_articles_with_every_word(tmp_path):
+    records = [
+        *ARTICLES,
+        *(
+            {"id": f"m{i}", "title": "Le Maroc", "text": f"Le Maroc, sans plus, épisode {i}."}
+            for i in range(4)
+        ),
+    ]
+    index = Index.open(small_index(tmp_path, records))
+    complete = index.search("Maroc sécuritaire", limit=100, collapse=False)
+    partial = index.search("Maroc sécuritaire", limit=100, collapse=False, budget=1e-9)
+    assert partial.timed_out is True
+    assert sorted(h.article_id for h in partial) == [a["id"] for a in ARTICLES]
+    assert partial.total == complete.total == len(ARTICLES)
+    assert partial.total_is_estimate is False  # every word was read: the count is exact
 
 
 def test_the_api_and_the_page_say_a_search_timed_out(tmp_path):
@@ -86,7 +104,7 @@ def test_the_api_and_the_page_say_a_search_timed_out(tmp_path):
     response = client.get("/api/search", query_string={"q": "Maroc sécurité coopération"})
     assert response.status_code == 200
     body = response.get_json()
-    assert body["timed_out"] is True and body["total_is_estimate"] is True
+    assert body["timed_out"] is True
     assert TIMED_OUT_NOTE in body["notes"]
     page = client.get("/", query_string={"q": "Maroc sécurité coopération"})
     assert page.status_code == 200

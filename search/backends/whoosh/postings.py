@@ -210,8 +210,9 @@ def rank_words(
     A document matches when it has every word (``require_all``) or any word, in its text or
     its title; and at least one in its own text unless it is its article's first passage
     (so a title match alone brings in the article, by its lead, and not every passage).
-    Past the deadline (``time.monotonic()``), the words not yet read are left out and the
-    result says it timed out.
+    Past the deadline (``time.monotonic()``), a query of any of its words leaves out the
+    words not yet read, and the result says it timed out; one of every word reads them all,
+    never to keep a document that lacks one.
     """
     n = arrays.doc_count
     scores = np.zeros(n, dtype=np.float32)
@@ -219,7 +220,7 @@ def rank_words(
     in_text = np.zeros(n, dtype=bool)
     read = 0
     for word in words:
-        if read and time.monotonic() > deadline:
+        if read and not require_all and time.monotonic() > deadline:
             break
         read += 1
         has = np.zeros(n, dtype=bool)
@@ -231,7 +232,6 @@ def rank_words(
             if match:
                 has[ids] = True
         matched += has
-    # Past the deadline, the words not read are left out: the others must all match.
     mask = (matched == read) if require_all else (matched > 0)
     mask &= in_text | lead
     mask &= arrays.live
