@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 12
+ANALYZER_VERSION = 13
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -486,7 +486,16 @@ STEM_EXCLUSIONS = {
     "soucis": "souci",
     "taxis": "taxi",
     "cris": "cri",  # not la crise
+    "martinique": "martinique",  # not Martin, nor Martine
 }
+# Spanish surnames in -ez, whose ending Snowball cuts as a verb's (vous mangez): Pérez
+# would be « père », Martínez « Martin », Gómez « gomme ». The commonest, each its own stem.
+_SPANISH_SURNAMES_EZ = (
+    "álvarez alvárez benítez bermúdez chávez cortez domínguez enríquez estévez fernández "
+    "gómez gonzález gutiérrez hernández ibáñez jiménez juárez lópez márquez martínez méndez "
+    "núñez pérez ramírez rodríguez sánchez suárez valdez vásquez vázquez velázquez vélez"
+).split()
+STEM_EXCLUSIONS.update({name: fold_accents(name) for name in _SPANISH_SURNAMES_EZ})
 STEM_EXCLUSIONS.update({fold_accents(word): s for word, s in list(STEM_EXCLUSIONS.items())})
 
 # Countries and their people: a query for Maroc also finds marocain, marocaines… (and the

@@ -47,10 +47,12 @@ _FRENCH_DATE = re.compile(
     rf"{_LEAD}?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
     rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}}){_TIME}?"
 )
-# « 05/05/2024 », « 05.05.2024 »: the day first, as French writes it.
-_NUMERIC = r"(?P<day>\d{1,2})(?P<sep>[/.])(?P<month>\d{1,2})(?P=sep)(?P<year>\d{4})"
+# « 05/05/2024 », « 05.05.2024 », « 05-05-2024 », « 05/05/24 »: the day first, as French
+# writes it.
+_NUMERIC = r"(?P<day>\d{1,2})(?P<sep>[/.-])(?P<month>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})"
 _NUMERIC_DATE = re.compile(rf"{_LEAD}?{_NUMERIC}{_TIME}?")
-_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
+# « 2024-05-05 », and « 2024/05/05 » or « 2024.05.05 » as some systems write it.
+_ISO_DATE = re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})")
 # What a date line starts with. A line that starts like this but does not parse is a broken
 # date, not a title; "Dimanche noir pour les marchés" is a title (no number after the day).
 _LOOKS_LIKE_DATE = re.compile(
@@ -73,14 +75,15 @@ def _fold_date_text(text: str) -> str:
 
 def parse_french_date(text: str) -> dt.date:
     """Parse a French date such as "dimanche 5 mai 2024", "1er janvier 2023", "05/05/2024",
-    "05.05.2024", "Publié le 5 mai 2024 à 14h30", "Mis à jour le 05/05/2024" or "2024-05-05".
+    "05.05.2024", "05-05-24", "Publié le 5 mai 2024 à 14h30", "Mis à jour le 05/05/2024",
+    "2024-05-05" or "2024/05/05".
 
     The weekday is optional and not checked against the date; case and accents are ignored.
     Raises ValueError when the text is not a valid date.
     """
     folded = _fold_date_text(text)
     if match := _ISO_DATE.fullmatch(folded) or _NUMERIC_DATE.fullmatch(folded):
-        year, month, day = int(match["year"]), int(match["month"]), int(match["day"])
+        year, month, day = _full_year(match["year"]), int(match["month"]), int(match["day"])
     elif match := _FRENCH_DATE.fullmatch(folded):
         year, month, day = int(match["year"]), _MONTHS[match["month"]], int(match["day"])
         if match["suffix"] and day != 1:
@@ -92,6 +95,15 @@ def parse_french_date(text: str) -> dt.date:
         return dt.date(year, month, day)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid French date") from None
+
+
+def _full_year(digits: str) -> int:
+    """A year as written: « 24 » is 2024, « 98 » 1998 (two digits are at most next year)."""
+    year = int(digits)
+    if len(digits) > 2:
+        return year
+    soon = (dt.date.today().year + 1) % 100
+    return 2000 + year if year <= soon else 1900 + year
 
 
 def looks_like_date(line: str) -> bool:

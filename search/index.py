@@ -638,11 +638,25 @@ def add_articles(
     """
     started = time.monotonic()
     written: list[str] = []
-    items = _noted(_indexed(articles, lambda: _known_clusters(index_path)), written)
+    items = _noted(_indexed(_unique(articles), lambda: _known_clusters(index_path)), written)
     check_ledger(index_path)
     changes = store_for(index_path).update(index_path, items, [], wait=wait)
     record_indexed(index_path, written)
     return _summary(changes, started, [])
+
+
+def _unique(articles: Iterable[Article]) -> Iterator[Article]:
+    """The articles, each an Article of an id not given before (else CorpusError: the update
+    is left undone, as a corpus file with an id twice is refused)."""
+    seen: set[str] = set()
+    for n, article in enumerate(articles, 1):
+        if not isinstance(article, Article):
+            kind = type(article).__name__
+            raise CorpusError("add_articles", None, f"item {n} is a {kind}, not an Article")
+        if article.id in seen:
+            raise CorpusError("add_articles", None, f"duplicate article id {article.id!r}")
+        seen.add(article.id)
+        yield article
 
 
 def optimize_index(index_path: str | os.PathLike, wait: float = 0.0) -> int:

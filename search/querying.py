@@ -66,6 +66,8 @@ _DATE_FIELDS = {
     "jusqua": "until",
     "jusqu'à": "until",
     "jusqu'a": "until",
+    "jusqu'au": "until",
+    "jusquau": "until",
     "until": "until",
 }
 # Facet filters: source:AFP, rubrique:politique, source:"Le Monde".
@@ -95,7 +97,8 @@ _SPACED_DATE = _spaced(_DATE_FIELDS, r"\d")
 # 2024" », « jusqu'à:05/2020 ») is read as its ISO period: one value for the lexer.
 _WORDED_DATE = re.compile(
     rf"(?<![\w'-])(-?(?:{_alternatives(_DATE_FIELDS)}))"
-    r"\s*:\s*(\"?)((?:\d{1,2}(?:er)?\s+)?[^\W\d_]+\.?\s+\d{4}|\d{1,2}/(?:\d{1,2}/)?\d{4})\2(?![\w/-])",
+    r"\s*:\s*(\"?)((?:\d{1,2}(?:er)?\s+)?[^\W\d_]+\.?\s+\d{4}|\d{1,2}/(?:\d{1,2}/)?\d{4}"
+    r"|\d{1,2}([/.-])\d{1,2}\4\d{2}(?:\d{2})?|\d{4}([/.])\d{1,2}\5\d{1,2})\2(?![\w/-])",
     re.IGNORECASE,
 )
 

@@ -87,6 +87,8 @@ def _date(name: str, value: Any) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = str(value)  # a year: since=2024
     bounds = date_bounds(value) if isinstance(value, str) else None
     if bounds is None:
         raise ParameterError(

@@ -273,6 +273,10 @@ def read_typos(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -
         stems, exact = query_terms(read), exact_terms(read)
         if len(stems) != 1 or len(exact) != 1:
             continue
+        # A word the corpus writes is not read as another form of itself (navigateur,
+        # navigateurs): the same stem finds the same passages.
+        if stems[0] == term.stem and reader.word_count(term.exact) > 0:
+            continue
         readings[term] = Term(stems[0], exact[0], term.field)
         said.append((typed, read.capitalize() if typed[:1].isupper() else read))
     if not readings:

@@ -120,6 +120,15 @@ INDEX_CASES = [
     ("Valls", ["valls"]),
     ("vallée", ["vall", "valle"]),
     ("mariée", ["mari"]),  # unaccented it would stem as the name Marie: not added
+    # Spanish surnames in -ez are not a verb's ending: Pérez is not « père »
+    ("Pérez", ["perez"]),
+    ("Perez", ["perez"]),
+    ("père", ["per"]),
+    ("Martinez", ["martinez"]),
+    ("Martin", ["martin"]),
+    ("Martinique", ["martinique"]),
+    ("Gómez Lopez", ["gomez", "lopez"]),
+    ("mangez", ["mang"]),
     # « avions » are planes; the maïs is not « mais »
     ("avions", ["avion"]),
     ("maïs", ["mais"]),

@@ -633,6 +633,27 @@ def test_an_article_made_in_python_follows_the_corpus_rules(fields, problem, tmp
     assert add_articles(index, [Article(**good)]).added == 1  # the good one is taken
 
 
+def test_articles_added_from_python_are_refused_whole_with_an_id_twice(tmp_path) -> None:
+    from search import CorpusError, Index, add_articles, build_index
+
+    index = tmp_path / "index"
+    build_index(
+        write_jsonl(tmp_path / "c.jsonl", [{"id": "b-1", "title": "B", "text": "Bamako."}]), index
+    )
+
+    def made(article_id: str, title: str) -> Article:
+        return Article(article_id, title, None, None, None, (f"{title} à Gao.",))
+
+    twice = [made("n-1", "Titre"), made("n-2", "Autre"), made("n-1", "Encore")]
+    with pytest.raises(CorpusError, match="duplicate article id 'n-1'"):
+        add_articles(index, twice)
+    with pytest.raises(CorpusError, match="item 2 is a dict, not an Article"):
+        add_articles(index, [made("n-3", "Titre"), {"id": "n-4"}])
+    with Index.open(index) as opened:  # nothing of either was written
+        assert opened.info().articles == 1
+        assert opened.article("n-1") is None and opened.article("n-3") is None
+
+
 @pytest.mark.parametrize(
     "first_line",
     [

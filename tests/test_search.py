@@ -8,7 +8,16 @@ from dataclasses import replace
 import pytest
 from conftest import BACKENDS, built, index_path, write_jsonl
 
-from search import Hit, Index, RankingConfig, Results, SearchRequest, build_index, update_index
+from search import (
+    Hit,
+    Index,
+    ParameterError,
+    RankingConfig,
+    Results,
+    SearchRequest,
+    build_index,
+    update_index,
+)
 from search.index import PARTIAL_MATCH_NOTE
 
 # Every test here runs on the embedded index and on a 2 x 2 cluster of searchd nodes.
@@ -308,6 +317,13 @@ def test_parameters_beside_a_request_change_it(seed_index):
     assert len(seed_index.search(request, limit=2).hits) == 2
     assert len(seed_index.search(request).hits) > 2
     assert seed_index.search("Maroc", group="passage", limit=np.int64(2)).limit == 2
+
+
+def test_a_year_given_as_a_number_is_a_year():
+    request = SearchRequest("Maroc", since=2024, until=2024)
+    assert (request.since, request.until) == (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    with pytest.raises(ParameterError, match="not a date"):
+        SearchRequest("Maroc", since=True)
 
 
 def test_article_view_marks_matches(seed_index):
@@ -861,6 +877,12 @@ def test_a_field_spaced_the_french_way_is_read(query, read):
         ("Bamako date : 05/2024", dt.date(2024, 5, 1), dt.date(2024, 5, 31)),
         ("Bamako jusqua:05/05/2024", None, dt.date(2024, 5, 5)),
         ("date:sept. 2024 Bamako", dt.date(2024, 9, 1), dt.date(2024, 9, 30)),
+        ("Bamako jusqu'au:3 décembre 2026", None, dt.date(2026, 12, 3)),
+        ("Bamako jusqu’au : 3 décembre 2026", None, dt.date(2026, 12, 3)),
+        ("Bamako date:03-05-2024", dt.date(2024, 5, 3), dt.date(2024, 5, 3)),
+        ("Bamako date:03/05/24", dt.date(2024, 5, 3), dt.date(2024, 5, 3)),
+        ("Bamako depuis:03.05.98", dt.date(1998, 5, 3), None),
+        ("Bamako date:2024/05/03", dt.date(2024, 5, 3), dt.date(2024, 5, 3)),
     ],
 )
 def test_a_date_filter_reads_french_dates(query, since, until):

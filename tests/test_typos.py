@@ -165,3 +165,18 @@ def test_a_written_word_counts_its_titles_too(backend, tmp_path, request):
     records.append({"id": "coquille", "title": "Asie", "text": "La Chinne, une fois."})
     with built(records, backend, tmp_path, request) as index:
         assert index.search("Chinne").readings == (("Chinne", "Chine"),)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_word_is_not_read_as_another_form_of_itself(backend, tmp_path, request):
+    # « navigateur » is rare beside « navigateurs », one letter away: the same stem finds
+    # the same passages, so there is nothing to read, nor to say.
+    records = [
+        {"id": f"p-{n}", "title": "Internet", "text": f"Les navigateurs web, épisode {n}."}
+        for n in range(120)
+    ]
+    records.append({"id": "un", "title": "Internet", "text": "Un navigateur web."})
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search("navigateur", collapse=False)
+    assert results.readings == () and not any("lu comme" in n for n in results.notes)
+    assert results.total == 121 and results.hits[0].article_id == "un"  # as typed, first
