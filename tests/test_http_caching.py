@@ -5,7 +5,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-
 from urllib.parse import quote_plus
 
 import pytest
