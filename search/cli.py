@@ -373,7 +373,11 @@ def _fetch(args: argparse.Namespace) -> int:
             watch_feeds(args.index, feeds, args.every, on_round=_print_round, **options)
         summary = fetch_feeds(args.index, feeds, **options)
     except KeyboardInterrupt:
-        print("\nveille fetch: stopped; what was fetched so far is in the index", file=sys.stderr)
+        print(
+            "\nveille fetch: stopped; the articles written so far are in the index, "
+            "the next run fetches the rest",
+            file=sys.stderr,
+        )
         return 130
     if len(summary.feeds) > 1:
         print(summary.line())

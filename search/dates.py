@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 
-__all__ = ["date_bounds", "iso_period", "looks_like_date", "parse_french_date"]
+__all__ = ["date_bounds", "iso_period", "looks_like_date", "month_number", "parse_french_date"]
 
 _MONTHS = {
     "janvier": 1,
@@ -64,6 +64,18 @@ _LOOKS_LIKE_DATE = re.compile(
     rf"|{_LEAD}(?:\d{{1,2}}([/.])\d{{1,2}}\2\d{{4}}|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\.? "
     rf"\d{{4}}){_TIME}?$"
 )
+
+
+def month_number(word: str) -> int | None:
+    """The month a French or English month name stands for (« févr », « Mai », « May »),
+    abbreviated or not; None if it is none."""
+    folded = _fold_date_text(word).rstrip(".")
+    return _MONTHS.get(folded) or _ENGLISH.get(folded[:3] if len(folded) >= 3 else "")
+
+
+_ENGLISH = {
+    m: n for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)
+}
 
 
 def _fold_date_text(text: str) -> str:

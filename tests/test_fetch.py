@@ -11,6 +11,7 @@ import datetime
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,7 +25,13 @@ from pathlib import Path
 import pytest
 
 from search import Index, __version__, build_index, fetch_feeds
-from search.ingest.feeds import FeedListError, article_id_for, canonical_url, read_feed_list
+from search.ingest.feeds import (
+    FeedListError,
+    article_id_for,
+    canonical_url,
+    parse_feed,
+    read_feed_list,
+)
 from search.ingest.pages import decode_html
 from search.ingest.state import STATE_FILE
 
@@ -608,7 +615,10 @@ def test_every_keeps_fetching_until_ctrl_c(site, index):
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     assert process.returncode == 130
-    assert err.splitlines()[-1] == "veille fetch: stopped; what was fetched so far is in the index"
+    assert err.splitlines()[-1] == (
+        "veille fetch: stopped; the articles written so far are in the index, "
+        "the next run fetches the rest"
+    )
     assert f"{site.url('/rss.xml')}: 1 new, 0 changed, 0 unchanged, 0 errors in " in out
     assert "; next fetch at " in out
 
@@ -746,3 +756,105 @@ def test_a_feed_title_s_markup_is_left_out(site, index):
     titles = {hit.title for hit in found(index, "résumé")}
     assert titles == {"Le rapport choc du jour", "Taux < 3 % et > 1 %"}
     assert {hit.source for hit in found(index, "résumé")} == {"La Gazette"}
+
+
+WALL = "<html><head><title>Avant de continuer</title></head><body><nav>m</nav></body></html>"
+
+
+def test_a_wall_never_replaces_an_article_indexed_with_its_text(site, index):
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    site.add("/grele.html", french_page(title, paragraphs))
+    site.add("/rss.xml", rss(site, "Gazette", [("/grele.html", title, MAY_5)]))
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 1
+    site.add("/grele.html", WALL)  # a consent wall, and the feed says the item changed
+    later = MAY_5 + datetime.timedelta(hours=2)
+    site.add("/rss.xml", rss(site, "Gazette", [("/grele.html", title, later)]))
+    summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert (summary.new, summary.changed, summary.unchanged) == (0, 0, 1)
+    (hit,) = found(index, "grêlons")  # the article's own words are still found
+    assert hit.title == title
+
+
+def test_an_article_indexed_with_its_summary_gets_its_text_later(site, index):
+    title, paragraphs = ARTICLES["/region/tramway.html"]
+    site.add("/tram.html", WALL)
+    site.add("/rss.xml", rss(site, "Gazette", [("/tram.html", title, MAY_5)]))
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 1
+    assert found(index, "Pérols") == [] and len(found(index, "résumé")) == 1
+    site.add("/tram.html", french_page(title, paragraphs))  # the same feed entry
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).changed == 1
+    (hit,) = found(index, "Pérols")
+    assert hit.title == title and found(index, "résumé") == []
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).unchanged == 1
+    assert len(site.hits("/tram.html")) == 2  # indexed with its text: not fetched again
+
+
+def test_a_given_up_page_is_tried_again_hours_later(site, index):
+    site.add("/rss.xml", rss(site, "Gazette", [("/late.html", "En retard", MAY_5)]))
+    for _ in range(4):
+        summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert summary.feeds[0].given_up == 1 and len(site.hits("/late.html")) == 3
+    title, paragraphs = ARTICLES["/culture/vitraux.html"]
+    site.add("/late.html", french_page(title, paragraphs))  # the page is up at last
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).feeds[0].given_up == 1
+    # Seven hours later, as the state file records it.
+    with sqlite3.connect(index / STATE_FILE) as db:
+        db.execute("UPDATE items SET updated_at = '2000-01-01T00:00:00+00:00'")
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 1
+    assert len(found(index, "vitrail")) == 1
+
+
+def test_the_feed_s_date_wins_over_a_date_the_page_may_guess(site, index):
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    site.add("/grele.html", french_page(title, paragraphs, date="2017-02-01"))
+    site.add("/rss.xml", rss(site, "Gazette", [("/grele.html", title, MAY_5)]))
+    fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    (hit,) = found(index, "grêlons")
+    assert hit.date == datetime.date(2024, 5, 5)
+
+
+def test_an_unavailable_site_is_asked_once_a_run(site, index):
+    paths = list(ARTICLES)
+    for path in paths:
+        site.add(path, "<h1>Indisponible</h1>", status=503)
+    site.add("/rss.xml", rss(site, "Gazette", [(p, f"Article {p}", MAY_5) for p in paths]))
+    summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert summary.feeds[0].errors == 3
+    assert [len(site.hits(p)) for p in paths] == [3, 0, 0]  # one page's tries, no more
+    serve_articles(site)  # back up: the next run fetches them all
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 3
+
+
+def test_a_fractional_crawl_delay_is_honoured(site, index):
+    serve_articles(site)
+    site.add("/robots.txt", "User-agent: *\nCrawl-delay: 0.5\n", content_type="text/plain")
+    items = [(path, title, MAY_5) for path, (title, _) in ARTICLES.items()]
+    site.add("/rss.xml", rss(site, "Gazette", items))
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 3
+    times = sorted(when for path, _, when in site.requests if path.startswith(("/region", "/cu")))
+    # Read as a whole second (the standard parser reads no fraction): never less than asked.
+    assert all(later - earlier >= 0.49 for earlier, later in itertools.pairwise(times))
+
+
+@pytest.mark.parametrize(
+    ("written", "day"),
+    [
+        ("mer., 29 mai 2024 08:00:00 +0200", datetime.date(2024, 5, 29)),
+        ("lun., 05 févr. 2024 10:00:00 +0100", datetime.date(2024, 2, 5)),
+        ("Sat, 01 juin 2024 08:00:00 +0200", datetime.date(2024, 6, 1)),
+        ("Mercredi 29 Mai 2024 - 08:00", datetime.date(2024, 5, 29)),
+        ("Tue, 01 Dec 2020 23:30:00 GMT", datetime.date(2020, 12, 2)),  # Paris's day
+        ("Tue, 01 Dec 2020 23:30:00 -0500", datetime.date(2020, 12, 1)),  # as written
+        ("Fri, 01 Jan 2100 00:00:00 GMT", None),  # in the future: a feed's mistake
+    ],
+)
+def test_a_feed_s_dates_as_french_sites_write_them(written, day):
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>G</title>'
+        "<item><title>Un titre</title><link>https://www.example.fr/a.html</link>"
+        f"<pubDate>{written}</pubDate></item></channel></rss>"
+    )
+    (item,) = parse_feed(
+        body.encode(), "https://www.example.fr/rss.xml", "application/rss+xml"
+    ).items
+    assert item.date == day

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import math
+import re
 import socket
 import time
 import urllib.error
@@ -138,6 +140,7 @@ class Client:
         self._last: dict[str, float] = {}  # origin -> when its last request ended
         self._robots: dict[str, RobotFileParser] = {}
         self._robots_unread: set[str] = set()  # sites whose robots.txt could not be read
+        self._down: dict[str, str] = {}  # sites unavailable or out of reach this run: why
 
     def get(
         self, url: str, headers: Mapping[str, str] | None = None, *, robots: bool = True
@@ -189,7 +192,8 @@ class Client:
                 if error.transient or (error.status or 0) >= 500:  # out of reach, for now
                     self._robots_unread.add(origin)
             return rules
-        rules.parse(response.body[:512_000].decode("utf-8", "replace").splitlines())
+        lines = response.body[:512_000].decode("utf-8", "replace").splitlines()
+        rules.parse([_CRAWL_DELAY.sub(_whole_seconds, line) for line in lines])
         return rules
 
     def _delay(self, origin: str) -> float:
@@ -206,6 +210,8 @@ class Client:
 
     def _with_retries(self, url: str, headers: dict[str, str]) -> tuple[int, Message, bytes]:
         origin = _origin(url)
+        if origin in self._down:  # one page's tries are enough to say so for this run
+            raise FetchError(url, f"{self._down[origin]}: the site's other pages wait", None, True)
         tries = max(self.politeness.tries, 1)
         for attempt in range(1, tries + 1):
             self._wait_turn(origin)
@@ -218,7 +224,11 @@ class Client:
             if attempt < tries:
                 backoff = self.politeness.backoff * 2 ** (attempt - 1)
                 self._sleep(max(backoff, failure.retry_after))
-        raise FetchError(url, f"{failure.reason} ({tries} tries)", failure.status, transient=True)
+        reason = f"{failure.reason} ({tries} tries)"
+        # Unavailable, or out of reach: the whole site, not this page (a slow page, a 500).
+        if failure.status in (429, 503) or (failure.status is None and "network" in reason):
+            self._down[origin] = reason
+        raise FetchError(url, reason, failure.status, transient=True)
 
     def _once(self, url: str, headers: dict[str, str]) -> tuple[int, Message, bytes]:
         request = urllib.request.Request(
@@ -246,6 +256,14 @@ class Client:
         if status >= 300:
             raise FetchError(url, what, status)
         return status, head, _read_body(response, url, self.politeness)
+
+
+# Python's robots.txt parser reads whole seconds only: « Crawl-delay: 1.5 » is read as 2.
+_CRAWL_DELAY = re.compile(r"^(\s*crawl-delay\s*:\s*)(\d*\.\d+)", re.IGNORECASE)
+
+
+def _whole_seconds(match: re.Match) -> str:
+    return f"{match[1]}{math.ceil(float(match[2]))}"
 
 
 def ascii_url(url: str) -> str:
@@ -277,7 +295,9 @@ def _read_body(response, url: str, politeness: Politeness) -> bytes:
     deadline = time.monotonic() + 6 * politeness.timeout
     parts: list[bytes] = []
     size = 0
-    while chunk := response.read(_CHUNK):
+    # read1: what has arrived, so that a trickle meets the deadline between two reads.
+    read = getattr(response, "read1", response.read)
+    while chunk := read(_CHUNK):
         if gunzip is not None:
             try:
                 chunk = gunzip.decompress(chunk, cap + 1 - size)

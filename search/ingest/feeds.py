@@ -15,14 +15,17 @@ import html
 import io
 import os
 import re
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from search.corpus import parse_french_date
+from search.dates import month_number
 from search.errors import VeilleError
 
+_PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 # The time after a French date (« 08:00 », « à 8h30 », « 08h00 »), left out of it.
 _FRENCH_TIME = re.compile(r"[\s,]+(?:à\s+)?\d{1,2}\s*[h:]\s*\d{0,2}(?::\d{2})?.*$", re.I)
 
@@ -200,26 +203,52 @@ def _raw(entry, key: str):
 
 def _entry_date(entry) -> datetime.date | None:
     """The day the entry was published, as its feed writes it: in the feed's own time
-    zone (« 29 Jun 2020 00:30 +0200 » is the 29th, though it is the 28th in UTC), and
-    French dates (« lundi 29 juin 2020 08:00 ») too."""
+    zone (« 29 Jun 2020 00:30 +0200 » is the 29th, though it is the 28th in UTC; a time
+    in UTC is Paris's day), and French dates (« lundi 29 juin 2020 08:00 ») too."""
     raw = _raw(entry, "published") or _raw(entry, "updated")
-    if isinstance(raw, str) and (day := _written_day(raw.strip())) is not None:
-        return day
+    day = _written_day(raw.strip()) if isinstance(raw, str) else None
     parsed = _raw(entry, "published_parsed") or _raw(entry, "updated_parsed")
-    if not parsed:
-        return None
-    return datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.UTC).date()
+    if day is None and parsed:
+        when = datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.UTC)
+        day = when.astimezone(_PARIS).date()
+    # A date more than a day ahead is a feed's mistake: it would head every list by date.
+    tomorrow = datetime.datetime.now(_PARIS).date() + datetime.timedelta(days=1)
+    return day if day is not None and day <= tomorrow else None
 
 
 def _written_day(text: str) -> datetime.date | None:
-    """The date a feed wrote, in its own zone: RFC 822, RFC 3339, or French."""
+    """The date a feed wrote, in its own zone (in Paris's when it wrote UTC): RFC 822
+    (« Wed, 29 May 2024 », « mer., 29 mai 2024 »), RFC 3339, or French."""
+    written = None
     with contextlib.suppress(TypeError, ValueError, IndexError):
-        return email.utils.parsedate_to_datetime(text).date()
-    with contextlib.suppress(ValueError):
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-    with contextlib.suppress(ValueError):  # « lundi 29 juin 2020 », a time after it
-        return parse_french_date(_FRENCH_TIME.sub("", text))
-    return None
+        written = email.utils.parsedate_to_datetime(_rfc822(text))
+    if written is None:
+        with contextlib.suppress(ValueError):
+            written = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if written is None:
+        with contextlib.suppress(ValueError):  # « lundi 29 juin 2020 », a time after it
+            return parse_french_date(_FRENCH_TIME.sub("", text))
+        return None
+    # UTC is how a server writes the time, not where the news is: a French reader's day.
+    if written.utcoffset() == datetime.timedelta(0):
+        return written.astimezone(_PARIS).date()
+    return written.date()
+
+
+# A weekday before an RFC 822 date, in English or French, abbreviated or not (« Wed, »,
+# « mer., », « Mercredi »), and a French month, which the email parser does not read.
+_WEEKDAY = re.compile(r"^\s*[^\W\d_]+\.?\s*,?\s+(?=\d)")
+_DAY_MONTH = re.compile(r"^(\d{1,2})\s+([^\W\d_]+)\.?\s+(\d{4})\b\s*-?\s*")
+_ENGLISH_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def _rfc822(text: str) -> str:
+    """An RFC 822 date as the email parser reads it: no weekday, the month in English."""
+    bare = _WEEKDAY.sub("", text)
+    match = _DAY_MONTH.match(bare)
+    if match is None or (month := month_number(match[2])) is None:
+        return text
+    return f"{match[1]} {_ENGLISH_MONTHS[month - 1]} {match[3]} {bare[match.end() :]}".strip()
 
 
 def _entry_text(entry) -> str | None:

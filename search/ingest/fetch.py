@@ -4,8 +4,11 @@ Each item's article is written through `add_articles` (the path of `veille add`)
 at a time, and recorded in the fetch state only once written. An item is fetched again only
 when its feed entry changes (dates, title, summary) or its article left the index (a
 rebuild from the corpus drops fetched articles: the next fetch brings back those still in
-their feeds). A page that fails is retried at the next runs, then left alone after
-MAX_FAILURES failed runs, until its entry changes.
+their feeds). A page that fails is retried at the next runs; after MAX_FAILURES failed
+runs, only every RETRY_GIVEN_UP seconds, until its entry changes. A page that shows no
+article text (a consent wall) is indexed with its feed entry's summary and fetched again
+at the next runs, until it shows its text; it never replaces an article indexed with its
+text.
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ __all__ = ["FeedResult", "FetchSummary", "fetch_feeds", "watch_feeds"]
 
 BATCH = 100  # articles written to the index at once, at most
 BATCH_SECONDS = 5.0  # a batch is written once its first article has waited this long
-MAX_FAILURES = 3  # failed runs after which an item is left alone until its entry changes
+MAX_FAILURES = 3  # failed runs after which an item is tried less often
+RETRY_GIVEN_UP = 6 * 3600.0  # seconds between two tries of such an item
+# An entry recorded with this mark was indexed with its feed summary: fetched again.
+SUMMARY_ONLY = "summary:"
 # What a page may be; a feed that links a PDF or an image gets a clear line for it.
 _PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml")
 
@@ -245,7 +251,8 @@ class _Run:
         held = known is not None and known.content is not None and self.holds(known.article_id)
         if held and known.entry == item.fingerprint:
             return "unchanged"
-        if known and known.failed_entry == item.fingerprint and known.failures >= MAX_FAILURES:
+        failed = known and known.failed_entry == item.fingerprint
+        if failed and known.failures >= MAX_FAILURES and not _due(known.failed_at):
             return "given up"
         try:
             response = self.client.get(
@@ -253,9 +260,10 @@ class _Run:
             )
             if response.status == 304:
                 fields = (known.content, known.etag, known.last_modified)
-                batch.add(ItemRecord(key, known.article_id, spec.url, item.fingerprint, *fields))
+                entry = (SUMMARY_ONLY if _summary_only(known) else "") + item.fingerprint
+                batch.add(ItemRecord(key, known.article_id, spec.url, entry, *fields))
                 return "unchanged"
-            article = self._article(spec, source, item, response)
+            article, from_page = self._article(spec, source, item, response)
         except FetchError as error:
             if not error.transient:  # the site's outage is not held against the page
                 self.state.record_failure(
@@ -263,14 +271,15 @@ class _Run:
                 )
             self.report(f"page {item.url}: {error.reason}")
             return "failed"
-        return self._keep(spec, key, known if held else None, item, article, response, batch)
+        entry = item.fingerprint if from_page else SUMMARY_ONLY + item.fingerprint
+        return self._keep(spec, key, known if held else None, entry, article, response, batch)
 
     def _keep(
         self,
         spec: FeedSpec,
         key: str,
         known: ItemState | None,
-        item: FeedItem,
+        entry: str,
         article: Article,
         response: Response,
         batch: _Batch,
@@ -278,7 +287,13 @@ class _Run:
         """Queue a fetched article unless the index holds its text already."""
         content = _content_hash(article)
         etag, modified = response.header("ETag"), response.header("Last-Modified")
-        record = ItemRecord(key, article.id, spec.url, item.fingerprint, content, etag, modified)
+        record = ItemRecord(key, article.id, spec.url, entry, content, etag, modified)
+        from_page = not entry.startswith(SUMMARY_ONLY)
+        if known is not None and not from_page and not _summary_only(known):
+            # A wall where the article was: the article indexed with its text stays.
+            fields = {"article_id": known.article_id, "content": known.content}
+            batch.add(replace(record, entry=entry.removeprefix(SUMMARY_ONLY), **fields))
+            return "unchanged"
         if known is not None and known.content == content:
             batch.add(replace(record, article_id=known.article_id))
             return "unchanged"
@@ -294,8 +309,9 @@ class _Run:
 
     def _article(
         self, spec: FeedSpec, source: str | None, item: FeedItem, response: Response
-    ) -> Article:
-        """The article of a fetched page, the feed's item filling what the page lacks."""
+    ) -> tuple[Article, bool]:
+        """The article of a fetched page, the feed's item filling what the page lacks, and
+        whether the page had the article's text (else it is the feed's summary)."""
         kind = (response.header("Content-Type") or "text/html").split(";")[0].strip().lower()
         if kind not in _PAGE_TYPES:
             raise FetchError(response.url, f"not an HTML page ({kind})")
@@ -319,10 +335,12 @@ class _Run:
             "category": spec.category or section,
         }
         try:
-            return Article(
+            article = Article(
                 id=article_id_for(item.url),
                 title=title,
-                date=page.date or item.date,
+                # The feed's date is what the site says; the page's may be a guess (a
+                # sidebar's <time>, a date in the URL, the last change).
+                date=item.date or page.date,
                 source=source,
                 url=response.url,
                 paragraphs=paragraphs,
@@ -330,6 +348,21 @@ class _Run:
             )
         except ValueError as error:  # a title of spaces alone, say
             raise FetchError(response.url, str(error)) from None
+        return article, bool(page.paragraphs)
+
+
+def _summary_only(known: ItemState) -> bool:
+    """Whether the item was indexed with its feed summary, not its page's text."""
+    return (known.entry or "").startswith(SUMMARY_ONLY)
+
+
+def _due(failed_at: str | None) -> bool:
+    """Whether an item that failed MAX_FAILURES runs is due another try."""
+    if failed_at is None:
+        return True
+    last = datetime.datetime.fromisoformat(failed_at)
+    waited = datetime.datetime.now(datetime.UTC) - last
+    return waited.total_seconds() >= RETRY_GIVEN_UP
 
 
 def fetch_feeds(

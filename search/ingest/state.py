@@ -68,6 +68,7 @@ class ItemState:
     last_modified: str | None
     failed_entry: str | None
     failures: int
+    failed_at: str | None = None  # when it last failed (UTC, ISO)
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,8 @@ class FetchState:
 
     def item(self, url: str) -> ItemState | None:
         rows = self._query(
-            "SELECT article_id, entry, content, etag, last_modified, failed_entry, failures"
-            " FROM items WHERE url = ?",
+            "SELECT article_id, entry, content, etag, last_modified, failed_entry, failures,"
+            " CASE WHEN failures > 0 THEN updated_at END FROM items WHERE url = ?",
             url,
         )
         return ItemState(*rows[0]) if rows else None
