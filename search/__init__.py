@@ -20,6 +20,7 @@ from .alerts import (
 from .analysis import analysis_steps
 from .corpus import Article, CorpusError, read_corpus
 from .errors import (
+    IndexClosedError,
     IndexDamagedError,
     IndexLockedError,
     IndexNotFoundError,
@@ -66,6 +67,7 @@ __all__ = [
     "FetchSummary",
     "Hit",
     "Index",
+    "IndexClosedError",
     "IndexDamagedError",
     "IndexInfo",
     "IndexLockedError",

@@ -33,3 +33,7 @@ class ParameterError(VeilleError, ValueError):
 
 class IndexUnavailableError(VeilleError):
     """The index's servers do not answer (a cluster's shard has no replica up)."""
+
+
+class IndexClosedError(VeilleError):
+    """The Index was closed: open it again to search it."""

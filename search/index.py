@@ -34,6 +34,7 @@ from .backends.base import (
 )
 from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
+from .errors import IndexClosedError
 from .explain import Explanation, explain
 from .ledger import check_ledger, record_indexed
 from .passages import split_passages
@@ -110,6 +111,7 @@ class Index:
         # page explains each of its hits and links each to its article with the same query.
         # The reader is held weakly: a replaced generation's files are let go at once.
         self._read: dict[str, tuple[weakref.ref, ParsedQuery]] = {}
+        self._closed = False
 
     @classmethod
     def open(
@@ -125,7 +127,7 @@ class Index:
         ``since``, ``until``, ``budget``); a bad one raises ParameterError. What the query
         says never raises: text the grammar cannot read is searched as plain words.
         """
-        return _search(self._backend.reader(), _request(query, params), self.ranking)
+        return _search(self._reader(), _request(query, params), self.ranking)
 
     def article(
         self,
@@ -142,7 +144,7 @@ class Index:
         """
         page, per_page = article_paging(page, per_page)
         read = self._read_query(query) if query else None
-        return _article(self._backend.reader(), article_id, read, page, per_page)
+        return _article(self._reader(), article_id, read, page, per_page)
 
     def shortlist(
         self, query: str | SearchRequest, *, unscored: bool = False, **params: Any
@@ -153,7 +155,7 @@ class Index:
         request = _request(query, params)
         capture = Capture(unscored=unscored)
         config = self.ranking.with_changes(second_stage=True) if unscored else self.ranking
-        _search(self._backend.reader(), request, config, capture)
+        _search(self._reader(), request, config, capture)
         return capture.seen[0] if capture.seen else None
 
     def explain(self, query: str | SearchRequest, hit: Hit) -> Explanation:
@@ -174,7 +176,7 @@ class Index:
         """The query as a search reads it (its typos read as the corpus's words)."""
         if strict:
             return parse_query(query, strict=True)
-        reader = self._backend.reader()
+        reader = self._reader()
         seen = self._read.get(query)
         if seen is not None and seen[0]() is reader:
             return seen[1]
@@ -186,13 +188,20 @@ class Index:
 
     def info(self) -> IndexInfo:
         """Counts, build date, analyzer chain and size of the live index."""
-        stats = self._backend.reader().stats()
+        stats = self._reader().stats()
         recorded = {f.name: getattr(stats, f.name) for f in fields(stats)}
         return IndexInfo(**recorded, path=str(self.path), analyzer=describe_chain())
 
     def close(self) -> None:
-        """Release the index's files and connections (``with Index.open(...)`` does it)."""
+        """Release the index's files and connections (``with Index.open(...)`` does it);
+        the Index searches no more (IndexClosedError)."""
+        self._closed = True
         self._backend.close()
+
+    def _reader(self) -> Reader:
+        if self._closed:
+            raise IndexClosedError(f"{self.path}: the index is closed: open it again")
+        return self._backend.reader()
 
     def __enter__(self) -> Index:
         """The index, to use in a ``with`` block that closes it."""

@@ -88,12 +88,24 @@ def test_the_linked_article_page_exists(client):
     assert "Sahel" in page.get_data(as_text=True)
 
 
-def test_an_undated_article_takes_the_index_build_time(client):
+def test_an_undated_article_takes_the_time_it_was_first_indexed(tmp_path, web_corpus_path):
+    index = tmp_path / "index"
+    build_index(web_corpus_path, index)
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(index)})
+    client = app.test_client()
     entry = parse(get_feed(client, q="dépêche anonyme")).entries[0]
     assert entry.title == "Une dépêche sans date ni source"
     assert "published" not in entry
     built_at = dt.datetime.fromisoformat(client.get("/healthz").get_json()["built_at"])
-    assert entry.updated == built_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    first = dt.datetime.strptime(entry.updated, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    assert abs((first - built_at).total_seconds()) < 2  # indexed by that build
+    time.sleep(1.1)
+    build_index(web_corpus_path, index)  # a rebuild: the entry has not changed
+    time.sleep(0.6)  # the index follows a rebuild within half a second
+    rebuilt_at = dt.datetime.fromisoformat(client.get("/healthz").get_json()["built_at"])
+    assert (rebuilt_at - built_at).total_seconds() >= 1
+    assert parse(get_feed(client, q="dépêche anonyme")).entries[0].updated == entry.updated
+    app.extensions["veille_index"].close()
 
 
 def test_hostile_text_stays_text(client):
@@ -295,6 +307,14 @@ def test_a_feed_reads_its_query_strictly_as_its_page_says(copies_client):
     assert [a.get_text() for a in typo.select("h3 a")] == ["Tanger"]
     assert parse(get_feed(copies_client, q="Tangger")).entries == []
     assert parse(get_feed(copies_client, q="Tanger port")).entries
+
+
+def test_a_story_keeps_its_entry_id_when_a_later_copy_is_shown(copies_client):
+    # « tanger-copie » (2 June) is the newer version, shown first by date; the story's
+    # entry is the one readers had before the copy came: « tanger » (30 May).
+    (entry,) = parse(get_feed(copies_client, q="Tanger")).entries
+    assert entry.id == "urn:veille:article:tanger"
+    assert entry.link.split("?")[0].endswith("/articles/tanger-copie")
 
 
 def test_a_date_before_the_year_1000_is_written_with_four_digits(copies_client):

@@ -18,6 +18,7 @@ from conftest import BACKENDS, index_path
 from search import (
     CorpusError,
     Index,
+    IndexClosedError,
     IndexDamagedError,
     IndexLockedError,
     IndexNotFoundError,
@@ -90,6 +91,17 @@ def any_first(request, tmp_path) -> Path:
     index = index_path(request.param, tmp_path, request)
     build_index(corpus, index)
     return index
+
+
+def test_a_closed_index_says_so(any_first):
+    index = Index.open(any_first)
+    assert index.search("Tanger").total == 1
+    index.close()
+    for call in (lambda: index.search("Tanger"), lambda: index.article("a"), index.info):
+        with pytest.raises(IndexClosedError, match="the index is closed: open it again"):
+            call()
+    with Index.open(any_first) as again:  # another handle opens it as before
+        assert again.search("Tanger").total == 1
 
 
 def test_rebuild_switches_generation_and_removes_the_old_one(first, tmp_path):

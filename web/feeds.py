@@ -14,14 +14,23 @@ import re
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.sansio.utils import get_host
 
-from search import Hit, Index, Results, SearchRequest, __version__, jsonl_lines, write_csv
+from search import (
+    Hit,
+    Index,
+    Results,
+    SearchRequest,
+    __version__,
+    first_indexed,
+    jsonl_lines,
+    write_csv,
+)
 
 from .caching import cacheable, not_modified, search_etag
 from .views import article_page, get_index, search_request, web_url
@@ -102,16 +111,27 @@ def atom_time(value: dt.datetime) -> str:
     return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
 
 
-def entry_updated(hit: Hit, built_at: dt.datetime) -> dt.datetime:
-    """An entry's time: its article's date (at midnight UTC), or the index's build time."""
+def entry_updated(
+    hit: Hit, indexed: Mapping[str, dt.datetime], built_at: dt.datetime
+) -> dt.datetime:
+    """An entry's time: its article's date (at midnight UTC); undated, when the article was
+    first indexed (which no rebuild changes), else the index's build time."""
     if hit.date is None:
-        return built_at
+        return indexed.get(hit.article_id, built_at)
     return dt.datetime.combine(hit.date, dt.time(), tzinfo=dt.UTC)
 
 
 def entry_id(article_id: str) -> str:
     """An entry's id: the article's, so the same in every feed and after any rebuild."""
     return "urn:veille:article:" + quote(article_id, safe="")
+
+
+def story_id(hit: Hit) -> str:
+    """The id of a story's entry: its first version's (the earliest dated, then the first
+    id), so that a later copy, shown in its place, does not make it a new entry."""
+    versions = [(hit.date or dt.date.max, hit.article_id)]
+    versions += [(d.date or dt.date.max, d.article_id) for d in hit.duplicates]
+    return entry_id(min(versions)[1])
 
 
 def feed_id(params: SearchRequest) -> str:
@@ -129,7 +149,7 @@ def feed_snippet(snippet: str) -> str:
 
 def _entry(feed: ET.Element, hit: Hit, link: str, updated: dt.datetime) -> None:
     entry = _add(feed, "entry")
-    _add(entry, "id", entry_id(hit.article_id))
+    _add(entry, "id", story_id(hit))
     _add(entry, "title", hit.title, type="text")
     _add(entry, "link", rel="alternate", type="text/html", href=link)
     if original := web_url(hit.url):
@@ -150,6 +170,7 @@ def atom_feed(
     page_url: str,
     entry_links: list[str],
     built_at: dt.datetime,
+    indexed: Mapping[str, dt.datetime] | None = None,
 ) -> bytes:
     """The Atom 1.0 document of a page of results (newest first), as UTF-8 bytes."""
     feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "fr"})
@@ -157,7 +178,7 @@ def atom_feed(
     _add(feed, "id", feed_id(params))
     _add(feed, "title", f"Veille : {query}" if query else "Veille", type="text")
     _add(feed, "subtitle", "Les articles les plus récents de cette recherche", type="text")
-    times = [entry_updated(hit, built_at) for hit in results.hits]
+    times = [entry_updated(hit, indexed or {}, built_at) for hit in results.hits]
     _add(feed, "updated", atom_time(max(times, default=built_at)))
     _add(feed, "link", rel="self", type="application/atom+xml", href=self_url)
     _add(feed, "link", rel="alternate", type="text/html", href=page_url)
@@ -198,6 +219,7 @@ def search_atom() -> ResponseReturnValue:
         ),
         entry_links=[_article_link(hit, params.query) for hit in results.hits],
         built_at=info.built_at,
+        indexed=first_indexed(index.path, [h.article_id for h in results.hits if h.date is None]),
     )
     response = Response(body, content_type="application/atom+xml; charset=utf-8")
     return cacheable(response, etag, complete=not results.timed_out)

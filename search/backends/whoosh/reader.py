@@ -14,8 +14,9 @@ from typing import TypeVar
 import numpy as np
 from whoosh import collectors, matching, scoring
 from whoosh import query as wq
+from whoosh.reading import ReaderClosed
 
-from ...errors import IndexDamagedError, VeilleError
+from ...errors import IndexClosedError, IndexDamagedError, VeilleError
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
 from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
@@ -50,6 +51,8 @@ def reads_index(method: Callable[..., R]) -> Callable[..., R]:
             return method(self, *args, **kwargs)
         except (VeilleError, OutOfTime):
             raise
+        except ReaderClosed:  # Index.close from another thread, during a search
+            raise IndexClosedError("the index was closed during the search") from None
         except FileNotFoundError:
             if method.__name__ == "__init__":
                 raise  # a generation replaced while it was opened: the handle looks again
