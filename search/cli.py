@@ -97,6 +97,14 @@ def _build(args: argparse.Namespace) -> int:
     progress.done()
     for problem in summary.skipped:
         print(f"skipped: {_plain(problem)}", file=sys.stderr)
+    if left := summary.left_out:
+        shown = ", ".join(_plain(a) for a in left[:5]) + (", …" if len(left) > 5 else "")
+        print(
+            f"left out: {_count(len(left), 'article')} of the previous index not in the "
+            f"corpus ({shown}): add their files again with `veille add`; fetched ones come "
+            "back with the next `veille fetch`",
+            file=sys.stderr,
+        )
     rate = summary.passages / max(summary.seconds, 1e-6)
     print(
         f"Built {args.index}: {_count(summary.articles, 'article')}, "

@@ -36,7 +36,7 @@ from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
 from .errors import IndexClosedError
 from .explain import Explanation, explain
-from .ledger import check_ledger, record_indexed
+from .ledger import check_ledger, record_indexed, record_rebuilt, record_removed
 from .passages import split_passages
 from .querying import Everything, Highlights, ParsedQuery, Term, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, best_first, unique_first
@@ -489,6 +489,9 @@ class BuildSummary:
     seconds: float
     generation: str
     skipped: tuple[str, ...] = field(default=())
+    # Articles the index held before that the corpus lacks (added from elsewhere with
+    # `add`, fetched): the rebuild left them out.
+    left_out: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -574,13 +577,14 @@ def build_index(
     name, n_articles, n_passages = store_for(index_path).build(
         index_path, articles(), procs=procs, wait=wait
     )
-    record_indexed(index_path, written)
+    left_out = record_rebuilt(index_path, written)
     return BuildSummary(
         articles=n_articles,
         passages=n_passages,
         seconds=time.monotonic() - started,
         generation=name,
         skipped=tuple(skipped),
+        left_out=tuple(left_out),
     )
 
 
@@ -614,6 +618,8 @@ def update_index(
     removed = list(dict.fromkeys([remove] if isinstance(remove, str) else remove))
     changes = store_for(index_path).update(index_path, articles, removed, wait=wait)
     record_indexed(index_path, written)
+    if removed:
+        record_removed(index_path, set(removed) - set(changes.missing) - set(written))
     return _summary(changes, started, skipped)
 
 

@@ -4,6 +4,10 @@ Saved searches deliver the articles indexed after they were saved, so the time a
 entered the index must outlive rebuilds (which rewrite every generation): it is kept here,
 outside the generations, written by every writer after its commit (``build``, ``add``,
 ``fetch``). An article keeps its first time; a rebuild changes nothing of it.
+
+The ledger also knows which articles the index holds now (``live``): a rebuild from the
+corpus says which of them it left out (added from elsewhere, fetched), whatever the
+backend and even when the previous index was of another version.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .errors import VeilleError
@@ -36,8 +40,13 @@ def _connect(index_path: str | os.PathLike) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS indexed ("
-            " article_id TEXT PRIMARY KEY, first_indexed TEXT NOT NULL)"
+            " article_id TEXT PRIMARY KEY, first_indexed TEXT NOT NULL,"
+            " live INTEGER NOT NULL DEFAULT 1)"
         )
+        columns = {row[1] for row in db.execute("PRAGMA table_info(indexed)")}
+        if "live" not in columns:  # a ledger written before it knew
+            with db:
+                db.execute("ALTER TABLE indexed ADD COLUMN live INTEGER NOT NULL DEFAULT 1")
         return db
     except sqlite3.Error as e:
         raise _unreadable(path, e) from None
@@ -82,9 +91,61 @@ def record_indexed(
     try:
         with db:
             db.executemany(
-                "INSERT OR IGNORE INTO indexed (article_id, first_indexed) VALUES (?, ?)",
+                "INSERT INTO indexed (article_id, first_indexed) VALUES (?, ?)"
+                " ON CONFLICT (article_id) DO UPDATE SET live = 1",
                 ((article_id, stamp) for article_id in article_ids),
             )
+    except sqlite3.Error as e:
+        raise LedgerError(f"the ledger {ledger_path(index_path)} cannot be written: {e}") from None
+    finally:
+        db.close()
+
+
+def record_removed(index_path: str | os.PathLike, article_ids: Iterable[str]) -> None:
+    """Remember that these articles have left the index (their first time stays)."""
+    _write(
+        index_path,
+        lambda db: db.executemany(
+            "UPDATE indexed SET live = 0 WHERE article_id = ?", ((a,) for a in article_ids)
+        ),
+    )
+
+
+def record_rebuilt(index_path: str | os.PathLike, article_ids: Iterable[str]) -> list[str]:
+    """Remember that a rebuild holds these articles and no other; returns the articles the
+    index held before that it does not hold now, in id order."""
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    left: list[str] = []
+
+    def rebuilt(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TEMP TABLE written (article_id TEXT PRIMARY KEY)")
+        db.executemany("INSERT OR IGNORE INTO written VALUES (?)", ((a,) for a in article_ids))
+        left.extend(
+            a
+            for (a,) in db.execute(
+                "SELECT article_id FROM indexed WHERE live = 1 AND article_id NOT IN"
+                " (SELECT article_id FROM written) ORDER BY article_id"
+            )
+        )
+        db.execute(
+            "UPDATE indexed SET live = 0 WHERE live = 1 AND article_id NOT IN"
+            " (SELECT article_id FROM written)"
+        )
+        db.execute(
+            "INSERT INTO indexed (article_id, first_indexed) SELECT article_id, ?"
+            " FROM written WHERE true ON CONFLICT (article_id) DO UPDATE SET live = 1",
+            (stamp,),
+        )
+
+    _write(index_path, rebuilt)
+    return left
+
+
+def _write(index_path: str | os.PathLike, change: Callable[[sqlite3.Connection], object]) -> None:
+    db = _connect(index_path)
+    try:
+        with db:
+            change(db)
     except sqlite3.Error as e:
         raise LedgerError(f"the ledger {ledger_path(index_path)} cannot be written: {e}") from None
     finally:

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BACKENDS, write_jsonl
+from conftest import BACKENDS, index_path, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
+RABAT = {"id": "rabat", "title": "Rabat", "text": "Le port de Rabat s'agrandit."}
+TANGER = {"id": "tanger", "title": "Tanger", "text": "Le port de Tanger s'agrandit."}
+OUJDA = {"id": "oujda", "title": "Oujda", "text": "La gare d'Oujda rouvre."}
 
 
 def veille(*args: str, cwd: Path | None = None, env: dict | None = None):
@@ -58,6 +61,24 @@ def test_adding_a_folder_without_articles_is_an_error(built, tmp_path):
     ]
     info = veille("info", "--index", str(built), "--json")
     assert json.loads(info.stdout)["articles"] == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_rebuild_says_which_added_articles_it_left_out(backend, tmp_path, request):
+    index = str(index_path(backend, tmp_path, request))
+    corpus = write_jsonl(tmp_path / "corpus" / "a.jsonl", [RABAT])
+    extra = write_jsonl(tmp_path / "ailleurs" / "b.jsonl", [TANGER, OUJDA])
+    assert veille("build", "--corpus", str(corpus.parent), "--index", index).returncode == 0
+    assert veille("add", str(extra), "--index", index).returncode == 0
+    assert veille("remove", "oujda", "--index", index).returncode == 0  # removed: not said
+    run = veille("build", "--corpus", str(corpus.parent), "--index", index)
+    assert run.returncode == 0 and run.stdout.startswith("Built ")
+    assert run.stderr.splitlines() == [
+        "left out: 1 article of the previous index not in the corpus (tanger): add their "
+        "files again with `veille add`; fetched ones come back with the next `veille fetch`"
+    ]
+    again = veille("build", "--corpus", str(corpus.parent), "--index", index)
+    assert again.returncode == 0 and again.stderr == ""  # said once
 
 
 def test_an_empty_veille_index_is_the_default_index(tmp_path):
