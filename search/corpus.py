@@ -46,6 +46,10 @@ class Article:
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.metadata, Mapping):
+            raise ValueError(f"article {str(self.id)[:80]!r}: the metadata must be a mapping")
+        # A copy: the caller's dict changed later changes nothing of a checked article.
+        object.__setattr__(self, "metadata", dict(self.metadata))
         if not isinstance(self.paragraphs, str | bytes):  # a list, a generator: a tuple
             try:
                 object.__setattr__(self, "paragraphs", tuple(self.paragraphs))

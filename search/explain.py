@@ -89,7 +89,7 @@ class Explanation:
             out.append("Il suffit d'une des possibilités reliées par OU.")
         if self.matched:
             out.append("Dans ce passage : " + ", ".join(f"« {w} »" for w in self.matched) + ".")
-        elif not self.filters_alone and self.position in (0, None):
+        elif not self.filters_alone and self.position == 0:  # only a lead is there by its title
             out.append("Ce passage est le début d'un article dont le titre correspond.")
         elif not self.filters_alone:
             out.append("Aucun mot de la requête ne figure dans ce passage.")

@@ -34,7 +34,7 @@ from .backends.base import (
 )
 from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
-from .errors import IndexClosedError
+from .errors import IndexClosedError, ParameterError
 from .explain import Explanation, explain
 from .ledger import check_ledger, record_indexed, record_rebuilt, record_removed
 from .passages import split_passages
@@ -104,6 +104,8 @@ class Index:
     """
 
     def __init__(self, path: str | os.PathLike, ranking: RankingConfig = DEFAULT_RANKING) -> None:
+        if not isinstance(ranking, RankingConfig):
+            raise TypeError(f"ranking must be a RankingConfig, not {type(ranking).__name__}")
         self.path = Path(path)
         self.ranking = ranking
         self._backend: Backend = store_for(path).open(path, ranking)
@@ -142,6 +144,10 @@ class Index:
         the end gives the last); ``matched_positions`` always covers the whole article. A
         bad ``page`` or ``per_page`` raises ParameterError.
         """
+        if not isinstance(article_id, str):
+            raise ParameterError(
+                "article_id", "must be text", "L'identifiant de l'article doit être du texte."
+            )
         page, per_page = article_paging(page, per_page)
         read = self._read_query(query) if query else None
         return _article(self._reader(), article_id, read, page, per_page)

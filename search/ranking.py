@@ -17,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
+# Beyond it a weight overflows the 32-bit floats the scores are summed in.
+MAX_WEIGHT = 1e6
+
 
 def _weight(value: Any, most: float | None) -> bool:
     """Whether a value is a usable weight: a finite number, 0 or more (at most ``most``)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return False
-    return value >= 0 and (most is None or value <= most)
+    return 0 <= value <= (MAX_WEIGHT if most is None else most)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class RankingConfig:
             if f.type == "int" and value < 1:
                 raise ValueError(f"RankingConfig.{f.name} must be a whole number of 1 or more")
             if f.type == "float" and not _weight(value, 1.0 if f.name.endswith("_b") else None):
-                most = " and at most 1" if f.name.endswith("_b") else ""
+                most = " and at most 1" if f.name.endswith("_b") else f" and at most {MAX_WEIGHT:g}"
                 raise ValueError(f"RankingConfig.{f.name} must be a number of 0 or more{most}")
         if not isinstance(self.second_stage, bool):
             raise ValueError("RankingConfig.second_stage must be True or False")

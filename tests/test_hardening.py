@@ -460,3 +460,28 @@ def test_an_excluded_word_stays_excluded_in_a_long_query(tmp_path):
     index = Index.open(small_index(tmp_path, records))
     results = index.search("gouvernement Macron réforme retraites -Paris")
     assert [hit.article_id for hit in results] == ["r"]
+
+
+# --- wrong values from Python: the library's own errors ------------------------------------
+
+
+def test_wrong_values_from_python_are_clear_errors(tmp_path):
+    from search import Article, ParameterError, RankingConfig, explain
+
+    index = Index.open(small_index(tmp_path, ARTICLES))
+    with pytest.raises(ParameterError, match="article_id: must be text"):
+        index.article(None)
+    with pytest.raises(TypeError, match="ranking must be a RankingConfig, not NoneType"):
+        Index.open(index.path, ranking=None)
+    with pytest.raises(ValueError, match="bm25_k1 must be a number of 0 or more and at most"):
+        RankingConfig(bm25_k1=1e40)
+    with pytest.raises(ValueError, match="the metadata must be a mapping"):
+        Article("a", "Titre", None, None, None, ("Texte.",), metadata=None)
+    metadata = {"category": "Sport"}
+    article = Article("a", "Titre", None, None, None, ("Texte.",), metadata=metadata)
+    metadata["category"] = "Autre"  # the caller's dict, changed after the article was made
+    assert article.category == "Sport"
+    # A passage explained alone, its place unknown: no claim that its title matched.
+    lines = explain("Maroc", "Il pleut à Brest").lines()
+    assert not any("titre correspond" in line for line in lines)
+    assert any("titre correspond" in line for line in explain("Maroc", "Brest", position=0).lines())
