@@ -261,10 +261,10 @@ def _query(args: argparse.Namespace) -> int:
         body = results.to_dict()
         if args.explain:
             for hit, data in zip(results, body["hits"], strict=True):
-                data["explain"] = index.explain(args.text, hit).to_dict()
+                data["explain"] = index.explain(request, hit).to_dict()
         print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
-        explain_hit = functools.partial(index.explain, args.text) if args.explain else None
+        explain_hit = functools.partial(index.explain, request) if args.explain else None
         _print_results(results, color=sys.stdout.isatty(), explain_hit=explain_hit)
     return 0
 

@@ -70,12 +70,14 @@ def month_number(word: str) -> int | None:
     """The month a French or English month name stands for (« févr », « Mai », « May »),
     abbreviated or not; None if it is none."""
     folded = _fold_date_text(word).rstrip(".")
-    return _MONTHS.get(folded) or _ENGLISH.get(folded[:3] if len(folded) >= 3 else "")
+    return _MONTHS.get(folded) or _ENGLISH.get(folded)
 
 
-_ENGLISH = {
-    m: n for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)
-}
+_ENGLISH_NAMES = (
+    "january february march april may june july august september october november december"
+).split()
+_ENGLISH = {name: n for n, name in enumerate(_ENGLISH_NAMES, 1)}
+_ENGLISH |= {name[:3]: n for n, name in enumerate(_ENGLISH_NAMES, 1)} | {"sept": 9}
 
 
 def _fold_date_text(text: str) -> str:

@@ -112,7 +112,7 @@ class Index:
         # The queries lately read against the vocabulary (their typos read), by query: a
         # page explains each of its hits and links each to its article with the same query.
         # The reader is held weakly: a replaced generation's files are let go at once.
-        self._read: dict[str, tuple[weakref.ref, ParsedQuery]] = {}
+        self._read: dict[tuple[str, bool], tuple[weakref.ref, ParsedQuery]] = {}
         self._closed = False
 
     @classmethod
@@ -180,16 +180,15 @@ class Index:
 
     def _read_query(self, query: str, strict: bool = False) -> ParsedQuery:
         """The query as a search reads it (its typos read as the corpus's words)."""
-        if strict:
-            return parse_query(query, strict=True)
         reader = self._reader()
-        seen = self._read.get(query)
+        seen = self._read.get((query, strict))
         if seen is not None and seen[0]() is reader:
             return seen[1]
-        read = read_typos(reader, parse_query(query), time.monotonic() + DEFAULT_BUDGET_SECONDS)
+        request = SearchRequest(query, strict=strict)
+        read = _read_request(reader, request, time.monotonic() + DEFAULT_BUDGET_SECONDS)
         if len(self._read) >= 32:
             self._read.clear()
-        self._read[query] = (weakref.ref(reader), read)
+        self._read[(query, strict)] = (weakref.ref(reader), read)
         return read
 
     def info(self) -> IndexInfo:
@@ -230,7 +229,7 @@ def _read_request(reader: Reader, request: SearchRequest, deadline: float) -> Pa
     """The request's query as its search reads it: typos read as the corpus's words,
     unless the request is strict (a standing search keeps its words as typed)."""
     pq = parse_query(request.query, strict=request.strict)
-    return pq if request.strict else read_typos(reader, pq, deadline)
+    return read_typos(reader, pq, deadline, typos=not request.strict)
 
 
 def _search(
@@ -659,25 +658,26 @@ def add_articles(
     """
     started = time.monotonic()
     written: list[str] = []
-    items = _noted(_indexed(_unique(articles), lambda: _known_clusters(index_path)), written)
+    items = _noted(_indexed(_checked(articles), lambda: _known_clusters(index_path)), written)
     check_ledger(index_path)
     changes = store_for(index_path).update(index_path, items, [], wait=wait)
     record_indexed(index_path, written)
     return _summary(changes, started, [])
 
 
-def _unique(articles: Iterable[Article]) -> Iterator[Article]:
-    """The articles, each an Article of an id not given before (else CorpusError: the update
-    is left undone, as a corpus file with an id twice is refused)."""
+def _checked(articles: Iterable[Article]) -> list[Article]:
+    """The articles, each an Article of an id not given before, all checked before any is
+    written (else CorpusError: a cluster writes each article as it comes)."""
+    checked = list(articles)
     seen: set[str] = set()
-    for n, article in enumerate(articles, 1):
+    for n, article in enumerate(checked, 1):
         if not isinstance(article, Article):
             kind = type(article).__name__
             raise CorpusError("add_articles", None, f"item {n} is a {kind}, not an Article")
         if article.id in seen:
             raise CorpusError("add_articles", None, f"duplicate article id {article.id!r}")
         seen.add(article.id)
-        yield article
+    return checked
 
 
 def optimize_index(index_path: str | os.PathLike, wait: float = 0.0) -> int:

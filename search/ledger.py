@@ -155,9 +155,18 @@ def _write(index_path: str | os.PathLike, change: Callable[[sqlite3.Connection],
 def first_indexed(
     index_path: str | os.PathLike, article_ids: Iterable[str]
 ) -> dict[str, dt.datetime]:
-    """When each of these articles was first indexed (those the ledger knows)."""
+    """When each of these articles was first indexed (those the ledger knows).
+
+    Reads only: a reader of a read-only index (the web app) may ask.
+    """
     ids = list(dict.fromkeys(article_ids))
-    db = _connect(index_path)
+    path = ledger_path(index_path)
+    if not ids or not path.is_file():
+        return {}
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as e:
+        raise _unreadable(path, e) from None
     try:
         found = {}
         for start in range(0, len(ids), 500):

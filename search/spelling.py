@@ -239,13 +239,16 @@ def _one_edit(word: str) -> set[str]:
 MAX_READINGS = 3
 
 
-def read_typos(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -> ParsedQuery:
+def read_typos(
+    reader: Reader, query: ParsedQuery, deadline: float = math.inf, *, typos: bool = True
+) -> ParsedQuery:
     """The query with its typed words read as the corpus's closest words where they are
     typos (see typo_reading); what was read as what goes in ``readings`` and a note.
 
     Quoted words are read as typed. A long text's words are its own, and so are a
     question's that match as they stand: a question's word is read only when nothing has
-    its stem.
+    its stem. A word typed in capitals that the texts mostly write otherwise is read as
+    that word, silently; with ``typos=False`` (a strict search), that alone.
     """
     readings: dict[Term, Term] = {}
     said: list[tuple[str, str]] = []
@@ -264,7 +267,7 @@ def read_typos(reader: Reader, query: ParsedQuery, deadline: float = math.inf) -
             if 2 * in_capitals < reader.word_count(term.exact) and len(lowered) == 1:
                 readings[term] = Term(lowered[0], term.exact, term.field)
             continue
-        if query.ranked_or and reader.stem_count(term.stem) > 0:
+        if not typos or (query.ranked_or and reader.stem_count(term.stem) > 0):
             continue
         typed = next((w for w in query.typed_words if _folded(w) == term.exact), term.exact)
         read = typo_reading(reader, term.exact, name=typed[:1].isupper())

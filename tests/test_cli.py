@@ -111,6 +111,10 @@ def test_query_strict_keeps_every_word_as_typed(built):
     assert loose["total"] == 1 and loose["readings"]  # the typo read as « Hammouchi »
     run = veille("query", "--index", str(built), "--json", "--strict", "Hamouchi")
     assert run.returncode == 0 and json.loads(run.stdout)["total"] == 0
+    long = "Hammouchi directeur homologue qatari tournée"  # a long text, read strictly
+    run = veille("query", "--index", str(built), "--json", "--strict", "--explain", long)
+    [hit] = json.loads(run.stdout)["hits"]
+    assert hit["explain"]["all_words_required"] is True
 
 
 def test_index_from_environment(built):

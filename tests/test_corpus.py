@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import write_jsonl
+from conftest import BACKENDS, index_path, write_jsonl
 
 from search.corpus import Article, CorpusError, parse_french_date, read_corpus
 from search.errors import VeilleError
@@ -633,16 +633,20 @@ def test_an_article_made_in_python_follows_the_corpus_rules(fields, problem, tmp
     assert add_articles(index, [Article(**good)]).added == 1  # the good one is taken
 
 
-def test_articles_added_from_python_are_refused_whole_with_an_id_twice(tmp_path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_articles_added_from_python_are_refused_whole_with_an_id_twice(
+    backend, tmp_path, request
+) -> None:
     from search import CorpusError, Index, add_articles, build_index
 
-    index = tmp_path / "index"
+    index = index_path(backend, tmp_path, request)
     build_index(
         write_jsonl(tmp_path / "c.jsonl", [{"id": "b-1", "title": "B", "text": "Bamako."}]), index
     )
 
     def made(article_id: str, title: str) -> Article:
-        return Article(article_id, title, None, None, None, (f"{title} à Gao.",))
+        paragraphs = tuple(f"{title} à Gao, paragraphe {n} sur le hautbois." for n in range(9))
+        return Article(article_id, title, None, None, None, paragraphs)
 
     twice = [made("n-1", "Titre"), made("n-2", "Autre"), made("n-1", "Encore")]
     with pytest.raises(CorpusError, match="duplicate article id 'n-1'"):
@@ -652,6 +656,10 @@ def test_articles_added_from_python_are_refused_whole_with_an_id_twice(tmp_path)
     with Index.open(index) as opened:  # nothing of either was written
         assert opened.info().articles == 1
         assert opened.article("n-1") is None and opened.article("n-3") is None
+        assert opened.search("hautbois").total == 0
+    add_articles(index, [made("n-5", "Dernier")])
+    with Index.open(index) as opened:
+        assert [hit.article_id for hit in opened.search("hautbois")] == ["n-5"]
 
 
 @pytest.mark.parametrize(

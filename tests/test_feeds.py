@@ -300,8 +300,10 @@ def test_a_feed_reads_its_query_strictly_as_its_page_says(copies_client):
     link = urlsplit(alternate)
     strict_page = BeautifulSoup(copies_client.get(f"{link.path}?{link.query}").data, "html.parser")
     assert strict_page.select("h3 a") == []
-    # The strict page's form keeps reading strictly.
+    # The strict page's form keeps reading strictly, and so do its exports.
     assert strict_page.find("input", attrs={"name": "strict", "value": "true"}) is not None
+    exports = [a["href"] for a in strict_page.select("a[href^='/search.csv']")]
+    assert exports and all("strict=true" in href for href in exports)
     # A word the corpus spells otherwise: the page reads it, the feed does not.
     typo = BeautifulSoup(copies_client.get("/?q=Tangger").data, "html.parser")
     assert [a.get_text() for a in typo.select("h3 a")] == ["Tanger"]

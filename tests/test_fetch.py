@@ -778,19 +778,20 @@ def test_a_wall_never_replaces_an_article_indexed_with_its_text(site, index):
 def test_an_article_indexed_with_its_summary_gets_its_text_later(site, index):
     title, paragraphs = ARTICLES["/region/tramway.html"]
     site.add("/tram.html", WALL)
-    site.add("/rss.xml", rss(site, "Gazette", [("/tram.html", title, MAY_5)]))
+    # A feed that answers 304 to its ETag: an item to fetch again is not hidden by it.
+    serve_with_etag(site, "/rss.xml", rss(site, "Gazette", [("/tram.html", title, MAY_5)]), '"1"')
     assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 1
     assert found(index, "Pérols") == [] and len(found(index, "résumé")) == 1
     site.add("/tram.html", french_page(title, paragraphs))  # the same feed entry
     assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).changed == 1
     (hit,) = found(index, "Pérols")
     assert hit.title == title and found(index, "résumé") == []
-    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).unchanged == 1
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).feeds[0].not_modified
     assert len(site.hits("/tram.html")) == 2  # indexed with its text: not fetched again
 
 
 def test_a_given_up_page_is_tried_again_hours_later(site, index):
-    site.add("/rss.xml", rss(site, "Gazette", [("/late.html", "En retard", MAY_5)]))
+    serve_with_etag(site, "/rss.xml", rss(site, "Gazette", [("/late.html", "Tard", MAY_5)]), '"1"')
     for _ in range(4):
         summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
     assert summary.feeds[0].given_up == 1 and len(site.hits("/late.html")) == 3
@@ -811,6 +812,16 @@ def test_the_feed_s_date_wins_over_a_date_the_page_may_guess(site, index):
     fetch_feeds(index, [site.url("/rss.xml")], delay=0)
     (hit,) = found(index, "grêlons")
     assert hit.date == datetime.date(2024, 5, 5)
+
+
+def test_an_atom_entry_s_last_change_does_not_date_its_article(site, index):
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    site.add("/grele.html", french_page(title, paragraphs, date="2024-04-20"))
+    later = datetime.datetime(2024, 5, 5, 9, tzinfo=datetime.UTC)
+    site.add("/atom.xml", atom(site, "Gazette", [("/grele.html", title, later)]))  # <updated>
+    fetch_feeds(index, [site.url("/atom.xml")], delay=0)
+    (hit,) = found(index, "grêlons")
+    assert hit.date == datetime.date(2024, 4, 20)  # the page's publication, not the change
 
 
 def test_an_unavailable_site_is_asked_once_a_run(site, index):
@@ -846,6 +857,9 @@ def test_a_fractional_crawl_delay_is_honoured(site, index):
         ("Tue, 01 Dec 2020 23:30:00 GMT", datetime.date(2020, 12, 2)),  # Paris's day
         ("Tue, 01 Dec 2020 23:30:00 -0500", datetime.date(2020, 12, 1)),  # as written
         ("Fri, 01 Jan 2100 00:00:00 GMT", None),  # in the future: a feed's mistake
+        ("Sat, 01 juin 2024", datetime.date(2024, 6, 1)),  # no time
+        ("mer., 29 mai 2024", datetime.date(2024, 5, 29)),
+        ("Sat, 01 Jun 2024", datetime.date(2024, 6, 1)),
     ],
 )
 def test_a_feed_s_dates_as_french_sites_write_them(written, day):

@@ -1019,6 +1019,8 @@ def test_an_acronym_mostly_written_otherwise_is_read_as_a_word(backend, tmp_path
         results = index.search("OTAN")
         assert sorted(hit.article_id for hit in results) == ["caps", "otan-0", "otan-1", "otan-2"]
         assert results.readings == ()  # silently
+        strict = index.search("OTAN", strict=True)  # a saved search, a feed: read alike
+        assert sorted(hit.article_id for hit in strict) == ["caps", "otan-0", "otan-1", "otan-2"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -1284,3 +1286,18 @@ def test_no_query_and_the_request_s_filters_list_their_articles(filtered):
     assert results.sort == "date"
     assert filtered.search(SearchRequest("", since="2024-05-04")).total == 2
     assert filtered.search("").total == 0  # nothing asked, nothing listed
+
+
+def test_a_month_is_read_only_by_its_name_or_abbreviation():
+    from search.dates import month_number
+
+    assert [month_number(w) for w in ("mai", "Mai", "févr.", "sept.", "May", "June", "Dec")] == [
+        5,
+        5,
+        2,
+        9,
+        5,
+        6,
+        12,
+    ]
+    assert [month_number(w) for w in ("Junk", "Augustin", "Décor", "Marche")] == [None] * 4

@@ -26,6 +26,7 @@ from search import (
     Index,
     Results,
     SearchRequest,
+    VeilleError,
     __version__,
     first_indexed,
     jsonl_lines,
@@ -63,7 +64,7 @@ def follow_params(params: SearchRequest) -> dict:
 def export_params(params: SearchRequest) -> dict:
     """The URL parameters of an export: what the search is about, its sort, grouping and
     whether copies are collapsed (the rows the page shows)."""
-    wanted = (*FOLLOWED, "sort", "group")
+    wanted = (*FOLLOWED, "sort", "group", "strict")
     return {k: v for k, v in params.url_params(page=1).items() if k in wanted}
 
 
@@ -189,6 +190,17 @@ def atom_feed(
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
+def _first_indexed(index: Index, article_ids: list[str]) -> dict[str, dt.datetime]:
+    """When these articles were first indexed, as far as the ledger can say (the app only
+    reads it: an unreadable ledger dates them at the build)."""
+    if not article_ids:
+        return {}
+    try:
+        return first_indexed(index.path, article_ids)
+    except VeilleError:  # a damaged ledger: said to the writers, who repair it
+        return {}
+
+
 def feed_request() -> SearchRequest:
     """The feed's search: the URL's parameters (all checked), newest articles first, the
     query read strictly (a subscription delivers only what has its words as typed)."""
@@ -219,7 +231,7 @@ def search_atom() -> ResponseReturnValue:
         ),
         entry_links=[_article_link(hit, params.query) for hit in results.hits],
         built_at=info.built_at,
-        indexed=first_indexed(index.path, [h.article_id for h in results.hits if h.date is None]),
+        indexed=_first_indexed(index, [h.article_id for h in results.hits if h.date is None]),
     )
     response = Response(body, content_type="application/atom+xml; charset=utf-8")
     return cacheable(response, etag, complete=not results.timed_out)

@@ -469,7 +469,7 @@ def search() -> ResponseReturnValue:
         took=took_text(results.took_ms),
         bars=timeline_bars(results, params),
         facets=facet_links(results, params),
-        explanations=[index.explain(params.query, hit).lines() for hit in results],
+        explanations=[index.explain(params, hit).lines() for hit in results],
         first_rank=(results.page - 1) * results.limit + 1,
         pages=page_numbers(params.page, last_page) if last_page > 1 else [],
         last_page=last_page,

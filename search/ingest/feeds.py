@@ -170,12 +170,13 @@ class FeedItem:
     url: str
     title: str | None
     summary: tuple[str, ...]  # paragraphs of the item's summary or content, tags removed
-    date: datetime.date | None
+    date: datetime.date | None  # when it was published (RSS pubDate, Atom published)
     author: str | None
     category: str | None
     # Changes when the feed says the item changed (dates, title or summary): then its page
     # is fetched again.
     fingerprint: str
+    updated: datetime.date | None = None  # Atom's updated, the last change (no pubDate)
 
 
 @dataclass(frozen=True)
@@ -201,13 +202,14 @@ def _raw(entry, key: str):
     return dict.get(entry, key)
 
 
-def _entry_date(entry) -> datetime.date | None:
-    """The day the entry was published, as its feed writes it: in the feed's own time
-    zone (« 29 Jun 2020 00:30 +0200 » is the 29th, though it is the 28th in UTC; a time
-    in UTC is Paris's day), and French dates (« lundi 29 juin 2020 08:00 ») too."""
-    raw = _raw(entry, "published") or _raw(entry, "updated")
+def _entry_date(entry, key: str = "published") -> datetime.date | None:
+    """The day the entry was published (``key``: or last updated), as its feed writes it:
+    in the feed's own time zone (« 29 Jun 2020 00:30 +0200 » is the 29th, though it is the
+    28th in UTC; a time in UTC is Paris's day), and French dates (« lundi 29 juin 2020
+    08:00 ») too."""
+    raw = _raw(entry, key)
     day = _written_day(raw.strip()) if isinstance(raw, str) else None
-    parsed = _raw(entry, "published_parsed") or _raw(entry, "updated_parsed")
+    parsed = _raw(entry, f"{key}_parsed")
     if day is None and parsed:
         when = datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.UTC)
         day = when.astimezone(_PARIS).date()
@@ -220,14 +222,16 @@ def _written_day(text: str) -> datetime.date | None:
     """The date a feed wrote, in its own zone (in Paris's when it wrote UTC): RFC 822
     (« Wed, 29 May 2024 », « mer., 29 mai 2024 »), RFC 3339, or French."""
     written = None
-    with contextlib.suppress(TypeError, ValueError, IndexError):
-        written = email.utils.parsedate_to_datetime(_rfc822(text))
+    for rfc822 in (_rfc822(text), _rfc822(text) + " 00:00"):  # a day without its time
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            written = written or email.utils.parsedate_to_datetime(rfc822)
     if written is None:
         with contextlib.suppress(ValueError):
             written = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if written is None:
-        with contextlib.suppress(ValueError):  # « lundi 29 juin 2020 », a time after it
-            return parse_french_date(_FRENCH_TIME.sub("", text))
+        # « lundi 29 juin 2020 », « Sat, 01 juin 2024 »: a weekday, a time after it.
+        with contextlib.suppress(ValueError):
+            return parse_french_date(_FRENCH_TIME.sub("", _WEEKDAY.sub("", text)))
         return None
     # UTC is how a server writes the time, not where the news is: a French reader's day.
     if written.utcoffset() == datetime.timedelta(0):
@@ -288,6 +292,7 @@ def _item(entry, link: str) -> FeedItem:
         title=_plain_title(entry.get("title")),
         summary=summary,
         date=_entry_date(entry),
+        updated=_entry_date(entry, "updated"),
         author=" ".join((author or "").split()) or None,
         category=next((t.strip() for t in tags if t and t.strip()), None),
         fingerprint=_fingerprint(entry, link, summary),

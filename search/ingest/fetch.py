@@ -182,6 +182,7 @@ class _Run:
         self.seen: set[str] = set()  # canonical URLs met in this run
         self.written: dict[str, str] = {}  # content hash -> id, for articles of this run
         self.written_ids: set[str] = set()  # their ids
+        self.revisit = False  # the feed being read has an item to fetch again next run
 
     def holds(self, article_id: str) -> bool:
         """Whether the index holds the article (the state is a cache of it, no more)."""
@@ -205,14 +206,16 @@ class _Run:
             self.report(f"feed {spec.url}: {why}: skipped")
         source = spec.source or feed.title or urlsplit(spec.url).hostname
         tally: Counter[str] = Counter(error=len(feed.skipped))
+        self.revisit = False
         batch = _Batch()
         for item in feed.items:
             tally[self.item(spec, source, item, batch)] += 1
             if batch.full():
                 self.flush(batch)
         self.flush(batch)
-        if not tally["failed"]:
-            # Only now: a 304 next time must not hide items this run could not fetch.
+        if not tally["failed"] and not tally["given up"] and not self.revisit:
+            # Only now: a 304 next time must not hide items this run could not fetch, nor
+            # those to fetch again (a summary for want of the page's text, a page given up).
             etag, modified = response.header("ETag"), response.header("Last-Modified")
             self.state.save_feed(spec.url, feed.title, etag, modified)
         return FeedResult(
@@ -261,6 +264,7 @@ class _Run:
             if response.status == 304:
                 fields = (known.content, known.etag, known.last_modified)
                 entry = (SUMMARY_ONLY if _summary_only(known) else "") + item.fingerprint
+                self.revisit |= _summary_only(known)
                 batch.add(ItemRecord(key, known.article_id, spec.url, entry, *fields))
                 return "unchanged"
             article, from_page = self._article(spec, source, item, response)
@@ -289,6 +293,7 @@ class _Run:
         etag, modified = response.header("ETag"), response.header("Last-Modified")
         record = ItemRecord(key, article.id, spec.url, entry, content, etag, modified)
         from_page = not entry.startswith(SUMMARY_ONLY)
+        self.revisit |= not from_page
         if known is not None and not from_page and not _summary_only(known):
             # A wall where the article was: the article indexed with its text stays.
             fields = {"article_id": known.article_id, "content": known.content}
@@ -338,9 +343,10 @@ class _Run:
             article = Article(
                 id=article_id_for(item.url),
                 title=title,
-                # The feed's date is what the site says; the page's may be a guess (a
-                # sidebar's <time>, a date in the URL, the last change).
-                date=item.date or page.date,
+                # The feed's publication date is what the site says; the page's may be a
+                # guess (a sidebar's <time>, a date in the URL); the feed's last change
+                # is the article's date only for want of both.
+                date=item.date or page.date or item.updated,
                 source=source,
                 url=response.url,
                 paragraphs=paragraphs,

@@ -222,6 +222,8 @@ def rank_words(
     for word in words:
         if read and not require_all and time.monotonic() > deadline:
             break
+        if read and require_all and matched.max() < read:
+            break  # no document has every word read so far: none can have them all
         read += 1
         has = np.zeros(n, dtype=bool)
         for field, term, weight, text, match in _postings_of(word, title_weight, exact_bonus):
@@ -241,7 +243,7 @@ def rank_words(
         mask[arrays.docs("text", stem)] = False
         mask[arrays.docs("title", stem)] = False
     docs = np.flatnonzero(mask).astype(np.int32)
-    return Ranked(docs=docs, scores=scores[docs], timed_out=read < len(words))
+    return Ranked(docs=docs, scores=scores[docs], timed_out=read < len(words) and not require_all)
 
 
 def _postings_of(word: Term | PrefixTerms, title_weight: float, exact_bonus: float):
