@@ -41,12 +41,16 @@ def _connect(index_path: str | os.PathLike) -> sqlite3.Connection:
         db.execute(
             "CREATE TABLE IF NOT EXISTS indexed ("
             " article_id TEXT PRIMARY KEY, first_indexed TEXT NOT NULL,"
-            " live INTEGER NOT NULL DEFAULT 1)"
+            " live INTEGER NOT NULL DEFAULT 1, removed INTEGER NOT NULL DEFAULT 0)"
         )
         columns = {row[1] for row in db.execute("PRAGMA table_info(indexed)")}
-        if "live" not in columns:  # a ledger written before it knew
-            with db:
-                db.execute("ALTER TABLE indexed ADD COLUMN live INTEGER NOT NULL DEFAULT 1")
+        for column, default in (("live", 1), ("removed", 0)):
+            if column not in columns:  # a ledger written before it knew
+                with db:
+                    db.execute(
+                        f"ALTER TABLE indexed ADD COLUMN {column} INTEGER NOT NULL"
+                        f" DEFAULT {default}"
+                    )
         return db
     except sqlite3.Error as e:
         raise _unreadable(path, e) from None
@@ -92,7 +96,7 @@ def record_indexed(
         with db:
             db.executemany(
                 "INSERT INTO indexed (article_id, first_indexed) VALUES (?, ?)"
-                " ON CONFLICT (article_id) DO UPDATE SET live = 1",
+                " ON CONFLICT (article_id) DO UPDATE SET live = 1, removed = 0",
                 ((article_id, stamp) for article_id in article_ids),
             )
     except sqlite3.Error as e:
@@ -102,13 +106,29 @@ def record_indexed(
 
 
 def record_removed(index_path: str | os.PathLike, article_ids: Iterable[str]) -> None:
-    """Remember that these articles have left the index (their first time stays)."""
+    """Remember that these articles were removed from the index (their first time stays):
+    a fetch does not bring them back."""
     _write(
         index_path,
         lambda db: db.executemany(
-            "UPDATE indexed SET live = 0 WHERE article_id = ?", ((a,) for a in article_ids)
+            "UPDATE indexed SET live = 0, removed = 1 WHERE article_id = ?",
+            ((a,) for a in article_ids),
         ),
     )
+
+
+def removed_articles(index_path: str | os.PathLike) -> set[str]:
+    """The articles removed from the index (``veille remove``) and not indexed since."""
+    path = ledger_path(index_path)
+    if not path.is_file():
+        return set()
+    db = _connect(index_path)
+    try:
+        return {a for (a,) in db.execute("SELECT article_id FROM indexed WHERE removed = 1")}
+    except sqlite3.Error as e:
+        raise LedgerError(f"the ledger {path} cannot be read: {e}") from None
+    finally:
+        db.close()
 
 
 def record_rebuilt(index_path: str | os.PathLike, article_ids: Iterable[str]) -> list[str]:
@@ -133,7 +153,7 @@ def record_rebuilt(index_path: str | os.PathLike, article_ids: Iterable[str]) ->
         )
         db.execute(
             "INSERT INTO indexed (article_id, first_indexed) SELECT article_id, ?"
-            " FROM written WHERE true ON CONFLICT (article_id) DO UPDATE SET live = 1",
+            " FROM written WHERE true ON CONFLICT (article_id) DO UPDATE SET live = 1, removed = 0",
             (stamp,),
         )
 

@@ -714,6 +714,26 @@ def test_a_rebuild_that_dropped_fetched_articles_gets_them_back_from_an_unchange
     assert again.feeds[0].not_modified  # all back: conditional again
 
 
+def test_an_article_a_person_removed_stays_out_until_added_again(site, index):
+    serve_articles(site)
+    items = [(path, title, MAY_5) for path, (title, _) in ARTICLES.items()]
+    serve_with_etag(site, "/rss.xml", rss(site, "Gazette", items), '"v1"')
+    fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    grele = article_id_for(site.url("/region/grele.html"))
+    run = veille("remove", grele, "--index", str(index))
+    assert run.returncode == 0, run.stderr
+    summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert summary.feeds[0].not_modified  # the feed's other articles are all there
+    site.add("/rss.xml", rss(site, "Gazette", items))  # read whole: each item looked at
+    summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert (summary.new, summary.feeds[0].kept_out) == (0, 1)
+    assert summary.feeds[0].line().split(" in ")[0].endswith(", 1 kept out (removed)")
+    assert found(index, "grêlons") == []
+    build_index(ROOT / "corpus", index)  # a rebuild drops the other fetched articles
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == len(ARTICLES) - 1
+    assert found(index, "grêlons") == []  # still removed
+
+
 def test_a_page_without_article_text_keeps_the_feed_s_title(site, index):
     site.add(
         "/mur.html",

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from search.corpus import Article
 from search.errors import IndexNotFoundError, IndexVersionError, VeilleError
 from search.index import Index, add_articles
+from search.ledger import removed_articles
 
 from .client import Client, FetchError, Politeness, Response
 from .feeds import (
@@ -63,6 +64,7 @@ class FeedResult:
     copies: int = 0  # of the unchanged: first seen, the same title and text as another URL's
     errors: int = 0  # items that could not be fetched or read (each said in one line)
     given_up: int = 0  # items that failed MAX_FAILURES runs, not tried again
+    kept_out: int = 0  # items whose articles were removed from the index (`veille remove`)
     seconds: float = 0.0
     not_modified: bool = False  # the feed answered 304 to a conditional GET
     failure: str | None = None  # why the feed could not be read at all
@@ -74,6 +76,8 @@ class FeedResult:
         counts = f"{self.new} new, {self.changed} changed, {_unchanged(self)}, {self.errors} errors"
         if self.given_up:
             counts += f", {self.given_up} given up"
+        if self.kept_out:
+            counts += f", {self.kept_out} kept out (removed)"
         suffix = " (feed not modified)" if self.not_modified else ""
         return f"{self.url}: {counts} in {self.seconds:.1f} s{suffix}"
 
@@ -183,6 +187,8 @@ class _Run:
         self.written: dict[str, str] = {}  # content hash -> id, for articles of this run
         self.written_ids: set[str] = set()  # their ids
         self.revisit = False  # the feed being read has an item to fetch again next run
+        # Articles a person removed (`veille remove`): their items are not fetched again.
+        self.removed = removed_articles(index.path)
 
     def holds(self, article_id: str) -> bool:
         """Whether the index holds the article (the state is a cache of it, no more)."""
@@ -227,6 +233,7 @@ class _Run:
             copies=tally["copy"],
             errors=tally["error"] + tally["failed"],
             given_up=tally["given up"],
+            kept_out=tally["kept out"],
             seconds=time.monotonic() - started,
         )
 
@@ -234,7 +241,10 @@ class _Run:
         """A conditional GET's headers, unless the index lost some of the feed's articles
         (a `veille build` from the corpus, a `veille remove`): then the whole feed, to
         bring back those still in it."""
-        held = all(self.holds(article) for article in self.state.feed_articles(spec.url))
+        held = all(
+            self.holds(article) or article in self.removed
+            for article in self.state.feed_articles(spec.url)
+        )
         return self.state.validators(spec.url) if held else {}
 
     def flush(self, batch: _Batch) -> None:
@@ -254,6 +264,8 @@ class _Run:
         held = known is not None and known.content is not None and self.holds(known.article_id)
         if held and known.entry == item.fingerprint:
             return "unchanged"
+        if (known.article_id if known else article_id_for(item.url)) in self.removed:
+            return "kept out"  # removed by a person: not brought back
         failed = known and known.failed_entry == item.fingerprint
         if failed and known.failures >= MAX_FAILURES and not _due(known.failed_at):
             return "given up"
