@@ -1,9 +1,10 @@
 """The Atom feed of a search, read back as feed readers read it (feedparser) and as XML."""
 
 import datetime as dt
+import re
 import time
 import xml.etree.ElementTree as ET
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import feedparser
 import pytest
@@ -179,6 +180,20 @@ def test_ids_are_stable_across_requests_and_a_rebuild(tmp_path, web_corpus_path)
     app.extensions["veille_index"].close()
 
 
+def test_an_entry_leads_back_to_the_feed_s_page_of_results(client):
+    feed = parse(get_feed(client, q="gouvernement", source="Le Monde", since="2024-05"))
+    link = urlsplit(feed.entries[0].link)
+    page = BeautifulSoup(client.get(f"{link.path}?{link.query}").data, "html.parser")
+    back = urlsplit(page.find("a", string=re.compile("Retour aux résultats"))["href"])
+    assert parse_qs(back.query) == {
+        "q": ["gouvernement"],
+        "source": ["Le Monde"],
+        "since": ["2024-05-01"],
+        "sort": ["date"],
+        "strict": ["true"],
+    }
+
+
 def test_the_feed_id_is_what_the_search_is_about(client):
     one = parse(get_feed(client, q="gouvernement", source="Le Monde", category="politique"))
     other = parse(get_feed(client, category="politique", q="gouvernement", source="Le Monde"))
@@ -201,7 +216,7 @@ def test_a_public_url_wins_over_the_host_header(web_index_path):
     response = get_feed(client, headers={"Host": "evil.example"}, q="Sahel")
     assert b"evil.example" not in response.data
     feed = parse(response)
-    assert feed.entries[0].link.startswith(public + "/articles/sahel-armee?q=Sahel#p")
+    assert feed.entries[0].link.startswith(public + "/articles/sahel-armee?q=Sahel&retour=")
     self_link = [link.href for link in feed.feed.links if link.rel == "self"]
     assert self_link == [public + "/search.atom?q=Sahel"]
     app.extensions["veille_index"].close()

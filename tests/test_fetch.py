@@ -892,3 +892,20 @@ def test_a_feed_s_dates_as_french_sites_write_them(written, day):
         body.encode(), "https://www.example.fr/rss.xml", "application/rss+xml"
     ).items
     assert item.date == day
+
+
+def test_a_story_in_two_feeds_fetched_apart_stays_as_first_fetched(site, index):
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    for tag in ("RSS-1", "RSS-2"):  # the links each feed tags
+        site.add(f"/grele.html?xtor={tag}", french_page(title, paragraphs))
+    site.add("/a.xml", rss(site, "Flux A", [("/grele.html?xtor=RSS-1", title, MAY_5)]))
+    later = MAY_5 + datetime.timedelta(hours=1)  # each feed's entry its own
+    site.add("/b.xml", rss(site, "Flux B", [("/grele.html?xtor=RSS-2", title, later)]))
+    assert fetch_feeds(index, [site.url("/a.xml")], delay=0).new == 1
+    for _ in range(2):  # two cron lines, one feed each
+        for feed in ("/b.xml", "/a.xml"):
+            summary = fetch_feeds(index, [site.url(feed)], delay=0)
+            assert (summary.new, summary.changed, summary.unchanged) == (0, 0, 1), feed
+    (hit,) = found(index, "grêlons")
+    assert hit.source == "Flux A"
+    assert len(site.hits("/grele.html?xtor=RSS-1")) + len(site.hits("/grele.html?xtor=RSS-2")) == 1

@@ -34,7 +34,7 @@ from search import (
 )
 
 from .caching import cacheable, not_modified, search_etag
-from .views import article_page, get_index, search_request, web_url
+from .views import article_page, get_index, search_args, search_request, web_url
 
 bp = Blueprint("feeds", __name__)
 
@@ -229,7 +229,7 @@ def search_atom() -> ResponseReturnValue:
         page_url=absolute(
             url_for("web.search", **follow_params(params), sort="date", strict="true")
         ),
-        entry_links=[_article_link(hit, params.query) for hit in results.hits],
+        entry_links=[_article_link(hit, params) for hit in results.hits],
         built_at=info.built_at,
         indexed=_first_indexed(index, [h.article_id for h in results.hits if h.date is None]),
     )
@@ -237,10 +237,20 @@ def search_atom() -> ResponseReturnValue:
     return cacheable(response, etag, complete=not results.timed_out)
 
 
-def _article_link(hit: Hit, query: str) -> str:
+def _article_link(hit: Hit, params: SearchRequest) -> str:
+    """The article page of an entry, leading back to the feed's page of results (its
+    filters, by date, strict)."""
     anchor = f"p{hit.position}"
     page = article_page(hit.position)
-    path = url_for("web.article", article_id=hit.article_id, q=query, page=page, _anchor=anchor)
+    back = search_args(params.with_changes(limit=SearchRequest.DEFAULT_LIMIT))
+    path = url_for(
+        "web.article",
+        article_id=hit.article_id,
+        q=params.query,
+        page=page,
+        retour=back,
+        _anchor=anchor,
+    )
     return absolute(path)
 
 

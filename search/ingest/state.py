@@ -69,6 +69,7 @@ class ItemState:
     failed_entry: str | None
     failures: int
     failed_at: str | None = None  # when it last failed (UTC, ISO)
+    feed: str | None = None  # the feed it was last recorded from
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ class FetchState:
     def item(self, url: str) -> ItemState | None:
         rows = self._query(
             "SELECT article_id, entry, content, etag, last_modified, failed_entry, failures,"
-            " CASE WHEN failures > 0 THEN updated_at END FROM items WHERE url = ?",
+            " CASE WHEN failures > 0 THEN updated_at END, feed FROM items WHERE url = ?",
             url,
         )
         return ItemState(*rows[0]) if rows else None
