@@ -689,6 +689,12 @@ class _Classifier:
             return None
         prefix = words[-1]
         if len(prefix) < MIN_PREFIX_LETTERS:
+            if not query_terms(node.text):  # `l'ét*` is not « et », a common word
+                self.notes.append(
+                    f"« {node.text}* » : un début de mot demande {MIN_PREFIX_LETTERS} lettres, "
+                    f"et « {prefix} » est un mot trop courant pour être cherché"
+                )
+                return None
             return self.word(node.text, node.field, positive)
         self.prefix_count += 1
         if self.prefix_count > MAX_PREFIXES:

@@ -1175,6 +1175,12 @@ def test_a_prefix_too_short_and_the_quotes_of_a_long_text_are_said():
     assert parse_query("sécurité co*").notes == (
         "« co* » : un début de mot demande 3 lettres, « co » est cherché comme un mot",
     )
+    elided = parse_query("Maroc l'Ét*")  # after its elision, « ét »: not « et » everywhere
+    assert [w.stem for w in elided.plan.words] == ["maroc"]
+    assert elided.notes == (
+        "« l'Ét* » : un début de mot demande 3 lettres, et « et » est un mot trop courant "
+        "pour être cherché",
+    )
     long_text = parse_query('"Coupe du monde" Maroc Qatar africaine finale')
     assert long_text.notes == (LONG_TEXT_SYNTAX_NOTE,)
     assert long_text.ranked_or and long_text.plan is not None  # its words, ranked
