@@ -435,6 +435,27 @@ def test_a_rebuild_switches_generations_and_an_update_is_seen(clusters, tmp_path
     index.close()
 
 
+def test_two_rebuilds_between_two_looks_are_seen(clusters, tmp_path):
+    # a -> b -> a: the live letter is the one the reader opened; its statistics are new.
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    index = Index.open(path)
+    assert index.search("Hammouchi").total == 1
+    fes = write_jsonl(tmp_path / "fes.jsonl", [{"id": "b", "title": "Fès", "text": "Fès."}])
+    build_index(fes, path)
+    meknes = write_jsonl(tmp_path / "m.jsonl", [{"id": "c", "title": "Meknès", "text": "Meknès."}])
+    build_index(meknes, path)
+    time.sleep(0.6)
+    assert index.search("Hammouchi").total == 0 and index.search("Meknès").total == 1
+    assert index.article("c") is not None
+    update_index(
+        path, add=write_jsonl(tmp_path / "f.jsonl", [{"id": "f", "title": "Fès", "text": "Fès."}])
+    )
+    time.sleep(0.6)
+    assert index.search("Fès").total == 1 and index.info().articles == 2
+    index.close()
+
+
 def test_bad_situations_are_one_line_and_exit_1(clusters, tmp_path):
     stopped = tmp_path / "stopped"
     run = veille("cluster", "init", "--dir", str(stopped), "--shards", "1", "--replicas", "2")

@@ -58,6 +58,7 @@ class SphinxBackend:
             if (
                 current is None
                 or current.generation != generation
+                or current.replaced()
                 or current.current_revision() != current.revision
             ):
                 self._reader = SphinxReader(

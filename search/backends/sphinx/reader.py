@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -185,6 +187,14 @@ class _Catalog:
         return [(a, c, bytes(s)) for a, c, s in rows]
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class SphinxReader(_Catalog):
     """One generation of a cluster, as the seam's Reader."""
 
@@ -202,7 +212,9 @@ class SphinxReader(_Catalog):
         self.pool = pool
         self.executor = executor
         self.config = config
-        self._db = stats.open_stats(stats.stats_path(cluster, generation))
+        self._stats_path = stats.stats_path(cluster, generation)
+        self._stats_file = _file_identity(self._stats_path)
+        self._db = stats.open_stats(self._stats_path)
         self._lock = threading.Lock()
         self.meta = stats.meta(self._db)
         self.revision = int(self.meta["revision"])
@@ -234,6 +246,12 @@ class SphinxReader(_Catalog):
     def current_revision(self) -> int:
         with self._lock:
             return int(stats.meta(self._db)["revision"])
+
+    def replaced(self) -> bool:
+        """Whether a build wrote this generation's statistics file anew since it was
+        opened (two builds between two looks: the live letter is the same again, and the
+        open file, replaced, still says the old revision)."""
+        return _file_identity(self._stats_path) != self._stats_file
 
     # --- matching ---------------------------------------------------------------------------
 
