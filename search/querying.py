@@ -324,6 +324,38 @@ def _unshouted(text: str) -> str:
     return _LETTERS.sub(lambda m: m[0] if m[0] in _OPERATORS else m[0].lower(), text)
 
 
+# The particles of French names (Le Pen, de Gaulle, La Fontaine): `-Le Pen` excludes the
+# name, not the common word « le » (which excludes nothing) with « Pen » required.
+_PARTICLES = frozenset({"le", "la", "les", "de", "du", "des"})
+
+
+def _excluded_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`-Le Pen`, `SAUF de Gaulle`: the particle and the capitalized name after it, as the
+    excluded phrase "Le Pen"."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tokens):
+        kind, value = tokens[i]
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        excluded = (kind == "word" and value[:1] == "-") or tokens[i - 1 : i] == [("op", "NOT")]
+        particle = value.removeprefix("-") if kind == "word" else ""
+        if (
+            excluded
+            and particle.lower() in _PARTICLES
+            and after is not None
+            and after[0] == "word"
+            and after[1][:1].isupper()
+        ):
+            if value.startswith("-"):
+                out.append(("word", "-"))
+            out.append(("phrase", f'"{particle} {after[1]}"'))
+            i += 2
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
 def _lex(text: str) -> list[tuple[str, str]]:
     tokens = []
     for m in _LEXER.finditer(text):
@@ -342,7 +374,7 @@ def _lex(text: str) -> list[tuple[str, str]]:
                     tokens.append(("minus", "-"))  # -titre:…, -source:…
                 kind, value = read
         tokens.append((kind, value))
-    return tokens
+    return _excluded_names(tokens)
 
 
 def _field_of(name: str) -> tuple[str, str] | None:
@@ -860,11 +892,16 @@ def _is_long_text(tokens: list[tuple[str, str]], question: bool) -> bool:
     if any(kind in ("op", "field", "datefield") for kind, _ in tokens):
         return False
     words = [v for kind, v in tokens if kind == "word" and v[:1] != "-"]  # not excluded
-    phrases = [v.strip('"') for kind, v in tokens if kind == "phrase"]
-    outside = sum(len(query_terms(w)) for w in words)
+    phrases = [
+        v.strip('"')
+        for (kind, v), before in zip(tokens, [None, *tokens], strict=False)
+        if kind == "phrase" and before != ("word", "-")  # -"Le Pen" is no word to rank
+    ]
+    # A word typed counts once, a compound too (Jean-Luc, Seine-Saint-Denis).
+    outside = sum(1 for w in words if query_terms(w))
     if phrases and not outside and not question:
         return False  # quotations (MAX_PHRASES of them are read, with a note past that)
-    return outside + sum(len(query_terms(p)) for p in phrases) > LONG_QUERY_WORDS
+    return outside + sum(1 for p in phrases if query_terms(p)) > LONG_QUERY_WORDS
 
 
 def _is_prefix(kind: str, value: str) -> bool:

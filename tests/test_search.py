@@ -1086,6 +1086,45 @@ def test_a_quoted_phrase_in_a_title_is_its_words_in_a_row(
         assert sorted(hit.article_id for hit in index.search(query)) == expected
 
 
+EXCLUSIONS = [
+    {"id": "marine", "title": "Assemblée", "text": "Marine Le Pen parle à la tribune."},
+    {"id": "duel", "title": "Assemblée", "text": "Jean et Marine débattent à l'Assemblée."},
+    {"id": "jean", "title": "Assemblée", "text": "Jean visite l'Assemblée nationale."},
+    {"id": "ville", "title": "Basilique", "text": "La mairie de Saint-Denis rénove la basilique."},
+    {"id": "dept", "title": "Collèges", "text": "La Seine-Saint-Denis investit à Saint-Denis."},
+    {
+        "id": "jlm-lp",
+        "title": "Assemblée nationale",
+        "text": "Jean-Luc Mélenchon et Marine Le Pen à l'Assemblée pour la réforme des retraites.",
+    },
+    {
+        "id": "jlm",
+        "title": "Assemblée nationale",
+        "text": "Jean-Luc Mélenchon à l'Assemblée, Macron et la réforme des retraites.",
+    },
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('Jean -"Marine"', ["jean", "jlm"]),  # a segment's first match is checked too
+        ('Saint-Denis -"Seine-Saint-Denis"', ["ville"]),
+        # words of an excluded phrase make no long text of a short query
+        ('Jean-Luc Mélenchon Assemblée -"Le Pen"', ["jlm"]),
+        ('réforme retraites Mélenchon -"Marine Le Pen"', ["jlm"]),
+        ("Mélenchon -Le Pen", ["jlm"]),  # a name's particle: the name is excluded
+        ("Mélenchon SAUF Le Pen", ["jlm"]),
+    ],
+)
+def test_an_excluded_phrase_or_name_is_left_out(backend, query, expected, tmp_path, request):
+    with built(EXCLUSIONS, backend, tmp_path, request) as index:
+        for strict in (False, True):
+            found = index.search(query, collapse=False, strict=strict)
+            assert sorted(hit.article_id for hit in found) == expected, strict
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("query", ["titre:électi*", "titre:electio*", "électi* scrutin"])
 def test_a_prefix_longer_than_a_title_stem_finds_the_title(backend, query, tmp_path, request):

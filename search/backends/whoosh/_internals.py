@@ -4,7 +4,8 @@ Veille reads whoosh's postings blocks, field-length columns and numeric columns 
 (numpy, a block at a time, instead of whoosh's per-posting Python generators); it writes
 whoosh's term-info records and postings blocks itself (``segments.py``), and has whoosh's
 own writer write the same blocks (``ArrayBlocksCodec``); it reads compound segments in
-place from a memory map (``MappedStorage``). These are not whoosh's public API, so
+place from a memory map (``MappedStorage``); and its AndNot matcher is mended (``AndNot``).
+These are not whoosh's public API, so
 this module names each of them, checks at import that whoosh still has them (on a tiny
 in-memory index) and raises WhooshInternalsError naming what changed: never a silent
 fallback to a slower or different path.
@@ -24,12 +25,14 @@ from array import array
 import numpy as np
 import whoosh
 from whoosh import fields
+from whoosh import query as wq
 from whoosh.codec import whoosh3
 from whoosh.codec.base import Segment
 from whoosh.columns import EmptyColumnReader, NumericColumn, VarBytesColumn
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.filestore import FileStorage, RamStorage
 from whoosh.filedb.structfile import BufferFile
+from whoosh.matching.binary import AndNotMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.system import pack_int
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -352,6 +355,24 @@ class _RamMappedStorage(RamStorage):
         return RamStorage()
 
 
+class _AndNotMatcher(AndNotMatcher):
+    """whoosh's AndNotMatcher, checking its first match against the excluded documents
+    too: whoosh 2.7 checks it only when both start on the same document, so an excluded
+    phrase let a segment's first match through."""
+
+    def _find_first(self):
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
+
+
+class AndNot(wq.AndNot):
+    """``a ANDNOT b``, through the matcher above."""
+
+    def matcher(self, searcher, context=None):
+        scored = self.a.matcher(searcher, context)
+        return _AndNotMatcher(scored, self.b.matcher(searcher, searcher.boolean_context()))
+
+
 def _numbers(values, dtype) -> np.ndarray:
     """A block's numbers as an array: whoosh's default codec pickles tuples (indexes
     written before Veille's blocks), ``encode_block`` arrays."""
@@ -388,6 +409,8 @@ def _check() -> None:
     ):
         if not hasattr(owner, name):
             raise _fail(f"{getattr(owner, '__name__', owner)}.{name}")
+    if not hasattr(AndNotMatcher, "_find_next"):
+        raise _fail("AndNotMatcher._find_next")
     for owner, name in (
         (whoosh3.W3PostingsWriter, "_write_block"),
         (whoosh3.W3PostingsWriter, "_new_block"),
@@ -417,6 +440,10 @@ def _check() -> None:
                 values = numeric_column(reader.column_reader("n", translate=False), 3)
                 texts = bytes_column(reader.column_reader("s", translate=False), 3)
                 positions = list(reader.postings("exact", "deux").items_as("positions"))
+            with ix.searcher() as searcher:  # « trois » (doc 2) but not « deux » (0, 1, 2)
+                kept = AndNot(wq.Term("text", "trois"), wq.Term("text", "deux"))
+                if list(kept.matcher(searcher).all_ids()):
+                    raise _fail("AndNotMatcher that _find_next excludes from its first match")
         except AttributeError as e:
             raise _fail(f"the attribute {e.name!r}") from None
         read.append(positions)

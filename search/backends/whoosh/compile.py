@@ -15,6 +15,7 @@ from whoosh import query as wq
 from ...analysis import stems_of
 from ...querying import All, Any, Everything, Node, Not, Phrase, Prefix, Term
 from ...ranking import RankingConfig
+from ._internals import AndNot
 
 MAX_PREFIX_TERMS = 50
 
@@ -59,7 +60,7 @@ class Compiler:
         if not required or not excluded:
             return wq.And(parts)
         match = required[0] if len(required) == 1 else wq.And(required)
-        return wq.AndNot(match, excluded[0] if len(excluded) == 1 else wq.Or(excluded))
+        return AndNot(match, excluded[0] if len(excluded) == 1 else wq.Or(excluded))
 
     def term(self, node: Term, positive: bool) -> wq.Query:
         if node.field == "title":
