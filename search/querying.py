@@ -901,7 +901,8 @@ def _is_long_text(tokens: list[tuple[str, str]], question: bool) -> bool:
     outside = sum(1 for w in words if query_terms(w))
     if phrases and not outside and not question:
         return False  # quotations (MAX_PHRASES of them are read, with a note past that)
-    return outside + sum(1 for p in phrases if query_terms(p)) > LONG_QUERY_WORDS
+    # A phrase counts its words: a long quotation pasted among words is prose.
+    return outside + sum(len(query_terms(p)) for p in phrases) > LONG_QUERY_WORDS
 
 
 def _is_prefix(kind: str, value: str) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...ranking import RankingConfig
 from ..base import Changes, IndexedArticle
+from . import stats
 from .config import Cluster, read_cluster, read_live
 from .nodes import Pool
 from .reader import SphinxReader
@@ -58,7 +59,8 @@ class SphinxBackend:
             if (
                 current is None
                 or current.generation != generation
-                or current.replaced()
+                # Two builds between two looks: the same letter, its statistics written anew.
+                or stats.file_identity(current.stats_path) != current.stats_file
                 or current.current_revision() != current.revision
             ):
                 self._reader = SphinxReader(

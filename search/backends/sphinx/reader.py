@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -187,14 +185,6 @@ class _Catalog:
         return [(a, c, bytes(s)) for a, c, s in rows]
 
 
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
-
-
 class SphinxReader(_Catalog):
     """One generation of a cluster, as the seam's Reader."""
 
@@ -206,15 +196,11 @@ class SphinxReader(_Catalog):
         executor: ThreadPoolExecutor,
         config: RankingConfig,
     ) -> None:
-        self.cluster = cluster
-        self.generation = generation
-        self.index = f"veille_{generation}"
-        self.pool = pool
-        self.executor = executor
-        self.config = config
-        self._stats_path = stats.stats_path(cluster, generation)
-        self._stats_file = _file_identity(self._stats_path)
-        self._db = stats.open_stats(self._stats_path)
+        self.cluster, self.generation, self.index = cluster, generation, f"veille_{generation}"
+        self.pool, self.executor, self.config = pool, executor, config
+        self.stats_path = stats.stats_path(cluster, generation)
+        self.stats_file = stats.file_identity(self.stats_path)  # a build replaces the file
+        self._db = stats.open_stats(self.stats_path)
         self._lock = threading.Lock()
         self.meta = stats.meta(self._db)
         self.revision = int(self.meta["revision"])
@@ -246,12 +232,6 @@ class SphinxReader(_Catalog):
     def current_revision(self) -> int:
         with self._lock:
             return int(stats.meta(self._db)["revision"])
-
-    def replaced(self) -> bool:
-        """Whether a build wrote this generation's statistics file anew since it was
-        opened (two builds between two looks: the live letter is the same again, and the
-        open file, replaced, still says the old revision)."""
-        return _file_identity(self._stats_path) != self._stats_file
 
     # --- matching ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
@@ -40,6 +41,16 @@ CREATE TABLE IF NOT EXISTS totals (field TEXT PRIMARY KEY, docs INTEGER, length 
 
 def stats_path(cluster: Cluster, generation: str) -> Path:
     return cluster.folder / f"stats-{generation}.sqlite"
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """Which file is at path (device, inode), None if none: a build writes the statistics
+    anew and moves them in place, where an open connection goes on reading the old file."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def create(path: Path) -> sqlite3.Connection:
