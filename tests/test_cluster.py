@@ -103,6 +103,21 @@ def total(path: Path, query: str) -> int:
         index.close()
 
 
+def node_rows(path: Path) -> int:
+    """The rows the live generation holds on every node, as searchd counts them."""
+    import pymysql
+
+    live = json.loads((path.parent / "cluster.live").read_text())["generation"]
+    rows = 0
+    for node in cluster_status(path):
+        host, port = node["address"].rsplit(":", 1)
+        db = pymysql.connect(host=host, port=int(port))
+        with contextlib.closing(db), db.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM veille_{live}")
+            rows += cursor.fetchone()[0]
+    return rows
+
+
 def kill(path: Path, shard: int, replica: int) -> int:
     (node,) = [n for n in cluster_status(path) if n["shard"] == shard and n["replica"] == replica]
     os.kill(node["pid"], signal.SIGKILL)
@@ -454,6 +469,41 @@ def test_two_rebuilds_between_two_looks_are_seen(clusters, tmp_path):
     time.sleep(0.6)
     assert index.search("Fès").total == 1 and index.info().articles == 2
     index.close()
+
+
+def test_an_update_interrupted_midway_leaves_no_ghost(clusters, tmp_path):
+    path = clusters("faults")
+    first = {"id": "a", "title": "Rabat", "text": "Le port de Rabat s'agrandit."}
+    build_index(write_jsonl(tmp_path / "v1.jsonl", [first]), path)
+    many = [
+        {"id": f"n{i}", "title": f"Fantôme {i}", "text": f"La médina de Fès, fantôme {i}."}
+        for i in range(3000)
+    ]
+    corpus = write_jsonl(tmp_path / "many" / "m.jsonl", many)
+    adding = subprocess.Popen(
+        [sys.executable, "-m", "search", "add", str(corpus), "--index", str(path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    before = node_rows(path)
+    deadline = time.monotonic() + 60
+    while node_rows(path) < before + 50:  # rows on the nodes, not yet in the catalog
+        assert adding.poll() is None and time.monotonic() < deadline, "no row was sent"
+        time.sleep(0.02)
+    adding.send_signal(signal.SIGINT)
+    _, err = adding.communicate(timeout=60)
+    assert adding.returncode == 130, (adding.returncode, err)
+    assert node_rows(path) == before  # the rows sent are taken back
+    assert total(path, "fantôme") == 0
+    with Index.open(path) as index:
+        assert index.info().articles == 1
+    assert [n["state"] for n in cluster_status(path)] == ["up"] * 4
+    again = veille("add", str(corpus), "--index", str(path))  # the same command, once more
+    assert again.returncode == 0, again.stderr
+    assert total(path, "fantôme") == 3000 and total(path, "Rabat") == 1
 
 
 def test_bad_situations_are_one_line_and_exit_1(clusters, tmp_path):

@@ -423,6 +423,10 @@ class _Update:
         self.stories: set[str] = set()  # the clusters of the articles added, to mark copies
         self.missed: Counter = Counter()  # node -> articles it missed
         self.next_art = int(stats.meta(db)["next_art"])
+        # What went to the nodes, to take back if the update fails before its commit:
+        # new articles, and replaced or removed ones (id, shard, art, passages).
+        self.sent_new: list[tuple[str, int, int, int]] = []
+        self.sent_changed: list[tuple[str, int, int, int]] = []
 
     def _catalog(self, article_id: str):
         return self.db.execute(
@@ -467,6 +471,7 @@ class _Update:
             self.removed += 1
             return
         art, shard, _hash, passages, blob = found
+        self.sent_changed.append((article_id, shard, art, passages))
         failed = [
             node
             for node in self.cluster.shard_nodes(shard)
@@ -488,7 +493,8 @@ class _Update:
             self.unchanged += 1
             return
         shard = shard_of(article_id, self.cluster.shards)
-        art = found[0] if found is not None else self._new_art()
+        # A number its rows may hold already: the catalog's, or an undone update's.
+        art = found[0] if found is not None else pending[0][1] if pending else self._new_art()
         prepared = prepare(item, art, shard, digest)
         old_passages = max([found[3] if found else 0, *(p for _, _, p in pending)])
         if found is not None and found[2] == digest:  # written before, but a replica missed it
@@ -510,6 +516,11 @@ class _Update:
             _catalog_row(self.db, item, art, shard, digest, n, contribution)
         self.db.execute("DELETE FROM pending WHERE article_id = ?", (article_id,))
         extra = _extra_ids(art, shard, old_passages, len(prepared.rows))
+        sent = max(old_passages, len(prepared.rows))
+        if found is None:
+            self.sent_new.append((article_id, shard, art, sent))
+        else:
+            self.sent_changed.append((article_id, shard, art, sent))
         statements = insert_statements(self.writers.index, prepared.rows)
         failed = [
             node
@@ -517,6 +528,22 @@ class _Update:
             if not self.writers.execute(node, *statements) or not self.writers.delete(node, extra)
         ]
         self._remember_missed(article_id, failed, art, max(old_passages, len(prepared.rows)))
+
+    def undo(self) -> None:
+        """After a failure before the commit (Ctrl-C, a bad corpus line): the catalog stays
+        as it was, the rows sent for new articles are taken back from the nodes, and the
+        replicas of the articles replaced or removed are marked as missing the update (the
+        same command run again writes it). A number sent is never given again."""
+        self.db.rollback()
+        for article_id, shard, art, passages in self.sent_new:
+            for node in self.cluster.shard_nodes(shard):
+                if not self.writers.delete(node, _extra_ids(art, shard, passages, 0)):
+                    self._remember_missed(article_id, [node], art, passages)
+        for article_id, shard, art, passages in self.sent_changed:
+            nodes = self.cluster.shard_nodes(shard)
+            self._remember_missed(article_id, nodes, art, passages)
+        stats.set_meta(self.db, "next_art", self.next_art)
+        self.db.commit()
 
     def _new_art(self) -> int:
         art = self.next_art
@@ -564,11 +591,16 @@ def update(
             _catalog_schema(db)
             check_schema(cluster, f"veille_{live}", strict=False)
             run = _Update(cluster, db, writers)
-            for article_id in remove:
-                run.remove(article_id)
-            for item in articles:
-                run.add(item)
-            changes = run.commit()
+            try:
+                for article_id in remove:
+                    run.remove(article_id)
+                for item in articles:
+                    run.add(item)
+                changes = run.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):  # the failure is what is said
+                    run.undo()
+                raise
         finally:
             writers.close()
             db.close()
