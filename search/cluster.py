@@ -44,8 +44,8 @@ def cluster_status(path: str | os.PathLike) -> list[dict]:
     db = stats.open_stats(stats.stats_path(cluster, live))
     try:
         expected = dict(db.execute("SELECT shard, COUNT(*) FROM articles GROUP BY shard"))
-        unmarked = stats.unmarked_nodes(db)
+        missed = stats.stale_nodes(db)  # an article's rows (a replacement, say), a mark
     finally:
         db.close()
-    found = nodes.cluster_status(cluster, f"veille_{live}", expected, unmarked)
+    found = nodes.cluster_status(cluster, f"veille_{live}", expected, missed)
     return [status.to_dict() for status in found]

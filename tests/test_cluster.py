@@ -388,6 +388,28 @@ def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again
         start_cluster(path)
 
 
+def test_a_replica_that_missed_a_replacement_is_stale_until_it_has_it(clusters, tmp_path):
+    path = clusters("faults")
+    first = {"id": "gard", "title": "Gard", "text": "Le Gard en vigilance orange."}
+    build_index(write_jsonl(tmp_path / "v1.jsonl", [first]), path)
+    shard = shard_of("gard", 2)
+    kill(path, shard, 1)
+    replaced = write_jsonl(tmp_path / "v2" / "r.jsonl", [first | {"text": "Le Gard au rouge."}])
+    assert veille("add", str(replaced), "--index", str(path)).returncode == 1
+    start_cluster(path)  # the same number of articles everywhere, yet one replica is behind
+    stale = [(n["shard"], n["replica"]) for n in cluster_status(path) if n["state"] == "stale"]
+    assert stale == [(shard, 1)]
+    check = veille("cluster", "status", "--index", str(path))
+    assert check.returncode == 1 and "stale" in check.stdout
+    assert veille("add", str(replaced), "--index", str(path)).returncode == 0
+    assert all(n["state"] == "up" for n in cluster_status(path))
+    kill(path, shard, 0)
+    try:
+        assert total(path, "rouge") == 1 and total(path, "orange") == 0
+    finally:
+        start_cluster(path)
+
+
 def test_a_replica_that_missed_a_story_s_mark_is_stale_until_any_update_marks_it(
     clusters, tmp_path
 ):
@@ -511,6 +533,10 @@ def test_bad_situations_are_one_line_and_exit_1(clusters, tmp_path):
     run = veille("cluster", "init", "--dir", str(stopped), "--shards", "1", "--replicas", "2")
     assert run.returncode == 0, run.stderr
     config = stopped / "cluster.toml"
+    written = config.read_text()
+    again = veille("cluster", "init", "--dir", str(stopped), "--shards", "1", "--replicas", "1")
+    assert again.returncode == 1 and "cluster.toml exists: a cluster is there" in again.stderr
+    assert config.read_text() == written  # not overwritten
     (stopped / "cluster.live").write_text('{"generation": "a"}')
     build = veille("build", "--index", str(config))
     assert build.returncode == 1 and "does not answer" in build.stderr

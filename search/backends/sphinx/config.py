@@ -197,6 +197,11 @@ def init_cluster(
     if not 0 < base_port <= 65535 - shards * replicas:
         raise ClusterConfigError(f"--base-port {base_port}: the ports must fit under 65536")
     root = Path(folder).resolve()
+    if (root / "cluster.toml").exists():  # its nodes may run, its data be the archive's
+        raise ClusterConfigError(
+            f"{root / 'cluster.toml'} exists: a cluster is there; to make another, stop "
+            "it (`veille cluster stop`) and give another --dir"
+        )
     root.mkdir(parents=True, exist_ok=True)
     nodes = []
     for shard in range(shards):

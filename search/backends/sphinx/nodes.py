@@ -395,9 +395,9 @@ def cluster_status(
     """Each node: its pid, whether it answers, how many articles its live index holds.
 
     A replica holding another count of articles than Veille's catalog says its shard holds
-    (``expected``), or than its shard's other replicas, or missing the mark of some
-    articles' copies (``unmarked``: addresses), is "stale" (a write missed it: run the same
-    `veille add` again, or `veille build`).
+    (``expected``), or than its shard's other replicas, or that missed a write the
+    statistics remember (``unmarked``: addresses; an article's rows, its copies' mark), is
+    "stale" (run the same `veille add` again, or `veille build`).
     """
     found = []
     for node in cluster.nodes:
