@@ -388,6 +388,29 @@ def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again
         start_cluster(path)
 
 
+def test_a_pid_file_naming_another_process_is_not_trusted(clusters):
+    from search.backends.sphinx.config import read_cluster
+    from search.cluster import stop_cluster
+
+    path = clusters("pids", shards=1, replicas=1)
+    build_index(ROOT / "corpus", path)
+    kill(path, 0, 0)
+    (node,) = read_cluster(path).nodes
+    other = subprocess.Popen(["sleep", "60"])  # took the dead node's pid, as it were
+    try:
+        node.pid_file.write_text(f"{other.pid}\n")
+        assert [n["state"] for n in cluster_status(path)] == ["down"]
+        start_cluster(path)  # the node starts, though its pid file names a live process
+        assert [n["state"] for n in cluster_status(path)] == ["up"]
+        assert total(path, "Hammouchi") == 1
+        assert stop_cluster(path) == 1
+        assert other.poll() is None  # not stopped in the node's place
+    finally:
+        other.kill()
+        other.wait()
+        start_cluster(path)
+
+
 def test_a_replica_that_missed_a_replacement_is_stale_until_it_has_it(clusters, tmp_path):
     path = clusters("faults")
     first = {"id": "gard", "title": "Gard", "text": "Le Gard en vigilance orange."}

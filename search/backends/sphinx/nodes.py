@@ -188,7 +188,18 @@ def node_pid(node: Node) -> int | None:
         pid = int(node.pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if _alive(pid) and _runs_node(pid, node) else None
+
+
+def _runs_node(pid: int, node: Node) -> bool:
+    """Whether the process is this node's searchd: a pid file left by a killed node may
+    name a pid another process took since (never to be stopped in its place)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return True  # no /proc to tell: the pid file is trusted, as searchd writes it
+    return str(node.config_file) in args
 
 
 def _alive(pid: int) -> bool:
