@@ -388,6 +388,26 @@ def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again
         start_cluster(path)
 
 
+def test_a_frozen_replica_is_left_behind_by_an_update(clusters, tmp_path):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    frozen = next(n for n in cluster_status(path) if n["shard"] == 0 and n["replica"] == 1)
+    records = [
+        {"id": f"gel-{n}", "title": "Gel", "text": f"Oujda gèle, jour {n}."} for n in range(8)
+    ]
+    added = write_jsonl(tmp_path / "gel.jsonl", records)
+    assert any(shard_of(r["id"], 2) == 0 for r in records)
+    os.kill(frozen["pid"], signal.SIGSTOP)
+    try:  # within veille()'s 120 s: not the five minutes a build's statement may take
+        run = veille("add", str(added), "--index", str(path))
+    finally:
+        os.kill(frozen["pid"], signal.SIGCONT)
+    assert run.returncode == 1 and f"shard 0 replica 1 ({frozen['address']})" in run.stderr
+    assert veille("add", str(added), "--index", str(path)).returncode == 0
+    assert total(path, "Oujda") == 8
+    assert all(n["state"] == "up" for n in cluster_status(path))
+
+
 def test_a_pid_file_naming_another_process_is_not_trusted(clusters):
     from search.backends.sphinx.config import read_cluster
     from search.cluster import stop_cluster

@@ -81,6 +81,10 @@ def writer_lock(folder: Path, wait: float = 0.0) -> Iterator[None]:
         os.close(fd)
 
 
+_BUILD_TIMEOUT = 300.0  # seconds a build's statement may take on a node
+_UPDATE_TIMEOUT = 20.0  # an update's
+
+
 class _Writers:
     """One connection per node; a node that fails is remembered, not retried in this run."""
 
@@ -94,7 +98,11 @@ class _Writers:
     def _cursor(self, node: Node):
         conn = self.conns.get(node)
         if conn is None:
-            conn = self.conns[node] = connect(node, timeout=300)
+            # A build's statements may take long (a merge); an update's rows are sent in
+            # moments, and a replica that hangs (frozen) is left behind, not waited on
+            # with the writers' lock held.
+            timeout = _BUILD_TIMEOUT if self.strict else _UPDATE_TIMEOUT
+            conn = self.conns[node] = connect(node, timeout=timeout)
         return conn.cursor()
 
     def execute(self, node: Node, *statements: str) -> bool:
