@@ -199,7 +199,11 @@ def _runs_node(pid: int, node: Node) -> bool:
             args = f.read().decode("utf-8", "replace").split("\0")
     except OSError:
         return True  # no /proc to tell: the pid file is trusted, as searchd writes it
-    return str(node.config_file) in args
+    for arg in args[1:]:  # its config, as it was given (relative to where it started)
+        with contextlib.suppress(OSError):
+            if os.path.samefile(os.path.join(f"/proc/{pid}/cwd", arg), node.config_file):
+                return True
+    return False
 
 
 def _alive(pid: int) -> bool:
