@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 13
+ANALYZER_VERSION = 14
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -306,17 +306,31 @@ def fold_accents(word: str) -> str:
 
 # Ordinals written the long way, the short way or in superscript (the tokenizer spells ᵉ as
 # e): 2ème, 2eme, 2e and 2ᵉ are one word; so are XXIème and XXIe; 1ère and 1re.
-_ORDINAL = re.compile(r"(\d+|[ivxlc]+)(?:ème|eme|è|e)|(\d+)(?:ère|ere|re)")
+_ORDINAL = re.compile(r"(\d+|[ivxlc]+)(?:ème|eme|è|e)|(1)(?:ère|ere|re|er)|(2)(?:nde|nd)")
 _ORDINAL_FIRST = frozenset("0123456789ivxlc")
 
 
 class OrdinalFilter(Filter):
-    """Spell ordinals one way: 2ème -> 2e, XXIème -> xxie, 1ère -> 1re."""
+    """Spell ordinals one way: 2ème, 2nd, 2nde -> 2e; XXIème -> xxie; 1ère, 1re -> 1er."""
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
             if t.text[:1] in _ORDINAL_FIRST and (match := _ORDINAL.fullmatch(t.text)):
-                t.text = f"{match[1]}e" if match[1] else f"{match[2]}re"
+                t.text = f"{match[1]}e" if match[1] else "1er" if match[2] else "2e"
+            yield t
+
+
+# Abbreviations of a saint's name (St-Denis, Ste-Foy), as the name is spelled out.
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
+
+
+class AbbreviationFilter(Filter):
+    """Spell out a saint's abbreviation: St-Denis -> saint denis, Ste-Foy -> sainte foy."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            if t.text in _ABBREVIATIONS:
+                t.text = _ABBREVIATIONS[t.text]
             yield t
 
 
@@ -610,7 +624,20 @@ def stem(word: str) -> str:
         return STEM_EXCLUSIONS[word]
     if not _VOWEL.search(word) or (len(word) <= 3 and word.endswith("s")):
         return word
-    return _snowball(word)
+    return _snowball(_masculine_agent(word))
+
+
+# Who does: the feminine in -trice meets its masculine in -teur (directrice, directeur;
+# autrice, auteur), as députée meets député. Not words of their own in -trice.
+_AGENT = re.compile(r"(?<=[a-zà-ÿ]{2})trice(s?)$")
+_NOT_AGENTS = frozenset({"matrice", "matrices", "cicatrice", "cicatrices"})
+_IRREGULAR_AGENTS = {"ambassadrice": "ambassadeur", "ambassadrices": "ambassadeurs"}
+
+
+def _masculine_agent(word: str) -> str:
+    if not word.endswith(("trice", "trices", "drice", "drices")) or word in _NOT_AGENTS:
+        return word
+    return _IRREGULAR_AGENTS.get(word) or _AGENT.sub(r"teur\1", word)
 
 
 def word_forms(word: str, gender: bool = True) -> tuple[str, ...]:
@@ -683,6 +710,7 @@ def text_analyzer() -> Chain:
         | ElisionFilter()
         | LigatureFilter()
         | OrdinalFilter()
+        | AbbreviationFilter()
         | FrenchStopFilter()
         | CapitalsFilter()
         | FrenchStemFilter()
@@ -698,6 +726,7 @@ def exact_analyzer() -> Chain:
         | ElisionFilter()
         | LigatureFilter()
         | OrdinalFilter()
+        | AbbreviationFilter()
         | AccentFoldFilter()
     )
 

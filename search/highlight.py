@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from .analysis import (
+    AbbreviationFilter,
     ElisionFilter,
     FrenchTokenizer,
     LigatureFilter,
@@ -27,7 +28,12 @@ from .querying import Highlights
 ELLIPSIS = "…"
 # The index's chain up to its stop words (2ème is marked for 2e, as the index reads it).
 _words_chain = (
-    FrenchTokenizer() | LowercaseFilter() | ElisionFilter() | LigatureFilter() | OrdinalFilter()
+    FrenchTokenizer()
+    | LowercaseFilter()
+    | ElisionFilter()
+    | LigatureFilter()
+    | OrdinalFilter()
+    | AbbreviationFilter()
 )
 
 

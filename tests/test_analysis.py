@@ -120,6 +120,17 @@ INDEX_CASES = [
     ("Valls", ["valls"]),
     ("vallée", ["vall", "valle"]),
     ("mariée", ["mari"]),  # unaccented it would stem as the name Marie: not added
+    # the feminine of who does in -trice meets its masculine in -teur
+    ("directrice", ["directeur"]),
+    ("ambassadrices", ["ambassadeur"]),
+    ("autrice", ["auteur"]),
+    ("auteurs", ["auteur"]),
+    ("Électrices", ["electeur"]),
+    ("matrice", ["matric"]),  # no agent
+    ("cicatrices", ["cicatric"]),
+    # a saint's abbreviation spelled out
+    ("St-Denis", ["saint", "denis"]),
+    ("Ste-Foy", ["saint", "foy"]),
     # Spanish surnames in -ez are not a verb's ending: Pérez is not « père »
     ("Pérez", ["perez"]),
     ("Perez", ["perez"]),
@@ -180,8 +191,8 @@ INDEX_CASES = [
     ("2ᵉ", ["2e"]),
     ("XXIème siècle", ["XXIe", "xxi", "siecl"]),
     ("XXIᵉ", ["XXIe", "xxi"]),
-    ("1ère", ["1re"]),
-    ("1ʳᵉ", ["1re"]),
+    ("1ère", ["1er"]),
+    ("1ʳᵉ", ["1er"]),
     # numbers as French writes them: thousands in groups of three, a decimal comma
     ("10 000 manifestants", ["10000", "manifest"]),
     ("10\u202f000", ["10000"]),
@@ -362,9 +373,13 @@ def test_steps_show_each_filter():
         ("2e", "2e"),
         ("xxième", "xxie"),
         ("xxie", "xxie"),
-        ("1ère", "1re"),
-        ("1ere", "1re"),
+        ("1ère", "1er"),  # première and premier meet, as députée and député
+        ("1ere", "1er"),
+        ("1re", "1er"),
         ("1er", "1er"),
+        ("2nd", "2e"),
+        ("2nde", "2e"),
+        ("3nd", "3nd"),
         ("vie", "vie"),  # a word that looks like a Roman numeral and an e is left as it is
         ("même", "même"),
         ("2024", "2024"),

@@ -1086,6 +1086,32 @@ def test_a_quoted_phrase_in_a_title_is_its_words_in_a_row(
         assert sorted(hit.article_id for hit in index.search(query)) == expected
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("query", "expected", "marked"),
+    [
+        ("sénatrice", ["senateur", "senatrice"], "sénateur"),
+        ("directeur", ["directrice"], "directrice"),
+        ("Saint-Denis", ["st-denis"], "St-Denis"),
+        ('"2e tour"', ["2nd"], "2nd tour"),
+        ("1re édition", ["premiere"], "1ère édition"),
+    ],
+)
+def test_french_forms_that_meet(backend, query, expected, marked, tmp_path, request):
+    records = [
+        {"id": "senateur", "title": "Sénat", "text": "Le sénateur du Gard vote contre."},
+        {"id": "senatrice", "title": "Sénat", "text": "La sénatrice du Gard vote pour."},
+        {"id": "directrice", "title": "École", "text": "La directrice de l'école parle."},
+        {"id": "st-denis", "title": "Basilique", "text": "La basilique de St-Denis rouvre."},
+        {"id": "2nd", "title": "Élection", "text": "Le 2nd tour aura lieu dimanche."},
+        {"id": "premiere", "title": "Festival", "text": "La 1ère édition du festival."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        results = index.search(query, collapse=False)
+    assert sorted(hit.article_id for hit in results) == expected
+    assert any(f"<mark>{marked}</mark>" in hit.snippet for hit in results)
+
+
 EXCLUSIONS = [
     {"id": "marine", "title": "Assemblée", "text": "Marine Le Pen parle à la tribune."},
     {"id": "duel", "title": "Assemblée", "text": "Jean et Marine débattent à l'Assemblée."},
