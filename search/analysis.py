@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 14
+ANALYZER_VERSION = 15
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -325,11 +325,12 @@ _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "sain
 
 
 class AbbreviationFilter(Filter):
-    """Spell out a saint's abbreviation: St-Denis -> saint denis, Ste-Foy -> sainte foy."""
+    """Spell out a saint's abbreviation, written so (St-Denis -> saint denis, Ste-Foy ->
+    sainte foy); « ST » (STMicroelectronics) is no saint."""
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
-            if t.text in _ABBREVIATIONS:
+            if t.text in _ABBREVIATIONS and t.written[:1] == "S" and t.written[1:2] == "t":
                 t.text = _ABBREVIATIONS[t.text]
             yield t
 
@@ -630,14 +631,25 @@ def stem(word: str) -> str:
 # Who does: the feminine in -trice meets its masculine in -teur (directrice, directeur;
 # autrice, auteur), as députée meets député. Not words of their own in -trice.
 _AGENT = re.compile(r"(?<=[a-zà-ÿ]{2})trice(s?)$")
-_NOT_AGENTS = frozenset({"matrice", "matrices", "cicatrice", "cicatrices"})
-_IRREGULAR_AGENTS = {"ambassadrice": "ambassadeur", "ambassadrices": "ambassadeurs"}
+_NOT_AGENTS = frozenset(
+    "matrice cicatrice rectrice tractrice cantatrice patrice beatrice béatrice".split()
+)
+_IRREGULAR_AGENTS = {
+    "ambassadrice": "ambassadeur",
+    "impératrice": "empereur",
+    "imperatrice": "empereur",
+}
 
 
 def _masculine_agent(word: str) -> str:
-    if not word.endswith(("trice", "trices", "drice", "drices")) or word in _NOT_AGENTS:
+    if not word.endswith(("trice", "trices", "drice", "drices")):
         return word
-    return _IRREGULAR_AGENTS.get(word) or _AGENT.sub(r"teur\1", word)
+    singular, plural = (word[:-1], "s") if word.endswith("s") else (word, "")
+    if singular in _NOT_AGENTS:
+        return word
+    if singular in _IRREGULAR_AGENTS:
+        return _IRREGULAR_AGENTS[singular] + plural
+    return _AGENT.sub(r"teur\1", word)
 
 
 def word_forms(word: str, gender: bool = True) -> tuple[str, ...]:

@@ -108,11 +108,13 @@ def record_indexed(
 def record_removed(index_path: str | os.PathLike, article_ids: Iterable[str]) -> None:
     """Remember that these articles were removed from the index (their first time stays):
     a fetch does not bring them back."""
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     _write(
         index_path,
         lambda db: db.executemany(
-            "UPDATE indexed SET live = 0, removed = 1 WHERE article_id = ?",
-            ((a,) for a in article_ids),
+            "INSERT INTO indexed (article_id, first_indexed, live, removed) VALUES (?, ?, 0, 1)"
+            " ON CONFLICT (article_id) DO UPDATE SET live = 0, removed = 1",
+            ((a, stamp) for a in article_ids),
         ),
     )
 

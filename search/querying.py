@@ -834,7 +834,12 @@ def _without_filters(tokens: list[tuple[str, str]]) -> str:
     kept: list[str] = []
     for i, (kind, value) in enumerate(tokens):
         after_filter = i > 0 and tokens[i - 1][0] == "filter"
-        if kind not in ("filter", "minus") and not after_filter:
+        excluded = i > 0 and tokens[i - 1] == ("word", "-") and kind == "phrase"
+        if excluded:  # -"Le Pen": its words excluded, not searched
+            kept.extend("-" + w for w in value.strip('"').split())
+        elif (
+            kind not in ("filter", "minus") and not after_filter and (kind, value) != ("word", "-")
+        ):
             kept.append(value)
     return " ".join(kept)
 

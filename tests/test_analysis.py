@@ -127,6 +127,9 @@ INDEX_CASES = [
     ("auteurs", ["auteur"]),
     ("Électrices", ["electeur"]),
     ("matrice", ["matric"]),  # no agent
+    ("Patrice", ["patric"]),
+    ("impératrice", ["empereur"]),
+    ("ST", ["ST", "st"]),  # STMicroelectronics: no saint
     ("cicatrices", ["cicatric"]),
     # a saint's abbreviation spelled out
     ("St-Denis", ["saint", "denis"]),

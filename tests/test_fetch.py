@@ -734,6 +734,32 @@ def test_an_article_a_person_removed_stays_out_until_added_again(site, index):
     assert found(index, "grêlons") == []  # still removed
 
 
+def test_a_removal_sticks_though_the_ledger_was_moved_away(site, index):
+    serve_articles(site)
+    items = [(path, title, MAY_5) for path, (title, _) in ARTICLES.items()]
+    site.add("/rss.xml", rss(site, "Gazette", items))
+    fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    (index / "articles.sqlite").rename(index.parent / "ledger-moved.sqlite")  # as told
+    assert (
+        veille(
+            "remove", article_id_for(site.url("/region/grele.html")), "--index", str(index)
+        ).returncode
+        == 0
+    )
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).feeds[0].kept_out == 1
+    assert found(index, "grêlons") == []
+
+
+def test_a_cluster_s_fetch_state_is_beside_its_config(tmp_path):
+    from search.ingest.state import FetchState
+
+    config = tmp_path / "cluster" / "cluster.toml"
+    config.parent.mkdir()
+    with FetchState.open(config) as state:
+        assert state.item("https://example.fr/a") is None
+    assert (config.parent / STATE_FILE).is_file()
+
+
 def test_a_page_without_article_text_keeps_the_feed_s_title(site, index):
     site.add(
         "/mur.html",
@@ -892,20 +918,3 @@ def test_a_feed_s_dates_as_french_sites_write_them(written, day):
         body.encode(), "https://www.example.fr/rss.xml", "application/rss+xml"
     ).items
     assert item.date == day
-
-
-def test_a_story_in_two_feeds_fetched_apart_stays_as_first_fetched(site, index):
-    title, paragraphs = ARTICLES["/region/grele.html"]
-    for tag in ("RSS-1", "RSS-2"):  # the links each feed tags
-        site.add(f"/grele.html?xtor={tag}", french_page(title, paragraphs))
-    site.add("/a.xml", rss(site, "Flux A", [("/grele.html?xtor=RSS-1", title, MAY_5)]))
-    later = MAY_5 + datetime.timedelta(hours=1)  # each feed's entry its own
-    site.add("/b.xml", rss(site, "Flux B", [("/grele.html?xtor=RSS-2", title, later)]))
-    assert fetch_feeds(index, [site.url("/a.xml")], delay=0).new == 1
-    for _ in range(2):  # two cron lines, one feed each
-        for feed in ("/b.xml", "/a.xml"):
-            summary = fetch_feeds(index, [site.url(feed)], delay=0)
-            assert (summary.new, summary.changed, summary.unchanged) == (0, 0, 1), feed
-    (hit,) = found(index, "grêlons")
-    assert hit.source == "Flux A"
-    assert len(site.hits("/grele.html?xtor=RSS-1")) + len(site.hits("/grele.html?xtor=RSS-2")) == 1

@@ -262,9 +262,7 @@ class _Run:
         self.seen.add(key)
         known = self.state.item(key)
         held = known is not None and known.content is not None and self.holds(known.article_id)
-        # Another feed's item (one story in two feeds, each run its own command): that
-        # feed's entry says when it changes; two entries would fetch it turn by turn.
-        if held and (known.entry == item.fingerprint or known.feed not in (None, spec.url)):
+        if held and known.entry == item.fingerprint:
             return "unchanged"
         if (known.article_id if known else article_id_for(item.url)) in self.removed:
             return "kept out"  # removed by a person: not brought back

@@ -69,7 +69,6 @@ class ItemState:
     failed_entry: str | None
     failures: int
     failed_at: str | None = None  # when it last failed (UTC, ISO)
-    feed: str | None = None  # the feed it was last recorded from
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,9 @@ class FetchState:
     @classmethod
     def open(cls, index_path: str | os.PathLike[str]) -> FetchState:
         """The state beside the index at index_path (created empty if there is none)."""
-        return cls(Path(index_path) / STATE_FILE)
+        path = Path(index_path)
+        # A cluster's: in its config's folder, as its ledger and alerts are.
+        return cls((path.parent if path.suffix == ".toml" else path) / STATE_FILE)
 
     def close(self) -> None:
         if self._db is not None:
@@ -181,7 +182,7 @@ class FetchState:
     def item(self, url: str) -> ItemState | None:
         rows = self._query(
             "SELECT article_id, entry, content, etag, last_modified, failed_entry, failures,"
-            " CASE WHEN failures > 0 THEN updated_at END, feed FROM items WHERE url = ?",
+            " CASE WHEN failures > 0 THEN updated_at END FROM items WHERE url = ?",
             url,
         )
         return ItemState(*rows[0]) if rows else None

@@ -600,9 +600,12 @@ def update(
             check_schema(cluster, f"veille_{live}", strict=False)
             run = _Update(cluster, db, writers)
             try:
+                # Read whole before anything is sent: a corpus's bad line fails the update
+                # with nothing written (rows sent can be taken back, rows replaced not).
+                items = list(articles)
                 for article_id in remove:
                     run.remove(article_id)
-                for item in articles:
+                for item in items:
                     run.add(item)
                 changes = run.commit()
             except BaseException:
