@@ -543,6 +543,9 @@ class _Update:
         replicas of the articles replaced or removed are marked as missing the update (the
         same command run again writes it). A number sent is never given again."""
         self.db.rollback()
+        # Fresh connections: an interrupted statement leaves its connection mid-answer.
+        self.writers.close()
+        self.writers.failed.clear()
         for article_id, shard, art, passages in self.sent_new:
             for node in self.cluster.shard_nodes(shard):
                 if not self.writers.delete(node, _extra_ids(art, shard, passages, 0)):
