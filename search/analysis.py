@@ -714,8 +714,10 @@ class FrenchStemFilter(Filter):
                         yield t
 
 
-def text_analyzer() -> Chain:
-    """The ranking chain: stop words dropped, stems, accents folded after stemming."""
+def words_analyzer() -> Chain:
+    """The words as every chain reads them, before stop words: split, lowercased, elisions
+    and ligatures undone, ordinals and a saint's abbreviation spelled one way (what the
+    highlighter marks)."""
     return (
         FrenchTokenizer()
         | LowercaseFilter()
@@ -723,6 +725,13 @@ def text_analyzer() -> Chain:
         | LigatureFilter()
         | OrdinalFilter()
         | AbbreviationFilter()
+    )
+
+
+def text_analyzer() -> Chain:
+    """The ranking chain: stop words dropped, stems, accents folded after stemming."""
+    return (
+        words_analyzer()
         | FrenchStopFilter()
         | CapitalsFilter()
         | FrenchStemFilter()
@@ -732,15 +741,7 @@ def text_analyzer() -> Chain:
 
 def exact_analyzer() -> Chain:
     """The phrase chain: every word as written, accents and case aside, no stemming."""
-    return (
-        FrenchTokenizer()
-        | LowercaseFilter()
-        | ElisionFilter()
-        | LigatureFilter()
-        | OrdinalFilter()
-        | AbbreviationFilter()
-        | AccentFoldFilter()
-    )
+    return words_analyzer() | AccentFoldFilter()
 
 
 class SpellingWordFilter(Filter):

@@ -12,29 +12,12 @@ import html
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .analysis import (
-    AbbreviationFilter,
-    ElisionFilter,
-    FrenchTokenizer,
-    LigatureFilter,
-    LowercaseFilter,
-    OrdinalFilter,
-    capital_term,
-    fold_accents,
-    stem,
-)
+from .analysis import capital_term, fold_accents, stem, words_analyzer
 from .querying import Highlights
 
 ELLIPSIS = "…"
 # The index's chain up to its stop words (2ème is marked for 2e, as the index reads it).
-_words_chain = (
-    FrenchTokenizer()
-    | LowercaseFilter()
-    | ElisionFilter()
-    | LigatureFilter()
-    | OrdinalFilter()
-    | AbbreviationFilter()
-)
+_words_chain = words_analyzer()
 
 
 def _words(text: str) -> list[tuple[str, int, int, str]]:
