@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 15
+ANALYZER_VERSION = 16
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -30,14 +30,17 @@ _LETTER = r"[^\W\d_]"
 # Invisible in a word, and no break in it: a soft hyphen (gouver\u00adnement), zero-width
 # spaces and joiners, a word joiner.
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
-_IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}]"
+_WORD_START = r"(?:[^\W\d]|[\u0300-\u036f])"
+_IN_WORD = rf"(?:[^\W\d]|[\u0300-\u036f{_INVISIBLE}])"
+# The endings of an ordinal written with digits (2e, 2ème, 1er, 1re, 2nd, 2ᵉ).
+_ORDINAL_SUFFIX = "(?:ème|eme|ère|ere|è|er|re|nde|nd|e|ᵉʳ|ʳᵉ|ᵉ)"
 # A number as French writes it, its thousands in groups of three (« 10 000 », « 1 500 000 »,
 # NBSP or not, « 10.000 ») and maybe a decimal comma (« 1,5 », « 3 200,75 »): one word.
 # Up to a trillion: longer runs of groups are numbers listed, not one number.
 _NUMBER = (
     r"(?<![\w,.])(?<!\d[ .])"
     r"(?:\d{1,3}(?:[ .]\d{3}){1,4}(?:,\d+)?|\d+[,.]\d+)"
-    r"(?![\w,]|[ .]?\d)"
+    r"(?![\d_,]|[ .]?\d)"
 )
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .]\d{3})+(?:,\d+)?")
 # A currency sign is its word: 20 € is 20 euros.
@@ -48,10 +51,14 @@ _TOKEN_PATTERN = re.compile(
     # A dotted acronym (D.G.S.N., U.S.A), single letters joined by dots, maybe elided
     # (l'O.N.U.).
     rf"|(?P<acronym>(?<!\w)(?:\w+')?{_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
-    # A word: letters and digits, combining accents, inner apostrophes (l'État, aujourd'hui).
+    # An ordinal is one word (2e, 1er, 21ème, 1ers); any other number glued to letters is a
+    # word apart, as it is written spaced: 180km is 180 km, 14h30 is 14 h 30, G20 is G 20.
+    rf"|(?P<ordinal>\d+{_ORDINAL_SUFFIX}s?(?![\w\u0300-\u036f]))"
+    r"|(?P<digits>\d+)"
+    # A word: letters, combining accents, inner apostrophes (l'État, aujourd'hui).
     # Hyphens are not part of a word: "États-Unis" is two tokens.
     # Invisible characters inside a word belong to it, never at its ends.
-    rf"|(?P<word>[\w\u0300-\u036f]{_IN_WORD}*(?<![{_INVISIBLE}])"
+    rf"|(?P<word>{_WORD_START}{_IN_WORD}*(?<![{_INVISIBLE}])"
     rf"(?:[{_INVISIBLE}]*'{_IN_WORD}+(?<![{_INVISIBLE}]))*)"
 )
 _INVISIBLE_MAP = str.maketrans(dict.fromkeys(_INVISIBLE))
@@ -189,6 +196,52 @@ class FrenchTokenizer:
             token.startchar = start
             token.endchar = end
             yield token
+
+    def extra_matches(self, text: str) -> list[str]:
+        """What this tokenizer reads in ``text`` besides ``word_matches``: nothing."""
+        return []
+
+
+# Two words joined by a hyphen (week-end, e-mail, start-up), which others write as one
+# (weekend, email, startup); not a part of a longer compound (Seine-Saint-Denis).
+_HYPHENS = "\u2010\u2011-"
+_HYPHENATED = re.compile(
+    # not after a compound's hyphen; after a query's minus sign (-week-end), yes
+    rf"(?<![\w\u0300-\u036f])(?<![\w\u0300-\u036f][{_HYPHENS}])[^\W\d_]+[{_HYPHENS}][^\W\d_]+"
+    rf"(?![\w\u0300-\u036f]|[{_HYPHENS}]\w)"
+)
+_ONE_HYPHEN = str.maketrans("\u2010\u2011", "--")
+# What follows a verb in an inverted question or an imperative (tombe-t-il, est-elle,
+# vas-y, celui-ci): no compound (« est-elle » is not « Estelle »).
+INVERSION_WORDS = frozenset(
+    "t il ils elle elles on je tu nous vous ce ci là la le les moi toi lui leur y en".split()
+)
+
+
+def hyphenated_words(text: str) -> list[str]:
+    """The two-word compounds of a text as written, one hyphen each: « week-end »; not a
+    verb and its pronoun (« dit-il »)."""
+    text = unicodedata.normalize("NFC", drop_invisible(normalize_chars(text)))
+    found = (m.translate(_ONE_HYPHEN) for m in _HYPHENATED.findall(text))
+    return [m for m in found if m.rpartition("-")[2].lower() not in INVERSION_WORDS]
+
+
+class SpellingTokenizer(FrenchTokenizer):
+    """The tokenizer's words, then each two-word compound whole (week-end): the vocabulary
+    a query's « weekend » is looked up in, to find the « week-end » of the texts too."""
+
+    def __repr__(self) -> str:
+        return "SpellingTokenizer()"
+
+    def __call__(self, value: str, mode: str = "", removestops: bool = True) -> Iterator[Token]:
+        yield from super().__call__(value, mode, removestops)
+        start = len(word_matches(value))  # positions as WordChain.terms counts them
+        for n, word in enumerate(self.extra_matches(value)):
+            yield Token(word, start + n, mode, removestops)
+
+    def extra_matches(self, text: str) -> list[str]:
+        """The text's two-word compounds (week-end), after its words."""
+        return hyphenated_words(text)
 
 
 _NUMBER_PATTERN = re.compile(_NUMBER)
@@ -751,16 +804,17 @@ class SpellingWordFilter(Filter):
         for t in tokens:
             if (
                 len(t.text) >= 3
-                and t.text.isalpha()
+                and t.text.replace("-", "").isalpha()  # a word, or a compound (week-end)
                 and (t.text in _NOT_STOP_WORDS or fold_accents(t.text) not in FRENCH_STOP_WORDS)
             ):
                 yield t
 
 
 def spelling_analyzer() -> Chain:
-    """The vocabulary chain for suggestions: words as written, accents kept, lowercased."""
+    """The vocabulary chain for suggestions: words as written, accents kept, lowercased;
+    and the two-word compounds (week-end), for the words some write as one (weekend)."""
     return (
-        FrenchTokenizer()
+        SpellingTokenizer()
         | LowercaseFilter()
         | ElisionFilter()
         | LigatureFilter()
@@ -812,7 +866,16 @@ class WordChain:
         tokenizer, *filters = chain.items
         if not isinstance(tokenizer, FrenchTokenizer):
             raise TypeError(f"WordChain needs a FrenchTokenizer chain, not {chain!r}")
+        self._tokenizer = tokenizer
         self._filters = filters
+
+    def matches(self, text: str) -> list[str]:
+        """The matches the chain's tokenizer reads in ``text``, one a position."""
+        return word_matches(text) + self.extra_matches(text)
+
+    def extra_matches(self, text: str) -> list[str]:
+        """The tokenizer's matches besides ``word_matches`` (a compound, whole), last."""
+        return self._tokenizer.extra_matches(text)
 
     def word_terms(self, matched: str) -> tuple[str, ...]:
         """The terms one of ``word_matches`` makes at index time."""
@@ -828,6 +891,6 @@ class WordChain:
         """(position, term) for each term the chain makes of ``text`` at index time."""
         return [
             (pos, term)
-            for pos, matched in enumerate(word_matches(text))
+            for pos, matched in enumerate(self.matches(text))
             for term in self.word_terms(matched)
         ]

@@ -59,7 +59,7 @@ from .results import (
     passage_hit,
     timeline,
 )
-from .spelling import read_typos, suggest
+from .spelling import compound_spellings, read_typos, suggest
 
 # Below this many articles found, a spelling suggestion is looked for.
 SUGGEST_BELOW = 3
@@ -226,9 +226,12 @@ def _request(query: str | SearchRequest, params: dict[str, Any]) -> SearchReques
 
 
 def _read_request(reader: Reader, request: SearchRequest, deadline: float) -> ParsedQuery:
-    """The request's query as its search reads it: typos read as the corpus's words,
-    unless the request is strict (a standing search keeps its words as typed)."""
+    """The request's query as its search reads it: a word or compound found in the other
+    spelling the corpus has of it too (weekend, week-end); typos read as the corpus's
+    words, unless the request is strict (a standing search keeps its words as typed)."""
     pq = parse_query(request.query, strict=request.strict)
+    if not pq.ranked_or and (compounds := compound_spellings(reader, request.query)):
+        pq = parse_query(request.query, strict=request.strict, compounds=compounds)
     return read_typos(reader, pq, deadline, typos=not request.strict)
 
 

@@ -22,11 +22,12 @@ import datetime as dt
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .analysis import (
     ELISIONS,
+    INVERSION_WORDS,
     drop_invisible,
     exact_terms,
     fold_accents,
@@ -583,8 +584,9 @@ class _Parser:
 class _Classifier:
     """Read the syntax tree into query nodes, collecting what to highlight and explain."""
 
-    def __init__(self, ranked_or: bool) -> None:
+    def __init__(self, ranked_or: bool, compounds: dict[str, str]) -> None:
         self.ranked_or = ranked_or
+        self.compounds = compounds
         self.stems: set[str] = set()
         self.words: set[str] = set()
         self.phrases: list[tuple[str, ...]] = []
@@ -654,7 +656,9 @@ class _Classifier:
                 found = [q for q in found if q is not None]
                 return Any(tuple(found)) if len(found) > 1 else (found[0] if found else None)
             # its words in a row, each in any of its forms (porte-paroles)
-            return self.phrase(text, field, positive, compound=True)
+            phrase = self.phrase(text, field, positive, compound=True)
+            joined = self.compounds.get("-".join(exact))
+            return self.either(phrase, self.joined(joined, field, positive) if joined else None)
         if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
             exact = []
         if not positive and stems:
@@ -672,7 +676,25 @@ class _Classifier:
             self.stems.update(stems)
             if stems[0] == stems[0].lower():  # an acronym in capitals: « CIA », not « cia »
                 self.words.update(exact)
-        return Term(stems[0], exact[0] if exact else None, field)
+        term = Term(stems[0], exact[0] if exact else None, field)
+        hyphenated = self.compounds.get(exact[0]) if len(exact) == 1 else None
+        if hyphenated:
+            return self.either(term, self.phrase(hyphenated, field, positive, compound=True))
+        return term
+
+    def joined(self, word: str, field: str | None, positive: bool) -> Term | None:
+        """A compound's words as one word (week-end as « weekend »)."""
+        stems, exact = query_terms(word), exact_terms(word)
+        if len(stems) != 1 or len(exact) != 1:
+            return None
+        if positive:
+            self.stems.add(stems[0])
+        return Term(stems[0], exact[0], field)
+
+    @staticmethod
+    def either(node: Node | None, other: Node | None) -> Node | None:
+        """A word or compound, or its other spelling (weekend, week-end)."""
+        return Any((node, other)) if node is not None and other is not None else node
 
     def phrase(
         self, text: str, field: str | None, positive: bool, compound: bool = False
@@ -752,16 +774,10 @@ class _Classifier:
         )
 
 
-# What follows a verb in an inverted question or an imperative (tombe-t-il, dis-moi,
-# vas-y, celui-ci): the word before it is the compound's one word.
-_INVERSION = frozenset(
-    "t il ils elle elles on je tu nous vous ce ci là la le les moi toi lui leur y en".split()
-)
-
-
 def _inverted(parts: list[str]) -> bool:
-    """Whether a compound's common words are all a verb's inversion (tombe-t-il)."""
-    return all(part in _INVERSION for part in parts if not query_terms(part))
+    """Whether a compound's common words are all a verb's inversion (tombe-t-il): the
+    word before them is the compound's one word."""
+    return all(part in INVERSION_WORDS for part in parts if not query_terms(part))
 
 
 def _compound_forms(words: list[str], typed: str) -> tuple[tuple[str, ...], ...]:
@@ -964,12 +980,18 @@ def _date_filters(dates: list[tuple[str, str]], notes: list[str]):
     return since, until
 
 
-def parse_query(text: str, *, strict: bool = False) -> ParsedQuery:
+def parse_query(
+    text: str, *, strict: bool = False, compounds: Mapping[str, str] | None = None
+) -> ParsedQuery:
     """Read what a user typed; never raises.
 
     ``strict``: a standing search's reading. Every word is required however many there
     are, and no query is ranked as any of its words (a question, a long text); nor does a
     search relax it when no passage has them all.
+
+    ``compounds``: the other spelling the corpus has of a typed word or compound, by its
+    words as ``exact_terms`` gives them, hyphen-joined (``spelling.compound_spellings``):
+    a typed « weekend » finds « week-end » too, and « week-end » finds « weekend ».
     """
     cleaned = _unshouted(_clean(text or ""))
     notes: list[str] = []
@@ -981,7 +1003,7 @@ def parse_query(text: str, *, strict: bool = False) -> ParsedQuery:
     # A question is ranked, whatever it quotes (« Qui a parlé de « Coupe du monde » ? »).
     asks = syntax is not None and _count_plain(syntax, phrases=True) > 1
     ranked_or = not strict and (count > LONG_QUERY_WORDS or (asks and _is_question(cleaned)))
-    reader = _Classifier(ranked_or)
+    reader = _Classifier(ranked_or, {} if ranked_or else dict(compounds or {}))
     tree = reader.node(syntax) if syntax is not None else None
     plan = None
     if reader.ignored and (tree is None or _only_negative(tree)):

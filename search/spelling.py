@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import time
 from dataclasses import replace
 
-from .analysis import exact_terms, fold_accents, query_terms
+from .analysis import exact_terms, fold_accents, hyphenated_words, query_terms
 from .backends.base import Reader
 from .querying import All, Any, Not, ParsedQuery, Term
 
@@ -85,7 +86,7 @@ def closest_word(reader: Reader, word: str, deadline: float = math.inf) -> str |
             c
             for start in starts
             for c in reader.spelling_candidates(start, max_edits, prefix)
-            if c != word
+            if c != word and "-" not in c  # a word, not a compound (week-end)
         }
         if candidates:
             plain = fold_accents(word)
@@ -148,6 +149,35 @@ def typo_reading(reader: Reader, word: str, name: bool = False) -> str | None:
         if reader.word_count(candidate) or reader.spelling_frequency(written):
             return written
     return _as_written(reader, ranked[0])
+
+
+# A word typed as one that the texts also write as a compound (weekend, « week-end ») finds
+# both when the compound is written at least this share as often as the word: a stray
+# « sur-tout » does not make `surtout` look for « sur tout ».
+COMPOUND_SHARE = 0.1
+_JOINED_LETTERS = (5, 24)  # the lengths of a word looked up as a compound
+_ONE_WORD = re.compile(r"(?<!\w)(?<!\w[\u2010\u2011-])[^\W\d_]+(?![\w\u2010\u2011-])")
+
+
+def compound_spellings(reader: Reader, text: str) -> dict[str, str]:
+    """The corpus's other spelling of a query's words and two-word compounds, for
+    ``parse_query(compounds=…)``: « week-end » for a typed weekend, « weekend » for a
+    typed week-end, keyed by the typed words as ``exact_terms`` gives them, hyphen-joined
+    (« weekend », « week-end »)."""
+    found: dict[str, str] = {}
+    for typed in hyphenated_words(text):
+        joined = typed.lower().replace("-", "")
+        if reader.spelling_frequency(joined):
+            found["-".join(exact_terms(typed))] = joined
+    for typed in _ONE_WORD.findall(text):
+        word = typed.lower()
+        if not _JOINED_LETTERS[0] <= len(word) <= _JOINED_LETTERS[1]:
+            continue
+        splits = (f"{word[:i]}-{word[i:]}" for i in range(1, len(word) - 1))
+        count, hyphenated = max((reader.spelling_frequency(h), h) for h in splits)
+        if count and count >= COMPOUND_SHARE * reader.spelling_frequency(word):
+            found["".join(exact_terms(word))] = hyphenated
+    return found
 
 
 def _title_count(reader: Reader, word: str) -> int:
@@ -269,7 +299,9 @@ def read_typos(
             continue
         if not typos or (query.ranked_or and reader.stem_count(term.stem) > 0):
             continue
-        typed = next((w for w in query.typed_words if _folded(w) == term.exact), term.exact)
+        typed = next((w for w in query.typed_words if _folded(w) == term.exact), None)
+        if typed is None:  # a compound's other spelling (week-end's « weekend »)
+            continue
         read = typo_reading(reader, term.exact, name=typed[:1].isupper())
         if read is None:
             continue

@@ -76,6 +76,14 @@ INDEX_CASES = [
     # hyphens split
     ("États-Unis", ["etat", "unis"]),
     ("Al-Khalifi", ["al", "khalif"]),
+    # a number glued to letters is words apart, as written spaced; an ordinal is one word
+    ("180km/h", ["180", "km", "h"]),
+    ("14h30", ["14", "h", "30"]),
+    ("covid19", ["covid", "19"]),
+    ("G20", ["g", "20"]),
+    ("1,5km", ["1,5", "km"]),
+    ("21ème", ["21e"]),
+    ("1ers ministres", ["1er", "ministr"]),
     # numbers, dates, spaces
     ("10\u00a0000 euros", ["10000", "euro"]),  # one number, NBSP or not
     ("20\u202f%", ["20"]),
@@ -296,6 +304,11 @@ def test_exact_chain(text, expected):
         ("Le maïs est sûr, mais sur la table", ["maïs", "sûr", "table"]),
         ("Les 10 000 élus du G7", ["élus"]),  # no numbers, no short words
         ("L'État d'urgence", ["état", "urgence"]),
+        # a two-word compound whole too, after the words: a query's « weekend » finds it
+        ("Ce week-end, un e‑mail", ["week", "end", "mail", "week-end", "e-mail"]),
+        ("l'après-midi", ["après", "midi", "après-midi"]),
+        ("Seine-Saint-Denis", ["seine", "saint", "denis"]),  # no part of a longer one
+        ("Que dit-il ? Est-elle partie ?", ["dit", "partie"]),  # a verb and its pronoun
     ],
 )
 def test_spelling_chain_keeps_the_words_worth_suggesting(text, expected):

@@ -1372,3 +1372,35 @@ def test_a_month_is_read_only_by_its_name_or_abbreviation():
         12,
     ]
     assert [month_number(w) for w in ("Junk", "Augustin", "Décor", "Marche")] == [None] * 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_compound_and_its_spelling_in_one_word_find_each_other(backend, tmp_path, request):
+    records = [
+        {"id": "soldes", "title": "Les soldes", "text": "Ce week-end, les soldes ont attiré."},
+        {"id": "pluie", "title": "La pluie", "text": "Le weekend a été pluvieux en Bretagne."},
+        {"id": "courrier", "title": "Le ministre", "text": "Il a reçu un e-mail du ministre."},
+        {"id": "orages", "title": "Les orages", "text": "Des orages sur tout le territoire."},
+        {"id": "sud", "title": "Le sud", "text": "Il pleut, surtout dans le sud."},
+        {"id": "boxe", "title": "La boxe", "text": "Estelle Mossely boxe à Paris."},
+        {"id": "question", "title": "Le départ", "text": "Est-elle vraiment partie ?"},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+
+        def found(query: str, **params) -> set[str]:
+            return {hit.article_id for hit in index.search(query, **params).hits}
+
+        for query in ("weekend", "week-end", "Week-End", "weekend pluvieux OU soldes"):
+            assert found(query) == {"soldes", "pluie"}, query
+        assert found("weekend", strict=True) == {"soldes", "pluie"}  # alerts too
+        assert found("email") == {"courrier"}
+        assert found('"weekend"') == {"pluie"}  # quoted: as typed
+        assert found("soldes -weekend") == set()
+        # no compound « sur-tout » in the texts: « sur tout » is not « surtout »
+        assert found("surtout") == {"sud"}
+        assert found("Estelle") == {"boxe"}  # « est-elle » is no compound
+        snippet = index.search("weekend").hits[0].snippet
+        assert re.findall(r"<mark>(.*?)</mark>", snippet) in (["week-end"], ["weekend"])
+        assert re.findall(r"<mark>(.*?)</mark>", index.search("email").hits[0].snippet) == [
+            "e-mail"
+        ]

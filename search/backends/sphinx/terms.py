@@ -86,7 +86,8 @@ def quantized(length: int) -> int:
 # word once (as the embedded backend's bulk writer does), and remembers it.
 _TEXT = lru_cache(maxsize=500_000)(WordChain(text_analyzer()).word_terms)
 _EXACT = lru_cache(maxsize=500_000)(WordChain(exact_analyzer()).word_terms)
-_SPELLING = lru_cache(maxsize=500_000)(WordChain(spelling_analyzer()).word_terms)
+_SPELLING_CHAIN = WordChain(spelling_analyzer())
+_SPELLING = lru_cache(maxsize=500_000)(_SPELLING_CHAIN.word_terms)
 
 
 def _chained(chain, words: list[str]) -> list[str]:
@@ -100,7 +101,7 @@ def _terms(chain, text: str) -> list[str]:
 def spelling_words(item: IndexedArticle) -> set[str]:
     """The article's words for spelling suggestions (as the embedded backend's spell field)."""
     article = item.article
-    return set(_terms(_SPELLING, article.title + "\n" + article.body))
+    return set(_chained(_SPELLING, _SPELLING_CHAIN.matches(article.title + "\n" + article.body)))
 
 
 @dataclass

@@ -335,7 +335,11 @@ class SegmentBuilder:
             length = 0
             postings = self.fields.get(name)
             if postings is not None:
-                words = None if postings.kind == _OTHER else self._word_matches(value)
+                words = None
+                if postings.analysis is not None:
+                    words = self._word_matches(value)
+                    if extra := postings.analysis.extra_matches(value):
+                        words = words + extra  # the spelling's compounds (week-end)
                 length = postings.add(docnum, value, words)
             perdoc.add_field(name, field, value if field.stored else None, length)
             if field.column_type:
