@@ -188,11 +188,12 @@ class SearchRequest:
     page: int = 1
     group: str = "article"
     sort: str = "relevance"
-    since: dt.date | None = None
-    until: dt.date | None = None
+    # What may be given; once made, a date (or None) and tuples of text.
+    since: dt.date | str | int | None = None
+    until: dt.date | str | int | None = None
     budget: float = DEFAULT_BUDGET_SECONDS
-    sources: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] | list[str] | str = ()
+    categories: tuple[str, ...] | list[str] | str = ()
     collapse: bool = True
     strict: bool = False
 
