@@ -9,11 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 from whoosh.index import TOC
+from whoosh.matching import ListMatcher
 
 from search import Article, Index, build_index, optimize_index, split_passages, update_index
 from search.analysis import exact_analyzer
 from search.backends.base import IndexedArticle
-from search.backends.whoosh._internals import ArrayBlocksCodec
+from search.backends.whoosh._internals import ArrayBlocksCodec, _AndNotMatcher
 from search.backends.whoosh.schema import make_schema, passage_document
 from search.backends.whoosh.segments import BLOCK_LIMIT, SegmentBuilder
 
@@ -303,3 +304,14 @@ def test_whooshs_writer_with_veilles_codec_writes_the_same_postings(tmp_path):
     assert toc and b"W3Codec" in toc and b"ArrayBlocks" not in toc
     for reader in readers:
         reader.close()
+
+
+def test_an_exclusion_skipped_past_its_last_match_is_done():
+    """whoosh 2.7's AndNotMatcher read its first matcher after a skip had run it out (an
+    IndexError: « piratage -email » failed on the development index once « -email » was
+    also « -e-mail »); Veille's stops there, and still excludes."""
+    matcher = _AndNotMatcher(ListMatcher([1, 2, 3]), ListMatcher([5, 6]))
+    matcher.skip_to(4)
+    assert not matcher.is_active()
+    matcher = _AndNotMatcher(ListMatcher([1, 2, 3, 7]), ListMatcher([2, 5, 6]))
+    assert list(matcher.all_ids()) == [1, 3, 7]

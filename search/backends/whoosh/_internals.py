@@ -357,12 +357,20 @@ class _RamMappedStorage(RamStorage):
 
 class _AndNotMatcher(AndNotMatcher):
     """whoosh's AndNotMatcher, checking its first match against the excluded documents
-    too: whoosh 2.7 checks it only when both start on the same document, so an excluded
-    phrase let a segment's first match through."""
+    too (whoosh 2.7 checks it only when both start on the same document, so an excluded
+    phrase let a segment's first match through), and stopping when its first matcher is
+    done."""
 
     def _find_first(self):
         if self.a.is_active() and self.b.is_active():
             self._find_next()
+
+    def _find_next(self):
+        # whoosh 2.7 reads the first matcher's document after skip_to (or skip_to_quality)
+        # has run it out: an IndexError, on an exclusion of any of several words.
+        if not self.a.is_active():
+            return False
+        return super()._find_next()
 
 
 class AndNot(wq.AndNot):
