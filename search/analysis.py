@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 16
+ANALYZER_VERSION = 17
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -30,35 +30,28 @@ _LETTER = r"[^\W\d_]"
 # Invisible in a word, and no break in it: a soft hyphen (gouver\u00adnement), zero-width
 # spaces and joiners, a word joiner.
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
-_WORD_START = r"(?:[^\W\d]|[\u0300-\u036f])"
-_IN_WORD = rf"(?:[^\W\d]|[\u0300-\u036f{_INVISIBLE}])"
-# The endings of an ordinal written with digits (2e, 2ème, 1er, 1re, 2nd, 2ᵉ).
-_ORDINAL_SUFFIX = "(?:ème|eme|ère|ere|è|er|re|nde|nd|e|ᵉʳ|ʳᵉ|ᵉ)"
+_IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}]"
 # A number as French writes it, its thousands in groups of three (« 10 000 », « 1 500 000 »,
 # NBSP or not, « 10.000 ») and maybe a decimal comma (« 1,5 », « 3 200,75 »): one word.
 # Up to a trillion: longer runs of groups are numbers listed, not one number.
 _NUMBER = (
     r"(?<![\w,.])(?<!\d[ .])"
     r"(?:\d{1,3}(?:[ .]\d{3}){1,4}(?:,\d+)?|\d+[,.]\d+)"
-    r"(?![\d_,]|[ .]?\d)"
+    r"(?![\w,]|[ .]?\d)"
 )
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .]\d{3})+(?:,\d+)?")
-# A currency sign is its word: 20 € is 20 euros.
-_CURRENCIES = {"€": "euros", "$": "dollars"}
+# A currency or percent sign is its word: 20 € is 20 euros, 5 % is 5 pourcent.
+_CURRENCIES = {"€": "euros", "$": "dollars", "%": "pourcent"}
 _TOKEN_PATTERN = re.compile(
     rf"(?P<number>{_NUMBER})"
     rf"|(?P<currency>[{''.join(_CURRENCIES)}])"
     # A dotted acronym (D.G.S.N., U.S.A), single letters joined by dots, maybe elided
     # (l'O.N.U.).
     rf"|(?P<acronym>(?<!\w)(?:\w+')?{_LETTER}(?:\.{_LETTER})+\.?(?![\w\u0300-\u036f]))"
-    # An ordinal is one word (2e, 1er, 21ème, 1ers); any other number glued to letters is a
-    # word apart, as it is written spaced: 180km is 180 km, 14h30 is 14 h 30, G20 is G 20.
-    rf"|(?P<ordinal>\d+{_ORDINAL_SUFFIX}s?(?![\w\u0300-\u036f]))"
-    r"|(?P<digits>\d+)"
-    # A word: letters, combining accents, inner apostrophes (l'État, aujourd'hui).
+    # A word: letters and digits, combining accents, inner apostrophes (l'État, aujourd'hui).
     # Hyphens are not part of a word: "États-Unis" is two tokens.
     # Invisible characters inside a word belong to it, never at its ends.
-    rf"|(?P<word>{_WORD_START}{_IN_WORD}*(?<![{_INVISIBLE}])"
+    rf"|(?P<word>[\w\u0300-\u036f]{_IN_WORD}*(?<![{_INVISIBLE}])"
     rf"(?:[{_INVISIBLE}]*'{_IN_WORD}+(?<![{_INVISIBLE}]))*)"
 )
 _INVISIBLE_MAP = str.maketrans(dict.fromkeys(_INVISIBLE))
@@ -240,8 +233,9 @@ class SpellingTokenizer(FrenchTokenizer):
             yield Token(word, start + n, mode, removestops)
 
     def extra_matches(self, text: str) -> list[str]:
-        """The text's two-word compounds (week-end), after its words."""
-        return hyphenated_words(text)
+        """The text's two-word compounds (week-end), after its words, accents folded: a
+        query's word is looked up as typed with accents or without."""
+        return [fold_accents(word) for word in hyphenated_words(text)]
 
 
 _NUMBER_PATTERN = re.compile(_NUMBER)
@@ -371,6 +365,18 @@ class OrdinalFilter(Filter):
             if t.text[:1] in _ORDINAL_FIRST and (match := _ORDINAL.fullmatch(t.text)):
                 t.text = f"{match[1]}e" if match[1] else "1er" if match[2] else "2e"
             yield t
+
+
+_GLUED = re.compile(r"\d+|[^\W\d_]+")
+
+
+def glued_parts(word: str) -> list[str] | None:
+    """A word's letters and digits apart, where they are glued (g20: g, 20; covid19:
+    covid, 19; 14h30: 14, h, 30), or None: letters or digits alone, an ordinal (21e)."""
+    parts = _GLUED.findall(word)
+    if len(parts) < 2 or "".join(parts) != word or _ORDINAL.fullmatch(word):
+        return None
+    return parts
 
 
 # Abbreviations of a saint's name (St-Denis, Ste-Foy), as the name is spelled out.

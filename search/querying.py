@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 
 from .analysis import (
     ELISIONS,
+    FRENCH_STOP_WORDS,
     INVERSION_WORDS,
     drop_invisible,
     exact_terms,
     fold_accents,
+    glued_parts,
     join_numbers,
     normalize_chars,
     query_terms,
@@ -304,13 +306,20 @@ def _clean(text: str) -> str:
     text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
     # Outside quotes only: `source:"Le Monde/AFP"` is one value.
     parts = re.split(r'("[^"]*")', text)
-    return join_numbers("".join(p if i % 2 else _LISTED.sub(" ", p) for i, p in enumerate(parts)))
+    return join_numbers("".join(p if i % 2 else _unlisted(p) for i, p in enumerate(parts)))
 
 
 # Words listed without a space (« Macron,Merkel », « Lyon/Marseille ») are words side by
 # side, not a compound to find in a row; a comma or slash between digits (1,5 or 05/2024)
-# stays.
+# stays, and so does a unit's (km/h, mg/l, g/km).
 _LISTED = re.compile(r"(?<=\S)(?:(?<=\D)[,;/+|]|[,;/+|](?=\D))(?=\S)")
+_UNIT = re.compile(r"(?<![^\W\d_])[a-zµ]{1,3}/[a-z]{1,2}(?![^\W\d_])")
+
+
+def _unlisted(text: str) -> str:
+    """The text with its listed words spaced apart (see _LISTED)."""
+    units = {m.start() + m[0].index("/") for m in _UNIT.finditer(text)}
+    return _LISTED.sub(lambda m: m[0] if m.start() in units else " ", text)
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -658,7 +667,12 @@ class _Classifier:
             # its words in a row, each in any of its forms (porte-paroles)
             phrase = self.phrase(text, field, positive, compound=True)
             joined = self.compounds.get("-".join(exact))
-            return self.either(phrase, self.joined(joined, field, positive) if joined else None)
+            if joined is None and glued_parts("".join(exact)) == exact:
+                joined = "".join(exact)  # Covid-19 as « covid19 », G-20 as « G20 »
+            if joined:
+                return self.either(phrase, self.joined(joined, field, positive))
+            apart = _unglued(exact)  # 180km/h as « 180 km/h »
+            return self.either(phrase, apart and self.phrase(apart, field, positive, True))
         if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
             exact = []
         if not positive and stems:
@@ -677,9 +691,11 @@ class _Classifier:
             if stems[0] == stems[0].lower():  # an acronym in capitals: « CIA », not « cia »
                 self.words.update(exact)
         term = Term(stems[0], exact[0] if exact else None, field)
-        hyphenated = self.compounds.get(exact[0]) if len(exact) == 1 else None
-        if hyphenated:
-            return self.either(term, self.phrase(hyphenated, field, positive, compound=True))
+        apart = None
+        if len(exact) == 1 and not self.ranked_or:  # a long text's words are its own
+            apart = self.compounds.get(exact[0]) or _unglued(exact)
+        if apart:  # weekend as « week-end », G20 as « G-20 »
+            return self.either(term, self.phrase(apart, field, positive, compound=True))
         return term
 
     def joined(self, word: str, field: str | None, positive: bool) -> Term | None:
@@ -772,6 +788,20 @@ class _Classifier:
             prefixes=tuple(self.prefixes),
             phrase_forms=tuple(self.phrase_forms),
         )
+
+
+def _unglued(words: list[str]) -> str | None:
+    """Words with their letters and digits apart (g20: « g 20 », 180km h: « 180 km h »),
+    as others write them; None if none is glued, or if a part is a common word or an
+    elided article, which the texts' own words would meet (A320 is no « à 320 », M6 no
+    « m' 6 »)."""
+    apart = [glued_parts(w) for w in words]
+    if not any(apart):
+        return None
+    glued = [p for parts in apart if parts for p in parts]
+    if any(p in FRENCH_STOP_WORDS or p in ELISIONS for p in glued):
+        return None
+    return " ".join(" ".join(parts) if parts else w for w, parts in zip(words, apart, strict=True))
 
 
 def _inverted(parts: list[str]) -> bool:

@@ -151,11 +151,12 @@ def typo_reading(reader: Reader, word: str, name: bool = False) -> str | None:
     return _as_written(reader, ranked[0])
 
 
-# A word typed as one that the texts also write as a compound (weekend, « week-end ») finds
-# both when the compound is written at least this share as often as the word: a stray
-# « sur-tout » does not make `surtout` look for « sur tout ».
+# A word typed as one that the texts also write as a compound (weekend, « week-end »)
+# finds both, and so does the compound typed, where the compound is written at least this
+# share as often as the word: a stray « sur-tout » does not make `surtout` look for « sur
+# tout », nor « Al-Ain » `Al-Ain` for « Alain ».
 COMPOUND_SHARE = 0.1
-_JOINED_LETTERS = (5, 24)  # the lengths of a word looked up as a compound
+_JOINED_LETTERS = (4, 24)  # the lengths of a word looked up as a compound
 _ONE_WORD = re.compile(r"(?<!\w)(?<!\w[\u2010\u2011-])[^\W\d_]+(?![\w\u2010\u2011-])")
 
 
@@ -163,21 +164,32 @@ def compound_spellings(reader: Reader, text: str) -> dict[str, str]:
     """The corpus's other spelling of a query's words and two-word compounds, for
     ``parse_query(compounds=…)``: « week-end » for a typed weekend, « weekend » for a
     typed week-end, keyed by the typed words as ``exact_terms`` gives them, hyphen-joined
-    (« weekend », « week-end »)."""
+    (« weekend », « week-end »); accents typed or not."""
     found: dict[str, str] = {}
     for typed in hyphenated_words(text):
-        joined = typed.lower().replace("-", "")
-        if reader.spelling_frequency(joined):
-            found["-".join(exact_terms(typed))] = joined
+        compound = "-".join(exact_terms(typed))
+        joined = compound.replace("-", "")
+        if reader.word_count(joined) and _written_as_often(reader, compound):
+            found[compound] = joined
     for typed in _ONE_WORD.findall(text):
-        word = typed.lower()
+        word = "".join(exact_terms(typed))
         if not _JOINED_LETTERS[0] <= len(word) <= _JOINED_LETTERS[1]:
             continue
         splits = (f"{word[:i]}-{word[i:]}" for i in range(1, len(word) - 1))
-        count, hyphenated = max((reader.spelling_frequency(h), h) for h in splits)
-        if count and count >= COMPOUND_SHARE * reader.spelling_frequency(word):
-            found["".join(exact_terms(word))] = hyphenated
+        count, compound = max((reader.spelling_frequency(c), c) for c in splits)
+        if count and _written_as_often(reader, compound, count):
+            found[word] = compound
     return found
+
+
+def _written_as_often(reader: Reader, compound: str, count: int | None = None) -> bool:
+    """Whether the texts write a compound (folded: « grand-mere ») at least
+    COMPOUND_SHARE as often as its words joined (in articles, the joined word counted in
+    passages: a little stricter)."""
+    if count is None:
+        count = reader.spelling_frequency(compound)
+    joined = reader.word_count(compound.replace("-", ""))
+    return count > 0 and (joined == 0 or count >= COMPOUND_SHARE * joined)
 
 
 def _title_count(reader: Reader, word: str) -> int:

@@ -36,6 +36,16 @@ def marks(text: str, query: str, max_chars: int | None = None) -> str:
         ("Selon l'O.N.U., non.", "ONU", "Selon l'<mark>O.N.U.</mark>, non."),
         ("Le gouver\u00adnement.", "gouvernement", "Le <mark>gouver\u00adnement</mark>."),
         ("Le monde\u200b entier.", "monde", "Le <mark>monde</mark>\u200b entier."),
+        (
+            "Une hausse de 5\u202f% et de 5 euros.",
+            "5%",
+            "Une hausse de <mark>5\u202f%</mark> et de 5 euros.",
+        ),
+        (
+            "De 12 à 20 km/h, à 14 h 30.",
+            "20km/h 14h30",
+            "De 12 à <mark>20 km/h</mark>, à <mark>14 h 30</mark>.",
+        ),
     ],
 )
 def test_marks_words_in_their_original_form(text, query, expected):

@@ -1384,6 +1384,9 @@ def test_a_compound_and_its_spelling_in_one_word_find_each_other(backend, tmp_pa
         {"id": "sud", "title": "Le sud", "text": "Il pleut, surtout dans le sud."},
         {"id": "boxe", "title": "La boxe", "text": "Estelle Mossely boxe à Paris."},
         {"id": "question", "title": "Le départ", "text": "Est-elle vraiment partie ?"},
+        {"id": "famille", "title": "La famille", "text": "Sa grand-mère est venue."},
+        {"id": "emirats", "title": "Le club", "text": "Le club d'Al-Ain gagne."},
+        *({"id": f"alain-{n}", "title": "Alain", "text": "Alain chante."} for n in range(12)),
     ]
     with built(records, backend, tmp_path, request) as index:
 
@@ -1394,6 +1397,8 @@ def test_a_compound_and_its_spelling_in_one_word_find_each_other(backend, tmp_pa
             assert found(query) == {"soldes", "pluie"}, query
         assert found("weekend", strict=True) == {"soldes", "pluie"}  # alerts too
         assert found("email") == {"courrier"}
+        assert found("grandmere") == found("grand-mère") == {"famille"}  # accents aside
+        assert found("Al-Ain") == {"emirats"}  # « Alain » is far more often written
         assert found('"weekend"') == {"pluie"}  # quoted: as typed
         assert found("soldes -weekend") == set()
         # no compound « sur-tout » in the texts: « sur tout » is not « surtout »
@@ -1404,3 +1409,37 @@ def test_a_compound_and_its_spelling_in_one_word_find_each_other(backend, tmp_pa
         assert re.findall(r"<mark>(.*?)</mark>", index.search("email").hits[0].snippet) == [
             "e-mail"
         ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_glued_and_spaced_spellings_find_each_other(backend, tmp_path, request):
+    records = [
+        {"id": "sommet", "title": "Le sommet", "text": "Le G-20 se réunit à Rome."},
+        {"id": "g20", "title": "Les finances", "text": "Les ministres du G20 à Paris."},
+        {"id": "virus", "title": "Le virus", "text": "La Covid-19 recule."},
+        {"id": "vaccin", "title": "Le vaccin", "text": "Le vaccin contre le covid19."},
+        {"id": "heure", "title": "Le rendez-vous", "text": "Rendez-vous à 14h30 place Bellecour."},
+        {"id": "route", "title": "La route", "text": "Il roulait à 180 km/h, à 14 h 30."},
+        {"id": "chaine", "title": "La télé", "text": "La chaîne M6 diffuse le match."},
+        {"id": "six", "title": "Six", "text": "Il a 6 enfants, m'a-t-il dit."},
+        {"id": "grippe", "title": "La grippe", "text": "La grippe H1N1 revient."},
+        {"id": "avion", "title": "L'avion", "text": "Un Airbus A320 atterrit."},
+        {"id": "vitesse", "title": "La vitesse", "text": "Il filait à 320 km/h."},
+        {"id": "note", "title": "Note", "text": "La hausse est de 5 % cette année, pour 5 euros."},
+        {"id": "cinq", "title": "Cinq", "text": "Il a 5 ans."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+
+        def found(query: str) -> set[str]:
+            return {hit.article_id for hit in index.search(query).hits}
+
+        assert found("G20") == found("G-20") == {"sommet", "g20"}
+        assert found("covid19") == found("Covid-19") == {"virus", "vaccin"}
+        assert found("14h30") == {"heure", "route"}
+        assert found("180km/h") == {"route"}
+        # a common word or an elided article glued to a number keeps it a name
+        assert found("M6") == {"chaine"}
+        assert found("H1N1") == {"grippe"}
+        assert found("A320") == {"avion"}
+        assert found("5%") == {"note"}
+        assert found("G20 -Rome") == {"g20"}
