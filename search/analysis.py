@@ -372,9 +372,10 @@ _GLUED = re.compile(r"\d+|[^\W\d_]+")
 
 def glued_parts(word: str) -> list[str] | None:
     """A word's letters and digits apart, where they are glued (g20: g, 20; covid19:
-    covid, 19; 14h30: 14, h, 30), or None: letters or digits alone, an ordinal (21e)."""
+    covid, 19; 14h30: 14, h, 30), or None: letters or digits alone, an ordinal (21e,
+    1res)."""
     parts = _GLUED.findall(word)
-    if len(parts) < 2 or "".join(parts) != word or _ORDINAL.fullmatch(word):
+    if len(parts) < 2 or "".join(parts) != word or _ORDINAL.fullmatch(word.removesuffix("s")):
         return None
     return parts
 

@@ -331,12 +331,18 @@ def _unshouted(text: str) -> str:
     words = _LETTERS.findall(text)
     if not any(len(w) > 5 for w in words) or not all(w.isupper() for w in words):
         return text
-    return _LETTERS.sub(lambda m: m[0] if m[0] in _OPERATORS else m[0].lower(), text)
+    lowered = _LETTERS.sub(lambda m: m[0] if m[0] in _OPERATORS else m[0].lower(), text)
+    # An excluded name keeps its capitals (`SAUF LE PEN` is `SAUF Le Pen`, see
+    # _excluded_names): lowercase, « le » would be excluded and « pen » required.
+    return _SHOUTED_NAME.sub(lambda m: f"{m[1]}{m[2].capitalize()} {m[3].capitalize()}", lowered)
 
 
 # The particles of French names (Le Pen, de Gaulle, La Fontaine): `-Le Pen` excludes the
 # name, not the common word « le » (which excludes nothing) with « Pen » required.
 _PARTICLES = frozenset({"le", "la", "les", "de", "du", "des"})
+_SHOUTED_NAME = re.compile(
+    rf"((?<!\S)-|\b(?:SAUF|NOT)\s+)({'|'.join(sorted(_PARTICLES))})\s+([^\W\d_]+)"
+)
 
 
 def _excluded_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from search.analysis import (
     analysis_steps,
     exact_analyzer,
     exact_terms,
+    glued_parts,
     query_terms,
     spelling_analyzer,
     text_analyzer,
@@ -401,6 +402,23 @@ def test_steps_show_each_filter():
 )
 def test_ordinal_filter(word, expected):
     assert [t.text for t in OrdinalFilter()([Token(word)])] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("g20", ["g", "20"]),
+        ("covid19", ["covid", "19"]),
+        ("14h30", ["14", "h", "30"]),
+        ("21e", None),  # an ordinal is one word
+        ("1res", None),
+        ("2ndes", None),
+        ("paris", None),
+        ("2024", None),
+    ],
+)
+def test_glued_parts(word, expected):
+    assert glued_parts(word) == expected
 
 
 def test_filters_compose_as_a_chain():

@@ -1142,6 +1142,7 @@ EXCLUSIONS = [
         ('réforme retraites Mélenchon -"Marine Le Pen"', ["jlm"]),
         ("Mélenchon -Le Pen", ["jlm"]),  # a name's particle: the name is excluded
         ("Mélenchon SAUF Le Pen", ["jlm"]),
+        ("MÉLENCHON ASSEMBLÉE SAUF LE PEN", ["jlm"]),  # shouted, and a name still
     ],
 )
 def test_an_excluded_phrase_or_name_is_left_out(backend, query, expected, tmp_path, request):
