@@ -42,6 +42,7 @@ _NUMBER = (
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .]\d{3})+(?:,\d+)?")
 # A currency or percent sign is its word: 20 € is 20 euros, 5 % is 5 pourcent.
 _CURRENCIES = {"€": "euros", "$": "dollars", "%": "pourcent"}
+SIGN_WORDS = frozenset(_CURRENCIES.values())
 _TOKEN_PATTERN = re.compile(
     rf"(?P<number>{_NUMBER})"
     rf"|(?P<currency>[{''.join(_CURRENCIES)}])"
@@ -201,7 +202,7 @@ _HYPHENS = "\u2010\u2011-"
 _HYPHENATED = re.compile(
     # not after a compound's hyphen; after a query's minus sign (-week-end), yes
     rf"(?<![\w\u0300-\u036f])(?<![\w\u0300-\u036f][{_HYPHENS}])[^\W\d_]+[{_HYPHENS}][^\W\d_]+"
-    rf"(?![\w\u0300-\u036f]|[{_HYPHENS}]\w)"
+    rf"(?![\w\u0300-\u036f']|[{_HYPHENS}]\w)"  # not Côte-d'Ivoire's « côte-d »
 )
 _ONE_HYPHEN = str.maketrans("\u2010\u2011", "--")
 # What follows a verb in an inverted question or an imperative (tombe-t-il, est-elle,
@@ -214,7 +215,8 @@ INVERSION_WORDS = frozenset(
 def hyphenated_words(text: str) -> list[str]:
     """The two-word compounds of a text as written, one hyphen each: « week-end »; not a
     verb and its pronoun (« dit-il »)."""
-    text = unicodedata.normalize("NFC", drop_invisible(normalize_chars(text)))
+    # NFKC, as the tokenizer spells each word (the ligature ﬁ is fi)
+    text = unicodedata.normalize("NFKC", drop_invisible(normalize_chars(text)))
     found = (m.translate(_ONE_HYPHEN) for m in _HYPHENATED.findall(text))
     return [m for m in found if m.rpartition("-")[2].lower() not in INVERSION_WORDS]
 

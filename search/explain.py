@@ -16,6 +16,7 @@ from .querying import (
     Not,
     ParsedQuery,
     Phrase,
+    Spellings,
     Term,
     parse_query,
 )
@@ -142,6 +143,7 @@ def explain(
     """
     pq = parse_query(query) if isinstance(query, str) else query
     read = {_folded_word(typed): r for typed, r in pq.readings}
+    other_spellings = {_folded_word(spelled) for _, spelled in pq.respelled}
     spans = match_spans(passage_text, pq.highlights)
     matched = tuple(dict.fromkeys(passage_text[s:e] for s, e in spans))
     words = tuple(
@@ -158,7 +160,7 @@ def explain(
         query=pq.text,
         words=words,
         dropped=tuple(dict.fromkeys(pq.ignored)),
-        phrases=tuple(" ".join(p) for p in pq.highlights.phrases),
+        phrases=tuple(p for p in map(" ".join, pq.highlights.phrases) if p not in other_spellings),
         prefixes=pq.highlights.prefixes,
         excluded=pq.excluded_words,
         all_words_required=not pq.ranked_or and _requires_all(pq.tree),
@@ -171,16 +173,27 @@ def explain(
         position=position,
         ranked=pq.ranked_or,
         filters_alone=pq.tree is None or isinstance(pq.tree, Everything),
-        missing=() if title is None else _missing(words, starts, f"{title}\n{passage_text}"),
+        missing=() if title is None else _missing(words, starts, f"{title}\n{passage_text}", pq),
     )
 
 
 def _missing(
-    words: tuple[tuple[str, str], ...], starts: tuple[tuple[str, str], ...], text: str
+    words: tuple[tuple[str, str], ...],
+    starts: tuple[tuple[str, str], ...],
+    text: str,
+    pq: ParsedQuery,
 ) -> tuple[str, ...]:
-    """The words (as typed) whose stem the text does not hold, and the prefixes no word of
-    it starts with."""
-    wanted = [(w, Highlights(stems=frozenset({s}))) for w, s in words]
+    """The words (as typed) whose stem the text does not hold (nor their other spelling:
+    weekend, « week-end », in any of its forms), and the prefixes no word of it starts
+    with."""
+    other = dict(pq.respelled)
+    forms = pq.highlights.phrase_forms
+    wanted = [
+        (w, Highlights(stems=frozenset({s}), phrases=_spelled(other.get(w)), phrase_forms=forms))
+        if w in other
+        else (w, Highlights(stems=frozenset({s})))
+        for w, s in words
+    ]
     wanted += [(w, Highlights(prefixes=(start,))) for w, start in starts]
     return tuple(w for w, highlights in wanted if not match_spans(text, highlights))
 
@@ -189,10 +202,16 @@ def _folded_word(word: str) -> str:
     return " ".join(exact_terms(word))
 
 
+def _spelled(spelling: str | None) -> tuple[tuple[str, ...], ...]:
+    return (tuple(exact_terms(spelling)),) if spelling else ()
+
+
 def _requires_all(node: Node | None) -> bool:
     """Whether every part of the query tree must match (no OU between alternatives)."""
     if isinstance(node, All):
         return all(_requires_all(n) for n in node.nodes if not isinstance(n, Not))
+    if isinstance(node, Spellings):  # one word in its spellings
+        return True
     if isinstance(node, Any):  # a phrase in the text, or its words in the title: one part
         first, *others = node.nodes
         return isinstance(first, Phrase) and all(_in_title(n) for n in others)

@@ -230,7 +230,7 @@ def _read_request(reader: Reader, request: SearchRequest, deadline: float) -> Pa
     spelling the corpus has of it too (weekend, week-end); typos read as the corpus's
     words, unless the request is strict (a standing search keeps its words as typed)."""
     pq = parse_query(request.query, strict=request.strict)
-    if not pq.ranked_or and (compounds := compound_spellings(reader, request.query)):
+    if not pq.ranked_or and (compounds := compound_spellings(reader, pq.text, deadline)):
         pq = parse_query(request.query, strict=request.strict, compounds=compounds)
     return read_typos(reader, pq, deadline, typos=not request.strict)
 

@@ -29,6 +29,7 @@ from .analysis import (
     ELISIONS,
     FRENCH_STOP_WORDS,
     INVERSION_WORDS,
+    SIGN_WORDS,
     drop_invisible,
     exact_terms,
     fold_accents,
@@ -52,6 +53,7 @@ MAX_DEPTH = 8  # nested parentheses; deeper text is read as plain words
 MAX_BRANCHES = 32  # alternatives of one OR
 MAX_PHRASE_WORDS = 12  # words of one quoted phrase
 MAX_PHRASES = 4  # quoted phrases in one query
+MAX_OTHER_SPELLINGS = 4  # phrases a query's words add as their other spellings (G20: « G 20 »)
 MAX_COMPOUND_FORMS = 16  # a compound's forms searched (porte-parole, porte-paroles…)
 MIN_PREFIX_LETTERS = 3  # `co*` is too short to expand: read as the word `co`
 MAX_PREFIXES = 4  # prefixes in one query; more are read as words
@@ -200,6 +202,12 @@ class Any:
 
 
 @dataclass(frozen=True)
+class Spellings(Any):
+    """A word or compound in any of its spellings (weekend, « week-end »; G20, « G 20 »):
+    one part of the query, matching as any of its nodes."""
+
+
+@dataclass(frozen=True)
 class Everything:
     """Every passage (a query of exclusions only)."""
 
@@ -243,6 +251,8 @@ class ParsedQuery:
     excluded_categories: tuple[str, ...] = ()  # -rubrique:…
     notes: tuple[str, ...] = field(default=())
     readings: tuple[tuple[str, str], ...] = ()  # typos read as the corpus's words
+    # (word or compound as typed, its other spelling searched too): weekend, « week-end »
+    respelled: tuple[tuple[str, str], ...] = ()
     # A query of phrases and words side by side (no plan): the tree that asks for any of
     # them, to rank by when no passage has them all.
     relaxed: Node | None = None
@@ -311,14 +321,14 @@ def _clean(text: str) -> str:
 
 # Words listed without a space (« Macron,Merkel », « Lyon/Marseille ») are words side by
 # side, not a compound to find in a row; a comma or slash between digits (1,5 or 05/2024)
-# stays, and so does a unit's (km/h, mg/l, g/km).
+# stays, and so does a unit's after a number (180 km/h, 180km/h; not psg/om).
 _LISTED = re.compile(r"(?<=\S)(?:(?<=\D)[,;/+|]|[,;/+|](?=\D))(?=\S)")
-_UNIT = re.compile(r"(?<![^\W\d_])[a-zµ]{1,3}/[a-z]{1,2}(?![^\W\d_])")
+_UNIT = re.compile(r"\d ?([a-zµ]{1,3})/[a-z]{1,2}(?![^\W\d_])")
 
 
 def _unlisted(text: str) -> str:
     """The text with its listed words spaced apart (see _LISTED)."""
-    units = {m.start() + m[0].index("/") for m in _UNIT.finditer(text)}
+    units = {m.end(1) for m in _UNIT.finditer(text)}
     return _LISTED.sub(lambda m: m[0] if m.start() in units else " ", text)
 
 
@@ -612,7 +622,9 @@ class _Classifier:
         self.ignored: list[str] = []
         self.excluded_words: list[str] = []
         self.notes: list[str] = []
+        self.respelled: list[tuple[str, str]] = []
         self.phrase_count = 0
+        self.other_spellings = 0
         self.prefix_count = 0
 
     def node(self, node, positive: bool = True) -> Node | None:
@@ -673,12 +685,13 @@ class _Classifier:
             # its words in a row, each in any of its forms (porte-paroles)
             phrase = self.phrase(text, field, positive, compound=True)
             joined = self.compounds.get("-".join(exact))
-            if joined is None and glued_parts("".join(exact)) == exact:
+            if joined is None and _glued(exact):
                 joined = "".join(exact)  # Covid-19 as « covid19 », G-20 as « G20 »
             if joined:
-                return self.either(phrase, self.joined(joined, field, positive))
+                return self.either(text, phrase, joined, self.joined(joined, field, positive))
             apart = _unglued(exact)  # 180km/h as « 180 km/h »
-            return self.either(phrase, apart and self.phrase(apart, field, positive, True))
+            other = apart and self.phrase(apart, field, positive, compound=True, added=True)
+            return self.either(text, phrase, apart, other)
         if len(exact) > 1 and stems:  # one significant part (tombe-t-il): that word
             exact = []
         if not positive and stems:
@@ -701,7 +714,8 @@ class _Classifier:
         if len(exact) == 1 and not self.ranked_or:  # a long text's words are its own
             apart = self.compounds.get(exact[0]) or _unglued(exact)
         if apart:  # weekend as « week-end », G20 as « G-20 »
-            return self.either(term, self.phrase(apart, field, positive, compound=True))
+            other = self.phrase(apart, field, positive, compound=True, added=True)
+            return self.either(text, term, apart, other)
         return term
 
     def joined(self, word: str, field: str | None, positive: bool) -> Term | None:
@@ -713,26 +727,39 @@ class _Classifier:
             self.stems.add(stems[0])
         return Term(stems[0], exact[0], field)
 
-    @staticmethod
-    def either(node: Node | None, other: Node | None) -> Node | None:
-        """A word or compound, or its other spelling (weekend, week-end)."""
-        return Any((node, other)) if node is not None and other is not None else node
+    def either(self, typed: str, node: Node | None, spelled: str, other: Node | None):
+        """A word or compound as typed, or its other spelling (weekend, « week-end »)."""
+        if node is None or other is None:
+            return node
+        self.respelled.append((typed, spelled))
+        return Spellings((node, other))
 
     def phrase(
-        self, text: str, field: str | None, positive: bool, compound: bool = False
+        self,
+        text: str,
+        field: str | None,
+        positive: bool,
+        compound: bool = False,
+        added: bool = False,
     ) -> Node | None:
+        """A phrase typed (or, ``added``, a typed word's other spelling, which neither
+        counts toward MAX_PHRASES nor is listed as searched)."""
         # An elided article typed without its apostrophe ("état d urgence") is the
         # elision the index stripped ("état d'urgence" holds état, urgence in a row).
         words = [w for w in exact_terms(text) if w not in ELISIONS]
         if not words:
             return None
+        if added:  # bounded apart, and dropped silently: the word is searched as typed
+            self.other_spellings += 1
+            if self.other_spellings > MAX_OTHER_SPELLINGS:
+                return None
         if field == "title":  # its words in the title, and there in a row
             stems = query_terms(text)
             if positive:
                 self.stems.update(stems)
             forms = _compound_forms(words, text) if compound else ()
             return _in_title(words, forms, stems)
-        if len(words) > 1:
+        if len(words) > 1 and not added:
             self.phrase_count += 1
             if self.phrase_count > MAX_PHRASES:
                 self.notes.append(f"seules les {MAX_PHRASES} premières expressions sont cherchées")
@@ -745,7 +772,8 @@ class _Classifier:
                 words = words[:MAX_PHRASE_WORDS]
         forms = _compound_forms(words, text) if compound else ()
         if positive:
-            self.searched.append(text)
+            if not added:
+                self.searched.append(text)
             if len(words) == 1:
                 self.words.add(words[0])
             else:
@@ -796,6 +824,12 @@ class _Classifier:
         )
 
 
+def _glued(words: list[str]) -> bool:
+    """Whether a compound's words are letters and digits that others write glued (Covid-19,
+    covid19), not a number and a sign's word (5 %: « 5 pourcent »)."""
+    return glued_parts("".join(words)) == words and SIGN_WORDS.isdisjoint(words)
+
+
 def _unglued(words: list[str]) -> str | None:
     """Words with their letters and digits apart (g20: « g 20 », 180km h: « 180 km h »),
     as others write them; None if none is glued, or if a part is a common word or an
@@ -806,6 +840,9 @@ def _unglued(words: list[str]) -> str | None:
         return None
     glued = [p for parts in apart if parts for p in parts]
     if any(p in FRENCH_STOP_WORDS or p in ELISIONS for p in glued):
+        return None
+    # A number and a letter after it is a unit as often as a name (5G, « 5 g » of salt).
+    if any(parts and len(parts[-1]) == 1 and parts[-2].isdigit() for parts in apart):
         return None
     return " ".join(" ".join(parts) if parts else w for w, parts in zip(words, apart, strict=True))
 
@@ -1078,6 +1115,7 @@ def parse_query(
         excluded_categories=tuple(v for name, v in parser.excluded if name == "categories"),
         notes=tuple(dict.fromkeys(notes + parser.notes + reader.notes)),  # each note once
         relaxed=relaxed,
+        respelled=tuple(reader.respelled),
     )
 
 

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import capital_term, fold_accents, spell_numbers, stem
+from .analysis import SIGN_WORDS, capital_term, fold_accents, spell_numbers, stem
 from .backends.base import Candidates, Evidence, StoredPassage
 from .querying import Term
 
+_SIGN_STEMS = frozenset(map(stem, SIGN_WORDS))  # euro, dollar, pourcent
 # Words this close (in words) count as near each other.
 NEAR = 8
 
@@ -307,9 +308,7 @@ def proximities(
     # An acronym or a Roman ordinal typed in capitals (CIA, XVIIIe) is found by its case.
     capitals = any(s != s.lower() for s in stems)
     # A number or a currency sign is one word as the index reads it (10 000, 1,5, €).
-    numbers = any(c.isdigit() for s in stems for c in s) or not stems.keys().isdisjoint(
-        ("euro", "dollar")
-    )
+    numbers = any(c.isdigit() for s in stems for c in s) or not stems.keys().isdisjoint(_SIGN_STEMS)
     found = []
     for text in texts:
         hits = []

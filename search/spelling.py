@@ -160,21 +160,26 @@ _JOINED_LETTERS = (4, 24)  # the lengths of a word looked up as a compound
 _ONE_WORD = re.compile(r"(?<!\w)(?<!\w[\u2010\u2011-])[^\W\d_]+(?![\w\u2010\u2011-])")
 
 
-def compound_spellings(reader: Reader, text: str) -> dict[str, str]:
+def compound_spellings(reader: Reader, text: str, deadline: float = math.inf) -> dict[str, str]:
     """The corpus's other spelling of a query's words and two-word compounds, for
     ``parse_query(compounds=…)``: « week-end » for a typed weekend, « weekend » for a
     typed week-end, keyed by the typed words as ``exact_terms`` gives them, hyphen-joined
-    (« weekend », « week-end »); accents typed or not."""
+    (« weekend », « week-end »); accents typed or not. ``text`` is the query as
+    ``parse_query`` read it (``ParsedQuery.text``); past the deadline, no more is looked up."""
     found: dict[str, str] = {}
-    for typed in hyphenated_words(text):
+    for typed in dict.fromkeys(hyphenated_words(text)):
+        if time.monotonic() > deadline:
+            return found
         compound = "-".join(exact_terms(typed))
         joined = compound.replace("-", "")
         if reader.word_count(joined) and _written_as_often(reader, compound):
             found[compound] = joined
-    for typed in _ONE_WORD.findall(text):
+    for typed in dict.fromkeys(_ONE_WORD.findall(text)):
         word = "".join(exact_terms(typed))
         if not _JOINED_LETTERS[0] <= len(word) <= _JOINED_LETTERS[1]:
             continue
+        if time.monotonic() > deadline:
+            return found
         splits = (f"{word[:i]}-{word[i:]}" for i in range(1, len(word) - 1))
         count, compound = max((reader.spelling_frequency(c), c) for c in splits)
         if count and _written_as_often(reader, compound, count):
@@ -296,6 +301,8 @@ def read_typos(
     said: list[tuple[str, str]] = []
     if query.ranked_or and not query.is_question:
         return query
+    # A word the texts write as a compound (grandmere, « grand-mère ») is no typo.
+    respelled = {_folded(typed) for typed, _ in query.respelled}
     for term in _plain_terms(query.tree):
         if len(said) >= MAX_READINGS or time.monotonic() > deadline:
             break
@@ -312,7 +319,7 @@ def read_typos(
         if not typos or (query.ranked_or and reader.stem_count(term.stem) > 0):
             continue
         typed = next((w for w in query.typed_words if _folded(w) == term.exact), None)
-        if typed is None:  # a compound's other spelling (week-end's « weekend »)
+        if typed is None or term.exact in respelled:  # week-end's « weekend », and weekend
             continue
         read = typo_reading(reader, term.exact, name=typed[:1].isupper())
         if read is None:

@@ -308,6 +308,8 @@ def test_exact_chain(text, expected):
         ("l'après-midi", ["après", "midi", "apres-midi"]),  # accents folded: typed or not
         ("Seine-Saint-Denis", ["seine", "saint", "denis"]),  # no part of a longer one
         ("Que dit-il ? Est-elle partie ?", ["dit", "partie"]),  # a verb and its pronoun
+        ("Côte-d'Ivoire", ["côte", "ivoire"]),  # no « côte-d »
+        ("ﬁn-ﬁnale", ["fin", "finale", "fin-finale"]),
     ],
 )
 def test_spelling_chain_keeps_the_words_worth_suggesting(text, expected):
@@ -439,7 +441,7 @@ def test_word_chain_makes_the_chains_terms(chain, text):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from("aéeÉ’'.- œDGSN\u0301\u00a0?«»lqu1"), max_size=60))
+@given(st.text(alphabet=st.sampled_from("aéeÉ’'.- œDGSN\u0301\u00a0?«»lqu1ﬁＥ\u2010"), max_size=60))
 def test_word_chain_agrees_with_the_chain_on_any_text(text):
     for make in CHAINS.values():
         analyzer = make()

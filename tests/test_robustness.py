@@ -11,6 +11,7 @@ from search.highlight import snippet
 from search.querying import (
     MAX_BRANCHES,
     MAX_DEPTH,
+    MAX_OTHER_SPELLINGS,
     MAX_PHRASES,
     MAX_PREFIXES,
     MAX_QUERY_CHARS,
@@ -95,7 +96,8 @@ def test_parse_query_never_raises_and_stays_within_its_bounds(text):
         shape = _shape(tree)
         assert shape["depth"] <= MAX_DEPTH + 4  # a word group's own All/Any/Not levels
         assert shape["branches"] <= MAX_BRANCHES
-        assert shape["phrases"] <= MAX_PHRASES + 1  # a compound word beside four phrases
+        # a compound word beside four phrases, and the other spellings of words (G20)
+        assert shape["phrases"] <= MAX_PHRASES + 1 + MAX_OTHER_SPELLINGS
         assert shape["prefixes"] <= MAX_PREFIXES
 
 

@@ -16,6 +16,7 @@ from search import (
     Results,
     SearchRequest,
     build_index,
+    parse_query,
     update_index,
 )
 from search.index import PARTIAL_MATCH_NOTE
@@ -1382,7 +1383,12 @@ def test_a_compound_and_its_spelling_in_one_word_find_each_other(backend, tmp_pa
         {"id": "pluie", "title": "La pluie", "text": "Le weekend a été pluvieux en Bretagne."},
         {"id": "courrier", "title": "Le ministre", "text": "Il a reçu un e-mail du ministre."},
         {"id": "orages", "title": "Les orages", "text": "Des orages sur tout le territoire."},
-        {"id": "sud", "title": "Le sud", "text": "Il pleut, surtout dans le sud."},
+        {"id": "coquille", "title": "La coquille", "text": "Il pleut, sur-tout au nord."},
+        *(
+            {"id": f"sud-{n}", "title": "Le sud", "text": "Il pleut, surtout au sud."}
+            for n in range(12)
+        ),
+        {"id": "nom", "title": "Madame Grandière", "text": "Madame Grandière parle."},
         {"id": "boxe", "title": "La boxe", "text": "Estelle Mossely boxe à Paris."},
         {"id": "question", "title": "Le départ", "text": "Est-elle vraiment partie ?"},
         {"id": "famille", "title": "La famille", "text": "Sa grand-mère est venue."},
@@ -1398,15 +1404,21 @@ def test_a_compound_and_its_spelling_in_one_word_find_each_other(backend, tmp_pa
             assert found(query) == {"soldes", "pluie"}, query
         assert found("weekend", strict=True) == {"soldes", "pluie"}  # alerts too
         assert found("email") == {"courrier"}
-        assert found("grandmere") == found("grand-mère") == {"famille"}  # accents aside
+        # accents aside; and a word written as a compound is no typo (not « Grandière »)
+        assert found("grandmere") == found("grand-mère") == {"famille"}
+        assert found("grandme\u0300re") == {"famille"}  # accents typed apart
+        assert index.search("grandmere").readings == ()
         assert found("Al-Ain") == {"emirats"}  # « Alain » is far more often written
         assert found('"weekend"') == {"pluie"}  # quoted: as typed
         assert found("soldes -weekend") == set()
-        # no compound « sur-tout » in the texts: « sur tout » is not « surtout »
-        assert found("surtout") == {"sud"}
+        # a stray « sur-tout »: `surtout` is not « sur tout »
+        assert found("surtout", collapse=False, limit=20) == {f"sud-{n}" for n in range(12)}
         assert found("Estelle") == {"boxe"}  # « est-elle » is no compound
-        snippet = index.search("weekend").hits[0].snippet
-        assert re.findall(r"<mark>(.*?)</mark>", snippet) in (["week-end"], ["weekend"])
+        results = index.search("weekend soldes")
+        assert re.findall(r"<mark>(.*?)</mark>", results.hits[0].snippet) == ["week-end", "soldes"]
+        explained = index.explain("weekend soldes", results.hits[0])
+        assert explained.all_words_required  # one word, in either spelling
+        assert (explained.phrases, explained.missing) == ((), ())
         assert re.findall(r"<mark>(.*?)</mark>", index.search("email").hits[0].snippet) == [
             "e-mail"
         ]
@@ -1428,6 +1440,8 @@ def test_glued_and_spaced_spellings_find_each_other(backend, tmp_path, request):
         {"id": "vitesse", "title": "La vitesse", "text": "Il filait à 320 km/h."},
         {"id": "note", "title": "Note", "text": "La hausse est de 5 % cette année, pour 5 euros."},
         {"id": "cinq", "title": "Cinq", "text": "Il a 5 ans."},
+        {"id": "mobile", "title": "Le réseau", "text": "La 5G arrive."},
+        {"id": "sel", "title": "Le sel", "text": "Ajoutez 5 g de sel."},
     ]
     with built(records, backend, tmp_path, request) as index:
 
@@ -1443,4 +1457,29 @@ def test_glued_and_spaced_spellings_find_each_other(backend, tmp_path, request):
         assert found("H1N1") == {"grippe"}
         assert found("A320") == {"avion"}
         assert found("5%") == {"note"}
+        assert found("5G") == {"mobile"}  # not « 5 g » of salt
         assert found("G20 -Rome") == {"g20"}
+
+
+def test_a_words_other_spellings_take_none_of_the_phrases_typed():
+    compounds = {"weekend": "week-end", "email": "e-mail", "startup": "start-up", "wifi": "wi-fi"}
+    parsed = parse_query(
+        '(weekend OU email OU startup OU wifi) "coupe du monde"', compounds=compounds
+    )
+    assert parsed.notes == ()  # the phrase typed is searched
+    assert ("coupe", "du", "monde") in parsed.highlights.phrases
+    assert [typed for typed, _ in parsed.respelled] == ["weekend", "email", "startup", "wifi"]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("psg/om", ["psg", "om"]),  # listed, not a unit
+        ("5%", []),  # a number and a sign's word: no word « 5pourcent »
+    ],
+)
+def test_what_is_no_other_spelling(query, words):
+    parsed = parse_query(query)
+    assert parsed.respelled == ()
+    if words:
+        assert [t.exact for t in parsed.tree.nodes] == words
