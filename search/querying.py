@@ -727,7 +727,9 @@ class _Classifier:
             self.stems.add(stems[0])
         return Term(stems[0], exact[0], field)
 
-    def either(self, typed: str, node: Node | None, spelled: str, other: Node | None):
+    def either(
+        self, typed: str, node: Node | None, spelled: str, other: Node | None
+    ) -> Node | None:
         """A word or compound as typed, or its other spelling (weekend, « week-end »)."""
         if node is None or other is None:
             return node

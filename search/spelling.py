@@ -172,7 +172,8 @@ def compound_spellings(reader: Reader, text: str, deadline: float = math.inf) ->
             return found
         compound = "-".join(exact_terms(typed))
         joined = compound.replace("-", "")
-        if reader.word_count(joined) and _written_as_often(reader, compound):
+        joined_count = reader.word_count(joined)
+        if joined_count and _as_often(reader.spelling_frequency(compound), joined_count):
             found[compound] = joined
     for typed in dict.fromkeys(_ONE_WORD.findall(text)):
         word = "".join(exact_terms(typed))
@@ -182,19 +183,16 @@ def compound_spellings(reader: Reader, text: str, deadline: float = math.inf) ->
             return found
         splits = (f"{word[:i]}-{word[i:]}" for i in range(1, len(word) - 1))
         count, compound = max((reader.spelling_frequency(c), c) for c in splits)
-        if count and _written_as_often(reader, compound, count):
+        if count and _as_often(count, reader.word_count(word)):
             found[word] = compound
     return found
 
 
-def _written_as_often(reader: Reader, compound: str, count: int | None = None) -> bool:
-    """Whether the texts write a compound (folded: « grand-mere ») at least
-    COMPOUND_SHARE as often as its words joined (in articles, the joined word counted in
-    passages: a little stricter)."""
-    if count is None:
-        count = reader.spelling_frequency(compound)
-    joined = reader.word_count(compound.replace("-", ""))
-    return count > 0 and (joined == 0 or count >= COMPOUND_SHARE * joined)
+def _as_often(compound: int, joined: int) -> bool:
+    """Whether a compound written in ``compound`` articles is written at least
+    COMPOUND_SHARE as often as its words joined, in ``joined`` passages (a little
+    stricter than articles against articles)."""
+    return compound > 0 and compound >= COMPOUND_SHARE * joined
 
 
 def _title_count(reader: Reader, word: str) -> int:
