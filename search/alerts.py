@@ -35,7 +35,7 @@ from .errors import VeilleError
 from .index import Index
 from .ledger import first_indexed
 from .request import MAX_BUDGET_SECONDS, SearchRequest
-from .results import Hit
+from .results import Hit, article_head
 
 STATE_FILE = "alerts.sqlite"
 _VERSION = 1
@@ -336,14 +336,7 @@ def _plain(snippet: str) -> str:
 def _payload(hit: Hit, article_id: str) -> dict:
     """An article as delivered; a copy of the hit's story is told by its own metadata."""
     version = next((d for d in hit.duplicates if d.article_id == article_id), hit)
-    return {
-        "article_id": article_id,
-        "title": version.title,
-        "date": version.date.isoformat() if version.date else None,
-        "source": version.source,
-        "url": version.url,
-        "snippet": _plain(hit.snippet),
-    }
+    return article_head(version) | {"snippet": _plain(hit.snippet)}
 
 
 def _matching(index: Index, query: str) -> Iterator[Hit]:

@@ -166,6 +166,11 @@ def _optimize(args: argparse.Namespace) -> int:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def _when(date: datetime.date | None, time: datetime.time | None) -> str | None:
+    """A hit's date, and its time of day when known: « 2024-05-05 14:30 »."""
+    return f"{date.isoformat()} {time:%H:%M}" if date and time else date and date.isoformat()
+
+
 def _plain(text: str) -> str:
     """Text safe to print on a terminal: control characters replaced by spaces."""
     return _CONTROL.sub(" ", text)
@@ -208,7 +213,7 @@ def _print_results(
             counted = ", ".join(f"{_plain(value)} ({count:,})" for value, count in values[:8])
             print(f"{label} : {counted}")
     for rank, hit in enumerate(results, start=(results.page - 1) * results.limit + 1):
-        meta = ", ".join(x for x in (hit.date and hit.date.isoformat(), hit.source) if x)
+        meta = ", ".join(x for x in (_when(hit.date, hit.time), hit.source) if x)
         print(f"\n{rank}. {_plain(hit.title)}" + (f"  ({_plain(meta)})" if meta else ""))
         link = quote(hit.article_id, safe="/")
         print(f"   /articles/{link}#p{hit.position}   score {hit.score:.2f}")
@@ -216,7 +221,7 @@ def _print_results(
             # numbered from 1, as the article page numbers them
             print(f"   ¶{passage.position + 1}: {_terminal_snippet(passage.snippet, color)}")
         for copy in hit.duplicates:
-            when = copy.date.isoformat() if copy.date else "undated"
+            when = _when(copy.date, copy.time) or "undated"
             print(f"   = {_plain(copy.source or '?')}, {when}: /articles/{quote(copy.article_id)}")
         if explain_hit is not None:
             for line in explain_hit(hit).lines():

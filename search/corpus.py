@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search.dates import looks_like_date, parse_french_date
+from search.dates import local_moment, looks_like_date, parse_french_date, parse_french_moment
 from search.errors import VeilleError
 
 __all__ = ["Article", "CorpusError", "parse_french_date", "read_corpus"]
@@ -34,7 +34,11 @@ def _without_nul(text: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Article:
-    """One news article: its identity, its dates and its cleaned body paragraphs."""
+    """One news article: its identity, its date and its cleaned body paragraphs.
+
+    ``time`` is the time of day it was published, to the minute, where its date is (a
+    ``datetime`` given as the date gives both). It orders a day's articles, newest first.
+    """
 
     id: str
     title: str
@@ -44,8 +48,13 @@ class Article:
     paragraphs: tuple[str, ...]
     # Other JSON Lines fields, kept for display; never searched.
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    time: datetime.time | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.date, datetime.datetime):
+            day, time = local_moment(self.date)
+            object.__setattr__(self, "date", day)
+            object.__setattr__(self, "time", self.time or time)
         if not isinstance(self.metadata, Mapping):
             raise ValueError(f"article {str(self.id)[:80]!r}: the metadata must be a mapping")
         # A copy: the caller's dict changed later changes nothing of a checked article.
@@ -57,6 +66,8 @@ class Article:
                 raise ValueError(f"article {str(self.id)[:80]!r}: {_NOT_PARAGRAPHS}") from None
         if problem := _article_problem(self):
             raise ValueError(f"article {str(self.id)[:80]!r}: {problem}")
+        if self.time is not None:
+            object.__setattr__(self, "time", self.time.replace(second=0, microsecond=0))
         # Paragraphs in a tuple (a list would make the article unhashable and mutable), and
         # no NUL in what is stored.
         object.__setattr__(self, "paragraphs", tuple(map(_without_nul, self.paragraphs)))
@@ -85,6 +96,8 @@ class Article:
         h = hashlib.blake2b(digest_size=16)
         for part in (self.id, self.title, str(self.date), self.source, self.url):
             h.update(str(part).encode() + b"\x00")
+        if self.time is not None:  # an article without one keeps its digest
+            h.update(f"time {self.time:%H:%M}".encode() + b"\x00")
         for paragraph in self.paragraphs:
             h.update(paragraph.encode() + b"\x00")
         others = json.dumps(self.metadata, sort_keys=True, ensure_ascii=False, default=str)
@@ -105,6 +118,11 @@ def _article_problem(article: Article) -> str | None:
         return "the title must be text, not empty"
     if article.date is not None and not isinstance(article.date, datetime.date):
         return f"the date must be a datetime.date or None, not {type(article.date).__name__}"
+    if article.time is not None:
+        if not isinstance(article.time, datetime.time) or article.time.tzinfo is not None:
+            return "the time must be a datetime.time without a time zone, or None"
+        if article.date is None:
+            return "a time of day needs a date"
     if any(v is not None and not isinstance(v, str) for v in (article.source, article.url)):
         return "the source and the url must be text or None"
     paragraphs = article.paragraphs
@@ -133,7 +151,10 @@ class CorpusError(VeilleError):
 
 
 # JSON Lines dates are machine-written: hold them to the strict form.
-_STRICT_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})")
+_STRICT_ISO_DATE = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
+    r"(?P<time>[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+)
 
 
 # --- Paragraphs -----------------------------------------------------------------------------
@@ -260,10 +281,11 @@ def _read_text_file(file: Path, display: str) -> Article:
     if first is None:
         raise no_title
     date: datetime.date | None = None
+    time: datetime.time | None = None
     title_line = first
     if looks_like_date(first[1]):
         try:
-            date = parse_french_date(first[1])
+            date, time = parse_french_moment(first[1])
         except ValueError:
             problem = f"date {first[1]!r} is not a valid French date"
             raise CorpusError(display, first[0], problem) from None
@@ -275,7 +297,13 @@ def _read_text_file(file: Path, display: str) -> Article:
     if not paragraphs:
         raise CorpusError(display, None, "no body text after the title")
     return Article(
-        id=file.stem, title=title, date=date, source=None, url=None, paragraphs=paragraphs
+        id=file.stem,
+        title=title,
+        date=date,
+        source=None,
+        url=None,
+        paragraphs=paragraphs,
+        time=time,
     )
 
 
@@ -397,18 +425,7 @@ def _article_from_record(record: object) -> Article:
     paragraphs = _clean_paragraphs(text.split("\n"))
     if not paragraphs:
         raise ValueError("no body text (field 'text' holds only boilerplate)")
-    raw_date = _optional_text(record, "date")
-    date = None
-    if raw_date is not None:
-        match = _STRICT_ISO_DATE.fullmatch(raw_date)
-        try:
-            if match is None:
-                raise ValueError(raw_date)
-            date = datetime.date(int(match["year"]), int(match["month"]), int(match["day"]))
-        except ValueError:
-            raise ValueError(
-                f"date {raw_date!r} is not a valid ISO date (expected YYYY-MM-DD)"
-            ) from None
+    date, time = _record_moment(_optional_text(record, "date"))
     return Article(
         id=article_id,
         title=title,
@@ -417,7 +434,26 @@ def _article_from_record(record: object) -> Article:
         url=_optional_text(record, "url"),
         paragraphs=paragraphs,
         metadata={key: value for key, value in record.items() if key not in _RECORD_FIELDS},
+        time=time,
     )
+
+
+def _record_moment(raw: str | None) -> tuple[datetime.date | None, datetime.time | None]:
+    """A record's date, and its time of day when it has one (an ISO date and time, in its
+    zone or Paris's for UTC); ValueError says what is wrong with it."""
+    if raw is None:
+        return None, None
+    match = _STRICT_ISO_DATE.fullmatch(raw)
+    try:
+        if match is None:
+            raise ValueError(raw)
+        date = datetime.date(int(match["year"]), int(match["month"]), int(match["day"]))
+        if match["time"] is None:
+            return date, None
+        return local_moment(datetime.datetime.fromisoformat(raw))
+    except ValueError:
+        expected = "YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        raise ValueError(f"date {raw!r} is not a valid ISO date (expected {expected})") from None
 
 
 def _load_json(text: str) -> object:

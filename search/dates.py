@@ -9,8 +9,19 @@ import calendar
 import datetime as dt
 import re
 import unicodedata
+import zoneinfo
 
-__all__ = ["date_bounds", "iso_period", "looks_like_date", "month_number", "parse_french_date"]
+__all__ = [
+    "date_bounds",
+    "iso_period",
+    "local_moment",
+    "looks_like_date",
+    "month_number",
+    "parse_french_date",
+    "parse_french_moment",
+]
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 _MONTHS = {
     "janvier": 1,
@@ -43,14 +54,15 @@ _WEEKDAY_RE = "|".join(_WEEKDAYS)
 # « à 14h30 », « , 10:00 ».
 _LEAD = r"(?:(?:publiee?|mise? a jour|modifiee?) le )"
 _TIME = r"(?:,? (?:a )?\d{1,2} ?[h:] ?(?:\d{2})?(?: ?min)?)"
+_TIMED = r"(?:,? (?:a )?(?P<hour>\d{1,2}) ?[h:] ?(?P<minute>\d{2})?(?: ?min)?)"
 _FRENCH_DATE = re.compile(
     rf"{_LEAD}?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
-    rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}}){_TIME}?"
+    rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}}){_TIMED}?"
 )
 # « 05/05/2024 », « 05.05.2024 », « 05-05-2024 », « 05/05/24 »: the day first, as French
 # writes it.
 _NUMERIC = r"(?P<day>\d{1,2})(?P<sep>[/.-])(?P<month>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})"
-_NUMERIC_DATE = re.compile(rf"{_LEAD}?{_NUMERIC}{_TIME}?")
+_NUMERIC_DATE = re.compile(rf"{_LEAD}?{_NUMERIC}{_TIMED}?")
 # « 2024-05-05 », and « 2024/05/05 » or « 2024.05.05 » as some systems write it.
 _ISO_DATE = re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})")
 # What a date line starts with. A line that starts like this but does not parse is a broken
@@ -95,6 +107,13 @@ def parse_french_date(text: str) -> dt.date:
     The weekday is optional and not checked against the date; case and accents are ignored.
     Raises ValueError when the text is not a valid date.
     """
+    return parse_french_moment(text)[0]
+
+
+def parse_french_moment(text: str) -> tuple[dt.date, dt.time | None]:
+    """Parse a French date as ``parse_french_date`` does, and the time of day written after
+    it (« à 14h30 », « , 10:00 », « 8h »), None when none is (or it is no time of day);
+    ValueError when the date is not valid."""
     folded = _fold_date_text(text)
     if match := _ISO_DATE.fullmatch(folded) or _NUMERIC_DATE.fullmatch(folded):
         year, month, day = _full_year(match["year"]), int(match["month"]), int(match["day"])
@@ -106,9 +125,27 @@ def parse_french_date(text: str) -> dt.date:
     else:
         raise ValueError(f"{text!r} is not a valid French date")
     try:
-        return dt.date(year, month, day)
+        date = dt.date(year, month, day)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid French date") from None
+    return date, _time(match.groupdict().get("hour"), match.groupdict().get("minute"))
+
+
+def _time(hour: str | None, minute: str | None) -> dt.time | None:
+    """The time of day of a date line's hour and minute, None when there is none or it is
+    no time (« 25h »): the date is still good."""
+    if hour is None or int(hour) > 23 or int(minute or 0) > 59:
+        return None
+    return dt.time(int(hour), int(minute or 0))
+
+
+def local_moment(when: dt.datetime) -> tuple[dt.date, dt.time]:
+    """The day and the time of day (to the minute) a datetime says, as French news dates
+    them: in its own zone, in Paris's when it is UTC (how servers write the time, not
+    where the news is), as written when it has no zone."""
+    if when.utcoffset() == dt.timedelta(0):
+        when = when.astimezone(PARIS)
+    return when.date(), when.time().replace(second=0, microsecond=0, tzinfo=None)
 
 
 def _full_year(digits: str) -> int:

@@ -18,6 +18,7 @@ CSV_COLUMNS = (
     "article_id",
     "title",
     "date",
+    "time",
     "source",
     "url",
     "score",
@@ -33,7 +34,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def csv_rows(results: Results) -> Iterator[tuple[int | float | str, ...]]:
     """A page's hits as rows of CSV_COLUMNS, ranked from the page's first rank.
 
-    Absent values (date, source, url) are empty; the passage text is plain (no HTML).
+    Absent values (date, time, source, url) are empty; the passage text is plain (no HTML).
     """
     first = (results.page - 1) * results.limit + 1
     for rank, hit in enumerate(results.hits, start=first):
@@ -42,6 +43,7 @@ def csv_rows(results: Results) -> Iterator[tuple[int | float | str, ...]]:
             hit.article_id,
             hit.title,
             hit.date.isoformat() if hit.date else "",
+            f"{hit.time:%H:%M}" if hit.time else "",
             hit.source or "",
             hit.url or "",
             round(hit.score, 4),

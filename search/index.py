@@ -482,6 +482,7 @@ def _article(
         total_passages=count,
         page=page,
         pages=pages,
+        time=first.time,
     )
 
 

@@ -61,6 +61,7 @@ def article_head(article: Duplicate | Hit | StoredArticle) -> dict:
         "article_id": article.article_id,
         "title": article.title,
         "date": article.date.isoformat() if article.date else None,
+        "time": f"{article.time:%H:%M}" if article.time else None,
         "source": article.source,
         "url": article.url,
     }
@@ -75,10 +76,18 @@ class Duplicate:
     date: dt.date | None
     source: str | None
     url: str | None
+    time: dt.time | None = None  # the time of day it was published, when known
 
     @classmethod
     def of(cls, passage: StoredPassage) -> Duplicate:
-        return cls(passage.article_id, passage.title, passage.date, passage.source, passage.url)
+        return cls(
+            passage.article_id,
+            passage.title,
+            passage.date,
+            passage.source,
+            passage.url,
+            passage.time,
+        )
 
     def to_dict(self) -> dict:
         return article_head(self)
@@ -104,6 +113,7 @@ class Hit:
     # The second stage's features of the first passage (search.rerank.FEATURES), when a
     # learned model ranked the hit; for explaining it.
     features: tuple[float, ...] = field(default=(), repr=False)
+    time: dt.time | None = None  # the time of day it was published, when known
 
     @property
     def position(self) -> int:
@@ -215,6 +225,7 @@ class StoredArticle:
     total_passages: int = 0  # the whole article's (``passages`` may be one page of them)
     page: int = 1
     pages: int = 1
+    time: dt.time | None = None  # the time of day it was published, when known
 
     def to_dict(self) -> dict:
         return article_head(self) | {
@@ -270,7 +281,7 @@ def group_and_page(
     end = start + request.limit
     if request.group == "passage":
         if request.sort == "date":
-            order = np.lexsort((docs, arts, -found.dates))
+            order = np.lexsort((docs, arts, -found.moments))
         else:
             order = ordered_by(-scores, arts, docs)  # ties: by article id, then position
         picks = order[start:end].tolist()
@@ -281,7 +292,7 @@ def group_and_page(
     if request.sort == "date":
         order = np.lexsort((docs, -scores))
         _, first = unique_first(arts[order])
-        by_date = np.lexsort((articles, -found.dates[order][first]))
+        by_date = np.lexsort((articles, -found.moments[order][first]))
         ordered, ordered_scores = articles[by_date], scores[order][first][by_date]
     else:
         ordered, ordered_scores = rank_articles(arts, scores, config, whole)
@@ -404,6 +415,7 @@ def make_hits(
                 ),
                 duplicates=tuple(Duplicate.of(stored[doc]) for doc in hit.copies),
                 features=hit.features,
+                time=head.time,
             )
         )
     return tuple(hits)

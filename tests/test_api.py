@@ -10,12 +10,14 @@ from referencing.jsonschema import DRAFT202012
 from web import create_app
 
 ARTICLE_HIT_KEYS = {
-    *("article_id", "title", "date", "source", "url", "score", "passages", "duplicates")
+    *("article_id", "title", "date", "time", "source", "url", "score", "passages"),
+    "duplicates",
 }
 PASSAGE_HIT_KEYS = {
     "article_id",
     "title",
     "date",
+    "time",
     "source",
     "url",
     "position",
@@ -257,7 +259,7 @@ def test_a_wrong_method_is_a_json_405_saying_what_is_allowed(client, method, pat
 def test_article(client, web_articles):
     body = get_json(client, "/api/articles/cooperation-maroc")
     assert set(body) == {
-        *("article_id", "title", "date", "source", "url", "passages"),
+        *("article_id", "title", "date", "time", "source", "url", "passages"),
         *("total_passages", "page", "pages"),
     }
     assert (body["total_passages"], body["page"], body["pages"]) == (4, 1, 1)

@@ -197,6 +197,30 @@ def test_a_writer_waits_a_number_of_seconds_for_the_lock(args):
     assert last.startswith(f"veille {args[0]}: error: argument --wait: must be between 0 and 86400")
 
 
+def test_a_hit_shows_its_date_and_time_of_day(tmp_path):
+    records = [
+        {"id": "a", "title": "Budget voté", "date": "2020-06-03T14:30", "text": "Le budget voté."},
+        {"id": "b", "title": "Budget rejeté", "date": "2020-06-02", "text": "Le budget rejeté."},
+    ]
+    index = str(tmp_path / "i")
+    assert (
+        veille(
+            "build", "--corpus", str(write_jsonl(tmp_path / "c.jsonl", records)), "--index", index
+        ).returncode
+        == 0
+    )
+    run = veille("query", "budget", "--index", index, "--sort", "date")
+    assert run.returncode == 0, run.stderr
+    heads = [line for line in run.stdout.splitlines() if re.match(r"\d+\. ", line)]
+    assert heads == ["1. Budget voté  (2020-06-03 14:30)", "2. Budget rejeté  (2020-06-02)"]
+    csv_run = veille("query", "budget", "--index", index, "--sort", "date", "--format", "csv")
+    assert [row.split(",")[3:5] for row in csv_run.stdout.splitlines()] == [
+        ["date", "time"],
+        ["2020-06-03", "14:30"],
+        ["2020-06-02", ""],
+    ]
+
+
 def test_dates_as_the_query_language_writes_them(tmp_path):
     corpus = write_jsonl(
         tmp_path / "c.jsonl",

@@ -10,6 +10,7 @@ import pytest
 from conftest import BACKENDS, index_path, write_jsonl
 
 from search.corpus import Article, CorpusError, parse_french_date, read_corpus
+from search.dates import parse_french_moment
 from search.errors import VeilleError
 
 SEED = Path(__file__).resolve().parents[1] / "corpus" / "000_784e5dae390c8d0c.txt"
@@ -118,6 +119,26 @@ def test_seed_read_as_a_folder(tmp_path: Path, seed: Article) -> None:
 )
 def test_parse_french_date(text: str, expected: datetime.date) -> None:
     assert parse_french_date(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "time"),
+    [
+        ("5 mai 2024", None),
+        ("Publié le 05/05/2024 à 10:00", datetime.time(10, 0)),
+        ("Mise à jour le 05.05.2024, 10h00", datetime.time(10, 0)),
+        ("Lundi 6 mai 2024 à 14h30", datetime.time(14, 30)),
+        ("6 mai 2024 à 14 h 30", datetime.time(14, 30)),
+        ("6 mai 2024 à 8h", datetime.time(8, 0)),
+        ("6 mai 2024, 23:59", datetime.time(23, 59)),
+        ("6 mai 2024 à 25h00", None),  # no time of day: the date alone
+        ("6 mai 2024 à 12h75", None),
+        ("2024-05-06", None),
+    ],
+)
+def test_a_date_line_s_time_of_day(text: str, time: datetime.time | None) -> None:
+    assert parse_french_moment(text)[1] == time
+    assert parse_french_moment(text)[0] == parse_french_date(text)
 
 
 @pytest.mark.parametrize(
@@ -385,14 +406,14 @@ GOOD = jsonl({"id": "ok", "title": "Bon", "text": "Du texte."})
             "x.jsonl",
             jsonl({"id": "x", "title": "t", "text": "b", "date": "5 mai 2024"}),
             1,
-            "date '5 mai 2024' is not a valid ISO date (expected YYYY-MM-DD)",
+            "date '5 mai 2024' is not a valid ISO date (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
             id="jsonl-french-date",
         ),
         pytest.param(
             "x.jsonl",
             jsonl({"id": "x", "title": "t", "text": "b", "date": "2024-02-30"}),
             1,
-            "date '2024-02-30' is not a valid ISO date (expected YYYY-MM-DD)",
+            "date '2024-02-30' is not a valid ISO date (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
             id="jsonl-impossible-date",
         ),
         pytest.param(
@@ -684,3 +705,67 @@ def test_a_text_file_titled_like_a_publication_line_keeps_its_title(tmp_path) ->
     (tmp_path / "a-1.txt").write_text(f"{title}\n\nLe texte.\n", "utf-8")
     (article,) = read_corpus(tmp_path)
     assert (article.date, article.title) == (None, title)
+
+
+# --- The time of day ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "date", "time"),
+    [
+        ("2024-05-05", datetime.date(2024, 5, 5), None),
+        ("2024-05-05T14:30", datetime.date(2024, 5, 5), datetime.time(14, 30)),
+        ("2024-05-05 14:30:59", datetime.date(2024, 5, 5), datetime.time(14, 30)),  # to the minute
+        ("2024-05-05T14:30:00+02:00", datetime.date(2024, 5, 5), datetime.time(14, 30)),
+        (
+            "2024-05-05T23:30:00-05:00",
+            datetime.date(2024, 5, 5),
+            datetime.time(23, 30),
+        ),  # as written
+        ("2024-05-05T22:30:00Z", datetime.date(2024, 5, 6), datetime.time(0, 30)),  # Paris's
+        ("2024-12-31T23:30:00.250Z", datetime.date(2025, 1, 1), datetime.time(0, 30)),
+    ],
+)
+def test_a_record_s_date_may_carry_its_time_of_day(written, date, time, tmp_path) -> None:
+    path = write(
+        tmp_path, "a.jsonl", jsonl({"id": "a", "title": "T", "text": "x", "date": written})
+    )
+    (article,) = read_corpus(path)
+    assert (article.date, article.time) == (date, time)
+
+
+@pytest.mark.parametrize("written", ["2024-05-05T25:00", "2024-05-05T14", "2024-05-05T14:30+2"])
+def test_a_record_s_bad_time_is_a_clear_error(written, tmp_path) -> None:
+    path = write(
+        tmp_path, "a.jsonl", jsonl({"id": "a", "title": "T", "text": "x", "date": written})
+    )
+    with pytest.raises(CorpusError, match="expected YYYY-MM-DD or YYYY-MM-DDTHH:MM") as caught:
+        list(read_corpus(path))
+    assert caught.value.line == 1
+
+
+def test_a_text_file_s_date_line_gives_its_time(tmp_path) -> None:
+    path = write(tmp_path, "a.txt", "Publié le 5 mai 2024 à 14h30\nUn titre\n\nLe texte.\n")
+    (article,) = read_corpus(path)
+    assert (article.date, article.time) == (datetime.date(2024, 5, 5), datetime.time(14, 30))
+
+
+def test_an_article_s_time_of_day() -> None:
+    given = {"id": "a", "title": "T", "source": None, "url": None, "paragraphs": ["x"]}
+    when = datetime.datetime(2024, 5, 5, 14, 30, 12)
+    split = Article(**given, date=when)
+    assert (split.date, split.time) == (datetime.date(2024, 5, 5), datetime.time(14, 30))
+    assert type(split.date) is datetime.date
+    utc = Article(**given, date=when.replace(tzinfo=datetime.UTC))
+    assert (utc.date, utc.time) == (datetime.date(2024, 5, 5), datetime.time(16, 30))
+    dated = Article(**given, date=datetime.date(2024, 5, 5))
+    assert dated.time is None
+    # A time changes the digest; an article without one keeps the digest it had.
+    assert split.content_hash() != dated.content_hash()
+    assert dated.content_hash() == "2b360129573c8557c44b669cc7f04561"  # before times
+    with pytest.raises(ValueError, match="a time of day needs a date"):
+        Article(**given, date=None, time=datetime.time(14, 30))
+    with pytest.raises(ValueError, match="without a time zone"):
+        Article(**given, date=when.date(), time=datetime.time(14, 30, tzinfo=datetime.UTC))
+    with pytest.raises(ValueError, match="the time must be"):
+        Article(**given, date=when.date(), time="14:30")

@@ -59,16 +59,29 @@ def read_csv(text: str) -> list[dict]:
 
 def test_a_row_per_hit_ranked_from_the_page():
     page = results_of(
-        hit("a", date=dt.date(2024, 5, 5), source="AFP", url="https://x.fr/a"),
+        hit(
+            "a", date=dt.date(2024, 5, 5), time=dt.time(14, 30), source="AFP", url="https://x.fr/a"
+        ),
         hit("b"),
         page=3,
         limit=2,
     )
     assert list(csv_rows(page)) == [
-        (5, "a", "Un titre", "2024-05-05", "AFP", "https://x.fr/a", 1.2346, 2, "Le texte."),
-        (6, "b", "Un titre", "", "", "", 1.2346, 2, "Le texte."),
+        (
+            5,
+            "a",
+            "Un titre",
+            "2024-05-05",
+            "14:30",
+            "AFP",
+            "https://x.fr/a",
+            1.2346,
+            2,
+            "Le texte.",
+        ),
+        (6, "b", "Un titre", "", "", "", "", 1.2346, 2, "Le texte."),
     ]
-    assert len(CSV_COLUMNS) == 9
+    assert len(CSV_COLUMNS) == 10
 
 
 def test_write_csv_has_a_header_and_neutralizes_formulas():

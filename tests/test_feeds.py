@@ -4,12 +4,16 @@ import datetime as dt
 import re
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
 from conftest import WEB_XSS, write_jsonl
+from flask.testing import FlaskClient
 
 from search import build_index
 from web import create_app
@@ -264,6 +268,15 @@ def test_the_home_page_has_no_feed(client):
     assert soup.head.find("link", rel="alternate") is None
 
 
+@contextmanager
+def serving(records: list[dict], folder: Path) -> Iterator[FlaskClient]:
+    """A client of the app on an index of these records, built in the folder."""
+    build_index(write_jsonl(folder / "corpus" / "a.jsonl", records), folder / "index")
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(folder / "index")})
+    yield app.test_client()
+    app.extensions["veille_index"].close()
+
+
 @pytest.fixture(scope="module")
 def copies_client(tmp_path_factory):
     """The app on a story and its copy (one text, two sources), and an article dated 999."""
@@ -276,11 +289,8 @@ def copies_client(tmp_path_factory):
     for record in records[:2]:
         record["text"] = text
     records[2]["text"] = "Un port de l'an 999, daté ainsi par une chronique."
-    folder = tmp_path_factory.mktemp("copies")
-    build_index(write_jsonl(folder / "corpus" / "a.jsonl", records), folder / "index")
-    app = create_app({"TESTING": True, "VEILLE_INDEX": str(folder / "index")})
-    yield app.test_client()
-    app.extensions["veille_index"].close()
+    with serving(records, tmp_path_factory.mktemp("copies")) as client:
+        yield client
 
 
 def test_a_feed_of_every_copy_is_another_feed(copies_client):
@@ -343,3 +353,46 @@ def test_a_date_before_the_year_1000_is_written_with_four_digits(copies_client):
         assert entry.find(A + name).text == "0999-03-04T00:00:00Z"  # RFC 3339: YYYY
     assert root.find(A + "updated").text == "0999-03-04T00:00:00Z"
     assert parse(response).entries[0].published_parsed[:3] == (999, 3, 4)
+
+
+@pytest.fixture(scope="module")
+def timed_client(tmp_path_factory):
+    """The app on a day's articles with their times of day, and one without."""
+    records = [
+        {"id": "matin", "title": "Grève au matin", "date": "2024-05-05T08:05:00+02:00"},
+        {"id": "soir", "title": "Grève le soir", "date": "2024-05-05T21:30:00Z"},
+        {"id": "jour", "title": "Grève du jour", "date": "2024-05-05"},
+    ]
+    for record in records:
+        record["text"] = f"{record['title']} : la grève des cheminots, épisode {record['id']}."
+    with serving(records, tmp_path_factory.mktemp("timed")) as client:
+        yield client
+
+
+def test_an_entry_is_dated_to_its_article_s_minute(timed_client):
+    feed = parse(get_feed(timed_client, q="grève"))
+    # Paris's summer time is UTC + 2; an article without a time is dated midnight UTC.
+    assert [(e.title, e.updated, e.published) for e in feed.entries] == [
+        ("Grève le soir", "2024-05-05T21:30:00Z", "2024-05-05T21:30:00Z"),
+        ("Grève au matin", "2024-05-05T06:05:00Z", "2024-05-05T06:05:00Z"),
+        ("Grève du jour", "2024-05-05T00:00:00Z", "2024-05-05T00:00:00Z"),
+    ]
+
+
+def test_the_page_and_the_api_give_the_time_of_day(timed_client):
+    response = timed_client.get("/", query_string={"q": "grève", "sort": "date"})
+    doc = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    times = [(t.get_text(), t["datetime"]) for t in doc.select("ol.hits li.hit .meta time")]
+    assert times == [
+        ("5 mai 2024 à 23\u00a0h\u00a030", "2024-05-05T23:30"),
+        ("5 mai 2024 à 8\u00a0h\u00a005", "2024-05-05T08:05"),
+        ("5 mai 2024", "2024-05-05"),
+    ]
+    api = timed_client.get("/api/search", query_string={"q": "grève", "sort": "date"}).get_json()
+    assert [(h["date"], h["time"]) for h in api["hits"]] == [
+        ("2024-05-05", "23:30"),
+        ("2024-05-05", "08:05"),
+        ("2024-05-05", None),
+    ]
+    article = timed_client.get("/api/articles/matin").get_json()
+    assert (article["date"], article["time"]) == ("2024-05-05", "08:05")

@@ -789,7 +789,27 @@ def test_a_feed_date_is_the_day_the_feed_wrote(site, index):
     site.add("/rss.xml", rss(site, "Gazette", [("/mur.html", "Minuit", just_after_midnight)]))
     fetch_feeds(index, [site.url("/rss.xml")], delay=0)
     (hit,) = found(index, "résumé")
-    assert hit.date == datetime.date(2020, 6, 29)
+    assert (hit.date, hit.time) == (datetime.date(2020, 6, 29), datetime.time(0, 30))
+
+
+def test_a_day_s_fetched_articles_come_newest_first(site, index):
+    serve_articles(site)
+    paths = list(ARTICLES)
+    hours = [9, 17, 12]
+    items = [
+        (path, ARTICLES[path][0], MAY_5.replace(hour=hour))
+        for path, hour in zip(paths, hours, strict=True)
+    ]
+    site.add("/rss.xml", rss(site, "Gazette", items))
+    fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    with Index.open(index) as opened:
+        newest = opened.search("source:Gazette")  # filters alone: newest first
+    # UTC in the feed, Paris's time in the index (summer: two hours more)
+    assert [(h.title, h.time) for h in newest] == [
+        (ARTICLES[paths[1]][0], datetime.time(19, 30)),
+        (ARTICLES[paths[2]][0], datetime.time(14, 30)),
+        (ARTICLES[paths[0]][0], datetime.time(11, 30)),
+    ]
 
 
 def test_a_feed_title_s_markup_is_left_out(site, index):
@@ -894,21 +914,27 @@ def test_a_fractional_crawl_delay_is_honoured(site, index):
 
 
 @pytest.mark.parametrize(
-    ("written", "day"),
+    ("written", "day", "time"),
     [
-        ("mer., 29 mai 2024 08:00:00 +0200", datetime.date(2024, 5, 29)),
-        ("lun., 05 févr. 2024 10:00:00 +0100", datetime.date(2024, 2, 5)),
-        ("Sat, 01 juin 2024 08:00:00 +0200", datetime.date(2024, 6, 1)),
-        ("Mercredi 29 Mai 2024 - 08:00", datetime.date(2024, 5, 29)),
-        ("Tue, 01 Dec 2020 23:30:00 GMT", datetime.date(2020, 12, 2)),  # Paris's day
-        ("Tue, 01 Dec 2020 23:30:00 -0500", datetime.date(2020, 12, 1)),  # as written
-        ("Fri, 01 Jan 2100 00:00:00 GMT", None),  # in the future: a feed's mistake
-        ("Sat, 01 juin 2024", datetime.date(2024, 6, 1)),  # no time
-        ("mer., 29 mai 2024", datetime.date(2024, 5, 29)),
-        ("Sat, 01 Jun 2024", datetime.date(2024, 6, 1)),
+        ("mer., 29 mai 2024 08:00:00 +0200", datetime.date(2024, 5, 29), datetime.time(8, 0)),
+        ("lun., 05 févr. 2024 10:00:00 +0100", datetime.date(2024, 2, 5), datetime.time(10, 0)),
+        ("Sat, 01 juin 2024 08:00:00 +0200", datetime.date(2024, 6, 1), datetime.time(8, 0)),
+        ("Mercredi 29 Mai 2024 - 08:00", datetime.date(2024, 5, 29), datetime.time(8, 0)),
+        ("lundi 29 juin 2020 08:15:00 CEST", datetime.date(2020, 6, 29), datetime.time(8, 15)),
+        ("29 juin 2020 à 8h30", datetime.date(2020, 6, 29), datetime.time(8, 30)),
+        # Paris's day and time
+        ("Tue, 01 Dec 2020 23:30:00 GMT", datetime.date(2020, 12, 2), datetime.time(0, 30)),
+        ("2020-12-01T23:30:00Z", datetime.date(2020, 12, 2), datetime.time(0, 30)),
+        # as written
+        ("Tue, 01 Dec 2020 23:30:00 -0500", datetime.date(2020, 12, 1), datetime.time(23, 30)),
+        ("Fri, 01 Jan 2100 00:00:00 GMT", None, None),  # in the future: a feed's mistake
+        ("Sat, 01 juin 2024", datetime.date(2024, 6, 1), None),  # no time
+        ("mer., 29 mai 2024", datetime.date(2024, 5, 29), None),
+        ("Sat, 01 Jun 2024", datetime.date(2024, 6, 1), None),
+        ("2024-06-01", datetime.date(2024, 6, 1), None),
     ],
 )
-def test_a_feed_s_dates_as_french_sites_write_them(written, day):
+def test_a_feed_s_dates_as_french_sites_write_them(written, day, time):
     body = (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>G</title>'
         "<item><title>Un titre</title><link>https://www.example.fr/a.html</link>"
@@ -917,4 +943,4 @@ def test_a_feed_s_dates_as_french_sites_write_them(written, day):
     (item,) = parse_feed(
         body.encode(), "https://www.example.fr/rss.xml", "application/rss+xml"
     ).items
-    assert item.date == day
+    assert (item.date, item.time) == (day, time)

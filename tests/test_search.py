@@ -635,6 +635,57 @@ def test_an_article_replaced_with_another_date_is_sorted_and_filtered_by_it(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("group", ["article", "passage"])
+def test_a_day_s_articles_sort_by_their_time_newest_first(backend, group, tmp_path, request):
+    times = {"matin": "T08:10", "soir": "T19:45", "sans-heure": "", "midi": "T12:00+02:00"}
+    records = [
+        {"id": name, "title": f"Grève {name}", "date": f"2024-05-05{at}", "text": f"Grève {name}."}
+        for name, at in times.items()
+    ]
+    records.append(
+        {"id": "veille", "title": "Veille", "date": "2024-05-04T23:59", "text": "Grève."}
+    )
+    records.append({"id": "lendemain", "title": "Après", "date": "2024-05-06", "text": "Grève."})
+    with built(records, backend, tmp_path, request) as index:
+        newest = index.search("grève", sort="date", group=group)
+        assert [(h.article_id, h.time) for h in newest] == [
+            ("lendemain", None),
+            ("soir", dt.time(19, 45)),
+            ("midi", dt.time(12, 0)),
+            ("matin", dt.time(8, 10)),
+            ("sans-heure", None),  # a day's articles without a time after those with one
+            ("veille", dt.time(23, 59)),
+        ]
+        # A day's filter keeps the whole day, from midnight to 23:59.
+        day = index.search("grève", since="2024-05-05", until="2024-05-05")
+        assert {h.article_id for h in day} == {"matin", "soir", "sans-heure", "midi"}
+        assert [h.article_id for h in index.search("grève", until="2024-05-04")] == ["veille"]
+        assert index.search("grève").timeline == (("2024-05", 6),)
+        assert index.article("midi").time == dt.time(12, 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("group", ["article", "passage"])
+def test_pages_by_date_are_newest_first_to_the_minute(backend, group, tmp_path, request):
+    # Ids in the order of their times: the first ids are the oldest of the day.
+    records = [
+        {
+            "id": f"a{n}",
+            "title": f"Grève {n}",
+            "date": f"2024-05-05T{8 + n:02d}:00",
+            "text": "Grève.",
+        }
+        for n in range(8)
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        pages = [
+            index.search("grève", sort="date", group=group, limit=1, page=n, collapse=False)
+            for n in range(1, 9)
+        ]  # a cluster's shards cut their newest, as many as the page needs
+    assert [h.article_id for p in pages for h in p] == [f"a{n}" for n in reversed(range(8))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_sources_differing_by_case_are_counted_as_one(backend, tmp_path, request):
     sources = ["Le Marin", "LE MARIN", "le marin", "Le Marin", "LE MARIN", "Le Marin", "AFP"]
     records = [

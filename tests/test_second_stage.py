@@ -71,7 +71,7 @@ def test_rerank_orders_the_window_by_its_best_passage_and_keeps_the_rest():
         docs=np.arange(6, dtype=np.int32),
         scores=np.ones(6, dtype=np.float32),
         articles=articles.astype(np.int32),
-        dates=np.zeros(6, dtype=np.int32),
+        moments=np.zeros(6, dtype=np.int64),
     )
     order = np.array([2, 0, 4, 1, 5, 3])
     ranked, ranked_scores = np.array([3, 7, 9, 4]), np.array([9.0, 8.0, 7.0, 6.0], np.float32)

@@ -14,6 +14,7 @@ import re
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
+import zoneinfo
 from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlencode
 
@@ -37,6 +38,9 @@ from .caching import cacheable, not_modified, search_etag
 from .views import article_page, get_index, search_args, search_request, web_url
 
 bp = Blueprint("feeds", __name__)
+
+# The zone of an article's time of day: French news, dated as Paris dates it.
+_PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_ENTRIES = 50
@@ -115,11 +119,14 @@ def atom_time(value: dt.datetime) -> str:
 def entry_updated(
     hit: Hit, indexed: Mapping[str, dt.datetime], built_at: dt.datetime
 ) -> dt.datetime:
-    """An entry's time: its article's date (at midnight UTC); undated, when the article was
-    first indexed (which no rebuild changes), else the index's build time."""
+    """An entry's time: its article's date and time of day (Paris's), at midnight UTC when
+    it has no time; undated, when the article was first indexed (which no rebuild changes),
+    else the index's build time."""
     if hit.date is None:
         return indexed.get(hit.article_id, built_at)
-    return dt.datetime.combine(hit.date, dt.time(), tzinfo=dt.UTC)
+    if hit.time is None:
+        return dt.datetime.combine(hit.date, dt.time(), tzinfo=dt.UTC)
+    return dt.datetime.combine(hit.date, hit.time, tzinfo=_PARIS)
 
 
 def entry_id(article_id: str) -> str:

@@ -32,6 +32,12 @@ _ARTICLE_FIELDS = {
     "article_id": {"type": "string"},
     "title": {"type": "string"},
     "date": _DATE,
+    "time": {
+        "type": ["string", "null"],
+        "pattern": "^[0-2][0-9]:[0-5][0-9]$",
+        "description": "the time of day it was published (HH:MM, where its date is), null "
+        "when unknown",
+    },
     "source": _NULLABLE_STRING,
     "url": _NULLABLE_STRING,
 }

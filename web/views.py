@@ -225,6 +225,15 @@ def date_fr(value: dt.date | None) -> str:
     return f"{day} {MONTHS[value.month - 1]} {value.year}"
 
 
+@bp.app_template_filter("heure_fr")
+def heure_fr(value: dt.time | None) -> str:
+    """A time of day the French way: "14 h 30", "8 h 05", "9 h"."""
+    if value is None:
+        return ""
+    minutes = f"\u00a0{value.minute:02d}" if value.minute else ""
+    return f"{value.hour}\u00a0h{minutes}"
+
+
 @bp.app_template_filter("nombre")
 def nombre(value: int) -> str:
     """A whole number the French way, thousands set apart by a narrow no-break space."""

@@ -23,6 +23,38 @@ from ..passages import Passage
 from ..querying import ParsedQuery, PlainPlan, Term
 from ..ranking import RankingConfig
 
+# An article's date and time of day as one number that orders them: its day's ordinal times
+# the minutes of a day and one, plus one more than the minutes past midnight when its time is
+# known. 0 is no date; a day's articles without a time come after those with one, newest
+# first.
+_MINUTES = 24 * 60 + 1
+
+
+def moment(date: dt.date | None, time: dt.time | None) -> int:
+    """An article's date and time of day as one number (0 when undated), as backends store
+    them: the newest is the largest."""
+    if date is None:
+        return 0
+    return date.toordinal() * _MINUTES + (time.hour * 60 + time.minute + 1 if time else 0)
+
+
+def moment_date(value: int) -> dt.date | None:
+    """The date of a stored ``moment``."""
+    day = int(value) // _MINUTES
+    return dt.date.fromordinal(day) if 0 < day <= dt.date.max.toordinal() else None
+
+
+def moment_time(value: int) -> dt.time | None:
+    """The time of day of a stored ``moment``, None when it holds none."""
+    minutes = int(value) % _MINUTES - 1
+    return dt.time(minutes // 60, minutes % 60) if minutes >= 0 and value > 0 else None
+
+
+def moment_ordinals(values: np.ndarray) -> np.ndarray:
+    """The date ordinals (int32, 0 where undated) of an array of moments."""
+    days = np.asarray(values, dtype=np.int64) // _MINUTES
+    return np.where((days > 0) & (days <= dt.date.max.toordinal()), days, 0).astype(np.int32)
+
 
 @dataclass(frozen=True)
 class IndexedArticle:
@@ -92,7 +124,7 @@ class Candidates:
     docs: np.ndarray  # int32: the backend's passage numbers
     scores: np.ndarray  # float32
     articles: np.ndarray  # int32: the backend's article numbers
-    dates: np.ndarray  # int32: their articles' date ordinals, 0 when undated
+    moments: np.ndarray  # int64: their articles' dates and times (``moment``), 0 undated
     notes: tuple[str, ...] = ()
     timed_out: bool = False
     capped: bool = False
@@ -107,13 +139,18 @@ class Candidates:
         """How many passages the query matched."""
         return self.counts.passages if self.counts is not None else len(self.docs)
 
+    @property
+    def dates(self) -> np.ndarray:
+        """Their articles' date ordinals (int32), 0 when undated."""
+        return moment_ordinals(self.moments)
+
     def subset(self, keep: np.ndarray) -> Candidates:
         """The candidates where ``keep`` (a boolean array) is true."""
         return Candidates(
             docs=self.docs[keep],
             scores=self.scores[keep],
             articles=self.articles[keep],
-            dates=self.dates[keep],
+            moments=self.moments[keep],
             notes=self.notes,
             timed_out=self.timed_out,
             capped=self.capped,
@@ -157,6 +194,7 @@ class StoredPassage:
     start: int
     end: int
     category: str | None = None
+    time: dt.time | None = None  # the time of day it was published, when known
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,16 @@ import html
 import io
 import os
 import re
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from search.corpus import parse_french_date
-from search.dates import month_number
+from search.dates import PARIS, local_moment, month_number, parse_french_moment
 from search.errors import VeilleError
 
-_PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-# The time after a French date (« 08:00 », « à 8h30 », « 08h00 »), left out of it.
-_FRENCH_TIME = re.compile(r"[\s,]+(?:à\s+)?\d{1,2}\s*[h:]\s*\d{0,2}(?::\d{2})?.*$", re.I)
+# What follows a French date's time (« :00 », « +0200 », « CEST »), left out of it.
+_FRENCH_TIME_TAIL = re.compile(r"(\d{1,2}\s*[h:]\s*\d{0,2})\b.*$", re.I)
 
 __all__ = [
     "Feed",
@@ -177,6 +174,7 @@ class FeedItem:
     # is fetched again.
     fingerprint: str
     updated: datetime.date | None = None  # Atom's updated, the last change (no pubDate)
+    time: datetime.time | None = None  # the time of day it was published, if the feed says
 
 
 @dataclass(frozen=True)
@@ -202,41 +200,44 @@ def _raw(entry, key: str):
     return dict.get(entry, key)
 
 
-def _entry_date(entry, key: str = "published") -> datetime.date | None:
-    """The day the entry was published (``key``: or last updated), as its feed writes it:
-    in the feed's own time zone (« 29 Jun 2020 00:30 +0200 » is the 29th, though it is the
-    28th in UTC; a time in UTC is Paris's day), and French dates (« lundi 29 juin 2020
-    08:00 ») too."""
+def _entry_moment(
+    entry, key: str = "published"
+) -> tuple[datetime.date | None, datetime.time | None]:
+    """The day the entry was published (``key``: or last updated) and its time of day when
+    the feed gives one, as its feed writes them: in the feed's own time zone (« 29 Jun 2020
+    00:30 +0200 » is the 29th, though it is the 28th in UTC; a time in UTC is Paris's),
+    and French dates (« lundi 29 juin 2020 08:00 ») too."""
     raw = _raw(entry, key)
-    day = _written_day(raw.strip()) if isinstance(raw, str) else None
+    day, time = _written_moment(raw.strip()) if isinstance(raw, str) else (None, None)
     parsed = _raw(entry, f"{key}_parsed")
     if day is None and parsed:
         when = datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.UTC)
-        day = when.astimezone(_PARIS).date()
+        day, time = local_moment(when)
     # A date more than a day ahead is a feed's mistake: it would head every list by date.
-    tomorrow = datetime.datetime.now(_PARIS).date() + datetime.timedelta(days=1)
-    return day if day is not None and day <= tomorrow else None
+    tomorrow = datetime.datetime.now(PARIS).date() + datetime.timedelta(days=1)
+    return (day, time) if day is not None and day <= tomorrow else (None, None)
 
 
-def _written_day(text: str) -> datetime.date | None:
-    """The date a feed wrote, in its own zone (in Paris's when it wrote UTC): RFC 822
-    (« Wed, 29 May 2024 », « mer., 29 mai 2024 »), RFC 3339, or French."""
-    written = None
-    for rfc822 in (_rfc822(text), _rfc822(text) + " 00:00"):  # a day without its time
+def _written_moment(text: str) -> tuple[datetime.date | None, datetime.time | None]:
+    """The date a feed wrote and its time of day if it wrote one, in its own zone (in
+    Paris's when it wrote UTC): RFC 822 (« Wed, 29 May 2024 10:00 », « mer., 29 mai 2024 »),
+    RFC 3339, or French."""
+    written, timed = None, False
+    for rfc822, with_time in ((_rfc822(text), True), (_rfc822(text) + " 00:00", False)):
         with contextlib.suppress(TypeError, ValueError, IndexError):
-            written = written or email.utils.parsedate_to_datetime(rfc822)
+            if written is None:  # else a day without its time
+                written, timed = email.utils.parsedate_to_datetime(rfc822), with_time
     if written is None:
         with contextlib.suppress(ValueError):
             written = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            timed = "T" in text or ":" in text
     if written is None:
         # « lundi 29 juin 2020 », « Sat, 01 juin 2024 »: a weekday, a time after it.
         with contextlib.suppress(ValueError):
-            return parse_french_date(_FRENCH_TIME.sub("", _WEEKDAY.sub("", text)))
-        return None
-    # UTC is how a server writes the time, not where the news is: a French reader's day.
-    if written.utcoffset() == datetime.timedelta(0):
-        return written.astimezone(_PARIS).date()
-    return written.date()
+            return parse_french_moment(_FRENCH_TIME_TAIL.sub(r"\1", _WEEKDAY.sub("", text), 1))
+        return None, None
+    day, time = local_moment(written)
+    return day, time if timed else None
 
 
 # A weekday before an RFC 822 date, in English or French, abbreviated or not (« Wed, »,
@@ -284,6 +285,7 @@ def _plain_title(title: str | None) -> str | None:
 
 
 def _item(entry, link: str) -> FeedItem:
+    published = _entry_moment(entry)
     summary = fragment_paragraphs(_entry_text(entry))
     author = (entry.get("author_detail") or {}).get("name") or entry.get("author")
     tags = [t.get("label") or t.get("term") for t in entry.get("tags") or ()]
@@ -291,8 +293,9 @@ def _item(entry, link: str) -> FeedItem:
         url=link,
         title=_plain_title(entry.get("title")),
         summary=summary,
-        date=_entry_date(entry),
-        updated=_entry_date(entry, "updated"),
+        date=published[0],
+        time=published[1],
+        updated=_entry_moment(entry, "updated")[0],
         author=" ".join((author or "").split()) or None,
         category=next((t.strip() for t in tags if t and t.strip()), None),
         fingerprint=_fingerprint(entry, link, summary),

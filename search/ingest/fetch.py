@@ -351,18 +351,20 @@ class _Run:
             "section": section,
             "category": spec.category or section,
         }
+        # The feed's publication date is what the site says; the page's may be a guess (a
+        # sidebar's <time>, a date in the URL); the feed's last change is the article's
+        # date only for want of both.
+        date, time = (item.date, item.time) if item.date else (page.date or item.updated, None)
         try:
             article = Article(
                 id=article_id_for(item.url),
                 title=title,
-                # The feed's publication date is what the site says; the page's may be a
-                # guess (a sidebar's <time>, a date in the URL); the feed's last change
-                # is the article's date only for want of both.
-                date=item.date or page.date or item.updated,
+                date=date,
                 source=source,
                 url=response.url,
                 paragraphs=paragraphs,
                 metadata={name: value for name, value in metadata.items() if value},
+                time=time,
             )
         except ValueError as error:  # a title of spaces alone, say
             raise FetchError(response.url, str(error)) from None

@@ -54,7 +54,7 @@ _GROUPS = 2000
 # group-by of 20,000 slots costs no more than one of 5,000 (bench/README.md, cluster
 # section).
 _COMBINED = 20_000
-_COLUMNS = "id, art, day, source, category, cluster"
+_COLUMNS = "id, art, moment, source, category, cluster"
 # The first cut's stand-in for Veille's BM25F, by field (weighted as Veille's): each matched
 # word's idf, plus a fifth of it for each further occurrence (Veille's k1 of 0.6 gives a
 # second occurrence about a fifth more), plus one for each word matched. Without the
@@ -156,26 +156,26 @@ def _first_cuts(
 
 
 def _newest(index: str, where: str, best: Best) -> tuple[list[str], int]:
-    """The newest articles' or passages' statements (the embedded order: date, newest
-    first, then article id and position), and the rows each keeps at most: as many as the
+    """The newest articles' or passages' statements (the embedded order: date and time,
+    newest first, then article id and position), and the rows each keeps at most: as many as the
     page needs, or more articles when copies collapse into one hit."""
     if not best.by_article:
         cut = best.count
         return [
-            f"SELECT art, id FROM {index} WHERE {where} ORDER BY day DESC, article_id ASC, "
+            f"SELECT art, id FROM {index} WHERE {where} ORDER BY moment DESC, article_id ASC, "
             f"id ASC LIMIT {cut} OPTION max_matches={cut}, ranker=none"
         ], cut
     cut = max(ARTICLE_CUT, ARTICLE_CUT_FACTOR * best.count) if best.copies else best.count
     return [
-        f"SELECT art, day, article_id FROM {index} WHERE {where} GROUP BY art "
-        f"ORDER BY day DESC, article_id ASC LIMIT {cut} OPTION max_matches={cut}, ranker=none"
+        f"SELECT art, moment, article_id FROM {index} WHERE {where} GROUP BY art "
+        f"ORDER BY moment DESC, article_id ASC LIMIT {cut} OPTION max_matches={cut}, ranker=none"
     ], cut
 
 
 def _newest_enough(cuts: list[list], cut: int, count: int, with_copies: dict[int, str]) -> bool:
     """Whether the shards' newest articles show ``count`` clusters of copies in the order
     that is certain: up to the first shard's last article, for a shard that had more."""
-    keys = [[(-int(day), article_id, int(art)) for art, day, article_id in rows] for rows in cuts]
+    keys = [[(-int(when), article_id, int(art)) for art, when, article_id in rows] for rows in cuts]
     ends = [rows[-1] for rows in keys if len(rows) >= cut]
     if not ends:  # every shard's matching articles are here
         return True

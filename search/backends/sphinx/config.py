@@ -18,7 +18,7 @@ from pathlib import Path
 from ...errors import IndexNotFoundError, IndexVersionError, VeilleError
 
 # Bump when the config, the node schema or what is stored on the nodes changes.
-CLUSTER_SCHEMA_VERSION = 3
+CLUSTER_SCHEMA_VERSION = 4
 GENERATIONS = ("a", "b")
 LIVE_FILE = "cluster.live"
 DEFAULT_MAX_MATCHES = 100_000
@@ -29,7 +29,7 @@ ATTRIBUTES = (
     ("art", "bigint"),  # Veille's article number
     ("pos", "uint"),  # the passage's position in its article
     ("lead", "uint"),  # 1 on an article's first passage
-    ("day", "uint"),  # the article's date ordinal, 0 when undated
+    ("moment", "bigint"),  # the article's date and time (base.moment), 0 when undated
     ("month", "uint"),  # its year and month as YYYYMM, 0 when undated: what counts group by
     # 1 on the rows of an article whose story has had copies (set once they are written):
     # a query's counts ask the nodes for these articles alone, to count each story once.

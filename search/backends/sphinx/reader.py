@@ -25,7 +25,17 @@ import numpy as np
 
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
-from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
+from ..base import (
+    Best,
+    Candidates,
+    Evidence,
+    Filters,
+    IndexStats,
+    StoredPassage,
+    moment,
+    moment_date,
+    moment_time,
+)
 from . import stats
 from .best import lead_rows, match_best
 from .compile import MAX_PREFIX_TERMS, Compiler, Scorer, idf
@@ -34,7 +44,9 @@ from .nodes import Pool
 from .terms import key, row_id, row_parts
 
 FACETS = ("source", "category", "cluster")
-_PASSAGE_COLUMNS = "id, article_id, title_text, day, source, category, url, pos, body, pstart, pend"
+_PASSAGE_COLUMNS = (
+    "id, article_id, title_text, moment, source, category, url, pos, body, pstart, pend"
+)
 # What the evidence of a passage reads; asked with the passage itself (the second stage
 # reads both of the same passages) and kept for the evidence until the thread's next search,
 # or, on a thread that only reads articles, until it has kept this many.
@@ -66,11 +78,12 @@ def _within(a: str, b: str, limit: int) -> bool:
 
 
 def _stored(row: tuple) -> StoredPassage:
-    _id, article_id, title, day, source, category, url, pos, body, start, end = row[:11]
+    _id, article_id, title, when, source, category, url, pos, body, start, end = row[:11]
     return StoredPassage(
         article_id=article_id,
         title=title,
-        date=dt.date.fromordinal(int(day)) if int(day) > 0 else None,
+        date=moment_date(int(when)),
+        time=moment_time(int(when)),
         source=source or None,
         url=url or None,
         position=int(pos),
@@ -265,9 +278,10 @@ class SphinxReader(_Catalog):
         # Article numbers only grow: those past the catalog's are an update's, unfinished.
         where = ["MATCH(%s)", f"art < {len(self.ranks()[1])}"]
         if filters.since is not None:
-            where.append(f"day >= {max(filters.since.toordinal(), 1)}")
+            where.append(f"moment >= {max(moment(filters.since, None), 1)}")
         if filters.until is not None:
-            where.append(f"day <= {filters.until.toordinal()} AND day > 0")
+            last = moment(filters.until, dt.time(23, 59))
+            where.append(f"moment <= {last} AND moment > 0")
         if best is not None:
             # Ranking articles, the caller asks next for their whole-article scores: they
             # are read beside the second round (see ``whole_article_scores``).
@@ -281,7 +295,7 @@ class SphinxReader(_Catalog):
                 return found
         k = self.cluster.max_matches
         sql = (
-            f"SELECT id, art, day, source, category, cluster, {compiler.score()} AS s "
+            f"SELECT id, art, moment, source, category, cluster, {compiler.score()} AS s "
             f"FROM {self.index} WHERE {' AND '.join(where)} "
             f"ORDER BY s DESC, article_id ASC, id ASC LIMIT {k} "  # ties: as Veille ranks
             f"OPTION max_matches={k}, ranker=none"
@@ -301,7 +315,7 @@ class SphinxReader(_Catalog):
         return replace(found, capped=capped)
 
     def candidates(self, rows: list, notes: tuple[str, ...]) -> Candidates:
-        """Rows (id, art, day, source, category, cluster, score) as Candidates."""
+        """Rows (id, art, moment, source, category, cluster, score) as Candidates."""
         _arts, rank, _shards = self.ranks()
         n = len(rows)
         docs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
@@ -322,7 +336,7 @@ class SphinxReader(_Catalog):
             docs=docs,
             scores=np.fromiter((r[6] for r in rows), dtype=np.float32, count=n),
             articles=rank[arts],
-            dates=np.fromiter((r[2] for r in rows), dtype=np.int32, count=n),
+            moments=np.fromiter((r[2] for r in rows), dtype=np.int64, count=n),
             notes=notes,
             facet_codes=codes,
             facet_values=values,

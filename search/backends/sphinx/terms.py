@@ -27,7 +27,7 @@ from ...analysis import (
     word_matches,
 )
 from ...passages import Passage
-from ..base import IndexedArticle
+from ..base import IndexedArticle, moment
 
 _PLAIN = re.compile(r"[a-z0-9]+")
 _MAX_TOKEN = 40
@@ -156,7 +156,7 @@ def _row(
         prepared.art,
         passage.position,
         1 if lead else 0,
-        article.date.toordinal() if article.date else 0,
+        moment(article.date, article.time),
         article.date.year * 100 + article.date.month if article.date else 0,
         0,  # copied: store.py marks the copies once every row is written
         quantized(text.length),

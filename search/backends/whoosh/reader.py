@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import threading
 import time
@@ -19,7 +18,17 @@ from whoosh.reading import ReaderClosed
 from ...errors import IndexClosedError, IndexDamagedError, VeilleError
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
-from ..base import Best, Candidates, Evidence, Filters, IndexStats, StoredPassage
+from ..base import (
+    Best,
+    Candidates,
+    Evidence,
+    Filters,
+    IndexStats,
+    StoredPassage,
+    moment_date,
+    moment_ordinals,
+    moment_time,
+)
 from ._internals import MappedStorage, bytes_column, numeric_column
 from .compile import Compiler, OutOfTime, expand_prefix, prefix_note, prefix_titles
 from .postings import (
@@ -146,7 +155,8 @@ class _Documents:
         self.article_ids = np.array(ids, dtype=object)
         # Each passage's own (all of an article's carry its date): an article replaced by an
         # update keeps its old passages, deleted, under the same id.
-        self.doc_date = _date_ordinals(_raw_dates(reader))  # 0: no date
+        self.doc_moment = _raw_moments(reader)  # 0: no date
+        self.doc_date = moment_ordinals(self.doc_moment)
         # Each facet's values, and each document's value as a code into them.
         self.facet_values: dict[str, tuple[str, ...]] = {}
         self.doc_facet: dict[str, np.ndarray] = {}
@@ -182,7 +192,7 @@ def _column_codes(reader, field: str) -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(value.decode("utf-8") for value in vocabulary), place[codes]
 
 
-def _raw_dates(reader) -> np.ndarray:
+def _raw_moments(reader) -> np.ndarray:
     # Segment by segment: a segment of undated articles has no date column at all.
     leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
     parts = []
@@ -191,30 +201,16 @@ def _raw_dates(reader) -> np.ndarray:
         if leaf.has_column("date"):
             parts.append(numeric_column(leaf.column_reader("date", translate=False), n))
         else:
-            parts.append(np.zeros(n, dtype=np.uint64))  # whoosh's dates: unsigned
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-# whoosh stores a datetime as microseconds since datetime.min (day 1).
-_MICROSECONDS_A_DAY = 86_400_000_000
-
-
-def _date_ordinals(raw: np.ndarray) -> np.ndarray:
-    """Date ordinals of whoosh's raw datetimes, 0 where none: an undated article's passages
-    read the column's default, which is no real date."""
-    days = raw // _MICROSECONDS_A_DAY + 1
-    return np.where((raw > 0) & (days <= dt.date.max.toordinal()), days, 0).astype(np.int32)
-
-
-def _to_date(value) -> dt.date | None:
-    return value.date() if isinstance(value, dt.datetime) else None
+            parts.append(np.zeros(n, dtype=np.uint64))
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _stored_passage(fields: dict) -> StoredPassage:
     return StoredPassage(
         article_id=fields["article_id"],
         title=fields["title"],
-        date=_to_date(fields.get("date")),
+        date=moment_date(fields.get("date", 0)),
+        time=moment_time(fields.get("date", 0)),
         source=fields.get("source"),
         category=fields.get("category"),
         url=fields.get("url"),
@@ -358,7 +354,7 @@ class WhooshReader:
             docs=docs,
             scores=scores,
             articles=d.doc_article[docs],
-            dates=d.doc_date[docs],
+            moments=d.doc_moment[docs],
             notes=tuple(notes),
             timed_out=timed_out,
             facet_codes={facet: codes[docs] for facet, codes in d.doc_facet.items()},

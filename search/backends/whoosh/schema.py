@@ -6,18 +6,17 @@ same chain indexes, queries and highlights.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 from whoosh import analysis, fields, formats
 
 from ...analysis import Chain, Token, exact_analyzer, spelling_analyzer, text_analyzer
 from ...passages import Passage
-from ..base import IndexedArticle
+from ..base import IndexedArticle, moment
 
 # Bump when the schema or what is stored in it changes: an index records the version it was
 # built with, and Index.open refuses another one with a message that says to rebuild.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class VeilleAnalyzer(analysis.Analyzer):
@@ -51,12 +50,11 @@ def _column_only(field: fields.FieldType) -> fields.FieldType:
     return field
 
 
-def _date_field() -> fields.DATETIME:
-    # Dates filter through the field's column (a numpy array per searcher), never through
-    # terms: not indexing them saves eight postings a passage.
-    date = fields.DATETIME(stored=True, sortable=True)
-    date.indexed = False
-    return date
+def _moment_field() -> fields.NUMERIC:
+    # The article's date and time (base.moment). Dates filter through the field's column (a
+    # numpy array per searcher), never through terms: not indexing them saves eight
+    # postings a passage.
+    return _column_only(fields.NUMERIC(int, 64, signed=False, stored=True, sortable=True))
 
 
 def make_schema() -> fields.Schema:
@@ -70,7 +68,7 @@ def make_schema() -> fields.Schema:
         start=fields.STORED(),
         end=fields.STORED(),
         title=fields.TEXT(analyzer=text, phrase=False, stored=True),
-        date=_date_field(),
+        date=_moment_field(),
         # Sources and sections filter and count through their columns (read once a reader).
         source=fields.ID(stored=True, sortable=True),
         category=fields.ID(stored=True, sortable=True),
@@ -114,5 +112,5 @@ def passage_document(item: IndexedArticle, passage: Passage, content_hash: str) 
         "signature": item.signature if lead else None,
     }
     if article.date is not None:
-        doc["date"] = dt.datetime(article.date.year, article.date.month, article.date.day)
+        doc["date"] = moment(article.date, article.time)
     return {k: v for k, v in doc.items() if v is not None}
