@@ -59,7 +59,7 @@ from .results import (
     passage_hit,
     timeline,
 )
-from .spelling import compound_spellings, read_typos, suggest
+from .spelling import compound_spellings, read_excluded_typos, read_typos, suggest
 
 # Below this many articles found, a spelling suggestion is looked for.
 SUGGEST_BELOW = 3
@@ -232,7 +232,8 @@ def _read_request(reader: Reader, request: SearchRequest, deadline: float) -> Pa
     pq = parse_query(request.query, strict=request.strict)
     if not pq.ranked_or and (compounds := compound_spellings(reader, pq.text, deadline)):
         pq = parse_query(request.query, strict=request.strict, compounds=compounds)
-    return read_typos(reader, pq, deadline, typos=not request.strict)
+    pq = read_typos(reader, pq, deadline, typos=not request.strict)
+    return pq if request.strict else read_excluded_typos(reader, pq, deadline)
 
 
 def _search(

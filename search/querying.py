@@ -782,10 +782,9 @@ class _Classifier:
                 self.phrases.append(tuple(words))
                 self.phrase_forms.extend(forms)
         phrase = Phrase(tuple(words), forms)
-        # In the title too, as `titre:` finds it.
+        # In the title too, as `titre:` finds it: its words there, and in a row.
         stems = query_terms(" ".join(words))
-        # A title holds no common word: sans-abri's title words would be « abri » alone.
-        if field is not None or not stems or (compound and len(stems) < len(words)):
+        if field is not None or not stems:
             return phrase
         return Any((phrase, _in_title(tuple(words), forms, stems)))
 
@@ -937,12 +936,18 @@ def _without_filters(tokens: list[tuple[str, str]]) -> str:
 
 def _plain_words(text: str) -> list[tuple[str, str]]:
     """Read any input as plain words: quotes, parentheses and stars become spaces; a dash
-    before a word still excludes it (`-Paris`), other dashes and pluses are dropped."""
-    words = re.sub(r'["()*]', " ", text).split()
+    before a word still excludes it (`-Paris`), other dashes and pluses are dropped; an
+    operator left with nothing to join (`Brexit OR`, `Macron SAUF`) is left out, unless
+    the words are all operators (`OU OU` is « ou ou »)."""
+    typed = re.sub(r'["()*]', " ", text).split()
+    operators_only = all(w.lstrip("-+") in _OPERATORS for w in typed if w.lstrip("-+"))
     tokens = []
-    for w in words:
+    for w in typed:
         word = w.lstrip("-+")
-        word = word.lower() if word in _OPERATORS else word  # a stray NOT is no acronym
+        if word in _OPERATORS:
+            if not operators_only:
+                continue
+            word = word.lower()  # a stray NOT is no acronym
         if word:
             excluded = w.startswith("-") and not w.startswith("--")
             tokens.append(("word", "-" + word if excluded else word))

@@ -5,12 +5,13 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 from conftest import ROOT, write_jsonl
 
 from search import Article, Index, add_articles, build_index
-from search.duplicates import THRESHOLD, signature, similarity
+from search.duplicates import NUM_PERM, THRESHOLD, ClusterFinder, signature, similarity
 
 STORY = [
     "Le Premier ministre a annoncé mardi un plan de soutien aux agriculteurs touchés par la "
@@ -49,6 +50,25 @@ def article(article_id: str, paragraphs: list[str], title: str = "Sécheresse : 
 def test_copies_and_other_stories(edited, copy):
     same = similarity(signature(article("a", STORY)), signature(article("b", edited)))
     assert (same >= THRESHOLD) is copy, same
+
+
+def test_a_build_finds_the_copies_at_the_threshold_and_no_others():
+    # 200 stories, each followed by a version agreeing on 48 of 64 values (0.75), and
+    # unrelated stories agreeing on half: the build's LSH must not miss the first.
+    rng = np.random.default_rng(7)
+    finder = ClusterFinder()
+    same = 0
+    for n in range(200):
+        story = rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32)
+        version = story.copy()
+        changed = rng.choice(NUM_PERM, NUM_PERM // 4, replace=False)
+        version[changed] = rng.integers(0, 2**32, len(changed), dtype=np.uint32)
+        other = story.copy()
+        other[rng.choice(NUM_PERM, NUM_PERM // 2, replace=False)] += 1
+        first = finder.cluster(f"s{n}", story)
+        same += finder.cluster(f"v{n}", version) == first
+        assert finder.cluster(f"o{n}", other) != first
+    assert same >= 196  # LSH at the threshold itself (8 bands of 8) finds about 115
 
 
 def copies_corpus(tmp_path):

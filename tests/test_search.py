@@ -148,6 +148,25 @@ def test_malformed_queries_find_what_their_plain_words_find(seed_index, malforme
     assert got.total == expected.total
 
 
+def test_an_operator_with_nothing_to_join_is_no_word(tmp_path, request):
+    records = [
+        {"id": "or", "title": "Londres", "text": "Le Brexit et l'or de la City."},
+        {"id": "brexit", "title": "Londres", "text": "Le Brexit divise le pays."},
+        {"id": "sauf", "title": "Discours", "text": "Macron, sauf imprévu, parlera."},
+        {"id": "macron", "title": "Discours", "text": "Macron parle ce soir."},
+    ]
+    with built(records, "whoosh", tmp_path, request) as index:
+        for query, ids in [
+            ("Brexit OR", {"or", "brexit"}),
+            ("(Brexit SAUF", {"or", "brexit"}),
+            ("Macron NOT", {"sauf", "macron"}),
+            ("Macron -(OU", {"sauf", "macron"}),
+            ("Brexit or", {"or"}),  # in lowercase, the word « or »
+            ("OR", {"or"}),  # all operators: the words typed
+        ]:
+            assert {h.article_id for h in index.search(query)} == ids, query
+
+
 def test_ten_thousand_characters(seed_index):
     results = seed_index.search("sécurité " + "a" * 10_000)
     assert results.total == seed_index.search("sécurité").total > 0
@@ -1251,6 +1270,29 @@ def test_a_compound_is_found_in_its_other_forms(backend, tmp_path, request):
         # a compound's start: its first words too, not « parol* » alone
         assert {hit.article_id for hit in index.search("porte-parol*")} == {"un", "desordre"}
         assert index.search("portes-parol*").notes == ()  # no fallback to « parol* » alone
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_compound_with_a_common_word_is_found_in_a_title(backend, tmp_path, request):
+    records = [
+        {
+            "id": "idf",
+            "title": "Île-de-France : un kangourou s'échappe",
+            "text": "Un kangourou a été vu sur une route.",
+        },
+        {"id": "ile", "title": "Un kangourou", "text": "Un kangourou en France, dans une île."},
+        {"id": "abri", "title": "Les sans-abri face au froid", "text": "Un hiver rude."},
+        {"id": "toit", "title": "À l'abri du froid", "text": "Un toit pour l'hiver."},
+    ]
+    with built(records, backend, tmp_path, request) as index:
+        for query, ids in [
+            ("Île-de-France", ["idf"]),
+            ("kangourou ile-de-france", ["idf"]),
+            ("sans-abri froid", ["abri"]),  # its words in a row: not « À l'abri »
+        ]:
+            found = index.search(query)
+            assert [h.article_id for h in found] == ids, query
+            assert found.notes == (), query
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
