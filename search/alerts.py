@@ -31,6 +31,7 @@ from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
+from .dates import PARIS
 from .errors import VeilleError
 from .index import Index
 from .ledger import first_indexed
@@ -161,7 +162,8 @@ class AlertRun:
 def _label(target: str) -> str:
     """A target as said in output: an address, or a webhook's host (its path may be secret)."""
     kind, _, where = target.partition(":")
-    return f"{where if kind == 'email' else urlsplit(where).netloc} ({kind})"
+    host = urlsplit(where).netloc.rpartition("@")[2]  # never a password
+    return f"{where if kind == 'email' else host} ({kind})"
 
 
 def _now() -> dt.datetime:
@@ -246,6 +248,12 @@ def _check_target(kind: str, value: str) -> str:
     parts = urlsplit(value)
     if kind == "webhook" and (parts.scheme not in ("http", "https") or not parts.netloc):
         raise AlertError(f"not an http(s) URL for a webhook: {value!r}")
+    if kind == "webhook" and "@" in parts.netloc:
+        # urllib would take the user and password for the host; a token goes in the path.
+        raise AlertError(
+            f"a webhook's URL cannot carry a user and password ({_label(f'{kind}:{value}')}): "
+            "put a token in its path instead"
+        )
     return f"{kind}:{value}"
 
 
@@ -365,18 +373,23 @@ def _new_articles(
 
     A story (a hit and the copies folded into it) is delivered once, as its best new
     version; a new copy of a story already delivered is not sent again. An article the
-    ledger does not know counts as indexed now.
+    ledger does not know (a ledger moved away, a backup restored without it) is new if it is
+    undated or dated from the day the alert was saved on.
     """
     hits = list(_matching(index, alert.query))
     ids = [a for hit in hits for a in (hit.article_id, *(d.article_id for d in hit.duplicates))]
     times = first_indexed(index_path, ids)
-    now = dt.datetime.now(dt.UTC)
+    saved_on = alert.saved_at.astimezone(PARIS).date()
     found = []
     for hit in hits:
-        versions = [hit.article_id, *(d.article_id for d in hit.duplicates)]
+        versions = {v.article_id: v.date for v in (hit, *hit.duplicates)}
         if known.intersection(versions):
             continue
-        new = [a for a in versions if times.get(a, now) >= alert.saved_at]
+        new = [
+            a
+            for a, date in versions.items()
+            if (times[a] >= alert.saved_at if a in times else date is None or date >= saved_on)
+        ]
         if new:
             found.append(_payload(hit, new[0]))
     return found

@@ -101,8 +101,15 @@ def _build(args: argparse.Namespace) -> int:
         shown = ", ".join(_plain(a) for a in left[:5]) + (", …" if len(left) > 5 else "")
         print(
             f"left out: {_count(len(left), 'article')} of the previous index not in the "
-            f"corpus ({shown}): add their files again with `veille add`; fetched ones come "
-            "back with the next `veille fetch`",
+            f"corpus ({shown}): add their files again with `veille add`; a fetched one "
+            "comes back with `veille fetch` only while its feed still lists it",
+            file=sys.stderr,
+        )
+    if kept := summary.kept:
+        print(
+            f"kept: the index before this build, which holds articles it left out, in {kept}; "
+            f"to serve it again: `echo {kept.name} > {kept.parent / 'CURRENT'}`; delete the "
+            "folder once you no longer need it",
             file=sys.stderr,
         )
     rate = summary.passages / max(summary.seconds, 1e-6)
@@ -882,7 +889,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"veille: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nveille: interrupted; the live index is unchanged", file=sys.stderr)
+        # Stopped after its switch, a writer's new index is the live one: say both.
+        print(
+            "\nveille: interrupted; the live index is whole, the one before or, if the "
+            "writer had switched to it, the new one (`veille info` says which)",
+            file=sys.stderr,
+        )
         # The abandoned work's generators and temp files are left to the next writer;
         # their finalizers, run at exit, have nothing to tell the person who stopped it.
         sys.unraisablehook = lambda _unraisable: None

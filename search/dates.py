@@ -50,19 +50,21 @@ _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "diman
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_RE = "|".join(_WEEKDAYS)
 
-# What may stand before a date line's date and after it: « Publié le », « Mis à jour le »;
-# « à 14h30 », « , 10:00 ».
-_LEAD = r"(?:(?:publiee?|mise? a jour|modifiee?) le )"
+# What may stand before a date line's date and after it: « Publié le », « Mis à jour le »,
+# « Le »; « à 14h30 », « , 10:00 »; the date of a later change (« , mis à jour le 6 mai
+# 2024 »), which is not the article's.
+_LEAD = r"(?:(?:(?:publiee?|mise? a jour|modifiee?) )?le )"
 _TIME = r"(?:,? (?:a )?\d{1,2} ?[h:] ?(?:\d{2})?(?: ?min)?)"
 _TIMED = r"(?:,? (?:a )?(?P<hour>\d{1,2}) ?[h:] ?(?P<minute>\d{2})?(?: ?min)?)"
+_CHANGED = r"(?:,? (?:et )?(?:mise? a jour|modifiee?) le [\w/.:, -]+)"
 _FRENCH_DATE = re.compile(
     rf"{_LEAD}?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
-    rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}}){_TIMED}?"
+    rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}}){_TIMED}?{_CHANGED}?"
 )
 # « 05/05/2024 », « 05.05.2024 », « 05-05-2024 », « 05/05/24 »: the day first, as French
 # writes it.
 _NUMERIC = r"(?P<day>\d{1,2})(?P<sep>[/.-])(?P<month>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})"
-_NUMERIC_DATE = re.compile(rf"{_LEAD}?{_NUMERIC}{_TIMED}?")
+_NUMERIC_DATE = re.compile(rf"{_LEAD}?{_NUMERIC}{_TIMED}?{_CHANGED}?")
 # « 2024-05-05 », and « 2024/05/05 » or « 2024.05.05 » as some systems write it.
 _ISO_DATE = re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})")
 # What a date line starts with. A line that starts like this but does not parse is a broken
@@ -71,10 +73,11 @@ _LOOKS_LIKE_DATE = re.compile(
     rf"(?:{_WEEKDAY_RE})\b,?(?: ?\d|$)"
     rf"|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\b"
     r"|\d{4}-\d{1,2}-\d{1,2}"
-    rf"|\d{{1,2}}([/.])\d{{1,2}}\1\d{{4}}{_TIME}?$"
-    # « Publié le 12 mai, le rapport… » is a title: only a whole date is a date line
-    rf"|{_LEAD}(?:\d{{1,2}}([/.])\d{{1,2}}\2\d{{4}}|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\.? "
-    rf"\d{{4}}){_TIME}?$"
+    rf"|\d{{1,2}}([/.])\d{{1,2}}\1(?:\d{{4}}|\d{{2}}){_TIME}?{_CHANGED}?$"
+    # « Publié le 12 mai, le rapport… », « Le 5 mai 2024, la France… » are titles: only a
+    # whole date is a date line
+    rf"|{_LEAD}(?:\d{{1,2}}([/.])\d{{1,2}}\2(?:\d{{4}}|\d{{2}})|\d{{1,2}}(?:er)? "
+    rf"(?:{_MONTH_RE})\.? \d{{4}}){_TIME}?{_CHANGED}?$"
 )
 
 
@@ -142,9 +145,12 @@ def _time(hour: str | None, minute: str | None) -> dt.time | None:
 def local_moment(when: dt.datetime) -> tuple[dt.date, dt.time]:
     """The day and the time of day (to the minute) a datetime says, as French news dates
     them: in its own zone, in Paris's when it is UTC (how servers write the time, not
-    where the news is), as written when it has no zone."""
+    where the news is), as written when it has no zone. ValueError past year 9999."""
     if when.utcoffset() == dt.timedelta(0):
-        when = when.astimezone(PARIS)
+        try:
+            when = when.astimezone(PARIS)
+        except OverflowError:  # past year 9999 in Paris
+            raise ValueError(f"{when.isoformat()} is out of the range of dates") from None
     return when.date(), when.time().replace(second=0, microsecond=0, tzinfo=None)
 
 

@@ -59,7 +59,7 @@ from .results import (
     passage_hit,
     timeline,
 )
-from .spelling import compound_spellings, read_excluded_typos, read_typos, suggest
+from .spelling import compound_spellings, note_unknown_exclusions, read_typos, suggest
 
 # Below this many articles found, a spelling suggestion is looked for.
 SUGGEST_BELOW = 3
@@ -233,7 +233,7 @@ def _read_request(reader: Reader, request: SearchRequest, deadline: float) -> Pa
     if not pq.ranked_or and (compounds := compound_spellings(reader, pq.text, deadline)):
         pq = parse_query(request.query, strict=request.strict, compounds=compounds)
     pq = read_typos(reader, pq, deadline, typos=not request.strict)
-    return pq if request.strict else read_excluded_typos(reader, pq, deadline)
+    return pq if request.strict else note_unknown_exclusions(reader, pq, deadline)
 
 
 def _search(
@@ -502,6 +502,8 @@ class BuildSummary:
     # Articles the index held before that the corpus lacks (added from elsewhere with
     # `add`, fetched): the rebuild left them out.
     left_out: tuple[str, ...] = field(default=())
+    # Where the index before it is kept, when it holds articles the build left out.
+    kept: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -580,21 +582,20 @@ def build_index(
                 progress(*counts)
             yield item
         if counts[0] == 0:
-            raise CorpusError(str(corpus_path), None, "no articles found")
+            raise _no_articles(corpus_path, skipped)
 
     written: list[str] = []
     check_ledger(index_path)
-    name, n_articles, n_passages = store_for(index_path).build(
-        index_path, articles(), procs=procs, wait=wait
-    )
+    built = store_for(index_path).build(index_path, articles(), procs=procs, wait=wait)
     left_out = record_rebuilt(index_path, written)
     return BuildSummary(
-        articles=n_articles,
-        passages=n_passages,
+        articles=built.articles,
+        passages=built.passages,
         seconds=time.monotonic() - started,
-        generation=name,
+        generation=built.generation,
         skipped=tuple(skipped),
         left_out=tuple(left_out),
+        kept=built.kept,
     )
 
 
@@ -622,7 +623,7 @@ def update_index(
     if add is not None:
         corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
         indexed = _indexed(corpus, lambda: _known_clusters(index_path))
-        articles = _noted(indexed, written, empty=CorpusError(str(add), None, "no articles found"))
+        articles = _noted(indexed, written, empty=lambda: _no_articles(add, skipped))
     check_ledger(index_path)
     # An id given twice is removed once; one id may be given alone (not as its letters).
     removed = list(dict.fromkeys([remove] if isinstance(remove, str) else remove))
@@ -633,8 +634,18 @@ def update_index(
     return _summary(changes, started, skipped)
 
 
+def _no_articles(path: str | os.PathLike, skipped: list[str]) -> CorpusError:
+    """The error of a corpus without a usable article, saying why those it had were not."""
+    if not skipped:
+        return CorpusError(str(path), None, "no articles found")
+    why = "; ".join(skipped[:3]) + ("; …" if len(skipped) > 3 else "")
+    return CorpusError(str(path), None, f"no articles found ({len(skipped)} skipped: {why})")
+
+
 def _noted(
-    items: Iterable[IndexedArticle], written: list[str], empty: Exception | None = None
+    items: Iterable[IndexedArticle],
+    written: list[str],
+    empty: Callable[[], Exception] | None = None,
 ) -> Iterator[IndexedArticle]:
     """The items, their ids noted in ``written``; ``empty`` raised if there was none (an
     update that writes nothing is left undone)."""
@@ -642,7 +653,7 @@ def _noted(
         written.append(item.article.id)
         yield item
     if empty is not None and not written:
-        raise empty
+        raise empty()
 
 
 def _summary(changes: Changes, started: float, skipped: list[str]) -> UpdateSummary:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from .analysis import exact_terms, fold_accents, hyphenated_words, query_terms
 from .backends.base import Reader
-from .querying import All, Any, Not, ParsedQuery, Spellings, Term
+from .querying import All, Any, Not, ParsedQuery, Term
 
 # The accented forms of a first letter, for words typed without their accent.
 _ACCENTED = {"e": "éèê", "a": "àâ", "i": "î", "o": "ô", "u": "û", "c": "ç"}
@@ -295,9 +295,8 @@ def read_typos(
     its stem. A word typed in capitals that the texts mostly write otherwise is read as
     that word, silently; with ``typos=False`` (a strict search), that alone.
     """
-    readings: dict[Term, Term | Spellings] = {}
+    readings: dict[Term, Term] = {}
     said: list[tuple[str, str]] = []
-    also: list[bool] = []  # whether each word read is searched as typed too
     if query.ranked_or and not query.is_question:
         return query
     # A word the texts write as a compound (grandmere, « grand-mère ») is no typo.
@@ -330,31 +329,20 @@ def read_typos(
         # navigateurs): the same stem finds the same passages.
         if stems[0] == term.stem and reader.word_count(term.exact) > 0:
             continue
-        reading = Term(stems[0], exact[0], term.field)
-        # A word the corpus writes, if rarely (`pommier` beside « pompier »), is searched
-        # too: its few passages rank first, as a rare word's do.
-        written = max(reader.word_count(term.exact), _title_count(reader, term.exact)) > 0
-        readings[term] = Spellings((term, reading)) if written else reading
+        readings[term] = Term(stems[0], exact[0], term.field)
         said.append((typed, read.capitalize() if typed[:1].isupper() else read))
-        also.append(written)
     if not readings:
         return query
-    read_terms = [n.nodes[1] if isinstance(n, Spellings) else n for n in readings.values()]
     plan = query.plan
-    if plan is not None and all(isinstance(n, Term) for n in readings.values()):
+    if plan is not None:
         plan = replace(plan, words=tuple(readings.get(w, w) for w in plan.words))
-    elif plan is not None:  # a word or its reading: the tree says it
-        plan = None
     highlights = query.highlights
     highlights = replace(
         highlights,
-        stems=highlights.stems | {t.stem for t in read_terms},
-        words=highlights.words | {t.exact for t in read_terms if t.exact},
+        stems=highlights.stems | {t.stem for t in readings.values()},
+        words=highlights.words | {t.exact for t in readings.values() if t.exact},
     )
-    notes = tuple(
-        f"« {typed} » lu {'aussi ' if kept else ''}comme « {read} »"
-        for (typed, read), kept in zip(said, also, strict=True)
-    )
+    notes = tuple(f"« {typed} » lu comme « {read} »" for typed, read in said)
     return replace(
         query,
         tree=_replace_terms(query.tree, readings),
@@ -366,47 +354,28 @@ def read_typos(
     )
 
 
-def read_excluded_typos(
+def note_unknown_exclusions(
     reader: Reader, query: ParsedQuery, deadline: float = math.inf
 ) -> ParsedQuery:
-    """The query with each excluded word that no passage has read as the corpus's closest
-    word (`-Darmanain` excludes « Darmanin »), said in a note as a typed word's reading
-    is; an excluded word no passage has and none is close to is said to exclude nothing."""
+    """The query with a note for each excluded word that no passage has: it excludes
+    nothing, and the note says the corpus's closest word if there is one (`-Darmanain`:
+    « -Darmanin » ?). The closest word is not excluded in its place: a real word the
+    corpus lacks (`-Truss`) is no typo of « trucs »."""
     if query.ranked_or:  # a long text's dashes are punctuation: it excludes nothing
         return query
-    readings: dict[str, Term] = {}
     notes: list[str] = []
-    said: list[tuple[str, str]] = []
-    for term in _excluded_terms(query.tree):
+    for term in dict.fromkeys(_excluded_terms(query.tree)):
         if len(notes) >= MAX_READINGS or time.monotonic() > deadline:
             break
-        if term.exact is None or term.stem in readings or _has_stem(reader, term.stem):
+        if term.exact is None or _has_stem(reader, term.stem):
             continue
         typed = next((w for w in query.excluded_words if _folded(w) == term.exact), term.exact)
         read = typo_reading(reader, term.exact, name=typed[:1].isupper())
-        stems, exact = (query_terms(read), exact_terms(read)) if read else ([], [])
-        if len(stems) != 1 or len(exact) != 1:
-            notes.append(f"« {typed} » n'est dans aucun article : rien n'est exclu")
-            continue
-        read = read.capitalize() if typed[:1].isupper() else read
-        readings[term.stem] = Term(stems[0], exact[0], term.field)
-        said.append((typed, read))
-        notes.append(f"« -{typed} » lu comme « -{read} »")
-    if not notes:
-        return query
-    by_term = {t: readings[t.stem] for t in _excluded_terms(query.tree) if t.stem in readings}
-    plan = query.plan
-    if plan is not None:
-        excluded = tuple(readings[s].stem if s in readings else s for s in plan.excluded)
-        plan = replace(plan, excluded=excluded)
-    return replace(
-        query,
-        tree=_replace_terms(query.tree, by_term),
-        relaxed=query.relaxed and _replace_terms(query.relaxed, by_term),
-        plan=plan,
-        readings=(*query.readings, *said),
-        notes=(*query.notes, *notes),
-    )
+        if read is not None and typed[:1].isupper():
+            read = read.capitalize()
+        near = f" (« -{read} » ?)" if read else ""
+        notes.append(f"« {typed} » n'est dans aucun article : rien n'est exclu{near}")
+    return replace(query, notes=(*query.notes, *notes)) if notes else query
 
 
 def _has_stem(reader: Reader, stem: str) -> bool:

@@ -1,6 +1,7 @@
 """Saved searches with alerts, with real parts: a real index, a local SMTP server (aiosmtpd), a
 local webhook receiver, the `veille` command as a process, and kill -9 during a run."""
 
+import datetime as dt
 import email
 import json
 import os
@@ -29,6 +30,7 @@ from search import (
     run_alerts,
     update_index,
 )
+from search.dates import PARIS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -181,6 +183,19 @@ def add_new(index: Path, records: list[dict] = NEW) -> None:
 # --- Tests --------------------------------------------------------------------------------
 
 
+def test_an_index_without_its_ledger_resends_nothing_old(index, hook):
+    add_alert(index, "maroc", "Maroc OU pêcheurs", webhooks=[hook.url])
+    (index / "articles.sqlite").rename(index.parent / "ledger-moved-away.sqlite")
+    [run] = run_alerts(index)
+    assert (run.new, delivered(hook)) == (0, [])  # dated before the alert was saved
+    today = dt.datetime.now(PARIS).date().isoformat()
+    undated = {key: value for key, value in NEW[1].items() if key != "date"}
+    add_new(index, [NEW[0] | {"id": "du-jour", "date": today}, undated | {"id": "sans-date"}])
+    (index / "articles.sqlite").unlink()  # nor does the ledger know these
+    [run] = run_alerts(index)
+    assert sorted(delivered(hook)) == ["du-jour", "sans-date"]
+
+
 def test_new_matching_articles_are_delivered_once_by_email_and_webhook(index, smtp, hook):
     add_alert(index, "maroc", "Maroc", emails=["desk@example.fr"], webhooks=[hook.url])
     add_new(index)
@@ -309,6 +324,9 @@ def test_alerts_are_checked_when_added(index):
         add_alert(index, "maroc", "Maroc", emails=["desk"])
     with pytest.raises(AlertError, match="http"):
         add_alert(index, "maroc", "Maroc", webhooks=["ftp://example.fr/x"])
+    with pytest.raises(AlertError, match=r"user and password \(example.fr \(webhook\)\)") as e:
+        add_alert(index, "maroc", "Maroc", webhooks=["https://u:s3cret@example.fr/hook"])
+    assert "s3cret" not in str(e.value)
     add_alert(index, "maroc", "Maroc", emails=["a@example.fr"])
     with pytest.raises(AlertError, match="exists"):
         add_alert(index, "maroc", "Algérie", emails=["a@example.fr"])

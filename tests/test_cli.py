@@ -73,12 +73,35 @@ def test_a_rebuild_says_which_added_articles_it_left_out(backend, tmp_path, requ
     assert veille("remove", "oujda", "--index", index).returncode == 0  # removed: not said
     run = veille("build", "--corpus", str(corpus.parent), "--index", index)
     assert run.returncode == 0 and run.stdout.startswith("Built ")
-    assert run.stderr.splitlines() == [
+    said = run.stderr.splitlines()
+    assert said[0] == (
         "left out: 1 article of the previous index not in the corpus (tanger): add their "
-        "files again with `veille add`; fetched ones come back with the next `veille fetch`"
-    ]
+        "files again with `veille add`; a fetched one comes back with `veille fetch` only "
+        "while its feed still lists it"
+    )
     again = veille("build", "--corpus", str(corpus.parent), "--index", index)
     assert again.returncode == 0 and again.stderr == ""  # said once
+    if backend != "whoosh":  # a cluster keeps its other generation until the next build
+        assert len(said) == 1
+        return
+    # The index before the build is kept, and stays: serving it again finds the article.
+    (kept,) = re.findall(r"^kept: .* in (\S+); to serve it again: `echo (\S+) > (\S+)`", said[1])
+    folder, name, pointer = kept
+    assert Path(folder).name == name and (Path(folder) / "KEPT").exists()
+    Path(pointer).write_text(name + "\n")
+    found = veille("query", "tanger", "--index", index, "--json")
+    assert [h["article_id"] for h in json.loads(found.stdout)["hits"]] == ["tanger"]
+
+
+def test_a_build_removes_no_folder_of_another_tool(tmp_path):
+    index = tmp_path / "proj"
+    (index / "gen-reports").mkdir(parents=True)
+    (index / "gen-reports" / "q3.txt").write_text("important")
+    corpus = write_jsonl(tmp_path / "c.jsonl", [RABAT])
+    for _ in range(2):
+        assert veille("build", "--corpus", str(corpus), "--index", str(index)).returncode == 0
+    assert (index / "gen-reports" / "q3.txt").read_text() == "important"
+    assert veille("info", "--index", str(index)).returncode == 0
 
 
 def test_an_empty_veille_index_is_the_default_index(tmp_path):
@@ -165,6 +188,18 @@ def test_skip_invalid_lists_what_it_skipped(tmp_path):
     assert run.returncode == 0
     assert "skipped: " in run.stderr and "line 2" in run.stderr
     assert "2 articles" in run.stdout and "1 skipped" in run.stdout
+
+
+@pytest.mark.parametrize("command", ["build", "add"])
+def test_a_corpus_of_skipped_articles_alone_says_why(command, built, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "title": "T", "text": "x", "date": "5 mai"}\n{oops\n')
+    where = ["--corpus", str(bad)] if command == "build" else [str(bad)]
+    run = veille(command, *where, "--index", str(built), "--skip-invalid")
+    assert run.returncode == 1
+    first = run.stderr.splitlines()[0]
+    assert first.startswith(f"veille: error: {bad}: no articles found (2 skipped: ")
+    assert "line 1: date '5 mai' is not a valid ISO date" in first and "line 2" in first
 
 
 @pytest.mark.parametrize(

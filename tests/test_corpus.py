@@ -115,6 +115,9 @@ def test_seed_read_as_a_folder(tmp_path: Path, seed: Article) -> None:
         ("Mise à jour le 05.05.2024, 10h00", datetime.date(2024, 5, 5)),
         ("Lundi 6 mai 2024 à 14h30", datetime.date(2024, 5, 6)),
         ("6 mai 2024 à 14 h 30", datetime.date(2024, 5, 6)),
+        ("Le 6 mai 2024", datetime.date(2024, 5, 6)),
+        ("Publié le 6 mai 2024, mis à jour le 7 mai 2024", datetime.date(2024, 5, 6)),
+        ("06/05/24", datetime.date(2024, 5, 6)),
     ],
 )
 def test_parse_french_date(text: str, expected: datetime.date) -> None:
@@ -154,7 +157,7 @@ def test_a_date_line_s_time_of_day(text: str, time: datetime.time | None) -> Non
         "dimanche",
         "2024-13-01",
         "31/02/2024",
-        "Le 5 mai 2024",  # a title may begin so
+        "Le 5 mai 2024, la France gagne",  # a title may begin so
         "",
         "Le Maroc joue",
     ],
@@ -692,6 +695,11 @@ def test_articles_added_from_python_are_refused_whole_with_an_id_twice(
         "Publié le 05/05/2024 à 10:00",
         "Mis à jour le 5 mai 2024",
         "Dimanche 5 mai 2024 à 14h30",
+        "05/05/24",
+        "05.05.24",
+        "Le 5 mai 2024",
+        "Publié le 5 mai 2024, mis à jour le 6 mai 2024",
+        "Publié le 05/05/2024 à 10h00, mis à jour le 06/05/2024 à 12h00",
     ],
 )
 def test_a_text_file_dated_the_french_way_keeps_its_title(first_line, tmp_path) -> None:
@@ -734,7 +742,9 @@ def test_a_record_s_date_may_carry_its_time_of_day(written, date, time, tmp_path
     assert (article.date, article.time) == (date, time)
 
 
-@pytest.mark.parametrize("written", ["2024-05-05T25:00", "2024-05-05T14", "2024-05-05T14:30+2"])
+@pytest.mark.parametrize(
+    "written", ["2024-05-05T25:00", "2024-05-05T14", "2024-05-05T14:30+2", "9999-12-31T23:30Z"]
+)
 def test_a_record_s_bad_time_is_a_clear_error(written, tmp_path) -> None:
     path = write(
         tmp_path, "a.jsonl", jsonl({"id": "a", "title": "T", "text": "x", "date": written})

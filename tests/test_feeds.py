@@ -365,6 +365,12 @@ def timed_client(tmp_path_factory):
     ]
     for record in records:
         record["text"] = f"{record['title']} : la grève des cheminots, épisode {record['id']}."
+    copy = "Le port de Tanger accueille un nouveau terminal pour les conteneurs du détroit."
+    records += [  # a story's copy published later the same day, its id first
+        {"id": "aa-tard", "title": "Tanger", "date": "2024-05-06T12:00", "text": copy},
+        {"id": "zz-tot", "title": "Tanger", "date": "2024-05-06T08:00", "text": copy},
+        {"id": "an-1", "title": "Antiquité", "date": "0001-01-01T00:05", "text": "Un an 1."},
+    ]
     with serving(records, tmp_path_factory.mktemp("timed")) as client:
         yield client
 
@@ -377,6 +383,13 @@ def test_an_entry_is_dated_to_its_article_s_minute(timed_client):
         ("Grève au matin", "2024-05-05T06:05:00Z", "2024-05-05T06:05:00Z"),
         ("Grève du jour", "2024-05-05T00:00:00Z", "2024-05-05T00:00:00Z"),
     ]
+
+
+def test_a_story_s_entry_is_its_first_version_s_to_the_minute(timed_client):
+    (entry,) = parse(get_feed(timed_client, q="Tanger")).entries
+    assert entry.id == "urn:veille:article:zz-tot"
+    (ancient,) = parse(get_feed(timed_client, q="antiquité")).entries
+    assert ancient.updated == "0001-01-01T00:00:00Z"  # Paris's year 1 would start in year 0
 
 
 def test_the_page_and_the_api_give_the_time_of_day(timed_client):

@@ -4,6 +4,7 @@ import contextlib
 import gc
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -109,8 +110,9 @@ def test_rebuild_switches_generation_and_removes_the_old_one(first, tmp_path):
     old = generations(first)
     index = Index.open(first)
     assert index.search("Tanger").total == 1
-    corpus = write_corpus(tmp_path / "v2", [("b", "Casablanca", "La ville de Fès fête.")])
-    build_index(corpus, first)
+    # Its articles all rebuilt (one of them rewritten): the old generation holds no other.
+    v2 = [("a", "Rabat", "Le port de Casablanca."), ("b", "Casablanca", "La ville de Fès fête.")]
+    build_index(write_corpus(tmp_path / "v2", v2), first)
     new = generations(first)
     assert len(new) == 1 and new != old
     assert (first / "CURRENT").read_text().strip() == new[0]
@@ -383,8 +385,12 @@ def test_the_time_an_article_was_first_indexed_survives_rebuilds(tmp_path):
 
 def test_an_index_that_lost_its_pointer_is_damaged_not_missing(first):
     (first / "CURRENT").unlink()
-    with pytest.raises(IndexDamagedError, match=r"CURRENT is missing, beside gen-.*veille build"):
+    with pytest.raises(IndexDamagedError, match=r"CURRENT is missing, beside gen-") as caught:
         Index.open(first)
+    (newest,) = re.findall(r"`echo (gen-\S+) > ", str(caught.value))
+    (first / "CURRENT").write_text(newest + "\n")  # as the message says: served again
+    with Index.open(first) as index:
+        assert [h.article_id for h in index.search("Tanger")] == ["a"]
 
 
 @pytest.mark.parametrize("field", ["category", "author"])

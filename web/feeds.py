@@ -124,9 +124,9 @@ def entry_updated(
     else the index's build time."""
     if hit.date is None:
         return indexed.get(hit.article_id, built_at)
-    if hit.time is None:
-        return dt.datetime.combine(hit.date, dt.time(), tzinfo=dt.UTC)
-    return dt.datetime.combine(hit.date, hit.time, tzinfo=_PARIS)
+    if hit.time is not None and hit.date.year > 1:  # Paris's year 1 would start in year 0
+        return dt.datetime.combine(hit.date, hit.time, tzinfo=_PARIS)
+    return dt.datetime.combine(hit.date, dt.time(), tzinfo=dt.UTC)
 
 
 def entry_id(article_id: str) -> str:
@@ -135,11 +135,12 @@ def entry_id(article_id: str) -> str:
 
 
 def story_id(hit: Hit) -> str:
-    """The id of a story's entry: its first version's (the earliest dated, then the first
-    id), so that a later copy, shown in its place, does not make it a new entry."""
-    versions = [(hit.date or dt.date.max, hit.article_id)]
-    versions += [(d.date or dt.date.max, d.article_id) for d in hit.duplicates]
-    return entry_id(min(versions)[1])
+    """The id of a story's entry: its first version's (the earliest dated, to the minute,
+    then the first id), so that a later copy, shown in its place, does not make it a new entry."""
+    versions = [
+        (v.date or dt.date.max, v.time or dt.time.max, v.article_id) for v in (hit, *hit.duplicates)
+    ]
+    return entry_id(min(versions)[2])
 
 
 def feed_id(params: SearchRequest) -> str:

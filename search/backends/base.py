@@ -14,6 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -213,6 +214,17 @@ class IndexStats:
 
 
 @dataclass(frozen=True)
+class Built:
+    """What a build wrote: its generation and counts, and where the index before it is kept
+    when it held articles the build did not write (else it is gone, or goes)."""
+
+    generation: str
+    articles: int
+    passages: int
+    kept: Path | None = None
+
+
+@dataclass(frozen=True)
 class Changes:
     """What an update did to the live index."""
 
@@ -315,8 +327,8 @@ class Store(Protocol):
         *,
         procs: int,
         wait: float,
-    ) -> tuple[str, int, int]:
-        """Write a new generation and switch to it: (generation, articles, passages)."""
+    ) -> Built:
+        """Write a new generation and switch to it."""
         ...
 
     def update(

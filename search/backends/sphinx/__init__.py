@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ...ranking import RankingConfig
-from ..base import Changes, IndexedArticle
+from ..base import Built, Changes, IndexedArticle
 from . import stats
 from .config import Cluster, read_cluster, read_live
 from .nodes import Pool
@@ -99,8 +99,8 @@ class SphinxStore:
         *,
         procs: int = 1,
         wait: float = 0.0,
-    ) -> tuple[str, int, int]:
-        return build(path, articles, wait=wait, procs=procs)
+    ) -> Built:
+        return Built(*build(path, articles, wait=wait, procs=procs))
 
     def update(
         self,

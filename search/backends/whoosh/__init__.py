@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ...errors import IndexDamagedError, IndexNotFoundError
 from ...ranking import RankingConfig
-from ..base import Changes, IndexedArticle
+from ..base import Built, Changes, IndexedArticle
 from . import _internals  # noqa: F401  (checks whoosh's private parts at import)
 from .reader import WhooshReader
 from .store import build, current_generation, optimize, update, verify_files
@@ -101,7 +101,7 @@ class WhooshStore:
         procs: int = 1,
         wait: float = 0.0,
         limitmb: int = 400,
-    ) -> tuple[str, int, int]:
+    ) -> Built:
         return build(path, articles, procs=procs, limitmb=limitmb, wait=wait)
 
     def update(

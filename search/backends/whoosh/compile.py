@@ -81,6 +81,9 @@ class Compiler:
         # score as an unquoted word's there).
         boost = 0.0 if node.field == "title" else 1.0
         forms = [list(node.words), *(list(form) for form in node.forms)]
+        # Only the forms the field has: whoosh's union of zero-boost queries, one of them
+        # on a term the field lacks, matched one title of many (« sans-abri »).
+        forms = [f for f in forms if all((field, w) in self.reader for w in f)] or forms[:1]
         found = [
             wq.Term(field, form[0], boost=boost)
             if len(form) == 1

@@ -202,7 +202,12 @@ def _raw_moments(reader) -> np.ndarray:
             parts.append(numeric_column(leaf.column_reader("date", translate=False), n))
         else:
             parts.append(np.zeros(n, dtype=np.uint64))
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    # An undated passage reads the column's default, which is no moment: 0, as a segment
+    # without the column gives.
+    raw = np.concatenate(parts).astype(np.int64)
+    return np.where(raw > 0, raw, 0)
 
 
 def _stored_passage(fields: dict) -> StoredPassage:

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import re
 import secrets
 import shutil
 import time
@@ -37,13 +38,15 @@ from ...errors import (
     IndexNotFoundError,
     IndexVersionError,
 )
-from ..base import Changes, IndexedArticle
+from ..base import Built, Changes, IndexedArticle
 from ..workers import BuildWorkerError, die_with_parent
 from ._internals import ArrayBlocksCodec
 from .schema import SCHEMA_VERSION, make_schema, passage_document
 from .segments import BLOCK_LIMIT, SegmentBuilder
 
 CURRENT_FILE = "CURRENT"
+# In a replaced generation that a build kept: it holds articles the build left out.
+KEPT_FILE = "KEPT"
 META_FILE = "veille.json"
 LOCK_FILE = ".lock"
 _GENERATION_PREFIX = "gen-"
@@ -201,9 +204,12 @@ def current_generation(index_path: str | os.PathLike) -> Path:
         if generations:
             # An index was here and lost its pointer: never taken for a missing one, which
             # `veille serve` would build over (and so delete these).
+            newest = generations[-1]
             raise IndexDamagedError(
                 f"index damaged ({root}/{CURRENT_FILE} is missing, beside "
-                f"{', '.join(generations)}): run `veille build` to rebuild it"
+                f"{', '.join(generations)}): to serve the newest again, write its name "
+                f"there (`echo {newest} > {root}/{CURRENT_FILE}`); `veille build` rebuilds "
+                "from the corpus, keeping it if it holds articles the corpus lacks"
             ) from None
         raise IndexNotFoundError(
             f"no index at {root}: run `veille build` to build it from the corpus"
@@ -220,10 +226,15 @@ def current_generation(index_path: str | os.PathLike) -> Path:
     return generation
 
 
+# A generation's name as a build makes it (_new_generation_name): a folder named otherwise
+# (« gen-reports ») is not the index's, and never removed.
+_GENERATION_NAME = re.compile(rf"{_GENERATION_PREFIX}\d{{8}}T\d{{6}}-[0-9a-f]{{6}}")
+
+
 def _generation_folders(root: Path) -> list[Path]:
     """The generation folders under an index folder (none if it is no folder)."""
     try:
-        return [p for p in root.iterdir() if p.name.startswith(_GENERATION_PREFIX) and p.is_dir()]
+        return [p for p in root.iterdir() if _GENERATION_NAME.fullmatch(p.name) and p.is_dir()]
     except OSError:
         return []
 
@@ -481,24 +492,29 @@ def build(
     procs: int = 1,
     limitmb: int = 400,
     wait: float = 0.0,
-) -> tuple[str, int, int]:
+) -> Built:
     """Write the articles as a new generation and make it the live one.
 
-    Returns (generation, articles, passages). Each of the ``procs`` processes writes a
-    segment whenever its postings reach about ``limitmb`` megabytes. An error raised while
-    the articles are read (or any other) leaves the live generation untouched.
+    Each of the ``procs`` processes writes a segment whenever its postings reach about
+    ``limitmb`` megabytes. An error raised while the articles are read (or any other) leaves
+    the live generation untouched. The generation before it is kept (marked so that no
+    later build removes it) when it holds articles the new one lacks: fetched or added
+    from elsewhere, they would be lost.
     """
     root = Path(index_path)
     counts = [0, 0]
+    written: set[str] = set()
 
     def counted() -> Iterator[IndexedArticle]:
         for item in articles:
             counts[0] += 1
             counts[1] += len(item.passages)
+            written.add(item.article.id)
             yield item
 
     with writer_lock(root, wait=wait):
         _remove_stale(root, keep=None)
+        previous = _previous_generation(root)
         name = _new_generation_name()
         building = root / (_BUILDING_PREFIX + name)
         building.mkdir(parents=True)
@@ -515,13 +531,37 @@ def build(
                 files=record_files(building, {}),
             )
             write_meta(building, meta)
+            kept = previous if previous and _holds_others(previous, written) else None
+            if kept is not None:
+                _atomic_write(kept / KEPT_FILE, f"{name} left out some of its articles\n")
             os.rename(building, root / name)
             _atomic_write(root / CURRENT_FILE, name + "\n")
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
         _remove_stale(root, keep=name)
-    return name, counts[0], counts[1]
+    return Built(name, counts[0], counts[1], kept)
+
+
+def _previous_generation(root: Path) -> Path | None:
+    """The generation a build replaces: the live one, or, its pointer lost, the newest."""
+    with contextlib.suppress(IndexNotFoundError, IndexDamagedError):
+        return current_generation(root)
+    return max(_generation_folders(root), default=None, key=lambda p: p.name)
+
+
+def _holds_others(generation: Path, written: set[str]) -> bool:
+    """Whether a generation holds an article not in ``written`` (any it cannot be read as
+    one: an index of another version, a damaged one, is kept whole)."""
+    try:
+        ix = whoosh_index.open_dir(str(generation))
+        try:
+            with ix.reader() as reader:
+                return any(i.decode() not in written for i in reader.lexicon("article_id"))
+        finally:
+            ix.close()
+    except Exception:
+        return True  # what cannot be read is kept, never removed
 
 
 def _stored_hash(searcher, article_id: str) -> str | None:
@@ -682,13 +722,17 @@ def _remove_uncommitted(generation: Path) -> None:
 
 
 def _remove_stale(root: Path, keep: str | None) -> None:
-    """Remove half-built generations and, once a new one is live, the replaced ones.
+    """Remove half-built generations and, once a new one is live, the replaced ones but
+    those a build kept (KEPT_FILE).
 
     Called with the writers' lock held. Readers that still have an old generation open keep
     reading it: its files stay readable until they close them.
     """
     for child in root.iterdir():
-        if child.name.startswith(_BUILDING_PREFIX) or (
-            keep is not None and child.name.startswith(_GENERATION_PREFIX) and child.name != keep
-        ):
+        if child.name.startswith(_BUILDING_PREFIX):
+            shutil.rmtree(child, ignore_errors=True)
+    if keep is None:
+        return
+    for child in _generation_folders(root):
+        if child.name != keep and not (child / KEPT_FILE).exists():
             shutil.rmtree(child, ignore_errors=True)
