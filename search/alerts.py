@@ -328,6 +328,7 @@ def list_alerts(index_path: str | os.PathLike) -> list[Alert]:
 
 def remove_alert(index_path: str | os.PathLike, name: str) -> None:
     """Forget a saved search and its deliveries (pending ones are dropped)."""
+    name = name.strip()  # as add_alert saved it
     with _state(index_path) as db, _transaction(db):
         if not db.execute("DELETE FROM alerts WHERE name = ?", (name,)).rowcount:
             raise AlertError(f"no alert named {name!r}")

@@ -426,6 +426,7 @@ def _article_from_record(record: object) -> Article:
     if not paragraphs:
         raise ValueError("no body text (field 'text' holds only boilerplate)")
     date, time = _record_moment(_optional_text(record, "date"))
+    _optional_text(record, "category")  # a section is text, as a source is
     return Article(
         id=article_id,
         title=title,

@@ -330,7 +330,7 @@ def test_alerts_are_checked_when_added(index):
     add_alert(index, "maroc", "Maroc", emails=["a@example.fr"])
     with pytest.raises(AlertError, match="exists"):
         add_alert(index, "maroc", "Algérie", emails=["a@example.fr"])
-    remove_alert(index, "maroc")
+    remove_alert(index, " maroc ")  # its name as typed, spaces around it or not
     with pytest.raises(AlertError, match="no alert named"):
         remove_alert(index, "maroc")
 

@@ -440,6 +440,13 @@ GOOD = jsonl({"id": "ok", "title": "Bon", "text": "Du texte."})
             "field 'url' must be a string, got a number",
             id="jsonl-url-not-string",
         ),
+        pytest.param(
+            "x.jsonl",
+            jsonl({"id": "x", "title": "t", "text": "b", "category": ["a", "b"]}),
+            1,
+            "field 'category' must be a string, got an array",
+            id="jsonl-category-not-string",
+        ),
     ],
 )
 def test_errors_name_file_line_and_problem(

@@ -921,6 +921,7 @@ def test_a_fractional_crawl_delay_is_honoured(site, index):
         ("Sat, 01 juin 2024 08:00:00 +0200", datetime.date(2024, 6, 1), datetime.time(8, 0)),
         ("Mercredi 29 Mai 2024 - 08:00", datetime.date(2024, 5, 29), datetime.time(8, 0)),
         ("lundi 29 juin 2020 08:15:00 CEST", datetime.date(2020, 6, 29), datetime.time(8, 15)),
+        ("Wed, 29 May 2024 10:00 PM +0200", datetime.date(2024, 5, 29), datetime.time(22, 0)),
         ("29 juin 2020 à 8h30", datetime.date(2020, 6, 29), datetime.time(8, 30)),
         # Paris's day and time
         ("Tue, 01 Dec 2020 23:30:00 GMT", datetime.date(2020, 12, 2), datetime.time(0, 30)),
@@ -932,6 +933,7 @@ def test_a_fractional_crawl_delay_is_honoured(site, index):
         ("mer., 29 mai 2024", datetime.date(2024, 5, 29), None),
         ("Sat, 01 Jun 2024", datetime.date(2024, 6, 1), None),
         ("2024-06-01", datetime.date(2024, 6, 1), None),
+        ("2024-06", datetime.date(2024, 6, 1), None),  # feedparser's reading: no time made up
     ],
 )
 def test_a_feed_s_dates_as_french_sites_write_them(written, day, time):

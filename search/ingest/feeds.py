@@ -211,8 +211,10 @@ def _entry_moment(
     day, time = _written_moment(raw.strip()) if isinstance(raw, str) else (None, None)
     parsed = _raw(entry, f"{key}_parsed")
     if day is None and parsed:
+        # feedparser's reading of a date written otherwise (« 2024-05 »): its day alone,
+        # as the time it gives may be one it made up.
         when = datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.UTC)
-        day, time = local_moment(when)
+        day, time = local_moment(when)[0], None
     # A date more than a day ahead is a feed's mistake: it would head every list by date.
     tomorrow = datetime.datetime.now(PARIS).date() + datetime.timedelta(days=1)
     return (day, time) if day is not None and day <= tomorrow else (None, None)
@@ -236,8 +238,13 @@ def _written_moment(text: str) -> tuple[datetime.date | None, datetime.time | No
         with contextlib.suppress(ValueError):
             return parse_french_moment(_FRENCH_TIME_TAIL.sub(r"\1", _WEEKDAY.sub("", text), 1))
         return None, None
+    if timed and _PM.search(text) and written.hour < 12:  # the email parser reads no « PM »
+        written += datetime.timedelta(hours=12)
     day, time = local_moment(written)
     return day, time if timed else None
+
+
+_PM = re.compile(r"\d\s*PM\b", re.IGNORECASE)
 
 
 # A weekday before an RFC 822 date, in English or French, abbreviated or not (« Wed, »,
