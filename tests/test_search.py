@@ -684,6 +684,21 @@ def test_a_day_s_articles_sort_by_their_time_newest_first(backend, group, tmp_pa
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_an_undated_article_added_later_sorts_last_as_on_a_build(backend, tmp_path, request):
+    records = [
+        {"id": "e4", "title": "Grève", "date": "2024-05-05", "text": "La grève commence."},
+        {"id": "a1", "title": "Grève", "text": "La grève dure, sans date."},
+        {"id": "b2", "title": "Grève", "text": "La grève continue, sans date non plus."},
+    ]
+    built(records[:2], backend, tmp_path, request).close()
+    path = index_path(backend, tmp_path, request)
+    update_index(path, add=write_jsonl(tmp_path / "undated.jsonl", records[2:]))
+    with Index.open(path) as index:  # the undated last, in id order, wherever written
+        found = index.search("grève", sort="date", collapse=False)
+        assert [h.article_id for h in found] == ["e4", "a1", "b2"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("group", ["article", "passage"])
 def test_pages_by_date_are_newest_first_to_the_minute(backend, group, tmp_path, request):
     # Ids in the order of their times: the first ids are the oldest of the day.
