@@ -29,6 +29,7 @@ from search.ingest.feeds import (
     FeedListError,
     article_id_for,
     canonical_url,
+    feed_specs,
     parse_feed,
     read_feed_list,
 )
@@ -664,6 +665,14 @@ def test_a_bad_feeds_file_line_is_named(tmp_path):
     feeds.write_text("https://a.fr/rss\tLe A, et B\tPolitique\n\n")
     (spec,) = read_feed_list(feeds)
     assert (spec.source, spec.category) == ("Le A, et B", "Politique")
+    feeds.write_text("https://a.fr/rss?ids=1,2\n")  # a comma of the URL, read as a field
+    with pytest.raises(FeedListError, match="line 1: a field without a letter is no name"):
+        read_feed_list(feeds)
+    feeds.write_text("https://a.fr/rss?ids=1,2\tLe A\n")  # with tabs: the URL whole
+    assert read_feed_list(feeds)[0].url == "https://a.fr/rss?ids=1,2"
+    feeds.write_text("https://a.fr/rss, Le A\nhttps://a.fr/rss, Le B\n")
+    with pytest.raises(FeedListError, match="listed twice, from 'Le A' and 'Le B'"):
+        feed_specs(feeds_file=feeds)
 
 
 def test_the_same_story_from_two_sources_is_two_versions_of_one_hit(site, index):

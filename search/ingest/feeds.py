@@ -68,6 +68,9 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+
+
 def read_feed_list(path: str | os.PathLike[str]) -> list[FeedSpec]:
     """Read a feeds file: one feed a line, `URL[, source[, category]]`.
 
@@ -90,6 +93,10 @@ def read_feed_list(path: str | os.PathLike[str]) -> list[FeedSpec]:
         url, source, category = [*fields, None, None][:3]
         if problem := _url_problem(url or ""):
             raise FeedListError(f"{path}, line {number}: {problem}")
+        if "\t" not in line and any(f and not _LETTER.search(f) for f in (source, category)):
+            # « …/rss?ids=1,2 » read as a URL and a source « 2 »: no name has no letter
+            problem = "a field without a letter is no name: a comma in the URL? separate the"
+            raise FeedListError(f"{path}, line {number}: {problem} fields with tabs")
         specs.append(FeedSpec(url, source or None, category or None))
     return specs
 
@@ -115,9 +122,14 @@ def feed_specs(
         raise FeedListError("no feed to fetch: give feed URLs, or a feeds file with --feeds")
     unique: dict[str, FeedSpec] = {}
     for spec in specs:
-        unique.setdefault(
+        first = unique.setdefault(
             spec.url, FeedSpec(spec.url, spec.source or source, spec.category or category)
         )
+        if spec.source and first.source and spec.source != first.source:
+            raise FeedListError(
+                f"{spec.url} is listed twice, from {first.source!r} and {spec.source!r}: "
+                "which is its source?"
+            )
     return list(unique.values())
 
 
