@@ -162,8 +162,23 @@ class AlertRun:
 def _label(target: str) -> str:
     """A target as said in output: an address, or a webhook's host (its path may be secret)."""
     kind, _, where = target.partition(":")
-    host = urlsplit(where).netloc.rpartition("@")[2]  # never a password
-    return f"{where if kind == 'email' else host} ({kind})"
+    return f"{where if kind == 'email' else _host(where)} ({kind})"
+
+
+def _host(url: str) -> str:
+    """A URL's host and port, never a user and password in it (an alert saved before
+    they were refused)."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def masked_url(url: str) -> str:
+    """A webhook's URL as listed: a password in it (an alert saved before they were
+    refused) shown as ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{_host(url)}").geturl()
 
 
 def _now() -> dt.datetime:
@@ -374,8 +389,9 @@ def _new_articles(
 
     A story (a hit and the copies folded into it) is delivered once, as its best new
     version; a new copy of a story already delivered is not sent again. An article the
-    ledger does not know (a ledger moved away, a backup restored without it) is new if it is
-    undated or dated from the day the alert was saved on.
+    ledger does not know (a ledger moved away, a backup restored without it; the next writer
+    records the index's articles as indexed long ago) is new only if it is dated from the
+    day the alert was saved on.
     """
     hits = list(_matching(index, alert.query))
     ids = [a for hit in hits for a in (hit.article_id, *(d.article_id for d in hit.duplicates))]
@@ -389,7 +405,7 @@ def _new_articles(
         new = [
             a
             for a, date in versions.items()
-            if (times[a] >= alert.saved_at if a in times else date is None or date >= saved_on)
+            if (times[a] >= alert.saved_at if a in times else date is not None and date >= saved_on)
         ]
         if new:
             found.append(_payload(hit, new[0]))
@@ -483,10 +499,10 @@ def _post(url: str, alert: Alert, batch: str, articles: list[dict], timeout: flo
         with opener.open(request, timeout=timeout) as answer:
             answer.read(65536)
     except urllib.error.HTTPError as error:
-        raise AlertError(f"webhook {urlsplit(url).netloc}: HTTP {error.code}") from None
+        raise AlertError(f"webhook {_host(url)}: HTTP {error.code}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise AlertError(f"webhook {urlsplit(url).netloc}: {reason}") from None
+        raise AlertError(f"webhook {_host(url)}: {reason}") from None
 
 
 def _send_pending(

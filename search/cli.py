@@ -13,13 +13,22 @@ import html
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 from . import __version__
-from .alerts import AlertRun, SmtpSettings, add_alert, list_alerts, remove_alert, run_alerts
+from .alerts import (
+    AlertRun,
+    SmtpSettings,
+    add_alert,
+    list_alerts,
+    masked_url,
+    remove_alert,
+    run_alerts,
+)
 from .analysis import analysis_steps
 from .corpus import CorpusError, count_articles
 from .errors import (
@@ -105,11 +114,12 @@ def _build(args: argparse.Namespace) -> int:
             "comes back with `veille fetch` only while its feed still lists it",
             file=sys.stderr,
         )
-    if kept := summary.kept:
+    for kept in summary.kept:
+        pointer = shlex.quote(str(kept.parent / "CURRENT"))
         print(
-            f"kept: the index before this build, which holds articles it left out, in {kept}; "
-            f"to serve it again: `echo {kept.name} > {kept.parent / 'CURRENT'}`; delete the "
-            "folder once you no longer need it",
+            f"kept: an index before this build, which holds articles it left out, in {kept}; "
+            f"to serve it again: `echo {kept.name} > {pointer}` (with the version of Veille "
+            "that built it); delete the folder once you no longer need it",
             file=sys.stderr,
         )
     rate = summary.passages / max(summary.seconds, 1e-6)
@@ -306,6 +316,8 @@ def _info(args: argparse.Namespace) -> int:
     print(f"size:       {info.size_bytes / 1e6:,.1f} MB in {info.segments} segment(s)")
     print(f"versions:   schema {info.schema_version}, analyzer {info.analyzer_version}")
     print(f"analyzer:   {info.analyzer}")
+    for name in info.kept:
+        print(f"kept:       {name}, beside it: it holds articles a build left out")
     if str(args.index).endswith(".toml"):
         return _print_nodes(args.index)
     return 0
@@ -554,7 +566,8 @@ def _alert_list(args: argparse.Namespace) -> int:
         print("No saved searches: add one with `veille alert add NAME QUERY --email ADDRESS`")
     for alert in alerts:
         targets = ", ".join(
-            [f"{e} (email)" for e in alert.emails] + [f"{w} (webhook)" for w in alert.webhooks]
+            [f"{e} (email)" for e in alert.emails]
+            + [f"{masked_url(w)} (webhook)" for w in alert.webhooks]
         )
         last = alert.last_run.isoformat() if alert.last_run else "never"
         print(
@@ -868,6 +881,10 @@ def make_parser() -> argparse.ArgumentParser:
 _OPTIONS = {"query": "TEXT", "sources": "--source", "categories": "--category"}
 
 
+# The commands that write the index (the others only read it).
+_WRITERS = frozenset({_build, _add, _remove, _optimize, _fetch})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `veille` command line; returns the exit code."""
     args = make_parser().parse_args(argv)
@@ -890,11 +907,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         # Stopped after its switch, a writer's new index is the live one: say both.
-        print(
-            "\nveille: interrupted; the live index is whole, the one before or, if the "
-            "writer had switched to it, the new one (`veille info` says which)",
-            file=sys.stderr,
+        said = (
+            "the live index is whole, the one before or, if the writer had switched to it, "
+            "the new one (`veille info` says which)"
+            if args.func in _WRITERS
+            else "the index is as it was"
         )
+        print(f"\nveille: interrupted; {said}", file=sys.stderr)
         # The abandoned work's generators and temp files are left to the next writer;
         # their finalizers, run at exit, have nothing to tell the person who stopped it.
         sys.unraisablehook = lambda _unraisable: None

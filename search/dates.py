@@ -50,13 +50,16 @@ _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "diman
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_RE = "|".join(_WEEKDAYS)
 
-# What may stand before a date line's date and after it: « Publié le », « Mis à jour le »,
-# « Le »; « à 14h30 », « , 10:00 »; the date of a later change (« , mis à jour le 6 mai
-# 2024 »), which is not the article's.
-_LEAD = r"(?:(?:(?:publiee?|mise? a jour|modifiee?) )?le )"
+# What may stand before a date line's date and after it: « Publié le », « Mis à jour le »;
+# « à 14h30 », « , 10:00 »; the date of a later change (« , mis à jour le 6 mai 2024 »),
+# which is not the article's.
+_LEAD = r"(?:(?:publiee?|mise? a jour|modifiee?) le )"
 _TIME = r"(?:,? (?:a )?\d{1,2} ?[h:] ?(?:\d{2})?(?: ?min)?)"
 _TIMED = r"(?:,? (?:a )?(?P<hour>\d{1,2}) ?[h:] ?(?P<minute>\d{2})?(?: ?min)?)"
-_CHANGED = r"(?:,? (?:et )?(?:mise? a jour|modifiee?) le [\w/.:, -]+)"
+_CHANGED = (
+    r"(?:,? (?:et )?(?:mise? a jour|modifiee?) le (?:\d{1,2}(?:er)? [a-z]+\.? \d{4}"
+    rf"|\d{{1,2}}[/.]\d{{1,2}}[/.](?:\d{{4}}|\d{{2}})){_TIME}?)"
+)
 _FRENCH_DATE = re.compile(
     rf"{_LEAD}?(?:(?:{_WEEKDAY_RE}),? )?(?P<day>\d{{1,2}})(?P<suffix>er)? "
     rf"(?P<month>{_MONTH_RE})\.? (?P<year>\d{{4}}){_TIMED}?{_CHANGED}?"
@@ -73,10 +76,12 @@ _LOOKS_LIKE_DATE = re.compile(
     rf"(?:{_WEEKDAY_RE})\b,?(?: ?\d|$)"
     rf"|\d{{1,2}}(?:er)? (?:{_MONTH_RE})\b"
     r"|\d{4}-\d{1,2}-\d{1,2}"
-    rf"|\d{{1,2}}([/.])\d{{1,2}}\1(?:\d{{4}}|\d{{2}}){_TIME}?{_CHANGED}?$"
-    # « Publié le 12 mai, le rapport… », « Le 5 mai 2024, la France… » are titles: only a
-    # whole date is a date line
-    rf"|{_LEAD}(?:\d{{1,2}}([/.])\d{{1,2}}\2(?:\d{{4}}|\d{{2}})|\d{{1,2}}(?:er)? "
+    # « 05/05/24 »: a day and a month of two digits each (« 2.6.32 », « 13/13/13 » are
+    # titles)
+    rf"|(?:\d{{1,2}}([/.])\d{{1,2}}\1\d{{4}}|(?:0[1-9]|[12]\d|3[01])([/.])(?:0[1-9]|1[0-2])"
+    rf"\2\d\d){_TIME}?{_CHANGED}?$"
+    # « Publié le 12 mai, le rapport… » is a title: only a whole date is a date line
+    rf"|{_LEAD}(?:\d{{1,2}}([/.])\d{{1,2}}\3(?:\d{{4}}|\d{{2}})|\d{{1,2}}(?:er)? "
     rf"(?:{_MONTH_RE})\.? \d{{4}}){_TIME}?{_CHANGED}?$"
 )
 

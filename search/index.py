@@ -36,7 +36,7 @@ from .corpus import Article, CorpusError, read_corpus
 from .duplicates import ClusterFinder, signature
 from .errors import IndexClosedError, ParameterError
 from .explain import Explanation, explain
-from .ledger import check_ledger, record_indexed, record_rebuilt, record_removed
+from .ledger import check_ledger, ledger_path, record_indexed, record_rebuilt, record_removed
 from .passages import split_passages
 from .querying import Everything, Highlights, ParsedQuery, Term, parse_query
 from .ranking import DEFAULT_RANKING, RankingConfig, best_first, unique_first
@@ -93,6 +93,7 @@ class IndexInfo(IndexStats):
             "analyzer": self.analyzer,
             "segments": self.segments,
             "size_bytes": self.size_bytes,
+            "kept": list(self.kept),
         }
 
 
@@ -502,8 +503,8 @@ class BuildSummary:
     # Articles the index held before that the corpus lacks (added from elsewhere with
     # `add`, fetched): the rebuild left them out.
     left_out: tuple[str, ...] = field(default=())
-    # Where the index before it is kept, when it holds articles the build left out.
-    kept: Path | None = None
+    # The indexes before it that the build kept: they hold articles it left out.
+    kept: tuple[Path, ...] = field(default=())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -551,6 +552,25 @@ def _known_clusters(index_path: str | os.PathLike) -> ClusterFinder:
     )
 
 
+# When the articles a lost ledger did not see were first indexed: before any alert.
+_LONG_AGO = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+
+
+def _check_ledger(index_path: str | os.PathLike) -> None:
+    """Check the index's ledger before a write. A lost one (moved away, a backup restored
+    without it) starts again knowing the live index's articles, as indexed long ago: no
+    alert takes the whole archive for new."""
+    check_ledger(index_path)
+    if ledger_path(index_path).exists():
+        return
+    try:
+        ids = store_for(index_path).article_ids(index_path)
+    except Exception:
+        return  # no index yet, or none to read: nothing to know, the writer will say why
+    if ids:
+        record_indexed(index_path, ids, when=_LONG_AGO)
+
+
 def build_index(
     corpus_path: str | os.PathLike,
     index_path: str | os.PathLike,
@@ -585,7 +605,7 @@ def build_index(
             raise _no_articles(corpus_path, skipped)
 
     written: list[str] = []
-    check_ledger(index_path)
+    _check_ledger(index_path)
     built = store_for(index_path).build(index_path, articles(), procs=procs, wait=wait)
     left_out = record_rebuilt(index_path, written)
     return BuildSummary(
@@ -624,7 +644,7 @@ def update_index(
         corpus = read_corpus(add, skip_invalid=skip_invalid, on_skip=_note(skipped))
         indexed = _indexed(corpus, lambda: _known_clusters(index_path))
         articles = _noted(indexed, written, empty=lambda: _no_articles(add, skipped))
-    check_ledger(index_path)
+    _check_ledger(index_path)
     # An id given twice is removed once; one id may be given alone (not as its letters).
     removed = list(dict.fromkeys([remove] if isinstance(remove, str) else remove))
     changes = store_for(index_path).update(index_path, articles, removed, wait=wait)
@@ -675,7 +695,7 @@ def add_articles(
     started = time.monotonic()
     written: list[str] = []
     items = _noted(_indexed(_checked(articles), lambda: _known_clusters(index_path)), written)
-    check_ledger(index_path)
+    _check_ledger(index_path)
     changes = store_for(index_path).update(index_path, items, [], wait=wait)
     record_indexed(index_path, written)
     return _summary(changes, started, [])

@@ -191,9 +191,12 @@ def test_an_index_without_its_ledger_resends_nothing_old(index, hook):
     today = dt.datetime.now(PARIS).date().isoformat()
     undated = {key: value for key, value in NEW[1].items() if key != "date"}
     add_new(index, [NEW[0] | {"id": "du-jour", "date": today}, undated | {"id": "sans-date"}])
-    (index / "articles.sqlite").unlink()  # nor does the ledger know these
-    [run] = run_alerts(index)
+    [run] = run_alerts(index)  # the writer's new ledger knows what was there as old
     assert sorted(delivered(hook)) == ["du-jour", "sans-date"]
+    (index / "articles.sqlite").unlink()  # lost again: an undated one is not taken for new
+    build_index(write_jsonl(index.parent / "corpus" / "old.jsonl", OLD), index)
+    [run] = run_alerts(index)
+    assert run.new == 0
 
 
 def test_new_matching_articles_are_delivered_once_by_email_and_webhook(index, smtp, hook):
@@ -315,6 +318,19 @@ def test_a_saved_search_delivers_only_articles_with_its_words_as_typed(
     add_new(index, STRICT_NEW)
     [run] = run_alerts(index)
     assert sorted(delivered(hook)) == expected and run.new == len(expected)
+
+
+def test_a_password_saved_in_an_old_webhook_is_never_printed(index):
+    add_alert(index, "maroc", "Maroc", webhooks=[f"http://127.0.0.1:{free_port()}/h"])
+    with sqlite3.connect(index / "alerts.sqlite") as db:  # as an earlier version saved it
+        old = json.dumps([f"webhook:http://bob:s3cret@127.0.0.1:{free_port()}/h"])
+        db.execute("UPDATE alerts SET targets = ?", (old,))
+    add_new(index)
+    run = veille("alert", "run", "--index", str(index))
+    listed = veille("alert", "list", "--index", str(index))
+    assert run.returncode == 1 and "127.0.0.1:" in run.stderr
+    assert "bob:***@127.0.0.1:" in listed.stdout
+    assert "s3cret" not in run.stdout + run.stderr + listed.stdout + listed.stderr
 
 
 def test_alerts_are_checked_when_added(index):

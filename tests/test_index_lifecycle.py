@@ -383,6 +383,34 @@ def test_the_time_an_article_was_first_indexed_survives_rebuilds(tmp_path):
     assert later["a"] == first and later["b"] >= first and "c" not in later
 
 
+def test_no_build_removes_a_generation_holding_an_article_it_lacks(first, tmp_path):
+    corpus = write_corpus(tmp_path / "v1", [("a", "Rabat", "Le port de Tanger s’agrandit.")])
+    update_index(first, add=write_corpus(tmp_path / "x", [("x", "Oujda", "La gare d'Oujda.")]))
+    kept = build_index(corpus, first).kept  # x left out: the index before is kept
+    live = current(first).name
+    assert [k.name for k in kept] == [g for g in generations(first) if g != live]
+    with Index.open(first) as index:  # `veille info` lists it
+        assert index.info().kept == (kept[0].name,)
+        assert index.info().to_dict()["kept"] == [kept[0].name]
+    update_index(first, add=write_corpus(tmp_path / "y", [("y", "Fès", "La médina de Fès.")]))
+    (first / "CURRENT").write_text(kept[0].name + "\n")  # served again, as the build said
+    again = build_index(corpus, first)  # y, written to the one served before, is kept too
+    assert [k.name for k in again.kept] == [live]
+    (first / "CURRENT").write_text(live + "\n")
+    with Index.open(first) as index:
+        assert [h.article_id for h in index.search("médina")] == ["y"]
+    build_index(corpus, first)  # nothing more left out: the kept ones stay, nothing else
+    assert len(generations(first)) == 3
+
+
+def test_a_build_after_a_removal_keeps_nothing(first, tmp_path):
+    corpus = write_corpus(tmp_path / "v1", [("a", "Rabat", "Le port de Tanger s’agrandit.")])
+    update_index(first, add=write_corpus(tmp_path / "x", [("x", "Oujda", "La gare d'Oujda.")]))
+    update_index(first, remove=["x"])  # still in a segment, deleted
+    assert build_index(corpus, first).kept == ()
+    assert len(generations(first)) == 1
+
+
 def test_an_index_that_lost_its_pointer_is_damaged_not_missing(first):
     (first / "CURRENT").unlink()
     with pytest.raises(IndexDamagedError, match=r"CURRENT is missing, beside gen-") as caught:

@@ -635,10 +635,13 @@ def _index_unavailable(error: Exception) -> ResponseReturnValue:
         )
     elif isinstance(error, IndexDamagedError):
         message = (
-            "L'index est endommagé : il doit être reconstruit (veille build). "
-            "Les recherches reprendront ensuite."
+            "L'index est endommagé : « veille info » dit ce qui l'est et comment le réparer, "
+            "« veille build » le reconstruit. Les recherches reprendront ensuite."
         )
-        api_message = "index damaged: it must be rebuilt (veille build)"
+        api_message = (
+            "index damaged: `veille info` says what is wrong and how to repair it, "
+            "`veille build` rebuilds it"
+        )
     elif isinstance(error, IndexVersionError):
         message = (
             "L'index a été construit par une autre version de Veille : "

@@ -211,17 +211,19 @@ class IndexStats:
     segments: int
     size_bytes: int
     revision: int = 0  # goes up with every commit to this generation (an update in place)
+    # Generations builds kept beside it, as they hold articles the corpus lacked.
+    kept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Built:
-    """What a build wrote: its generation and counts, and where the index before it is kept
-    when it held articles the build did not write (else it is gone, or goes)."""
+    """What a build wrote: its generation and counts, and the generations it replaced but
+    kept, as they hold articles it did not write (the others are gone)."""
 
     generation: str
     articles: int
     passages: int
-    kept: Path | None = None
+    kept: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,10 @@ class Store(Protocol):
     ) -> Changes: ...
 
     def optimize(self, path: str | os.PathLike, *, wait: float) -> int: ...
+
+    def article_ids(self, path: str | os.PathLike) -> list[str]:
+        """The ids of the articles the live index holds, in id order."""
+        ...
 
     def verify(self, path: str | os.PathLike) -> tuple[int, list[str]]:
         """Read every file of the live index against what was recorded when it was written:

@@ -22,7 +22,7 @@ from . import stats
 from .config import Cluster, read_cluster, read_live
 from .nodes import Pool
 from .reader import SphinxReader
-from .store import build, optimize, update
+from .store import article_ids, build, optimize, update
 
 _REFRESH_SECONDS = 0.5
 
@@ -100,7 +100,8 @@ class SphinxStore:
         procs: int = 1,
         wait: float = 0.0,
     ) -> Built:
-        return Built(*build(path, articles, wait=wait, procs=procs))
+        generation, written, passages = build(path, articles, wait=wait, procs=procs)
+        return Built(generation, written, passages)
 
     def update(
         self,
@@ -114,6 +115,9 @@ class SphinxStore:
 
     def optimize(self, path: str | os.PathLike, *, wait: float = 0.0) -> int:
         return optimize(path, wait=wait)
+
+    def article_ids(self, path: str | os.PathLike) -> list[str]:
+        return article_ids(path)
 
     def verify(self, path: str | os.PathLike) -> tuple[int, list[str]]:
         """Each node answers and serves the schema, replicas agree: (nodes, problems)."""

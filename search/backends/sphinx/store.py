@@ -630,6 +630,16 @@ def update(
     return changes
 
 
+def article_ids(path: str | os.PathLike) -> list[str]:
+    """The ids of the articles the live generation holds, in id order (its catalog's)."""
+    cluster = read_cluster(path)
+    db = stats.open_stats(stats.stats_path(cluster, read_live(cluster)))
+    try:
+        return [a for (a,) in db.execute("SELECT article_id FROM articles ORDER BY article_id")]
+    finally:
+        db.close()
+
+
 def optimize(path: str | os.PathLike, wait: float = 0.0) -> int:
     """Merge each node's disk chunks of the live generation (OPTIMIZE INDEX)."""
     cluster = read_cluster(path)

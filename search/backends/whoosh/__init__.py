@@ -20,7 +20,7 @@ from ...ranking import RankingConfig
 from ..base import Built, Changes, IndexedArticle
 from . import _internals  # noqa: F401  (checks whoosh's private parts at import)
 from .reader import WhooshReader
-from .store import build, current_generation, optimize, update, verify_files
+from .store import article_ids, build, current_generation, optimize, update, verify_files
 
 _REFRESH_SECONDS = 0.5
 # How long a reader keeps answering from the generation it has when the index folder no
@@ -116,6 +116,9 @@ class WhooshStore:
 
     def optimize(self, path: str | os.PathLike, *, wait: float = 0.0) -> int:
         return optimize(path, wait=wait)
+
+    def article_ids(self, path: str | os.PathLike) -> list[str]:
+        return article_ids(path)
 
     def verify(self, path: str | os.PathLike) -> tuple[int, list[str]]:
         return verify_files(current_generation(path))

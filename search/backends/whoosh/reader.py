@@ -39,7 +39,7 @@ from .postings import (
     whole_article_scores,
     word_evidence,
 )
-from .store import IndexMeta, check_sizes, read_meta, verify_files
+from .store import IndexMeta, check_sizes, kept_generations, read_meta, verify_files
 
 # Columns read as per-document codes: the facets, and the duplicate clusters.
 FACETS = ("source", "category", "cluster")
@@ -226,6 +226,23 @@ def _stored_passage(fields: dict) -> StoredPassage:
     )
 
 
+def _plan_items(
+    reader, plan: PlainPlan, deadline: float, notes: list[str]
+) -> tuple[Term | PrefixTerms, ...]:
+    """The plan's words, each prefix read as the vocabulary's words it starts."""
+    items: list[Term | PrefixTerms] = []
+    for word in plan.words:
+        if isinstance(word, Term):
+            items.append(word)
+            continue
+        exact, capped = expand_prefix(reader, "exact", word.prefix, deadline)
+        titles, capped_titles = prefix_titles(reader, word.prefix, exact, deadline)
+        if capped or capped_titles:
+            notes.append(prefix_note(word.prefix))
+        items.append(PrefixTerms(tuple(exact), tuple(titles)))
+    return tuple(items)
+
+
 def _folder_size(folder: Path) -> int:
     size = 0
     for f in folder.iterdir():
@@ -328,7 +345,7 @@ class WhooshReader:
             if query.tree is None:
                 pass
             elif plan is not None:
-                items = self._plan_items(plan, deadline, notes)
+                items = _plan_items(self._searcher.reader(), plan, deadline, notes)
                 arrays, lead = self.term_arrays()
                 ranked = rank_words(
                     arrays,
@@ -365,23 +382,6 @@ class WhooshReader:
             facet_codes={facet: codes[docs] for facet, codes in d.doc_facet.items()},
             facet_values=d.facet_values,
         )
-
-    def _plan_items(
-        self, plan: PlainPlan, deadline: float, notes: list[str]
-    ) -> tuple[Term | PrefixTerms, ...]:
-        """The plan's words, each prefix read as the vocabulary's words it starts."""
-        reader = self._searcher.reader()
-        items: list[Term | PrefixTerms] = []
-        for word in plan.words:
-            if isinstance(word, Term):
-                items.append(word)
-                continue
-            exact, capped = expand_prefix(reader, "exact", word.prefix, deadline)
-            titles, capped_titles = prefix_titles(reader, word.prefix, exact, deadline)
-            if capped or capped_titles:
-                notes.append(prefix_note(word.prefix))
-            items.append(PrefixTerms(tuple(exact), tuple(titles)))
-        return tuple(items)
 
     @reads_index
     def whole_article_scores(
@@ -515,4 +515,5 @@ class WhooshReader:
             segments=len(reader.leaf_readers()) if not reader.is_atomic() else 1,
             size_bytes=self._size,
             revision=self._ix.latest_generation(),
+            kept=tuple(g.name for g in kept_generations(self.generation.parent)),
         )

@@ -22,7 +22,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -497,9 +497,9 @@ def build(
 
     Each of the ``procs`` processes writes a segment whenever its postings reach about
     ``limitmb`` megabytes. An error raised while the articles are read (or any other) leaves
-    the live generation untouched. The generation before it is kept (marked so that no
-    later build removes it) when it holds articles the new one lacks: fetched or added
-    from elsewhere, they would be lost.
+    the live generation untouched. Then the generations before it go, but those that
+    hold an article the new one lacks (fetched or added from elsewhere, it would be lost):
+    these are kept, and marked so that no later build removes them.
     """
     root = Path(index_path)
     counts = [0, 0]
@@ -513,8 +513,7 @@ def build(
             yield item
 
     with writer_lock(root, wait=wait):
-        _remove_stale(root, keep=None)
-        previous = _previous_generation(root)
+        _remove_stale(root)
         name = _new_generation_name()
         building = root / (_BUILDING_PREFIX + name)
         building.mkdir(parents=True)
@@ -531,37 +530,64 @@ def build(
                 files=record_files(building, {}),
             )
             write_meta(building, meta)
-            kept = previous if previous and _holds_others(previous, written) else None
-            if kept is not None:
-                _atomic_write(kept / KEPT_FILE, f"{name} left out some of its articles\n")
             os.rename(building, root / name)
             _atomic_write(root / CURRENT_FILE, name + "\n")
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
-        _remove_stale(root, keep=name)
+        kept = _settle(root, name, written)
     return Built(name, counts[0], counts[1], kept)
 
 
-def _previous_generation(root: Path) -> Path | None:
-    """The generation a build replaces: the live one, or, its pointer lost, the newest."""
-    with contextlib.suppress(IndexNotFoundError, IndexDamagedError):
-        return current_generation(root)
-    return max(_generation_folders(root), default=None, key=lambda p: p.name)
+def _settle(root: Path, live: str, written: set[str]) -> tuple[Path, ...]:
+    """Remove the generations a build replaced, but those holding an article it did not
+    write: mark these kept, and return those newly kept."""
+    kept = []
+    for generation in sorted(_generation_folders(root)):
+        if generation.name == live or (generation / KEPT_FILE).exists():
+            continue
+        if _holds_others(generation, written):
+            _atomic_write(generation / KEPT_FILE, f"{live} left out some of its articles\n")
+            kept.append(generation)
+        else:
+            shutil.rmtree(generation, ignore_errors=True)
+    return tuple(kept)
+
+
+def kept_generations(index_path: str | os.PathLike) -> list[Path]:
+    """The generations builds kept because they hold articles the corpus lacked."""
+    return [g for g in sorted(_generation_folders(Path(index_path))) if (g / KEPT_FILE).exists()]
+
+
+def article_ids(index_path: str | os.PathLike) -> list[str]:
+    """The ids of the articles the live generation holds, in id order."""
+    return list(_live_ids(current_generation(index_path), lambda _: True))
 
 
 def _holds_others(generation: Path, written: set[str]) -> bool:
-    """Whether a generation holds an article not in ``written`` (any it cannot be read as
-    one: an index of another version, a damaged one, is kept whole)."""
+    """Whether a generation holds an article (not deleted) outside ``written``; one that
+    cannot be read as an index (another version's, a damaged one) is kept whole."""
     try:
-        ix = whoosh_index.open_dir(str(generation))
-        try:
-            with ix.reader() as reader:
-                return any(i.decode() not in written for i in reader.lexicon("article_id"))
-        finally:
-            ix.close()
+        return any(True for _ in _live_ids(generation, lambda i: i not in written))
     except Exception:
         return True  # what cannot be read is kept, never removed
+
+
+def _live_ids(generation: Path, wanted: Callable[[str], bool]) -> Iterator[str]:
+    """The ids ``wanted`` of the articles a generation holds, in id order (an article
+    replaced or removed in place keeps its old passages, deleted, until a merge)."""
+    ix = whoosh_index.open_dir(str(generation))
+    try:
+        with ix.reader() as reader:
+            for term in reader.lexicon("article_id"):
+                article_id = term.decode()
+                if wanted(article_id) and any(
+                    not reader.is_deleted(doc)
+                    for doc in reader.postings("article_id", term).all_ids()
+                ):
+                    yield article_id
+    finally:
+        ix.close()
 
 
 def _stored_hash(searcher, article_id: str) -> str | None:
@@ -695,7 +721,7 @@ def optimize(index_path: str | os.PathLike, wait: float = 0.0) -> int:
 
 def _live_for_writing(root: Path) -> Path:
     """The live generation, checked and rid of what a killed writer left in it."""
-    _remove_stale(root, keep=None)
+    _remove_stale(root)
     generation = current_generation(root)
     meta = read_meta(generation)
     check_sizes(generation, meta)
@@ -721,18 +747,10 @@ def _remove_uncommitted(generation: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _remove_stale(root: Path, keep: str | None) -> None:
-    """Remove half-built generations and, once a new one is live, the replaced ones but
-    those a build kept (KEPT_FILE).
-
-    Called with the writers' lock held. Readers that still have an old generation open keep
-    reading it: its files stay readable until they close them.
-    """
+def _remove_stale(root: Path) -> None:
+    """Remove half-built generations (a killed writer's). Called with the writers' lock
+    held; readers that still have a replaced generation open keep reading it: its files
+    stay readable until they close them."""
     for child in root.iterdir():
         if child.name.startswith(_BUILDING_PREFIX):
-            shutil.rmtree(child, ignore_errors=True)
-    if keep is None:
-        return
-    for child in _generation_folders(root):
-        if child.name != keep and not (child / KEPT_FILE).exists():
             shutil.rmtree(child, ignore_errors=True)
