@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import html
+import http.client
 import json
 import os
 import re
@@ -172,13 +173,12 @@ def _host(url: str) -> str:
 
 
 def masked_url(url: str) -> str:
-    """A webhook's URL as listed: a password in it (an alert saved before they were
-    refused) shown as ***."""
+    """A webhook's URL as listed: a user and password in it (an alert saved before they
+    were refused; a token) shown as ***."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    user = parts.netloc.rpartition("@")[0].partition(":")[0]
-    return parts._replace(netloc=f"{user}:***@{_host(url)}").geturl()
+    return parts._replace(netloc=f"***@{_host(url)}").geturl()
 
 
 def _now() -> dt.datetime:
@@ -402,14 +402,21 @@ def _new_articles(
         versions = {v.article_id: v.date for v in (hit, *hit.duplicates)}
         if known.intersection(versions):
             continue
-        new = [
-            a
-            for a, date in versions.items()
-            if (times[a] >= alert.saved_at if a in times else date is not None and date >= saved_on)
-        ]
+        new = [a for a, date in versions.items() if _is_new(times.get(a), date, alert, saved_on)]
         if new:
             found.append(_payload(hit, new[0]))
     return found
+
+
+def _is_new(
+    indexed: dt.datetime | None, date: dt.date | None, alert: Alert, saved_on: dt.date
+) -> bool:
+    """Whether an article first indexed then (None: the ledger does not know; year 1: a
+    new ledger found it indexed) and dated so is new to the alert: indexed since it was
+    saved, or, its time unknown, dated from the day it was saved on."""
+    if indexed is not None and indexed.year > 1:
+        return indexed >= alert.saved_at
+    return date is not None and date >= saved_on
 
 
 def _queue(db: sqlite3.Connection, alert: Alert, articles: list[dict]) -> None:
@@ -503,6 +510,11 @@ def _post(url: str, alert: Alert, batch: str, articles: list[dict], timeout: flo
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise AlertError(f"webhook {_host(url)}: {reason}") from None
+    except http.client.InvalidURL:  # a user and password saved before they were refused
+        raise AlertError(
+            f"webhook {_host(url)}: its URL holds a user and password, which are not sent: "
+            "remove the alert and add it again with a token in the URL's path"
+        ) from None
 
 
 def _send_pending(
@@ -557,7 +569,7 @@ def run_alerts(
     smtp = smtp or SmtpSettings.from_env()
     alerts = list_alerts(index_path)
     if names is not None:
-        wanted = list(names)
+        wanted = [name.strip() for name in names]  # as add_alert saved them
         missing = set(wanted) - {a.name for a in alerts}
         if missing:
             raise AlertError(f"no alert named {sorted(missing)[0]!r}")

@@ -118,8 +118,9 @@ def _build(args: argparse.Namespace) -> int:
         pointer = shlex.quote(str(kept.parent / "CURRENT"))
         print(
             f"kept: an index before this build, which holds articles it left out, in {kept}; "
-            f"to serve it again: `echo {kept.name} > {pointer}` (with the version of Veille "
-            "that built it); delete the folder once you no longer need it",
+            f"to serve it again: `echo {kept.name} > {pointer}` (an older version of Veille "
+            "must read a copy of it, in a folder of its own: it would remove the kept ones); "
+            "delete the folder once you no longer need it",
             file=sys.stderr,
         )
     rate = summary.passages / max(summary.seconds, 1e-6)
@@ -585,7 +586,7 @@ def _alert_remove(args: argparse.Namespace) -> int:
     Example: veille alert remove maroc
     """
     remove_alert(args.index, args.name)
-    print(f"Removed {_plain(args.name)}")
+    print(f"Removed {_plain(args.name.strip())}")
     return 0
 
 
@@ -882,7 +883,7 @@ _OPTIONS = {"query": "TEXT", "sources": "--source", "categories": "--category"}
 
 
 # The commands that write the index (the others only read it).
-_WRITERS = frozenset({_build, _add, _remove, _optimize, _fetch})
+_WRITERS = frozenset({_build, _add, _remove, _optimize, _fetch, _serve})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -197,6 +197,22 @@ def test_an_index_without_its_ledger_resends_nothing_old(index, hook):
     build_index(write_jsonl(index.parent / "corpus" / "old.jsonl", OLD), index)
     [run] = run_alerts(index)
     assert run.new == 0
+    (index / "articles.sqlite").unlink()  # and its pointer too: every generation is read
+    (index / "CURRENT").unlink()
+    build_index(write_jsonl(index.parent / "corpus" / "old.jsonl", OLD), index)
+    [run] = run_alerts(index)
+    assert run.new == 0
+
+
+def test_a_new_ledger_still_delivers_what_is_dated_from_the_alert_s_day(index, hook):
+    add_alert(index, "maroc", "Maroc", webhooks=[hook.url])
+    today = dt.datetime.now(PARIS).date().isoformat()
+    add_new(index, [NEW[0] | {"id": "du-jour", "date": today}])  # not yet delivered
+    (index / "articles.sqlite").unlink()
+    add_new(index, [NEW[1]])  # a writer first: its ledger knows du-jour, from long ago
+    [run] = run_alerts(index, [" maroc "])  # the name as typed, spaces around it
+    assert run.new == 2
+    assert sorted(delivered(hook)) == ["du-jour", "maroc-nouveau-2"]
 
 
 def test_new_matching_articles_are_delivered_once_by_email_and_webhook(index, smtp, hook):
@@ -323,14 +339,22 @@ def test_a_saved_search_delivers_only_articles_with_its_words_as_typed(
 def test_a_password_saved_in_an_old_webhook_is_never_printed(index):
     add_alert(index, "maroc", "Maroc", webhooks=[f"http://127.0.0.1:{free_port()}/h"])
     with sqlite3.connect(index / "alerts.sqlite") as db:  # as an earlier version saved it
-        old = json.dumps([f"webhook:http://bob:s3cret@127.0.0.1:{free_port()}/h"])
+        old = json.dumps(
+            [
+                f"webhook:http://bob:s3cret@127.0.0.1:{free_port()}/h",
+                "webhook:https://bob:s3cret@hooks.example.org/hook",  # no port: InvalidURL
+                f"webhook:http://TOKEN123@127.0.0.1:{free_port()}/t",
+            ]
+        )
         db.execute("UPDATE alerts SET targets = ?", (old,))
     add_new(index)
     run = veille("alert", "run", "--index", str(index))
     listed = veille("alert", "list", "--index", str(index))
     assert run.returncode == 1 and "127.0.0.1:" in run.stderr
-    assert "bob:***@127.0.0.1:" in listed.stdout
-    assert "s3cret" not in run.stdout + run.stderr + listed.stdout + listed.stderr
+    assert "http://***@127.0.0.1:" in listed.stdout and "https://***@hooks" in listed.stdout
+    assert "Traceback" not in run.stderr and "hooks.example.org: its URL holds a user" in run.stderr
+    said = run.stdout + run.stderr + listed.stdout + listed.stderr
+    assert "s3cret" not in said and "TOKEN123" not in said
 
 
 def test_alerts_are_checked_when_added(index):

@@ -931,6 +931,8 @@ def test_a_fractional_crawl_delay_is_honoured(site, index):
         ("Mercredi 29 Mai 2024 - 08:00", datetime.date(2024, 5, 29), datetime.time(8, 0)),
         ("lundi 29 juin 2020 08:15:00 CEST", datetime.date(2020, 6, 29), datetime.time(8, 15)),
         ("Wed, 29 May 2024 10:00 PM +0200", datetime.date(2024, 5, 29), datetime.time(22, 0)),
+        ("Wed, 29 May 2024 11:30 PM GMT", datetime.date(2024, 5, 30), datetime.time(1, 30)),
+        ("Wed, 29 May 2024 12:30 AM +0200", datetime.date(2024, 5, 29), datetime.time(0, 30)),
         ("29 juin 2020 à 8h30", datetime.date(2020, 6, 29), datetime.time(8, 30)),
         # Paris's day and time
         ("Tue, 01 Dec 2020 23:30:00 GMT", datetime.date(2020, 12, 2), datetime.time(0, 30)),

@@ -33,6 +33,7 @@ from search.backends import store_for
 from search.backends.sphinx import store as sphinx_store
 from search.backends.whoosh.store import current_generation as current
 from search.backends.whoosh.store import writer_lock
+from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -389,9 +390,12 @@ def test_no_build_removes_a_generation_holding_an_article_it_lacks(first, tmp_pa
     kept = build_index(corpus, first).kept  # x left out: the index before is kept
     live = current(first).name
     assert [k.name for k in kept] == [g for g in generations(first) if g != live]
-    with Index.open(first) as index:  # `veille info` lists it
+    with Index.open(first) as index:  # `veille info` lists it, and so does /healthz
         assert index.info().kept == (kept[0].name,)
         assert index.info().to_dict()["kept"] == [kept[0].name]
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(first)})
+    assert app.test_client().get("/healthz").get_json()["kept"] == [kept[0].name]
+    app.extensions["veille_index"].close()
     update_index(first, add=write_corpus(tmp_path / "y", [("y", "Fès", "La médina de Fès.")]))
     (first / "CURRENT").write_text(kept[0].name + "\n")  # served again, as the build said
     again = build_index(corpus, first)  # y, written to the one served before, is kept too

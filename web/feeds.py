@@ -123,7 +123,8 @@ def entry_updated(
     it has no time; undated, when the article was first indexed (which no rebuild changes),
     else the index's build time."""
     if hit.date is None:
-        return indexed.get(hit.article_id, built_at)
+        first = indexed.get(hit.article_id)
+        return first if first is not None and first.year > 1 else built_at  # 1: time unknown
     if hit.time is not None and hit.date.year > 1:  # Paris's year 1 would start in year 0
         return dt.datetime.combine(hit.date, hit.time, tzinfo=_PARIS)
     return dt.datetime.combine(hit.date, dt.time(), tzinfo=dt.UTC)

@@ -587,6 +587,7 @@ def healthz() -> ResponseReturnValue:
             "articles": info.articles,
             "passages": info.passages,
             "built_at": info.built_at.isoformat(timespec="seconds"),
+            "kept": list(info.kept),
         }
     )
 

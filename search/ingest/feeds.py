@@ -237,6 +237,7 @@ def _written_moment(text: str) -> tuple[datetime.date | None, datetime.time | No
     Paris's when it wrote UTC): RFC 822 (« Wed, 29 May 2024 10:00 », « mer., 29 mai 2024 »),
     RFC 3339, or French."""
     written, timed = None, False
+    text = _24_hour(text)
     for rfc822, with_time in ((_rfc822(text), True), (_rfc822(text) + " 00:00", False)):
         with contextlib.suppress(TypeError, ValueError, IndexError):
             if written is None:  # else a day without its time
@@ -250,13 +251,21 @@ def _written_moment(text: str) -> tuple[datetime.date | None, datetime.time | No
         with contextlib.suppress(ValueError):
             return parse_french_moment(_FRENCH_TIME_TAIL.sub(r"\1", _WEEKDAY.sub("", text), 1))
         return None, None
-    if timed and _PM.search(text) and written.hour < 12:  # the email parser reads no « PM »
-        written += datetime.timedelta(hours=12)
     day, time = local_moment(written)
     return day, time if timed else None
 
 
-_PM = re.compile(r"\d\s*PM\b", re.IGNORECASE)
+# A time with AM or PM, which the email parser reads neither (« 11:30 PM GMT »: 11:30, and
+# no zone): written as 24-hour time before it is parsed.
+_AM_PM = re.compile(r"\b(\d{1,2}):(\d{2})(:\d{2})?\s*([AP])\.?M\.?(?=\s|$)", re.IGNORECASE)
+
+
+def _24_hour(text: str) -> str:
+    def hours(m: re.Match) -> str:
+        hour = int(m[1]) % 12 + (12 if m[4].upper() == "P" else 0)
+        return f"{hour:02d}:{m[2]}{m[3] or ''}"
+
+    return _AM_PM.sub(hours, text)
 
 
 # A weekday before an RFC 822 date, in English or French, abbreviated or not (« Wed, »,

@@ -560,15 +560,23 @@ def kept_generations(index_path: str | os.PathLike) -> list[Path]:
 
 
 def article_ids(index_path: str | os.PathLike) -> list[str]:
-    """The ids of the articles the live generation holds, in id order."""
-    return list(_live_ids(current_generation(index_path), lambda _: True))
+    """The ids of the articles the live generation holds, in id order; its pointer lost,
+    those of every generation there."""
+    try:
+        generations = [current_generation(index_path)]
+    except IndexDamagedError:
+        generations = _generation_folders(Path(index_path))
+    return sorted({i for g in generations for i in _live_ids(g, lambda _: True)})
 
 
 def _holds_others(generation: Path, written: set[str]) -> bool:
     """Whether a generation holds an article (not deleted) outside ``written``; one that
     cannot be read as an index (another version's, a damaged one) is kept whole."""
     try:
-        return any(True for _ in _live_ids(generation, lambda i: i not in written))
+        # Closed at once: the first such article is enough, and the generation's files
+        # are let go before the build may remove others.
+        with contextlib.closing(_live_ids(generation, lambda i: i not in written)) as others:
+            return any(True for _ in others)
     except Exception:
         return True  # what cannot be read is kept, never removed
 
