@@ -24,7 +24,7 @@ from array import array
 
 import numpy as np
 import whoosh
-from whoosh import fields
+from whoosh import fields, scoring
 from whoosh import query as wq
 from whoosh.codec import whoosh3
 from whoosh.codec.base import Segment
@@ -34,7 +34,7 @@ from whoosh.filedb.filestore import FileStorage, RamStorage
 from whoosh.filedb.structfile import BufferFile
 from whoosh.matching.binary import AndNotMatcher
 from whoosh.matching.wrappers import FilterMatcher
-from whoosh.system import pack_int
+from whoosh.system import _INT_SIZE, pack_int
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from ...errors import IndexDamagedError, VeilleError
@@ -109,16 +109,29 @@ def read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
 
     Deleted documents are not filtered here: the caller drops them with its live mask.
     """
+    ids, weights, _ = _read_blocks(matcher, values=False)
+    return ids, weights
+
+
+def read_postings_values(matcher) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """All (document number, weight, value) postings of a term whose values vary in size
+    (a phrase field's encoded positions), a block at a time; deleted documents included."""
+    return _read_blocks(matcher, values=True)
+
+
+def _read_blocks(matcher, values: bool) -> tuple[np.ndarray, np.ndarray, list]:
     if isinstance(matcher, FilterMatcher):
         matcher = matcher.child
     if not isinstance(matcher, whoosh3.W3LeafMatcher):
         raise _fail(f"W3LeafMatcher postings (got {type(matcher).__name__})")
+    if values and matcher._fixedsize is not None and matcher._fixedsize >= 0:
+        raise _fail("postings values of varying size (positions)")
     # A block's data is (id deltas from the block's start, weights, values).
-    ids, weights = [], []
+    ids, weights, found = [], [], []
     while matcher.is_active():
         if matcher._data is None:
             matcher._read_data()
-        deltas, block_weights, _ = matcher._data
+        deltas, block_weights, block_values = matcher._data
         n = len(deltas)
         ids.append(np.cumsum(_numbers(deltas, np.int64)))
         if block_weights is None:
@@ -127,10 +140,28 @@ def read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
             weights.append(np.full(n, block_weights, dtype=np.float32))
         else:
             weights.append(_numbers(block_weights, np.float32))
+        if values:
+            found.extend(block_values)
         matcher._next_block()
     if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    return np.concatenate(ids), np.concatenate(weights)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), found
+    return np.concatenate(ids), np.concatenate(weights), found
+
+
+def decode_positions(value: bytes) -> list[int]:
+    """A posting's positions, as ``formats.Positions`` encodes them: a count, then the
+    gaps between positions pickled (its trailing stop byte may have been left off)."""
+    if value[-1:] != b".":
+        value += b"."
+    return list(itertools.accumulate(pickle.loads(value[_INT_SIZE:])))
+
+
+def bm25_weights(scorer, weights: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A term's BM25F scores for postings of these weights in fields of these lengths, as
+    its whoosh scorer gives them one at a time."""
+    if not isinstance(scorer, scoring.BM25FScorer):
+        raise _fail(f"BM25F scorers (got {type(scorer).__name__})")
+    return scorer._score(weights.astype(np.float64), lengths.astype(np.float64))
 
 
 _COMPRESSION = 3  # zlib level, as W3Codec writes them
@@ -448,6 +479,7 @@ def _check() -> None:
                 values = numeric_column(reader.column_reader("n", translate=False), 3)
                 texts = bytes_column(reader.column_reader("s", translate=False), 3)
                 positions = list(reader.postings("exact", "deux").items_as("positions"))
+                _, _, encoded = read_postings_values(reader.postings("exact", "deux"))
             with ix.searcher() as searcher:  # « trois » (doc 2) but not « deux » (0, 1, 2)
                 kept = AndNot(wq.Term("text", "trois"), wq.Term("text", "deux"))
                 if list(kept.matcher(searcher).all_ids()):
@@ -455,6 +487,8 @@ def _check() -> None:
         except AttributeError as e:
             raise _fail(f"the attribute {e.name!r}") from None
         read.append(positions)
+        if [decode_positions(v) for v in encoded] != [p for _, p in positions]:
+            raise _fail("positions encoded as formats.Positions encodes them")
         if ids.tolist() != [0, 1, 2] or weights.tolist() != [2.0, 1.0, 1.0]:
             raise _fail("postings blocks of (deltas, weights, values)")
         if lengths is None or lengths.tolist() != [3.0, 1.0, 2.0] or len(values) != 3:

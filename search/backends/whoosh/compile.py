@@ -16,6 +16,7 @@ from ...analysis import stems_of
 from ...querying import All, Any, Everything, Node, Not, Phrase, Prefix, Term
 from ...ranking import RankingConfig
 from ._internals import AndNot
+from .phrases import ArrayPhrase, OutOfTime
 
 MAX_PREFIX_TERMS = 50
 
@@ -87,7 +88,7 @@ class Compiler:
         found = [
             wq.Term(field, form[0], boost=boost)
             if len(form) == 1
-            else wq.Phrase(field, form, boost=boost)
+            else ArrayPhrase(field, form, boost=boost, deadline=self.deadline)
             for form in forms
         ]
         q = found[0] if len(found) == 1 else wq.Or(found)
@@ -125,10 +126,6 @@ class Compiler:
         if capped:
             self.notes.append(prefix_note(prefix))
         return words
-
-
-class OutOfTime(Exception):
-    """A search reached its deadline (``time.monotonic()``) inside the whoosh backend."""
 
 
 def expand_prefix(reader, field: str, prefix: str, deadline: float) -> tuple[list[str], bool]:

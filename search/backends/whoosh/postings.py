@@ -150,6 +150,11 @@ class TermArrays:
     def docs(self, field: str, term: str) -> np.ndarray:
         return self.weights(field, term)[0]
 
+    @property
+    def leaves(self) -> list[tuple[object, int]]:
+        """Each segment's reader and the number of its first document."""
+        return self._leaves
+
     def article_weights(
         self, term: str, doc_article: np.ndarray, n_articles: int, k1: float, b: float
     ) -> tuple[np.ndarray, np.ndarray]:

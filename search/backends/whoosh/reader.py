@@ -31,6 +31,7 @@ from ..base import (
 )
 from ._internals import MappedStorage, bytes_column, numeric_column
 from .compile import Compiler, OutOfTime, expand_prefix, prefix_note, prefix_titles
+from .evaluate import Evaluator, Unsupported
 from .postings import (
     PrefixTerms,
     TermArrays,
@@ -363,7 +364,7 @@ class WhooshReader:
                 reader = self._searcher.reader()
                 compiler = Compiler(reader, self.config, title_weight, deadline)
                 q = compiler.compile(query.tree)
-                docs, scores, timed_out = _collect(self._searcher, q, deadline)
+                docs, scores, timed_out = self._evaluate(q, deadline)
                 notes.extend(compiler.notes)
                 allowed = _allowed(self.documents().doc_date, filters)
                 if allowed is not None:  # dates filter through their column, not terms
@@ -382,6 +383,16 @@ class WhooshReader:
             facet_codes={facet: codes[docs] for facet, codes in d.doc_facet.items()},
             facet_values=d.facet_values,
         )
+
+    def _evaluate(self, q: wq.Query, deadline: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The documents a compiled query matches and their scores, from whole postings
+        where it can (``evaluate``), else as whoosh's matchers find them."""
+        evaluator = Evaluator(self.term_arrays()[0], deadline)
+        try:
+            found = evaluator.run(q)
+        except Unsupported:
+            return _collect(self._searcher, q, deadline)
+        return found.docs.astype(np.int32), found.scores.astype(np.float32), evaluator.timed_out
 
     @reads_index
     def whole_article_scores(
