@@ -35,6 +35,7 @@ from .index import (
     BuildSummary,
     Index,
     IndexInfo,
+    Shortlisted,
     UpdateSummary,
     add_articles,
     build_index,
@@ -45,10 +46,10 @@ from .index import (
 from .ingest import FeedResult, FeedSpec, FetchSummary, fetch_feeds
 from .ledger import first_indexed
 from .passages import Passage, split_passages
-from .querying import parse_query
+from .querying import ParsedQuery, parse_query
 from .ranking import RankingConfig
 from .request import SearchRequest
-from .results import Hit, PassageHit, Results, StoredArticle
+from .results import Duplicate, Hit, PassageHit, Results, StoredArticle
 
 __version__ = "0.2.0"
 
@@ -61,6 +62,7 @@ __all__ = [
     "Article",
     "BuildSummary",
     "CorpusError",
+    "Duplicate",
     "Explanation",
     "FeedResult",
     "FeedSpec",
@@ -75,11 +77,13 @@ __all__ = [
     "IndexUnavailableError",
     "IndexVersionError",
     "ParameterError",
+    "ParsedQuery",
     "Passage",
     "PassageHit",
     "RankingConfig",
     "Results",
     "SearchRequest",
+    "Shortlisted",
     "SmtpSettings",
     "StoredArticle",
     "UpdateSummary",

@@ -130,6 +130,15 @@ def _article_problem(article: Article) -> str | None:
         return _NOT_PARAGRAPHS
     if not any(p.strip() for p in paragraphs):
         return "no body text"
+    for name, text in (("title", article.title), ("source", article.source), ("url", article.url)):
+        if text is not None and (character := _invalid_character(text)):
+            return f"the {name} holds {character}"
+    for number, paragraph in enumerate(paragraphs, 1):
+        if character := _invalid_character(paragraph):
+            return f"paragraph {number} holds {character}"
+    category = article.metadata.get("category")
+    if isinstance(category, str) and (character := _invalid_character(category)):
+        return f"the category holds {character}"
     return None
 
 

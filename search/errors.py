@@ -4,6 +4,18 @@
 class VeilleError(Exception):
     """Base of every error Veille reports to a user."""
 
+    def __reduce__(self):
+        # Unpickled without calling __init__, whose arguments are not the message: an
+        # error raised in a process pool's worker reaches the caller as itself.
+        return _unpickled, (type(self), self.args, self.__dict__)
+
+
+def _unpickled(cls: type, args: tuple, state: dict) -> VeilleError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class IndexNotFoundError(VeilleError):
     """There is no built index at the given path."""

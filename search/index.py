@@ -109,6 +109,8 @@ class Index:
             raise TypeError(f"ranking must be a RankingConfig, not {type(ranking).__name__}")
         self.path = Path(path)
         self.ranking = ranking
+        if ranking.second_stage and ranking.ranker_model is not None:
+            load_ranker(ranking.ranker_model)  # a file that is no model: said now
         self._backend: Backend = store_for(path).open(path, ranking)
         # The queries lately read against the vocabulary (their typos read), by query: a
         # page explains each of its hits and links each to its article with the same query.
@@ -645,13 +647,26 @@ def update_index(
         indexed = _indexed(corpus, lambda: _known_clusters(index_path))
         articles = _noted(indexed, written, empty=lambda: _no_articles(add, skipped))
     _check_ledger(index_path)
-    # An id given twice is removed once; one id may be given alone (not as its letters).
-    removed = list(dict.fromkeys([remove] if isinstance(remove, str) else remove))
+    removed = _ids_to_remove(remove)
     changes = store_for(index_path).update(index_path, articles, removed, wait=wait)
     record_indexed(index_path, written)
     if removed:
         record_removed(index_path, set(removed) - set(changes.missing) - set(written))
     return _summary(changes, started, skipped)
+
+
+def _ids_to_remove(remove: str | Iterable[str]) -> list[str]:
+    """The ids to remove, each once; one id may be given alone (not as its letters)."""
+    if isinstance(remove, str):
+        return [remove]
+    try:
+        items = list(remove)
+    except TypeError:
+        raise ValueError(f"remove: an id or a list of ids, not {type(remove).__name__}") from None
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"remove: ids are text, not {type(item).__name__} ({item!r:.50})")
+    return list(dict.fromkeys(items))
 
 
 def _no_articles(path: str | os.PathLike, skipped: list[str]) -> CorpusError:

@@ -10,6 +10,7 @@ chosen with ``bench/relevance.py`` on the development data; the tables that chos
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -19,11 +20,16 @@ import numpy as np
 
 # Beyond it a weight overflows the 32-bit floats the scores are summed in.
 MAX_WEIGHT = 1e6
+# The most articles, passages or words a window or a rule counts, and the most passages
+# in a window: the second stage reads and scores each of them (a million: minutes).
+MAX_COUNT = 1000
+MAX_WINDOW = 10_000
 
 
 def _weight(value: Any, most: float | None) -> bool:
     """Whether a value is a usable weight: a finite number, 0 or more (at most ``most``)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    if not real or not math.isfinite(value):
         return False
     return 0 <= value <= (MAX_WEIGHT if most is None else most)
 
@@ -76,13 +82,32 @@ class RankingConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"RankingConfig.{f.name} must be a whole number of 1 or more")
-            if f.type == "int" and value < 1:
-                raise ValueError(f"RankingConfig.{f.name} must be a whole number of 1 or more")
+            if f.type == "int":
+                whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+                if not whole or not 1 <= value <= MAX_COUNT:
+                    raise ValueError(
+                        f"RankingConfig.{f.name} must be a whole number from 1 to {MAX_COUNT}, "
+                        f"not {value!r}"[:200]
+                    )
+                object.__setattr__(self, f.name, int(value))  # numpy's integers too
             if f.type == "float" and not _weight(value, 1.0 if f.name.endswith("_b") else None):
                 most = " and at most 1" if f.name.endswith("_b") else f" and at most {MAX_WEIGHT:g}"
-                raise ValueError(f"RankingConfig.{f.name} must be a number of 0 or more{most}")
+                raise ValueError(
+                    f"RankingConfig.{f.name} must be a number of 0 or more{most}, not {value!r}"[
+                        :200
+                    ]
+                )
+            if f.type == "float":
+                object.__setattr__(self, f.name, float(value))
+        for articles, passages in (
+            ("second_stage_articles", "second_stage_passages"),
+            ("second_stage_keyword_articles", "second_stage_keyword_passages"),
+        ):
+            if getattr(self, articles) * getattr(self, passages) > MAX_WINDOW:
+                raise ValueError(
+                    f"RankingConfig.{articles} x {passages} must be at most {MAX_WINDOW} "
+                    "passages (the second stage reads each one)"
+                )
         if not isinstance(self.second_stage, bool):
             raise ValueError("RankingConfig.second_stage must be True or False")
         model = self.ranker_model

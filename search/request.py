@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
-from .dates import date_bounds
+from .dates import date_bounds, local_moment
 from .errors import ParameterError
 
 MAX_QUERY_CHARS = 1000
@@ -83,8 +83,12 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 def _date(name: str, value: Any) -> dt.date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
+    if isinstance(value, dt.datetime):  # its day as an article's date is read
+        try:
+            return local_moment(value)[0]
+        except ValueError as error:
+            message_fr = f"{_LABELS_FR[name]} est hors des dates possibles."
+            raise ParameterError(name, str(error), message_fr) from None
     if isinstance(value, dt.date):
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):

@@ -391,7 +391,11 @@ class Ranker:
         import lightgbm
 
         self.path = str(path)
-        self.booster = lightgbm.Booster(model_file=self.path)
+        try:
+            self.booster = lightgbm.Booster(model_file=self.path)
+        except (lightgbm.basic.LightGBMError, OSError, UnicodeDecodeError) as error:
+            problem = str(error).strip().splitlines()[-1] if str(error).strip() else "unreadable"
+            raise ValueError(f"{self.path} is not a LightGBM model file ({problem})") from None
         # One prediction at a time: the web app's threads share the model.
         self._lock = threading.Lock()
         names = tuple(self.booster.feature_name())

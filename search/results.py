@@ -143,9 +143,12 @@ class Hit:
 class Results:
     """A page of results, with the totals, the time taken, a suggestion and notes.
 
-    ``timed_out``: the search used its time budget; the results are those found by then,
-    and ``total`` is a lower bound (``total_is_estimate``). ``total_is_estimate`` also when
-    the backend counted only its best matches (a cluster shard's ``max_matches``).
+    ``timed_out``: the search used its time budget. Either matching stopped: the results
+    are those found by then, and ``total`` is a lower bound (``total_is_estimate``); or
+    every match was found and counted but the second stage was left out: the first stage's
+    order is the answer, and the total is exact. ``total_is_estimate`` also when the
+    backend counted only its best matches (a cluster shard's ``max_matches``).
+    ``pages``: how many pages a request may ask for, at most ``SearchRequest.MAX_PAGE``.
     """
 
     query: str
@@ -178,7 +181,7 @@ class Results:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.limit))
+        return min(max(1, -(-self.total // self.limit)), SearchRequest.MAX_PAGE)
 
     def to_dict(self) -> dict:
         """The results as the JSON API's body."""

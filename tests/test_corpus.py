@@ -800,3 +800,26 @@ def test_an_article_s_time_of_day() -> None:
         Article(**given, date=when.date(), time=datetime.time(14, 30, tzinfo=datetime.UTC))
     with pytest.raises(ValueError, match="the time must be"):
         Article(**given, date=when.date(), time="14:30")
+
+
+@pytest.mark.parametrize(
+    "field, value, named",
+    [
+        ("paragraphs", ("Un texte", "lone \ud83d here"), "paragraph 2"),
+        ("title", "Titre \udc00", "the title"),
+        ("source", "Le Marin \ud800", "the source"),
+        ("url", "https://example.org/\ud800", "the url"),
+    ],
+)
+def test_an_article_with_a_lone_surrogate_is_refused_naming_the_field(field, value, named):
+    fields = {
+        "id": "s1",
+        "title": "Titre",
+        "date": datetime.date(2024, 5, 1),
+        "source": None,
+        "url": None,
+        "paragraphs": ("Un texte.",),
+        field: value,
+    }
+    with pytest.raises(ValueError, match=rf"^article 's1': {named} holds an invalid character"):
+        Article(**fields)

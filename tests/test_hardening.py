@@ -1,23 +1,40 @@
 """The hardening issue, through the public surfaces: budgets, bounds, damaged and emptied
 indexes, writers that fail, control characters, very long articles."""
 
+import datetime as dt
 import itertools
 import json
+import multiprocessing
 import os
+import pickle
 import random
 import resource
 import shutil
 import signal
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 from conftest import ROOT, write_jsonl
 
-from search import Index, IndexDamagedError, build_index, check_index
+from search import (
+    Article,
+    Index,
+    IndexDamagedError,
+    ParameterError,
+    SearchRequest,
+    build_index,
+    check_index,
+    update_index,
+)
+from search.alerts import AlertStateError
+from search.backends.sphinx.nodes import ClusterUnavailableError, NodeError
 from search.index import TIMED_OUT_NOTE
+from search.ingest.client import FetchError
+from search.ingest.state import FetchStateError
 
 ENV = os.environ | {"PYTHONPATH": str(ROOT)}
 
@@ -172,6 +189,9 @@ def damage(index: Path, how: str) -> None:
         toc.unlink()
     elif how == "missing record":
         (generation / "veille.json").unlink()
+    elif how == "cut record":
+        record = generation / "veille.json"
+        record.write_bytes(record.read_bytes()[:100])
     elif how == "missing generation":
         shutil.rmtree(generation)
 
@@ -182,6 +202,7 @@ DAMAGES = [
     "missing segment",
     "missing toc",
     "missing record",
+    "cut record",
     "missing generation",
 ]
 
@@ -485,3 +506,63 @@ def test_wrong_values_from_python_are_clear_errors(tmp_path):
     lines = explain("Maroc", "Il pleut à Brest").lines()
     assert not any("titre correspond" in line for line in lines)
     assert any("titre correspond" in line for line in explain("Maroc", "Brest", position=0).lines())
+
+
+# --- values a developer hands over ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ParameterError("limit", "must be a whole number between 1 and 1000", "Le nombre…"),
+        AlertStateError(Path("/x/alerts.sqlite"), "file is not a database"),
+        FetchStateError(Path("/x/fetch.sqlite"), "file is not a database"),
+        FetchError("https://example.org/rss", "timed out", status=503, transient=True),
+        ClusterUnavailableError("shard 1: no replica answers", shard=1),
+        NodeError("127.0.0.1:9312 does not answer", hung=True),
+    ],
+)
+def test_every_error_survives_pickling(error):
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.__dict__ == error.__dict__
+
+
+def _too_many_results():
+    return SearchRequest("Maroc", limit=10**6)
+
+
+def test_a_parameter_error_in_a_worker_process_reaches_the_caller():
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=fork) as pool, pytest.raises(ParameterError) as raised:
+        pool.submit(_too_many_results).result()
+    assert raised.value.name == "limit"
+
+
+@pytest.mark.parametrize("remove", [[5], None, ["a1", None], 3.5])
+def test_removing_ids_that_are_not_text_is_refused_clearly(tmp_path, remove):
+    index = small_index(tmp_path, ARTICLES)
+    with pytest.raises(ValueError, match=r"^remove: "):
+        update_index(index, remove=remove)
+    assert Index.open(index).search("Maroc", collapse=False).total == len(ARTICLES)
+
+
+def test_a_time_zone_aware_period_is_read_as_an_article_s_date_is(tmp_path):
+    late = dt.datetime(2024, 5, 1, 23, 30, tzinfo=dt.UTC)  # 2 May in Paris
+    article = Article("late", "Hippopotame", late, None, None, ("Un hippopotame à minuit.",))
+    assert article.date == dt.date(2024, 5, 2)
+    assert SearchRequest("x", since=late, until=late).until == dt.date(2024, 5, 2)
+    path = tmp_path / "index"
+    build_index(write_jsonl(tmp_path / "c" / "a.jsonl", [article_record(article)]), path)
+    found = Index.open(path).search("hippopotame", since=late, until=late)
+    assert [hit.article_id for hit in found] == ["late"]
+
+
+def article_record(article: Article) -> dict:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "date": f"{article.date}T{article.time:%H:%M}",
+        "text": "\n\n".join(article.paragraphs),
+    }

@@ -184,3 +184,26 @@ def test_a_ranking_config_refuses_what_it_cannot_rank_with(changes, said):
     with pytest.raises(ValueError, match=re.escape(said)):
         RankingConfig(**changes)
     assert RankingConfig(title_weight=2).title_weight == 2  # a whole number is a number
+
+
+def test_a_config_takes_numpy_numbers_as_python_numbers():
+    config = RankingConfig(title_weight=np.float32(0.5), second_stage_articles=np.int64(40))
+    assert config.title_weight == 0.5 and type(config.title_weight) is float
+    assert config.second_stage_articles == 40 and type(config.second_stage_articles) is int
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"second_stage_articles": 10**9}, r"second_stage_articles must be a whole number from 1"),
+        (
+            {"second_stage_articles": 1000, "second_stage_passages": 100},
+            r"second_stage_articles x second_stage_passages must be at most 10000",
+        ),
+        ({"title_weight": True}, r"title_weight must be a number of 0 or more.*not True"),
+        ({"second_stage_passages": 2.0}, r"second_stage_passages must be a whole number"),
+    ],
+)
+def test_a_config_refuses_windows_no_search_could_read(changes, message):
+    with pytest.raises(ValueError, match=message):
+        RankingConfig(**changes)

@@ -143,3 +143,21 @@ def test_a_reader_keeps_answering_while_a_writer_replaces_its_segments(tmp_path)
     assert backend.reader() is not old
     assert backend.reader().stem_count("tanner") == 3
     backend.close()
+
+
+def test_a_write_of_this_process_is_seen_by_its_next_search(tmp_path):
+    import datetime as dt
+
+    from search import Article, add_articles
+
+    corpus = write_corpus(tmp_path / "corpus", [("a", "Fès", "Le Maroc et Fès.")])
+    build_index(corpus, tmp_path / "index")
+    index = Index.open(tmp_path / "index")
+    assert index.search("wazabi").total == 0  # the reader is open, and looked just now
+    new = Article("new-1", "Titre", dt.date(2024, 5, 1), "AFP", None, ("Texte wazabi.",))
+    add_articles(tmp_path / "index", [new])
+    assert index.search("wazabi").total == 1
+    assert index.info().articles == 2
+    update_index(tmp_path / "index", remove=["new-1"])
+    assert index.search("wazabi").total == 0
+    assert index.article("new-1") is None

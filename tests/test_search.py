@@ -1596,3 +1596,20 @@ def test_what_is_no_other_spelling(query, words):
     assert parsed.respelled == ()
     if words:
         assert [t.exact for t in parsed.tree.nodes] == words
+
+
+def test_pages_counts_only_the_pages_a_request_may_ask_for():
+    many = Results(
+        query="le",
+        hits=(),
+        total=10**6,
+        total_passages=10**6,
+        page=1,
+        limit=10,
+        group="article",
+        sort="relevance",
+        took_ms=1.0,
+    )
+    assert many.pages == SearchRequest.MAX_PAGE
+    assert replace(many, total=95).pages == 10
+    assert replace(many, total=0).pages == 1

@@ -327,3 +327,17 @@ def test_article_coverage_counts_words_held_anywhere_in_the_article(index):
     for rows in others:
         assert 0 < rows[0][article] < 1
         assert len({float(row[article]) for row in rows}) == 1
+
+
+@pytest.mark.parametrize(
+    "content", [b"tree 1\n", b"root:x:0:0:root:/root:/bin/bash\n", b"\xff\xfe\x00"]
+)
+def test_a_file_that_is_no_model_is_refused_when_the_index_opens(index_path, tmp_path, content):
+    model = tmp_path / "model.txt"
+    model.write_bytes(content)
+    config = RankingConfig(ranker_model=str(model))
+    with pytest.raises(ValueError, match=r"model\.txt is not a LightGBM model file \("):
+        Index.open(index_path, ranking=config)
+    # With the second stage off the model is never read: the index opens and searches.
+    off = Index.open(index_path, ranking=config.with_changes(second_stage=False))
+    assert off.search(QUESTION).total > 0

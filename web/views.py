@@ -469,7 +469,7 @@ def search() -> ResponseReturnValue:
     if not params.query.strip() and not filtered:  # filters alone list their articles
         return render_template("search.html", params=params)
     results = index.search(params)
-    last_page = min(results.pages, SearchRequest.MAX_PAGE)
+    last_page = results.pages
     return render_template(
         "search.html",
         params=params,

@@ -3,7 +3,8 @@
 The only package that imports whoosh. ``WhooshStore`` writes (a build writes its segments in
 bulk, ``segments.py``; updates and merges use whoosh's writer) and opens ``WhooshBackend``,
 which follows the live generation: each call checks, at most twice a second, whether a build
-swapped in a new one (or an update committed) and reopens if so.
+swapped in a new one (or an update committed) and reopens if so; after a write made in this
+process, at once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,23 @@ from .reader import WhooshReader
 from .store import article_ids, build, current_generation, optimize, update, verify_files
 
 _REFRESH_SECONDS = 0.5
+# Writes committed by this process, by index folder: a handle looks at the folder again
+# after one, so that a search right after add_articles() returns sees what it added.
+_WRITES: dict[Path, int] = {}
+_WRITES_LOCK = threading.Lock()
+
+
+def _written(path: str | os.PathLike) -> None:
+    with _WRITES_LOCK:
+        key = Path(path).resolve()
+        _WRITES[key] = _WRITES.get(key, 0) + 1
+
+
+def _writes(path: Path) -> int:
+    with _WRITES_LOCK:
+        return _WRITES.get(path, 0)
+
+
 # How long a reader keeps answering from the generation it has when the index folder no
 # longer names a readable one: a swap takes far less; past this, the index is damaged or
 # gone, and saying so beats answering from a generation nobody else sees.
@@ -40,6 +58,8 @@ class WhooshBackend:
         self._checked = 0.0
         self._failing_since: float | None = None
         self._failure: Exception | None = None
+        self._resolved = self.path.resolve()
+        self._writes = _writes(self._resolved)
         self.reader()  # fail now, clearly, if there is no index
 
     def reader(self) -> WhooshReader:
@@ -47,7 +67,8 @@ class WhooshBackend:
         with self._lock:
             now = time.monotonic()
             current = self._reader
-            if now - self._checked < _REFRESH_SECONDS:
+            writes = _writes(self._resolved)
+            if now - self._checked < _REFRESH_SECONDS and writes == self._writes:
                 if self._failure is not None:  # said again until the next look
                     raise copy.copy(self._failure)
                 if current is not None:
@@ -57,7 +78,7 @@ class WhooshBackend:
             except (FileNotFoundError, IndexNotFoundError, IndexDamagedError) as e:
                 self._failure, self._checked = e, now
                 raise
-            self._failure, self._checked = None, now
+            self._failure, self._checked, self._writes = None, now, writes
             return self._reader
 
     def _current(self, current: WhooshReader | None) -> WhooshReader:
@@ -102,7 +123,10 @@ class WhooshStore:
         wait: float = 0.0,
         limitmb: int = 400,
     ) -> Built:
-        return build(path, articles, procs=procs, limitmb=limitmb, wait=wait)
+        try:
+            return build(path, articles, procs=procs, limitmb=limitmb, wait=wait)
+        finally:
+            _written(path)
 
     def update(
         self,
@@ -112,10 +136,16 @@ class WhooshStore:
         *,
         wait: float = 0.0,
     ) -> Changes:
-        return update(path, articles, remove, wait=wait)
+        try:
+            return update(path, articles, remove, wait=wait)
+        finally:
+            _written(path)
 
     def optimize(self, path: str | os.PathLike, *, wait: float = 0.0) -> int:
-        return optimize(path, wait=wait)
+        try:
+            return optimize(path, wait=wait)
+        finally:
+            _written(path)
 
     def article_ids(self, path: str | os.PathLike) -> list[str]:
         return article_ids(path)

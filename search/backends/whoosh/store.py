@@ -245,7 +245,9 @@ def read_meta(generation: Path) -> IndexMeta:
         meta = IndexMeta.from_json(json.loads((generation / META_FILE).read_text("utf-8")))
     except FileNotFoundError:
         raise _damaged(generation, f"{META_FILE} is missing") from None
-    except (ValueError, KeyError, TypeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # cut short, or overwritten
+        raise _damaged(generation, f"{META_FILE} is not readable JSON ({e})") from None
+    except (ValueError, KeyError, TypeError) as e:  # another version's record
         raise IndexVersionError(
             f"{generation}/{META_FILE} is unreadable ({e}): run `veille build` to rebuild"
         ) from None
