@@ -257,10 +257,10 @@ def _search(
     elif request.group == "article":
         title_weight = config.article_title_weight
     plan = pq.plan
-    wanted, unwanted = _facet_filters(request, pq)
+    typed, wanted, unwanted = _facet_filters(request, pq)
     request, pq = _filters_alone(request, pq)
     collapse = request.collapse and request.group == "article"
-    filtered = any(wanted.values()) or any(unwanted.values())
+    filtered = any(wanted.values()) or any(typed.values()) or any(unwanted.values())
     best = _best(request, pq, filtered, collapse, config)
     found = reader.match(pq, plan, filters, title_weight, deadline, best)
     notes = [*pq.notes, *found.notes]
@@ -270,7 +270,11 @@ def _search(
         pq, plan = relaxed
         found = reader.match(pq, plan, filters, title_weight, deadline, best)
         notes.append(PARTIAL_MATCH_NOTE)  # said if some passage is left once filtered
-    found, facets, facet_notes = filter_by_facets(found, wanted, collapse, unwanted)
+    # The query's own filters (« rubrique:sport ») are part of what it matches; the
+    # request's (the page's facets) choose among that, each facet's values as one choice.
+    found, _, facet_notes = filter_by_facets(found, typed, collapse, unwanted)
+    found, facets, chosen_notes = filter_by_facets(found, wanted, collapse)
+    facet_notes += chosen_notes
     notes += facet_notes
     whole = None
     relevance = request.group == "article" and request.sort == "relevance"
@@ -420,13 +424,12 @@ def _filters_alone(request: SearchRequest, pq: ParsedQuery) -> tuple[SearchReque
 
 def _facet_filters(
     request: SearchRequest, pq: ParsedQuery
-) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    """The facet values a search wants (the request's and the query's) and leaves out."""
-    wanted = {
-        "source": (*request.sources, *pq.sources),
-        "category": (*request.categories, *pq.categories),
-    }
-    return wanted, {"source": pq.excluded_sources, "category": pq.excluded_categories}
+) -> tuple[dict[str, tuple[str, ...]], ...]:
+    """The facet values the query asks for, those the request chooses, and those the
+    query leaves out."""
+    typed = {"source": pq.sources, "category": pq.categories}
+    chosen = {"source": request.sources, "category": request.categories}
+    return typed, chosen, {"source": pq.excluded_sources, "category": pq.excluded_categories}
 
 
 def _best(

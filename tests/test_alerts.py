@@ -482,6 +482,8 @@ def test_the_web_page_lists_saved_searches_read_only(index):
     items = page.select("li.alert")
     assert [i.select_one(".alert-name").text for i in items] == ["Maroc & voisins", "pêche"]
     assert items[0].select_one(".alert-query").text == "Maroc OU Algérie"
+    # The page of the reading the alert makes: every word as typed.
+    assert items[0].select_one(".alert-query")["href"] == "/?q=Maroc+OU+Alg%C3%A9rie&strict=true"
     assert items[0].select_one(".alert-feed")["href"] == "/search.atom?q=Maroc+OU+Alg%C3%A9rie"
     assert "secret" not in answer.text  # targets are private
     assert all(form.get("method", "get").lower() == "get" for form in page.select("form"))

@@ -77,9 +77,24 @@ def test_sections_filter_and_stay_right_with_dates_and_paging(client):
         for hit in api(client, q="gouvernement", category="société", limit=2, page=n)["hits"]
     ]
     assert pages == ids[:4]
-    assert api(client, q="gouvernement", category="société", limit=2, page=2)["facets"] == (
-        body["facets"] | {"source": body["facets"]["source"]}
-    )
+    chosen = api(client, q="gouvernement", category="société", limit=2, page=2)["facets"]
+    assert chosen["source"] == body["facets"]["source"]
+    # The query's filter is part of what it matches: its sections are that one alone.
+    assert body["facets"]["category"] == [{"value": "société", "count": body["total"]}]
+    assert len(chosen["category"]) > 1  # a facet chosen lists the others to choose
+
+
+def test_a_facet_chosen_narrows_a_query_that_filters_itself(client):
+    """« rubrique:société » typed, then a section or a source chosen: never more articles."""
+    typed = api(client, q="gouvernement rubrique:société", limit=100)
+    other = api(client, q="gouvernement rubrique:société", category="politique", limit=100)
+    assert typed["total"] > 0 and other["total"] == 0
+    for value, count in counts(typed, "source").items():
+        narrowed = api(client, q="gouvernement rubrique:société", source=value, limit=100)
+        assert narrowed["total"] == count <= typed["total"]
+        assert {hit["source"] for hit in narrowed["hits"]} == {value}
+    excluded = api(client, q="gouvernement -rubrique:société", category="société", limit=100)
+    assert excluded["total"] == 0
 
 
 def test_too_many_filter_values_is_a_400_naming_the_parameter(client):

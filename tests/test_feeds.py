@@ -409,3 +409,38 @@ def test_the_page_and_the_api_give_the_time_of_day(timed_client):
     ]
     article = timed_client.get("/api/articles/matin").get_json()
     assert (article["date"], article["time"]) == ("2024-05-05", "08:05")
+
+
+@pytest.mark.parametrize(
+    "params, title",
+    [
+        ({"q": "gouvernement"}, "gouvernement"),
+        ({"q": "gouvernement", "source": "Le Monde"}, "gouvernement · source : Le Monde"),
+        (
+            {"source": "Le Monde", "category": "société", "since": "2024-03"},
+            "source : Le Monde · rubrique : société · depuis le 01/03/2024",
+        ),
+        ({"q": "gouvernement", "until": "2024"}, "gouvernement · jusqu'au 31/12/2024"),
+    ],
+)
+def test_a_search_s_feed_and_page_are_titled_with_its_filters(client, params, title):
+    """Two subscriptions of one query with other filters are told apart in a reader."""
+    assert parse(get_feed(client, **params)).feed.title == f"Veille : {title}"
+    page = BeautifulSoup(client.get("/", query_string=params).data, "html.parser")
+    assert page.title.get_text() == f"{title} – Veille"
+    assert page.find("link", rel="alternate")["title"] == f"Veille : {title}"
+
+
+@pytest.mark.parametrize("query", ["gouvernment", "réforme des retraites gouvernement"])
+def test_the_page_links_the_reading_its_feed_follows(client, query):
+    """A typo is read on the page, not by the feed: the page says which articles it follows."""
+    page = BeautifulSoup(client.get("/", query_string={"q": query}).data, "html.parser")
+    assert page.select("ol.hits li.hit")
+    strict = page.select_one("a.strict-reading")["href"]
+    assert "strict=true" in strict
+    followed = BeautifulSoup(client.get(strict).data, "html.parser")
+    assert followed.select_one("a.strict-reading") is None  # this is the feed's reading
+    titles = [h.get_text(strip=True) for h in followed.select("ol.hits li.hit .hit-title")]
+    entries = parse(get_feed(client, q=query)).entries
+    assert sorted(titles) == sorted(entry.title for entry in entries)
+    assert bool(titles) == (query != "gouvernment")

@@ -398,6 +398,8 @@ def test_no_build_removes_a_generation_holding_an_article_it_lacks(first, tmp_pa
     app.extensions["veille_index"].close()
     update_index(first, add=write_corpus(tmp_path / "y", [("y", "Fès", "La médina de Fès.")]))
     (first / "CURRENT").write_text(kept[0].name + "\n")  # served again, as the build said
+    with Index.open(first) as index:  # the one served is not listed as kept beside it
+        assert index.info().kept == ()
     again = build_index(corpus, first)  # y, written to the one served before, is kept too
     assert [k.name for k in again.kept] == [live]
     (first / "CURRENT").write_text(live + "\n")

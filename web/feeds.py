@@ -65,6 +65,26 @@ def follow_params(params: SearchRequest) -> dict:
 
 
 @bp.app_template_global()
+def search_label(params: SearchRequest) -> str:
+    """What a search is about, in words: its query, then its filters (the title of its
+    page and of its feed, which tell two searches of one query apart)."""
+    parts = [params.query.strip()] if params.query.strip() else []
+    if params.sources:
+        parts.append("source : " + ", ".join(params.sources))
+    if params.categories:
+        parts.append("rubrique : " + ", ".join(params.categories))
+    if isinstance(params.since, dt.date):
+        parts.append(
+            f"depuis le {params.since.day:02d}/{params.since.month:02d}/{params.since.year}"
+        )
+    if isinstance(params.until, dt.date):
+        parts.append(
+            f"jusqu'au {params.until.day:02d}/{params.until.month:02d}/{params.until.year}"
+        )
+    return " · ".join(parts)
+
+
+@bp.app_template_global()
 def export_params(params: SearchRequest) -> dict:
     """The URL parameters of an export: what the search is about, its sort, grouping and
     whether copies are collapsed (the rows the page shows)."""
@@ -184,9 +204,9 @@ def atom_feed(
 ) -> bytes:
     """The Atom 1.0 document of a page of results (newest first), as UTF-8 bytes."""
     feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "fr"})
-    query = params.query.strip()
+    label = search_label(params)
     _add(feed, "id", feed_id(params))
-    _add(feed, "title", f"Veille : {query}" if query else "Veille", type="text")
+    _add(feed, "title", f"Veille : {label}" if label else "Veille", type="text")
     _add(feed, "subtitle", "Les articles les plus récents de cette recherche", type="text")
     times = [entry_updated(hit, indexed or {}, built_at) for hit in results.hits]
     _add(feed, "updated", atom_time(max(times, default=built_at)))

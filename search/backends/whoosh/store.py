@@ -557,8 +557,17 @@ def _settle(root: Path, live: str, written: set[str]) -> tuple[Path, ...]:
 
 
 def kept_generations(index_path: str | os.PathLike) -> list[Path]:
-    """The generations builds kept because they hold articles the corpus lacked."""
-    return [g for g in sorted(_generation_folders(Path(index_path))) if (g / KEPT_FILE).exists()]
+    """The generations builds kept because they hold articles the corpus lacked, but the
+    live one (a kept generation served again, as a build's message shows how)."""
+    try:
+        live = current_generation(index_path)
+    except IndexDamagedError:
+        live = None
+    return [
+        g
+        for g in sorted(_generation_folders(Path(index_path)))
+        if (g / KEPT_FILE).exists() and g != live
+    ]
 
 
 def article_ids(index_path: str | os.PathLike) -> list[str]:
