@@ -408,6 +408,95 @@ def test_a_frozen_replica_is_left_behind_by_an_update(clusters, tmp_path):
     assert all(n["state"] == "up" for n in cluster_status(path))
 
 
+def node_count(path: Path, node: dict, where: str = "") -> int:
+    """The rows one node holds in the live generation (that meet a condition)."""
+    import pymysql
+
+    host, port = node["address"].rsplit(":", 1)
+    live = json.loads((path.parent / "cluster.live").read_text())["generation"]
+    db = pymysql.connect(host=host, port=int(port))
+    with contextlib.closing(db), db.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM veille_{live} {where}")
+        return cursor.fetchone()[0]
+
+
+def test_an_update_killed_midway_is_taken_back_by_the_next(clusters, tmp_path):
+    """kill -9 of `veille add` while it writes: readers answer at once, and the next
+    update takes its rows off the nodes (they inflated totals, and readers failed)."""
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    rows_before = node_rows(path)
+    records = [
+        {"id": f"gel-{n}", "title": "Gel", "text": f"Oujda gèle, jour {n}."} for n in range(8)
+    ]
+    added = write_jsonl(tmp_path / "gel.jsonl", records)
+    status = {(n["shard"], n["replica"]): n for n in cluster_status(path)}
+    frozen, written = status[(0, 1)], status[(0, 0)]
+    os.kill(frozen["pid"], signal.SIGSTOP)
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "search", "add", str(added), "--index", str(path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:  # the writer sends a shard-0 article to replica 0, then waits on the frozen one
+        deadline = time.monotonic() + 60
+        while node_count(path, written, "WHERE MATCH('oujda')") == 0:
+            assert time.monotonic() < deadline and writer.poll() is None
+            time.sleep(0.05)
+        writer.kill()
+        writer.wait()
+    finally:
+        os.kill(frozen["pid"], signal.SIGCONT)
+    assert list(path.parent.glob("stats-*.sqlite-journal"))  # its transaction, half done
+    run = veille("query", "Hammouchi", "--index", str(path))
+    assert run.returncode == 0, run.stderr
+    other = write_jsonl(tmp_path / "other.jsonl", [{"id": "x", "title": "X", "text": "Fès."}])
+    assert veille("add", str(other), "--index", str(path)).returncode == 0
+    assert total(path, "Oujda") == 0
+    assert node_rows(path) == rows_before + 2  # Fès on both replicas of its shard
+    assert all(n["state"] == "up" for n in cluster_status(path))
+    assert veille("add", str(added), "--index", str(path)).returncode == 0
+    assert total(path, "Oujda") == 8
+
+
+def test_statistics_left_mid_write_by_a_killed_writer_are_read_as_before(tmp_path):
+    """A killed writer's rollback journal: a read-only reader rolls it back, not fails."""
+    from search.backends.sphinx import stats
+
+    path = tmp_path / "stats-a.sqlite"
+    db = stats.create(path)
+    db.commit()
+    db.close()
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"db = sqlite3.connect({str(path)!r})\n"
+            "db.execute('BEGIN IMMEDIATE')\n"
+            "db.executemany('INSERT INTO terms VALUES (?, ?, ?)',"
+            " (('x', f'mot{n}', n) for n in range(300000)))\n"
+            "db.execute(\"UPDATE meta SET value = '9' WHERE name = 'revision'\")\n"
+            "print('written', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with writer.stdout:
+        assert writer.stdout.readline() == "written\n"
+    writer.kill()
+    writer.wait()
+    journal = path.with_name(path.name + "-journal")
+    assert journal.stat().st_size > 0  # a hot journal: the file holds half a write
+    reader = stats.open_stats(path)
+    try:
+        assert stats.meta(reader)["revision"] == "0"
+        assert reader.execute("SELECT COUNT(*) FROM terms").fetchone() == (0,)
+    finally:
+        reader.close()
+
+
 def test_a_pid_file_naming_another_process_is_not_trusted(clusters):
     from search.backends.sphinx.config import read_cluster
     from search.cluster import stop_cluster

@@ -56,6 +56,8 @@ class SphinxBackend:
             if current is not None and now - self._checked < _REFRESH_SECONDS:
                 return current
             generation = read_live(self.cluster)
+            if current is not None:  # a killed writer's half-done write, rolled back
+                stats.recover(current.stats_path)
             if (
                 current is None
                 or current.generation != generation

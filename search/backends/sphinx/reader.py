@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ...errors import IndexUnavailableError
 from ...querying import ParsedQuery, PlainPlan, Term
 from ...ranking import RankingConfig
 from ..base import (
@@ -97,7 +97,7 @@ def _stored(row: tuple) -> StoredPassage:
 class _Catalog:
     """What a generation's statistics file says: frequencies, vocabulary, the catalog."""
 
-    _db: sqlite3.Connection
+    _db: stats.Recovering
     _lock: threading.Lock
     _df: dict[tuple[str, str], int]
     _ranks: tuple[np.ndarray, np.ndarray, np.ndarray] | None
@@ -213,7 +213,7 @@ class SphinxReader(_Catalog):
         self.pool, self.executor, self.config = pool, executor, config
         self.stats_path = stats.stats_path(cluster, generation)
         self.stats_file = stats.file_identity(self.stats_path)  # a build replaces the file
-        self._db = stats.open_stats(self.stats_path)
+        self._db = stats.Recovering(stats.open_stats(self.stats_path), self.stats_path)
         self._lock = threading.Lock()
         self.meta = stats.meta(self._db)
         self.revision = int(self.meta["revision"])
@@ -406,7 +406,14 @@ class SphinxReader(_Catalog):
         positions = range(count)[start:stop]
         if not positions:
             return count, []
-        return count, self.passages([row_id(art, p, shard) for p in positions])
+        stored = self.passages([row_id(art, p, shard) for p in positions])
+        if len(stored) < len(positions):  # the catalog's, not on the nodes that answered
+            raise IndexUnavailableError(
+                f"the nodes of shard {shard} lack passages of {article_id}: a write to them "
+                "was interrupted; `veille info` names the replicas out of step, and the same "
+                "`veille add` run again writes them"
+            )
+        return count, stored
 
     def matching_positions(
         self, article_id: str, query: ParsedQuery, deadline: float = 2.0

@@ -14,6 +14,7 @@ and many rank alike, and as the embedded backend does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -72,8 +73,42 @@ def create(path: Path) -> sqlite3.Connection:
     return db
 
 
+def recover(path: Path) -> None:
+    """Roll back the write a killed writer left half done (its rollback journal beside the
+    file), which a read-only connection cannot: it refuses to read until then. A live
+    writer's journal is left as it is (SQLite rolls back only one no process holds)."""
+    if not path.with_name(path.name + "-journal").exists():
+        return
+    try:
+        rw = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0.1)
+        with contextlib.closing(rw) as db:
+            db.execute("SELECT COUNT(*) FROM meta").fetchone()
+    except sqlite3.Error:
+        pass  # said by the read that follows, if it still fails
+
+
+class Recovering:
+    """A reader's connection to the statistics that, meeting a write a killed writer left
+    half done, rolls it back (``recover``) and reads again."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db, self.path = db, path
+
+    def execute(self, sql: str, parameters: tuple | list = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, parameters)
+        except sqlite3.OperationalError:
+            recover(self.path)
+            return self._db.execute(sql, parameters)
+
+    def close(self) -> None:
+        self._db.close()
+
+
 def open_stats(path: Path, readonly: bool = True) -> sqlite3.Connection:
     """Open a generation's statistics; IndexVersionError if another version wrote them."""
+    if readonly:
+        recover(path)
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}?mode=rw"
     db = sqlite3.connect(uri, uri=True, check_same_thread=False)
     try:

@@ -34,7 +34,7 @@ from ...errors import IndexLockedError, VeilleError
 from ..base import Changes, IndexedArticle
 from ..workers import BuildWorkerError, die_with_parent
 from . import stats
-from .config import Cluster, Node, read_cluster, read_live, write_live
+from .config import Cluster, Node, atomic_write, read_cluster, read_live, write_live
 from .nodes import NETWORK_ERRORS, QUERY_ERRORS, NodeError, check_own_nodes, connect
 from .schema import check_schema, insert_statements
 from .terms import PreparedArticle, prepare, row_id, shard_of
@@ -107,13 +107,21 @@ class _Writers:
 
     def execute(self, node: Node, *statements: str) -> bool:
         """Run on one node; False (the node remembered as failed) if it fails."""
+        return self._run(node, statements) is not None
+
+    def ids(self, node: Node, select: str) -> list[int] | None:
+        """The row ids a SELECT finds on one node; None (the node remembered as failed)."""
+        return self._run(node, (select,))
+
+    def _run(self, node: Node, statements) -> list[int] | None:
+        """Run on one node: the ids the last statement answers; None if the node fails."""
         if node in self.failed:
-            return False
+            return None
         try:
             with self._cursor(node) as cur:
                 for sql in statements:
                     cur.execute(sql)
-            return True
+                return [int(row[0]) for row in cur.fetchall() or ()]
         except (NodeError, *NETWORK_ERRORS, *QUERY_ERRORS) as e:
             self.failed[node] = str(e).replace(node.name, "").strip() or type(e).__name__
             conn = self.conns.pop(node, None)
@@ -122,7 +130,7 @@ class _Writers:
                     conn.close()
             if self.strict:
                 raise NodeError(f"{node.name} could not be written: {e}") from None
-            return False
+            return None
 
     def write_rows(self, shard: int, rows: list[tuple]) -> list[Node]:
         """Write rows to every replica of the shard; the replicas that failed."""
@@ -218,6 +226,8 @@ def build(
         finally:
             writers.close()
             db.close()
+        # An update of the generation before this build, killed: nothing of it is left.
+        _intent_path(cluster, target).unlink(missing_ok=True)
         os.replace(tmp, stats.stats_path(cluster, target))
         write_live(cluster, target)
     return target, n_articles, n_passages
@@ -601,11 +611,14 @@ def update(
         try:
             _catalog_schema(db)
             check_schema(cluster, f"veille_{live}", strict=False)
+            _finish_interrupted(cluster, live, db, writers)
             run = _Update(cluster, db, writers)
             try:
                 # Read whole before anything is sent: a corpus's bad line fails the update
                 # with nothing written (rows sent can be taken back, rows replaced not).
                 items = list(articles)
+                remove = list(remove)
+                _write_intent(cluster, live, db, [i.article.id for i in items] + remove)
                 for article_id in remove:
                     run.remove(article_id)
                 for item in items:
@@ -614,7 +627,9 @@ def update(
             except BaseException:
                 with contextlib.suppress(Exception):  # the failure is what is said
                     run.undo()
+                    _intent_path(cluster, live).unlink(missing_ok=True)
                 raise
+            _intent_path(cluster, live).unlink(missing_ok=True)
         finally:
             writers.close()
             db.close()
@@ -628,6 +643,74 @@ def update(
             "command again once the replica answers"
         )
     return changes
+
+
+def _intent_path(cluster: Cluster, live: str) -> Path:
+    return cluster.folder / f"update-{live}.json"
+
+
+def _write_intent(cluster: Cluster, live: str, db: sqlite3.Connection, ids: list[str]) -> None:
+    """Record, before an update sends anything, what a killed run would leave on the
+    nodes: rows of articles numbered from the catalog's next number, and changed rows of
+    the articles it holds (``_finish_interrupted`` takes them back)."""
+    touched = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        touched += db.execute(
+            "SELECT article_id, art, shard, passages FROM articles WHERE article_id IN "
+            f"({','.join('?' * len(chunk))})",
+            chunk,
+        ).fetchall()
+    intent = {"next_art": int(stats.meta(db)["next_art"]), "touched": touched}
+    atomic_write(_intent_path(cluster, live), json.dumps(intent) + "\n")
+
+
+def _finish_interrupted(
+    cluster: Cluster, live: str, db: sqlite3.Connection, writers: _Writers
+) -> None:
+    """Take back from the nodes what an update killed before its commit left there (its
+    statistics were rolled back with it): the rows of the articles it numbered, and the
+    rows past the catalog's count of those it changed, which are marked as missed on
+    every replica (so they are listed out of step until the same update runs again)."""
+    path = _intent_path(cluster, live)
+    try:
+        intent = json.loads(path.read_text(encoding="utf-8"))
+        next_art, touched = int(intent["next_art"]), intent["touched"]
+    except FileNotFoundError:
+        return
+    except (ValueError, KeyError, TypeError):  # cut short by the kill: nothing was sent
+        path.unlink(missing_ok=True)
+        return
+    for node in cluster.nodes:
+        leftovers = [f"art >= {next_art}"] + [
+            f"(art = {int(art)} AND pos >= {int(passages)})"
+            for _, art, shard, passages in touched
+            if shard == node.shard
+        ]
+        for condition in leftovers:
+            _delete_where(writers, node, condition)
+    for article_id, art, shard, passages in touched:
+        for node in cluster.shard_nodes(shard):
+            db.execute(
+                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?)",
+                (article_id, node.address, art, passages),
+            )
+    db.commit()
+    if writers.failed:
+        named = "; ".join(f"{node.name}: {reason}" for node, reason in writers.failed.items())
+        raise ReplicaWriteError(
+            f"an update was interrupted, and what it left on the nodes could not be taken "
+            f"back from every replica ({named}): run the command again once it answers"
+        )
+    path.unlink()
+
+
+def _delete_where(writers: _Writers, node: Node, condition: str) -> None:
+    """Delete a node's rows that meet a condition on their attributes, a page at a time."""
+    select = f"SELECT id FROM {writers.index} WHERE {condition} LIMIT 1000 OPTION max_matches=1000"
+    while found := writers.ids(node, select):
+        if not writers.delete(node, found):
+            return
 
 
 def article_ids(path: str | os.PathLike) -> list[str]:
