@@ -34,6 +34,7 @@ from .corpus import CorpusError, count_articles
 from .errors import (
     IndexDamagedError,
     IndexNotFoundError,
+    IndexUnavailableError,
     IndexVersionError,
     ParameterError,
     VeilleError,
@@ -306,7 +307,14 @@ def _info(args: argparse.Namespace) -> int:
 
     Example: veille info --index index
     """
-    info = Index.open(args.index).info()
+    try:
+        info = Index.open(args.index).info()
+    except IndexUnavailableError as error:  # a cluster's shard: which nodes are down
+        if not str(args.index).endswith(".toml"):
+            raise
+        print(f"veille: error: {error}", file=sys.stderr)
+        _print_nodes(args.index)
+        return 1
     if args.json:
         print(json.dumps(info.to_dict(), ensure_ascii=False, indent=2))
         return 0

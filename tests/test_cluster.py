@@ -322,6 +322,7 @@ def test_a_shard_with_no_replica_is_a_clear_error_everywhere(clusters, tmp_path)
     app = create_app({"VEILLE_INDEX": str(path), "TESTING": True})
     answer = app.test_client().get("/api/search?q=sécurité")
     assert answer.status_code == 200 and answer.get_json()["total"] == 1
+    assert app.test_client().get("/healthz").status_code == 200
     kill(path, 1, 0)
     kill(path, 1, 1)
     try:
@@ -338,9 +339,15 @@ def test_a_shard_with_no_replica_is_a_clear_error_everywhere(clusters, tmp_path)
         assert str(path.parent) not in error and "127.0.0.1" not in error  # in the log only
         status = veille("cluster", "status", "--index", str(path))
         assert status.returncode == 1 and status.stdout.count("down") == 2
+        health = app.test_client().get("/healthz")  # a load balancer can tell
+        assert health.status_code == 503 and "shard 1" in health.get_json()["error"]
+        info = veille("info", "--index", str(path))
+        assert info.returncode == 1 and info.stderr.startswith("veille: error: shard 1 of ")
+        assert info.stdout.count("<- down") == 2 and info.stdout.count("node:") == 4
     finally:
         start_cluster(path)
     assert total(path, "sécurité") > 0
+    assert app.test_client().get("/healthz").status_code == 200
 
 
 def test_an_add_with_a_replica_down_fails_naming_it_and_completes_when_run_again(
@@ -495,6 +502,39 @@ def test_statistics_left_mid_write_by_a_killed_writer_are_read_as_before(tmp_pat
         assert reader.execute("SELECT COUNT(*) FROM terms").fetchone() == (0,)
     finally:
         reader.close()
+
+
+def test_a_port_that_names_another_node_of_the_cluster_is_refused(clusters, tmp_path):
+    """Shard ports swapped in a copy of cluster.toml: no query answers from the wrong
+    shard, and no write goes to it."""
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    before = total(path, "sécurité")
+    nodes = {
+        (n["shard"], n["replica"]): n["address"].rsplit(":", 1)[1] for n in cluster_status(path)
+    }
+    text = path.read_text()
+    for replica in (0, 1):  # shard 0's ports become shard 1's, and the other way round
+        a, b = nodes[(0, replica)], nodes[(1, replica)]
+        text = text.replace(f"port = {a}\n", "port = A\n").replace(f"port = {b}\n", f"port = {a}\n")
+        text = text.replace("port = A\n", f"port = {b}\n")
+    swapped = path.with_name("swapped.toml")
+    swapped.write_text(text)
+    run = veille("query", "sécurité", "--index", str(swapped))
+    assert run.returncode == 1 and "holds the rows of shard" in run.stderr
+    assert "does cluster.toml give another node's port?" in run.stderr
+    added = write_jsonl(tmp_path / "x.jsonl", [{"id": "x", "title": "X", "text": "Fès."}])
+    run = veille("add", str(added), "--index", str(swapped))
+    assert run.returncode == 1 and run.stderr.rstrip().endswith("nothing was written")
+    assert len(run.stderr.splitlines()) == 1
+    assert total(path, "sécurité") == before and total(path, "Fès") == 0
+    assert all(n["state"] == "up" for n in cluster_status(path))
+    twice = path.with_name("twice.toml")
+    twice.write_text(
+        path.read_text().replace(f"port = {nodes[(1, 0)]}\n", f"port = {nodes[(0, 0)]}\n")
+    )
+    run = veille("add", str(added), "--index", str(twice))
+    assert run.returncode == 1 and "two nodes of cluster.toml have one address" in run.stderr
 
 
 def test_a_pid_file_naming_another_process_is_not_trusted(clusters):
@@ -658,6 +698,33 @@ def test_an_update_interrupted_midway_leaves_no_ghost(clusters, tmp_path):
     again = veille("add", str(corpus), "--index", str(path))  # the same command, once more
     assert again.returncode == 0, again.stderr
     assert total(path, "fantôme") == 3000 and total(path, "Rabat") == 1
+
+
+@pytest.mark.parametrize(
+    "shards, replicas, base_port, fits",
+    [(1, 1, 65535, True), (2, 1, 65534, True), (2, 1, 65535, False), (1, 1, 65536, False)],
+)
+def test_init_gives_ports_up_to_65535(tmp_path, shards, replicas, base_port, fits):
+    from search.backends.sphinx.config import ClusterConfigError, init_cluster
+
+    if fits:
+        cluster = init_cluster(tmp_path, shards, replicas, base_port=base_port)
+        assert max(node.port for node in cluster.nodes) <= 65535
+    else:
+        with pytest.raises(ClusterConfigError, match="the ports must fit under 65536"):
+            init_cluster(tmp_path, shards, replicas, base_port=base_port)
+        assert not (tmp_path / "cluster.toml").exists()
+
+
+@pytest.mark.parametrize("host", ['a"b', "", "-x", "a b", "x\ny", "h\u00f4te"])
+def test_init_refuses_a_host_no_config_could_hold(tmp_path, host):
+    sizes = ("--shards", "1", "--replicas", "1")
+    run = veille("cluster", "init", "--dir", str(tmp_path), *sizes, f"--host={host}")
+    assert run.returncode == 1 and run.stderr.startswith("veille: error: --host "), run.stderr
+    assert len(run.stderr.splitlines()) == 1
+    assert not (tmp_path / "cluster.toml").exists()  # nothing written: it can run again
+    again = veille("cluster", "init", "--dir", str(tmp_path), *sizes, "--host=search-1.example.org")
+    assert again.returncode == 0, again.stderr
 
 
 def test_bad_situations_are_one_line_and_exit_1(clusters, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -115,8 +116,9 @@ def read_cluster(path: str | os.PathLike) -> Cluster:
     if version != CLUSTER_SCHEMA_VERSION:
         raise IndexVersionError(
             f"{path} is a cluster config of schema {version}; this version of Veille reads "
-            f"schema {CLUSTER_SCHEMA_VERSION}: run `veille cluster init` again, then "
-            "`veille build`"
+            f"schema {CLUSTER_SCHEMA_VERSION}: stop its nodes (`veille cluster stop`, with the "
+            "version that started them), then make a cluster in another folder (`veille cluster "
+            "init --dir NEW`), start it and `veille build` it"
         )
     try:
         nodes = tuple(
@@ -183,6 +185,12 @@ searchd
     )
 
 
+# A host name (its labels of letters, digits and inner hyphens) or an IPv4 address.
+_HOST = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+
+
 def init_cluster(
     folder: str | os.PathLike,
     shards: int,
@@ -194,8 +202,12 @@ def init_cluster(
     """Write ``cluster.toml`` and each node's searchd config; ports count up from base_port."""
     if shards < 1 or replicas < 1:
         raise ClusterConfigError("a cluster needs at least 1 shard and 1 replica")
-    if not 0 < base_port <= 65535 - shards * replicas:
+    if not 0 < base_port <= 65536 - shards * replicas:
         raise ClusterConfigError(f"--base-port {base_port}: the ports must fit under 65536")
+    if not isinstance(host, str) or not _HOST.fullmatch(host):
+        raise ClusterConfigError(
+            f"--host {str(host)[:60]!r}: a host name or an IPv4 address (searchd listens there)"
+        )
     root = Path(folder).resolve()
     if (root / "cluster.toml").exists():  # its nodes may run, its data be the archive's
         raise ClusterConfigError(

@@ -23,7 +23,8 @@ from typing import TypeVar
 import pymysql
 
 from ...errors import IndexUnavailableError, VeilleError
-from .config import Cluster, Node
+from .config import GENERATIONS, Cluster, Node
+from .terms import row_parts
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 1.0
@@ -42,6 +43,10 @@ class NodeError(IndexUnavailableError):
     def __init__(self, message: str, hung: bool = False) -> None:
         super().__init__(message)
         self.hung = hung
+
+
+class WrongNodeError(NodeError):
+    """A node answers at an address with another shard's rows."""
 
 
 class ClusterUnavailableError(IndexUnavailableError):
@@ -63,7 +68,7 @@ QUERY_ERRORS = (pymysql.err.ProgrammingError, pymysql.err.InternalError)
 def connect(node: Node, timeout: float = 30.0) -> pymysql.Connection:
     """A SphinxQL connection to a node (NodeError naming it if it does not answer)."""
     try:
-        return pymysql.connect(
+        conn = pymysql.connect(
             host=node.host,
             port=node.port,
             connect_timeout=CONNECT_TIMEOUT,
@@ -79,6 +84,31 @@ def connect(node: Node, timeout: float = 30.0) -> pymysql.Connection:
     except NETWORK_ERRORS as e:
         hung = "timed out" in str(e)
         raise NodeError(f"{node.name} does not answer ({_reason(e)})", hung=hung) from None
+    try:
+        _check_shard(conn, node)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_shard(conn: pymysql.Connection, node: Node) -> None:
+    """Refuse a node whose rows are another shard's (a port of cluster.toml that names
+    another node of the cluster): it would answer, and be written, as this shard."""
+    for generation in GENERATIONS:
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT id FROM veille_{generation} LIMIT 1")
+                row = cur.fetchone()
+        except QUERY_ERRORS:  # no such index on this node (not this cluster's)
+            continue
+        except NETWORK_ERRORS as e:
+            raise NodeError(f"{node.name} does not answer ({_reason(e)})") from None
+        if row is not None and row_parts(int(row[0]))[2] != node.shard:
+            raise WrongNodeError(
+                f"{node.name} holds the rows of shard {row_parts(int(row[0]))[2]}, not of "
+                f"shard {node.shard}: does cluster.toml give another node's port?"
+            )
 
 
 def _reason(error: Exception) -> str:
@@ -327,7 +357,13 @@ def _log_since(log: Path, offset: int) -> list[str]:
 def check_own_nodes(cluster: Cluster) -> None:
     """NodeError if a searchd this cluster did not start answers at one of its addresses on
     this machine: another cluster's (a copied cluster.toml, two clusters given the same
-    ports), whose index a write would overwrite."""
+    ports), whose index a write would overwrite; or if a node answers with another
+    shard's rows, or two nodes share an address (a port mistyped in cluster.toml)."""
+    if len({n.address for n in cluster.nodes}) < len(cluster.nodes):
+        raise NodeError(
+            "two nodes of cluster.toml have one address; nothing was written: give each "
+            "node its own port"
+        )
     for node in cluster.nodes:
         # A node on another machine (systemd there) has no pid file here to tell by.
         local = node.host in ("localhost", "::1") or node.host.startswith("127.")
@@ -337,6 +373,13 @@ def check_own_nodes(cluster: Cluster) -> None:
                 f"(another cluster's node?); nothing was written: start this cluster's nodes "
                 "(veille cluster start), or give it other ports (veille cluster init)"
             )
+        try:
+            with contextlib.closing(connect(node, timeout=CONNECT_TIMEOUT)):
+                pass
+        except WrongNodeError as e:
+            raise WrongNodeError(f"{e}; nothing was written") from None
+        except NodeError:
+            pass  # a node down: the write goes to the others, and names it
 
 
 def start_cluster(cluster: Cluster, timeout: float = 60.0) -> list[int]:

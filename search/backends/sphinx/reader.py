@@ -224,7 +224,6 @@ class SphinxReader(_Catalog):
         self._copies: dict[int, dict[int, str]] | None = None
         self._sizes: np.ndarray | None = None
         self._df: dict[tuple[str, str], int] = {}
-        self._size_bytes: int | None = None
         # What this thread's search read ahead: passages' frequencies, whole-article scores.
         self._ahead = threading.local()
 
@@ -449,10 +448,9 @@ class SphinxReader(_Catalog):
         )
 
     def _size(self) -> int:
-        # Asked once a reader (a new revision opens a new one): /healthz asks on every probe.
-        if self._size_bytes is None:
-            self._size_bytes = sum(self._fan_out(lambda cur: _node_size(cur, self.index)))
-        return self._size_bytes
+        # Asked of a replica of every shard each time: /healthz is then a 503 when a shard
+        # has none answering, as its searches are.
+        return sum(self._fan_out(lambda cur: _node_size(cur, self.index)))
 
 
 def _node_size(cur, index: str) -> int:

@@ -74,7 +74,8 @@ def check_schema(cluster: Cluster, index: str, strict: bool = True) -> None:
         except QUERY_ERRORS as e:
             raise IndexVersionError(
                 f"{node.name} has no index {index} ({e.args[-1]}): its searchd config is "
-                "not this version's: run `veille cluster init` again and restart the cluster"
+                "not this version's: stop the cluster, make one in another folder (`veille "
+                "cluster init --dir NEW`), start it and `veille build` it"
             ) from None
         except NETWORK_ERRORS as e:
             if strict:
@@ -85,6 +86,6 @@ def check_schema(cluster: Cluster, index: str, strict: bool = True) -> None:
                 conn.close()
         if sorted(found) != sorted(want):
             raise IndexVersionError(
-                f"{node.name} serves an index of another schema: run `veille cluster init` "
-                "again, restart the cluster and `veille build`"
+                f"{node.name} serves an index of another schema: stop the cluster, make one in "
+                "another folder (`veille cluster init --dir NEW`), start it and `veille build` it"
             )

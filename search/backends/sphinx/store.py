@@ -457,7 +457,12 @@ class _Update:
             "SELECT node, art, passages FROM pending WHERE article_id = ?", (article_id,)
         ).fetchall()
         by_address = {n.address: n for n in self.cluster.nodes}
-        return [(by_address[a], art, p) for a, art, p in rows if a in by_address]
+        shard = shard_of(article_id, self.cluster.shards)  # not a node given its address
+        return [
+            (by_address[a], art, p)
+            for a, art, p in rows
+            if a in by_address and by_address[a].shard == shard
+        ]
 
     def _take_away(self, blob: bytes | None) -> None:
         if blob:
