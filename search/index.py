@@ -270,11 +270,7 @@ def _search(
         pq, plan = relaxed
         found = reader.match(pq, plan, filters, title_weight, deadline, best)
         notes.append(PARTIAL_MATCH_NOTE)  # said if some passage is left once filtered
-    # The query's own filters (« rubrique:sport ») are part of what it matches; the
-    # request's (the page's facets) choose among that, each facet's values as one choice.
-    found, _, facet_notes = filter_by_facets(found, typed, collapse, unwanted)
-    found, facets, chosen_notes = filter_by_facets(found, wanted, collapse)
-    facet_notes += chosen_notes
+    found, facets, facet_notes = _facet_filtered(found, typed, wanted, unwanted, collapse)
     notes += facet_notes
     whole = None
     relevance = request.group == "article" and request.sort == "relevance"
@@ -420,6 +416,22 @@ def _filters_alone(request: SearchRequest, pq: ParsedQuery) -> tuple[SearchReque
     if isinstance(pq.tree, Everything) and request.sort == "relevance":
         request = request.with_changes(sort="date")
     return request, pq
+
+
+def _facet_filtered(
+    found: Candidates,
+    typed: dict[str, tuple[str, ...]],
+    chosen: dict[str, tuple[str, ...]],
+    unwanted: dict[str, tuple[str, ...]],
+    collapse: bool,
+) -> tuple[Candidates, dict, list[str]]:
+    """The candidates the filters keep, the facets' counts, and the filters' notes.
+
+    The query's own filters (« rubrique:sport ») are part of what it matches; the
+    request's (the page's facets) choose among that, each facet's values as one choice."""
+    found, _, notes = filter_by_facets(found, typed, collapse, unwanted)
+    found, facets, chosen_notes = filter_by_facets(found, chosen, collapse)
+    return found, facets, notes + chosen_notes
 
 
 def _facet_filters(

@@ -1050,8 +1050,9 @@ def _date_filters(dates: list[tuple[str, str]], notes: list[str]):
     since = until = None
     for kind, value in dates:
         bounds = date_bounds(value)
-        if bounds is None:
-            notes.append(f"date ignorée : {value}")
+        if bounds is None:  # as typed: a French date's words were joined to be read
+            shown = value.replace("-", " ") if any(c.isalpha() for c in value) else value
+            notes.append(f"date ignorée : {shown}")
             continue
         if kind in ("date", "since"):
             since = max(since, bounds[0]) if since else bounds[0]

@@ -566,3 +566,27 @@ def article_record(article: Article) -> dict:
         "date": f"{article.date}T{article.time:%H:%M}",
         "text": "\n\n".join(article.paragraphs),
     }
+
+
+def test_a_segment_cut_short_under_a_reader_is_damage_not_a_crash(tmp_path):
+    """A reader maps the index's files: reading past a file's new end would kill it with
+    SIGBUS (a web worker's dropped connection). It looks at the sizes first."""
+    index = small_index(tmp_path, ARTICLES)
+    code = f"""
+import os, time
+from pathlib import Path
+from search import Index, IndexDamagedError
+index = Index.open({str(index)!r})
+assert index.search("Maroc").total > 0
+(segment,) = Path({str(index)!r}).glob("gen-*/*.seg")
+os.truncate(segment, segment.stat().st_size // 2)
+time.sleep(0.6)  # the handle looks at the folder twice a second
+try:
+    index.search("sécurité coopération")
+except IndexDamagedError as error:
+    print("damaged:", error)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, (run.returncode, run.stderr)
+    assert run.stdout.startswith("damaged: index damaged (gen-")
+    assert "veille build" in run.stdout

@@ -171,6 +171,25 @@ def test_the_gzipped_json_and_page_are_the_json_and_page(client):
     assert "Suivre cette recherche" in gzip.decompress(page.data).decode("utf-8")
 
 
+@pytest.mark.parametrize(
+    "accepted, sent",
+    [
+        ("br;q=0", None),
+        ("gzip;q=0", None),
+        ("br;q=0, gzip;q=0, zstd;q=0, deflate;q=0", None),
+        ("gzip;q=0, *", None),
+        ("br;q=0, gzip", "gzip"),
+        ("gzip;q=0.5, br;q=0", "gzip"),
+        ("identity;q=1, *;q=0", None),
+    ],
+)
+def test_an_encoding_the_client_refuses_is_never_sent(client, accepted, sent):
+    response = client.get("/api/search?q=gouvernement", headers={"Accept-Encoding": accepted})
+    assert response.headers.get("Content-Encoding") == sent
+    if sent is None:
+        assert json.loads(response.data)["total"] > 0
+
+
 def test_small_answers_are_not_compressed(client):
     for url in ("/healthz", "/api/search?q=zzzzqqqq"):
         response = client.get(url, headers={"Accept-Encoding": "gzip"})

@@ -983,7 +983,7 @@ def test_a_date_filter_reads_french_dates(query, since, until):
 @pytest.mark.parametrize(
     ("query", "note", "searched"),
     [
-        ("Bamako date:31 février 2024", "date ignorée : 31-février-2024", ("Bamako",)),
+        ("Bamako date:31 février 2024", "date ignorée : 31 février 2024", ("Bamako",)),
         ("Bamako depuis:juin", "date ignorée : juin", ("Bamako",)),
         ("Bamako date : Niamey 2024", None, ("Bamako", "date", "Niamey", "2024")),
     ],

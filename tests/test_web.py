@@ -268,6 +268,21 @@ def test_no_results_page(client):
     assert doc.select_one(".empty h2").get_text() == "Aucun résultat"
     assert "Aucun article ne correspond à « zeppelin aérostat »" in text_of(doc)
     assert doc.select_one('input[name="q"]')["value"] == "zeppelin aérostat"
+    assert "Vérifiez l'orthographe des mots." in text_of(doc)
+
+
+def test_no_results_for_words_under_a_filter_says_the_filter_not_the_spelling(client):
+    doc = page(client.get("/?q=coopération&source=Ouest-France"))
+    empty = doc.select_one(".empty")
+    assert "Aucun article ne correspond à « coopération » avec ces filtres." in text_of(empty)
+    assert "orthographe" not in text_of(empty)
+    link = empty.select_one("a")
+    assert link.get_text() == "Chercher sans le filtre de source ou de rubrique"
+    assert "source=" not in link["href"]
+    assert COOPERATION_TITLE in titles(page(client.get(link["href"])))
+    period = page(client.get("/?q=coopération+depuis:2030"))
+    assert "sur cette période" in text_of(period.select_one(".empty"))
+    assert "orthographe" not in text_of(period.select_one(".empty"))
 
 
 @pytest.mark.parametrize(
@@ -654,3 +669,24 @@ def test_a_wrong_method_is_a_french_405_page_saying_what_is_allowed(client):
     assert "POST" not in response.headers["Allow"]
     doc = page(response)
     assert doc.h1.get_text() == "Méthode non autorisée"
+
+
+def test_results_past_the_last_page_a_request_may_ask_for_are_said(tmp_path):
+    records = [
+        {"id": f"l{n}", "title": f"Lyon {n}", "text": f"Lyon, jour {n}."} for n in range(1005)
+    ]
+    build_index(write_jsonl(tmp_path / "c" / "a.jsonl", records), tmp_path / "index")
+    client = create_app({"TESTING": True, "VEILLE_INDEX": str(tmp_path / "index")}).test_client()
+    doc = page(client.get("/?q=Lyon&limit=1"))
+    notice = doc.select_one("nav.pagination .beyond-pages")
+    assert notice is not None and "Les 1\u202f000 premiers résultats" in notice.get_text()
+    numbers = [a.get_text() for a in doc.select("nav.pagination a")]
+    assert "1000" in numbers and "1001" not in numbers
+    assert page(client.get("/?q=Lyon&limit=2")).select_one(".beyond-pages") is None
+
+
+def test_a_note_reads_as_a_sentence_and_quotes_the_date_as_typed(client):
+    doc = page(client.get("/", query_string={"q": "gouvernement date:31 février 2024"}))
+    notes = [p.get_text() for p in doc.select("p.note")]
+    assert "Date ignorée : 31 février 2024" in notes
+    assert all(note[:1] == note[:1].upper() for note in notes)

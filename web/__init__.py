@@ -7,6 +7,7 @@ app = create_app({"VEILLE_INDEX": "index"})
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -109,6 +110,28 @@ def _configure(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.config["VEILLE_CORS_ORIGINS"] = _origins(app.config["VEILLE_CORS_ORIGINS"])
 
 
+def _drop_refused_encodings() -> None:
+    """Leave out of Accept-Encoding what the client refuses (``br;q=0``: "not acceptable",
+    RFC 9110), which Flask-Compress 1.25 would choose; and a ``*`` beside such a refusal."""
+    header = request.environ.get("HTTP_ACCEPT_ENCODING")
+    if not header:
+        return
+    kept, refused = [], False
+    for part in header.split(","):
+        params = part.partition(";")[2]
+        quality = re.search(r"(?:^|;)\s*q\s*=\s*([0-9.]+)", params)
+        try:
+            if quality is not None and float(quality[1]) == 0:
+                refused = True
+                continue
+        except ValueError:
+            pass
+        kept.append(part)
+    if refused:
+        kept = [part for part in kept if part.partition(";")[0].strip() != "*"]
+        request.environ["HTTP_ACCEPT_ENCODING"] = ",".join(kept)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Make the web app: defaults, then the environment, then the given mapping (for tests).
 
@@ -128,6 +151,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["veille_index"] = LazyIndex(app.config["VEILLE_INDEX"])
     app.register_blueprint(bp)
     app.register_blueprint(feeds_bp)
+    app.before_request(_drop_refused_encodings)
     Compress(app)  # gzip (or br, zstd) when the client accepts it
     if origins := app.config["VEILLE_CORS_ORIGINS"]:
         CORS(

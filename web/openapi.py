@@ -105,14 +105,23 @@ _SCHEMAS: dict[str, Any] = {
         "required": [
             "query",
             "total",
+            "total_passages",
+            "total_is_estimate",
+            "collapsed",
+            "timed_out",
             "page",
             "limit",
+            "group",
+            "sort",
             "took_ms",
             "suggestion",
             "notes",
-            "timed_out",
+            "readings",
+            "timeline",
+            "facets",
             "hits",
         ],
+        "additionalProperties": False,
         "properties": {
             "query": {"type": "string"},
             "total": {
@@ -156,6 +165,8 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "for each facet, its values among the matching articles, "
                 "most first; each counted under every filter but its own",
+                "required": ["source", "category"],
+                "additionalProperties": False,
                 "properties": {
                     name: {
                         "type": "array",
@@ -235,12 +246,19 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "articles", "passages", "built_at"],
+        "required": ["status", "articles", "passages", "built_at", "kept"],
+        "additionalProperties": False,
         "properties": {
             "status": {"const": "ok"},
             "articles": {"type": "integer", "minimum": 0},
             "passages": {"type": "integer", "minimum": 0},
             "built_at": {"type": "string", "format": "date-time"},
+            "kept": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "generations a build kept beside the live one, as they hold "
+                "articles it left out (the embedded index; a cluster keeps none)",
+            },
         },
     },
     "Unavailable": {

@@ -406,13 +406,7 @@ class SphinxReader(_Catalog):
         if not positions:
             return count, []
         stored = self.passages([row_id(art, p, shard) for p in positions])
-        if len(stored) < len(positions):  # the catalog's, not on the nodes that answered
-            raise IndexUnavailableError(
-                f"the nodes of shard {shard} lack passages of {article_id}: a write to them "
-                "was interrupted; `veille info` names the replicas out of step, and the same "
-                "`veille add` run again writes them"
-            )
-        return count, stored
+        return count, _all_there(stored, len(positions), shard, article_id)
 
     def matching_positions(
         self, article_id: str, query: ParsedQuery, deadline: float = 2.0
@@ -451,6 +445,19 @@ class SphinxReader(_Catalog):
         # Asked of a replica of every shard each time: /healthz is then a 503 when a shard
         # has none answering, as its searches are.
         return sum(self._fan_out(lambda cur: _node_size(cur, self.index)))
+
+
+def _all_there(
+    stored: list[StoredPassage], wanted: int, shard: int, article_id: str
+) -> list[StoredPassage]:
+    """The passages read, if every one the catalog counts is there."""
+    if len(stored) < wanted:  # the catalog's, not on the nodes that answered
+        raise IndexUnavailableError(
+            f"the nodes of shard {shard} lack passages of {article_id}: a write to them was "
+            "interrupted; `veille info` names the replicas out of step, and the same "
+            "`veille add` run again writes them"
+        )
+    return stored
 
 
 def _node_size(cur, index: str) -> int:

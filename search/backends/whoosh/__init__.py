@@ -21,7 +21,15 @@ from ...ranking import RankingConfig
 from ..base import Built, Changes, IndexedArticle
 from . import _internals  # noqa: F401  (checks whoosh's private parts at import)
 from .reader import WhooshReader
-from .store import article_ids, build, current_generation, optimize, update, verify_files
+from .store import (
+    article_ids,
+    build,
+    check_sizes,
+    current_generation,
+    optimize,
+    update,
+    verify_files,
+)
 
 _REFRESH_SECONDS = 0.5
 # Writes committed by this process, by index folder: a handle looks at the folder again
@@ -83,10 +91,14 @@ class WhooshBackend:
 
     def _current(self, current: WhooshReader | None) -> WhooshReader:
         for attempt in range(3):
+            resized = False
             try:
                 generation = current_generation(self.path)
                 if current is None or current.generation != generation or not current.up_to_date():
                     current = WhooshReader(generation, self.config)
+                else:  # a file cut short under the reader's map: said, not a SIGBUS
+                    resized = True
+                    check_sizes(generation, current.meta)
                 self._failing_since = None
                 return current
             except (FileNotFoundError, IndexNotFoundError, IndexDamagedError):
@@ -96,7 +108,10 @@ class WhooshBackend:
                     continue
                 now = time.monotonic()
                 self._failing_since = self._failing_since or now
-                if current is not None and now - self._failing_since < _GRACE_SECONDS:
+                # Answering on from the generation it has, unless its files changed size:
+                # reading past a file's new end would kill the process.
+                grace = now - self._failing_since < _GRACE_SECONDS
+                if current is not None and grace and not resized:
                     return current
                 raise
         raise AssertionError("unreachable")
