@@ -498,8 +498,8 @@ def _cluster_stop(args: argparse.Namespace) -> int:
 
 
 def _cluster_status(args: argparse.Namespace) -> int:
-    """Each node: pid, state (up, down, not answering, stale) and articles; exit 1 if one
-    is not up.
+    """Each node: pid, state (up, down, not answering, stale, wrong shard) and articles;
+    exit 1 if one is not up.
 
     Example: veille cluster status --index cluster/cluster.toml --json
     """

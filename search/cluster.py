@@ -34,8 +34,8 @@ def stop_cluster(path: str | os.PathLike) -> int:
 
 
 def cluster_status(path: str | os.PathLike) -> list[dict]:
-    """Each node: shard, replica, address, pid, state (up, down, not answering, stale) and
-    the articles its live generation holds."""
+    """Each node: shard, replica, address, pid, state (up, down, not answering, stale,
+    wrong shard) and the articles its live generation holds."""
     cluster = config.read_cluster(path)
     try:
         live = config.read_live(cluster)

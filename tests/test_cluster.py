@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -427,16 +428,18 @@ def node_count(path: Path, node: dict, where: str = "") -> int:
         return cursor.fetchone()[0]
 
 
-def test_an_update_killed_midway_is_taken_back_by_the_next(clusters, tmp_path):
-    """kill -9 of `veille add` while it writes: readers answer at once, and the next
-    update takes its rows off the nodes (they inflated totals, and readers failed)."""
-    path = clusters("faults")
-    build_index(ROOT / "corpus", path)
-    rows_before = node_rows(path)
-    records = [
-        {"id": f"gel-{n}", "title": "Gel", "text": f"Oujda gèle, jour {n}."} for n in range(8)
-    ]
-    added = write_jsonl(tmp_path / "gel.jsonl", records)
+def killed_add(path: Path, tmp_path: Path) -> Path:
+    """A `veille add` killed (kill -9) while it writes: 8 new articles (Oujda) and the seed
+    article unchanged; it had sent one to replica 0 of shard 0 and waited on replica 1,
+    frozen. Returns the corpus it was adding."""
+    added = tmp_path / "added"
+    added.mkdir()
+    seed = next((ROOT / "corpus").glob("*.txt"))
+    (added / seed.name).write_bytes(seed.read_bytes())
+    write_jsonl(
+        added / "gel.jsonl",
+        [{"id": f"gel-{n}", "title": "Gel", "text": f"Oujda gèle, jour {n}."} for n in range(8)],
+    )
     status = {(n["shard"], n["replica"]): n for n in cluster_status(path)}
     frozen, written = status[(0, 1)], status[(0, 0)]
     os.kill(frozen["pid"], signal.SIGSTOP)
@@ -454,6 +457,16 @@ def test_an_update_killed_midway_is_taken_back_by_the_next(clusters, tmp_path):
         writer.wait()
     finally:
         os.kill(frozen["pid"], signal.SIGCONT)
+    return added
+
+
+def test_an_update_killed_midway_is_taken_back_by_the_next(clusters, tmp_path):
+    """kill -9 of `veille add` while it writes: readers answer at once, and the next
+    update takes its rows off the nodes (they inflated totals, and readers failed)."""
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    rows_before = node_rows(path)
+    added = killed_add(path, tmp_path)
     assert list(path.parent.glob("stats-*.sqlite-journal"))  # its transaction, half done
     run = veille("query", "Hammouchi", "--index", str(path))
     assert run.returncode == 0, run.stderr
@@ -461,19 +474,64 @@ def test_an_update_killed_midway_is_taken_back_by_the_next(clusters, tmp_path):
     assert veille("add", str(other), "--index", str(path)).returncode == 0
     assert total(path, "Oujda") == 0
     assert node_rows(path) == rows_before + 2  # Fès on both replicas of its shard
+    # The seed article it was given unchanged is not marked as missed anywhere.
     assert all(n["state"] == "up" for n in cluster_status(path))
     assert veille("add", str(added), "--index", str(path)).returncode == 0
     assert total(path, "Oujda") == 8
 
 
-def test_statistics_left_mid_write_by_a_killed_writer_are_read_as_before(tmp_path):
-    """A killed writer's rollback journal: a read-only reader rolls it back, not fails."""
-    from search.backends.sphinx import stats
+def test_a_replica_down_when_a_killed_update_is_taken_back_is_cleaned_later(clusters, tmp_path):
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    rows_before = node_rows(path)
+    killed_add(path, tmp_path)
+    kill(path, 0, 0)  # the replica that holds the killed update's rows
+    try:  # the other updates go on, the node down named as usual
+        other = write_jsonl(tmp_path / "o.jsonl", [{"id": "x", "title": "X", "text": "Fès."}])
+        run = veille("add", str(other), "--index", str(path))
+        assert "interrupted" not in run.stderr and "Traceback" not in run.stderr
+        assert total(path, "Oujda") == 0
+    finally:
+        start_cluster(path)
+    states = {(n["shard"], n["replica"]): n["state"] for n in cluster_status(path)}
+    assert states[(0, 0)] == "stale"  # its leftovers, remembered
+    with Index.open(path) as index:
+        assert index.search("Oujda").total == 0  # read from the other replica
+    assert veille("add", str(other), "--index", str(path)).returncode == 0
+    assert all(n["state"] == "up" for n in cluster_status(path))
+    assert node_rows(path) == rows_before + 2
+    assert total(path, "Oujda") == 0
 
-    path = tmp_path / "stats-a.sqlite"
-    db = stats.create(path)
-    db.commit()
-    db.close()
+
+def test_an_update_killed_after_its_commit_loses_nothing(clusters, tmp_path):
+    """Killed between its commit and removing its intent: the next update finds the
+    intent committed and takes nothing back."""
+    import sqlite3
+
+    path = clusters("faults")
+    build_index(ROOT / "corpus", path)
+    live = json.loads((path.parent / "cluster.live").read_text())["generation"]
+
+    def meta(name: str) -> str:
+        with contextlib.closing(sqlite3.connect(path.parent / f"stats-{live}.sqlite")) as db:
+            return db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0]
+
+    next_art = int(meta("next_art"))
+    records = [{"id": f"gel-{n}", "title": "Gel", "text": f"Oujda gèle, {n}."} for n in range(8)]
+    added = write_jsonl(tmp_path / "g.jsonl", records)
+    assert veille("add", str(added), "--index", str(path)).returncode == 0
+    intent = {"name": meta("committed_update"), "next_art": next_art, "reserved": 8}
+    # What the process leaves when killed just after its commit.
+    (path.parent / f"update-{live}.json").write_text(json.dumps(intent | {"touched": []}))
+    other = write_jsonl(tmp_path / "o.jsonl", [{"id": "x", "title": "X", "text": "Fès."}])
+    assert veille("add", str(other), "--index", str(path)).returncode == 0
+    assert total(path, "Oujda") == 8
+    assert all(n["state"] == "up" for n in cluster_status(path))
+    assert not (path.parent / f"update-{live}.json").exists()
+
+
+def kill_mid_write(path: Path) -> None:
+    """Leave a statistics file as a writer killed mid-transaction does: a hot journal."""
     writer = subprocess.Popen(
         [
             sys.executable,
@@ -481,7 +539,7 @@ def test_statistics_left_mid_write_by_a_killed_writer_are_read_as_before(tmp_pat
             "import sqlite3, sys, time\n"
             f"db = sqlite3.connect({str(path)!r})\n"
             "db.execute('BEGIN IMMEDIATE')\n"
-            "db.executemany('INSERT INTO terms VALUES (?, ?, ?)',"
+            "db.executemany('INSERT OR REPLACE INTO terms VALUES (?, ?, ?)',"
             " (('x', f'mot{n}', n) for n in range(300000)))\n"
             "db.execute(\"UPDATE meta SET value = '9' WHERE name = 'revision'\")\n"
             "print('written', flush=True)\n"
@@ -494,8 +552,50 @@ def test_statistics_left_mid_write_by_a_killed_writer_are_read_as_before(tmp_pat
         assert writer.stdout.readline() == "written\n"
     writer.kill()
     writer.wait()
-    journal = path.with_name(path.name + "-journal")
-    assert journal.stat().st_size > 0  # a hot journal: the file holds half a write
+    assert path.with_name(path.name + "-journal").stat().st_size > 0
+
+
+TABLES = ("meta", "articles", "terms", "totals")
+
+
+def test_a_build_over_a_killed_update_s_statistics_reads_its_own(clusters, tmp_path):
+    """A build rewrites the statistics of the generation a killed update left half
+    written: the old journal is not replayed into the new file."""
+    path = clusters("faults")
+    many = [{"id": f"m{n}", "title": "Meknès", "text": f"Meknès, {n}."} for n in range(40)]
+    build_index(write_jsonl(tmp_path / "many.jsonl", many), path)
+    build_index(ROOT / "corpus", path)  # the other generation: the seed article alone
+    live = json.loads((path.parent / "cluster.live").read_text())["generation"]
+    spare = "b" if live == "a" else "a"
+    stats_file = path.parent / f"stats-{spare}.sqlite"
+    kill_mid_write(stats_file)  # 40 articles' statistics
+    assert veille("build", "--index", str(path)).returncode == 0  # writes the spare one
+
+    def written() -> list:
+        """The file's tables as written, whatever journal lies beside it."""
+        uri = f"file:{stats_file}?mode=ro&immutable=1"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            return [db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in TABLES]
+
+    built = written()
+    for args in (("info",), ("query", "Hammouchi")):
+        run = veille(*args, "--index", str(path))
+        assert run.returncode == 0 and "malformed" not in run.stderr, run.stderr
+    assert written() == built  # as the build wrote it: nothing replayed into it
+    with Index.open(path) as index:
+        assert index.info().articles == 1
+        assert index.search("Hammouchi").total == 1 and index.search("Meknès").total == 0
+
+
+def test_statistics_left_mid_write_by_a_killed_writer_are_read_as_before(tmp_path):
+    """A killed writer's rollback journal: a read-only reader rolls it back, not fails."""
+    from search.backends.sphinx import stats
+
+    path = tmp_path / "stats-a.sqlite"
+    db = stats.create(path)
+    db.commit()
+    db.close()
+    kill_mid_write(path)
     reader = stats.open_stats(path)
     try:
         assert stats.meta(reader)["revision"] == "0"
@@ -506,9 +606,13 @@ def test_statistics_left_mid_write_by_a_killed_writer_are_read_as_before(tmp_pat
 
 def test_a_port_that_names_another_node_of_the_cluster_is_refused(clusters, tmp_path):
     """Shard ports swapped in a copy of cluster.toml: no query answers from the wrong
-    shard, and no write goes to it."""
+    shard, and no write goes to it (a node with no rows cannot be told apart)."""
     path = clusters("faults")
-    build_index(ROOT / "corpus", path)
+    towns = [
+        {"id": f"v{n}", "title": "Ville", "text": f"Sécurité à Tétouan, {n}."} for n in range(6)
+    ]
+    assert {shard_of(t["id"], 2) for t in towns} == {0, 1}
+    build_index(write_jsonl(tmp_path / "towns.jsonl", towns), path)
     before = total(path, "sécurité")
     nodes = {
         (n["shard"], n["replica"]): n["address"].rsplit(":", 1)[1] for n in cluster_status(path)
@@ -520,6 +624,8 @@ def test_a_port_that_names_another_node_of_the_cluster_is_refused(clusters, tmp_
         text = text.replace("port = A\n", f"port = {b}\n")
     swapped = path.with_name("swapped.toml")
     swapped.write_text(text)
+    states = {(n["shard"], n["replica"]): n["state"] for n in cluster_status(swapped)}
+    assert set(states.values()) == {"wrong shard"}, states
     run = veille("query", "sécurité", "--index", str(swapped))
     assert run.returncode == 1 and "holds the rows of shard" in run.stderr
     assert "does cluster.toml give another node's port?" in run.stderr

@@ -412,7 +412,9 @@ class NodeStatus:
     replica: int
     address: str
     pid: int | None
-    state: str  # "up", "down" (not running), "not answering", "stale" (disagrees)
+    # "up", "down" (not running), "not answering", "stale" (disagrees), "wrong shard" (its
+    # address answers with another shard's rows)
+    state: str
     articles: int | None
 
     def to_dict(self) -> dict:
@@ -431,6 +433,8 @@ def _articles_on(node: Node, index: str | None) -> int | None:
         return 0
     try:
         conn = connect(node, timeout=5.0)
+    except WrongNodeError:
+        raise
     except NodeError:
         return None
     try:
@@ -460,7 +464,11 @@ def cluster_status(
     found = []
     for node in cluster.nodes:
         pid = node_pid(node)
-        articles = _articles_on(node, index) if pid is not None else None
+        try:
+            articles = _articles_on(node, index) if pid is not None else None
+        except WrongNodeError:  # its port is another node's: its count is not this shard's
+            found.append([node, pid, "wrong shard", None])
+            continue
         state = "down" if pid is None else ("up" if articles is not None else "not answering")
         found.append([node, pid, state, articles])
     for shard in range(cluster.shards):

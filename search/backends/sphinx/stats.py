@@ -54,9 +54,15 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
+def journal(path: Path) -> Path:
+    """Where SQLite keeps the rollback journal of a statistics file's write."""
+    return path.with_name(path.name + "-journal")
+
+
 def create(path: Path) -> sqlite3.Connection:
     """A new, empty statistics file (a build writes it under a temporary name)."""
     path.unlink(missing_ok=True)
+    journal(path).unlink(missing_ok=True)  # a killed build's: not to be replayed here
     db = sqlite3.connect(path)
     db.executescript(_SCHEMA)
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -77,7 +83,7 @@ def recover(path: Path) -> None:
     """Roll back the write a killed writer left half done (its rollback journal beside the
     file), which a read-only connection cannot: it refuses to read until then. A live
     writer's journal is left as it is (SQLite rolls back only one no process holds)."""
-    if not path.with_name(path.name + "-journal").exists():
+    if not journal(path).exists():
         return
     try:
         rw = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0.1)
@@ -213,6 +219,8 @@ def stale_nodes(db: sqlite3.Connection) -> set[str]:
         missed = {node for (node,) in db.execute("SELECT DISTINCT node FROM pending")}
     except sqlite3.OperationalError:  # no update has made the table yet
         missed = set()
+    with contextlib.suppress(sqlite3.OperationalError):  # an interrupted update's rows
+        missed |= {node for (node,) in db.execute("SELECT DISTINCT node FROM leftovers")}
     return missed | unmarked_nodes(db)
 
 

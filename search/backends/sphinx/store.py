@@ -19,6 +19,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import secrets
 import signal
 import sqlite3
 import time
@@ -226,8 +227,11 @@ def build(
         finally:
             writers.close()
             db.close()
-        # An update of the generation before this build, killed: nothing of it is left.
+        # An update of the generation before this build, killed: nothing of it is left,
+        # not its intent, nor its rollback journal (which SQLite would replay into the
+        # new file).
         _intent_path(cluster, target).unlink(missing_ok=True)
+        stats.journal(stats.stats_path(cluster, target)).unlink(missing_ok=True)
         os.replace(tmp, stats.stats_path(cluster, target))
         write_live(cluster, target)
     return target, n_articles, n_passages
@@ -445,6 +449,8 @@ class _Update:
         # new articles, and replaced or removed ones (id, shard, art, passages).
         self.sent_new: list[tuple[str, int, int, int]] = []
         self.sent_changed: list[tuple[str, int, int, int]] = []
+        self.intent = ""  # the name of the intent this run recorded (``_write_intent``)
+        self.committed = False
 
     def _catalog(self, article_id: str):
         return self.db.execute(
@@ -556,7 +562,10 @@ class _Update:
         """After a failure before the commit (Ctrl-C, a bad corpus line): the catalog stays
         as it was, the rows sent for new articles are taken back from the nodes, and the
         replicas of the articles replaced or removed are marked as missing the update (the
-        same command run again writes it). A number sent is never given again."""
+        same command run again writes it). A number sent is never given again. After the
+        commit (Ctrl-C just then), nothing: what was sent is what the catalog says."""
+        if self.committed:
+            return
         self.db.rollback()
         # Fresh connections: an interrupted statement leaves its connection mid-answer.
         self.writers.close()
@@ -585,7 +594,10 @@ class _Update:
         if self.added or self.replaced or self.removed:  # readers reopen on a new revision
             revision = int(stats.meta(self.db)["revision"]) + 1
             stats.set_meta(self.db, "revision", revision)
+        # With the commit, not after it: an intent whose update committed is no interruption.
+        stats.set_meta(self.db, "committed_update", self.intent)
         self.db.commit()
+        self.committed = True
         return Changes(
             self.added,
             self.replaced,
@@ -623,7 +635,7 @@ def update(
                 # with nothing written (rows sent can be taken back, rows replaced not).
                 items = list(articles)
                 remove = list(remove)
-                _write_intent(cluster, live, db, [i.article.id for i in items] + remove)
+                run.intent = _write_intent(cluster, live, db, items, remove)
                 for article_id in remove:
                     run.remove(article_id)
                 for item in items:
@@ -654,68 +666,112 @@ def _intent_path(cluster: Cluster, live: str) -> Path:
     return cluster.folder / f"update-{live}.json"
 
 
-def _write_intent(cluster: Cluster, live: str, db: sqlite3.Connection, ids: list[str]) -> None:
+def _write_intent(
+    cluster: Cluster,
+    live: str,
+    db: sqlite3.Connection,
+    items: list[IndexedArticle],
+    remove: list[str],
+) -> str:
     """Record, before an update sends anything, what a killed run would leave on the
-    nodes: rows of articles numbered from the catalog's next number, and changed rows of
-    the articles it holds (``_finish_interrupted`` takes them back)."""
+    nodes (``_finish_interrupted`` takes it back): rows of the numbers it may give (from
+    the catalog's next, one an article), and rows of the articles it changes (those it
+    replaces or removes, and those a replica missed, whose number it reuses). Returns the
+    intent's name, which the update's commit records."""
+    digests = {item.article.id: item.article.content_hash() for item in items}
+    ids = list(dict.fromkeys([*digests, *remove]))
     touched = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        touched += db.execute(
-            "SELECT article_id, art, shard, passages FROM articles WHERE article_id IN "
-            f"({','.join('?' * len(chunk))})",
+        marks = ",".join("?" * len(chunk))
+        for article_id, art, shard, passages, digest in db.execute(
+            "SELECT article_id, art, shard, passages, hash FROM articles WHERE article_id IN "
+            f"({marks})",
             chunk,
-        ).fetchall()
-    intent = {"next_art": int(stats.meta(db)["next_art"]), "touched": touched}
+        ):
+            if digests.get(article_id) != digest:  # unchanged: written as it is, or skipped
+                touched.append((article_id, art, shard, passages))
+        for article_id, art, passages in db.execute(
+            f"SELECT article_id, art, MAX(passages) FROM pending WHERE article_id IN ({marks}) "
+            "GROUP BY article_id",
+            chunk,
+        ):
+            touched.append((article_id, art, shard_of(article_id, cluster.shards), passages))
+    name = secrets.token_hex(8)
+    next_art = int(stats.meta(db)["next_art"])
+    intent = {"name": name, "next_art": next_art, "reserved": len(items), "touched": touched}
     atomic_write(_intent_path(cluster, live), json.dumps(intent) + "\n")
+    return name
+
+
+# What an interrupted update left on a node that did not answer when the next one took it
+# back: deleted by a later update (the node is listed out of step meanwhile).
+_LEFTOVERS = """CREATE TABLE IF NOT EXISTS leftovers (
+    node TEXT NOT NULL, condition TEXT NOT NULL, PRIMARY KEY (node, condition))"""
 
 
 def _finish_interrupted(
     cluster: Cluster, live: str, db: sqlite3.Connection, writers: _Writers
 ) -> None:
     """Take back from the nodes what an update killed before its commit left there (its
-    statistics were rolled back with it): the rows of the articles it numbered, and the
-    rows past the catalog's count of those it changed, which are marked as missed on
-    every replica (so they are listed out of step until the same update runs again)."""
+    statistics were rolled back with it): the rows of the numbers it could give, and the
+    rows of the articles it changed, which are marked as missed on every replica (listed
+    out of step until the same update runs again). What a node that does not answer holds
+    is remembered (``leftovers``) and taken back by a later update; the numbers are not
+    given again meanwhile."""
+    db.execute(_LEFTOVERS)
     path = _intent_path(cluster, live)
     try:
         intent = json.loads(path.read_text(encoding="utf-8"))
-        next_art, touched = int(intent["next_art"]), intent["touched"]
+        name, next_art, touched = intent["name"], int(intent["next_art"]), intent["touched"]
+        reserved = int(intent["reserved"])
     except FileNotFoundError:
-        return
+        intent = None
     except (ValueError, KeyError, TypeError):  # cut short by the kill: nothing was sent
+        intent = None
         path.unlink(missing_ok=True)
-        return
-    for node in cluster.nodes:
-        leftovers = [f"art >= {next_art}"] + [
-            f"(art = {int(art)} AND pos >= {int(passages)})"
-            for _, art, shard, passages in touched
-            if shard == node.shard
-        ]
-        for condition in leftovers:
-            _delete_where(writers, node, condition)
-    for article_id, art, shard, passages in touched:
-        for node in cluster.shard_nodes(shard):
+    if intent is not None and stats.meta(db).get("committed_update") != name:
+        for node in cluster.nodes:
+            conditions = [f"art >= {next_art}"] + [
+                f"(art = {int(art)} AND pos >= {int(passages)})"
+                for _, art, shard, passages in touched
+                if shard == node.shard
+            ]
+            db.executemany(
+                "INSERT OR IGNORE INTO leftovers VALUES (?, ?)",
+                [(node.address, condition) for condition in conditions],
+            )
+        for article_id, art, shard, passages in touched:
+            for node in cluster.shard_nodes(shard):
+                db.execute(
+                    "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?)",
+                    (article_id, node.address, art, passages),
+                )
+        next_free = max(int(stats.meta(db)["next_art"]), next_art + reserved)
+        stats.set_meta(db, "next_art", next_free)
+        db.commit()
+    path.unlink(missing_ok=True)
+    by_address = {node.address: node for node in cluster.nodes}
+    for address, condition in db.execute("SELECT node, condition FROM leftovers").fetchall():
+        node = by_address.get(address)
+        if node is None or _delete_where(writers, node, condition):
             db.execute(
-                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?)",
-                (article_id, node.address, art, passages),
+                "DELETE FROM leftovers WHERE node = ? AND condition = ?", (address, condition)
             )
     db.commit()
-    if writers.failed:
-        named = "; ".join(f"{node.name}: {reason}" for node, reason in writers.failed.items())
-        raise ReplicaWriteError(
-            f"an update was interrupted, and what it left on the nodes could not be taken "
-            f"back from every replica ({named}): run the command again once it answers"
-        )
-    path.unlink()
+    writers.failed.clear()  # tried again by the update, which names them if they miss it
 
 
-def _delete_where(writers: _Writers, node: Node, condition: str) -> None:
-    """Delete a node's rows that meet a condition on their attributes, a page at a time."""
+def _delete_where(writers: _Writers, node: Node, condition: str) -> bool:
+    """Delete a node's rows that meet a condition on their attributes, a page at a time;
+    False if the node failed."""
     select = f"SELECT id FROM {writers.index} WHERE {condition} LIMIT 1000 OPTION max_matches=1000"
-    while found := writers.ids(node, select):
-        if not writers.delete(node, found):
-            return
+    while True:
+        found = writers.ids(node, select)
+        if found is None or (found and not writers.delete(node, found)):
+            return False
+        if not found:
+            return True
 
 
 def article_ids(path: str | os.PathLike) -> list[str]:

@@ -14,7 +14,8 @@ match the query itself.
 
 Past the deadline, the documents found are those whoosh's collector would have kept: the
 query is exact up to the document where a phrase's reading stopped (``frontier``), and
-nothing beyond it counts; past it before a word is read, the search stops (OutOfTime).
+nothing beyond it counts. Words are read whatever the time (their postings are arrays,
+read in moments); only a phrase's positions, read a document at a time, look at it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as wq
 
-from .phrases import ArrayPhrase, OutOfTime, in_a_row
+from .phrases import ArrayPhrase, in_a_row
 from .postings import TermArrays
 
 # Documents whose positions are read between two looks at the clock.
@@ -62,7 +63,7 @@ class Evaluator:
         return self.frontier is not None
 
     def run(self, q: wq.Query) -> Matched:
-        """The query's documents and scores (raises Unsupported, OutOfTime)."""
+        """The query's documents and scores (raises Unsupported)."""
         found = self.node(q, scored=True)
         if self.frontier is None:
             return found
@@ -71,9 +72,11 @@ class Evaluator:
 
     def node(self, q: wq.Query, scored: bool) -> Matched:
         found = self._match(q, scored)
-        boost = getattr(q, "boost", 1.0)
-        if scored and boost != 1.0 and not isinstance(q, wq.Term | ArrayPhrase):
-            return Matched(found.docs, found.scores * boost)
+        # whoosh boosts an OR or AND of several queries (a word and a phrase boost their
+        # own scores); one of a single query is that query, and the others ignore theirs.
+        several = type(q) in (wq.Or, wq.And) and len(q.subqueries) > 1
+        if scored and several and q.boost != 1.0:
+            return Matched(found.docs, found.scores * q.boost)
         return found
 
     def _match(self, q: wq.Query, scored: bool) -> Matched:
@@ -105,8 +108,6 @@ class Evaluator:
         return Matched(docs, np.ones(len(docs)) if scored else np.zeros(len(docs)))
 
     def term(self, q: wq.Term, scored: bool) -> Matched:
-        if time.monotonic() > self.deadline:
-            raise OutOfTime
         if scored and not self.arrays.reader.schema[q.fieldname].scorable:
             raise Unsupported(f"a score in {q.fieldname}")  # whoosh's is the weight
         ids, weights = self.arrays.weights(q.fieldname, q.text)
@@ -129,8 +130,6 @@ class Evaluator:
 
     def _phrase_docs(self, q: ArrayPhrase) -> np.ndarray:
         """The documents holding the phrase's words in a row, up to the frontier."""
-        if time.monotonic() > self.deadline:
-            raise OutOfTime
         found = []
         for leaf, offset in self.arrays.leaves:
             if self.frontier is not None and offset >= self.frontier:
@@ -143,8 +142,8 @@ class Evaluator:
             for i, doc in enumerate((docs + offset).tolist()):
                 if self.frontier is not None and doc >= self.frontier:
                     break
-                if i % _CLOCK_EVERY == 0 and i and time.monotonic() > self.deadline:
-                    self.frontier = doc
+                if i % _CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+                    self.frontier = doc if self.frontier is None else min(self.frontier, doc)
                     break
                 keep[i] = in_a_row(values, i)
             found.append(docs[keep] + offset)
