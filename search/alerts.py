@@ -149,14 +149,15 @@ class AlertRun:
     new: int  # articles found new this run
     sent: tuple[str, ...]  # targets that accepted a message this run
     failures: tuple[str, ...]  # one line per failed message
-    pending: int  # deliveries left to send at the next run
+    pending: int  # articles left to send (to one of their targets at least) at the next run
+    delivered: int = 0  # articles sent this run (to one of their targets at least)
 
     def line(self) -> str:
-        """ "NAME: 3 new articles, sent to a@b.fr (email), hooks.example.fr (webhook); 0
-        pending"."""
+        """ "NAME: 3 new articles, 3 sent to a@b.fr (email), hooks.example.fr (webhook);
+        0 pending" (articles, new or left pending by an earlier run)."""
         words = f"{self.new} new article{'s' if self.new != 1 else ''}"
         if self.sent:
-            words += ", sent to " + ", ".join(_label(target) for target in self.sent)
+            words += f", {self.delivered} sent to " + ", ".join(map(_label, self.sent))
         return f"{self.name}: {words}; {self.pending} pending"
 
 
@@ -335,7 +336,8 @@ def list_alerts(index_path: str | os.PathLike) -> list[Alert]:
     with _state(index_path, create=False) as db:
         rows = db.execute(
             "SELECT a.name, a.query, a.targets, a.saved_at, a.last_run,"
-            " (SELECT count(*) FROM deliveries d WHERE d.alert = a.name AND d.sent_at IS NULL)"
+            " (SELECT COUNT(DISTINCT d.article_id) FROM deliveries d"
+            " WHERE d.alert = a.name AND d.sent_at IS NULL)"
             " FROM alerts a ORDER BY a.name"
         ).fetchall()
     return [_alert(*row) for row in rows]
@@ -585,12 +587,17 @@ def run_alerts(
             }
             articles = _new_articles(index_path, index, alert, known)
             _queue(db, alert, articles)
+            started = _stamp(_now())
             sent, failures = _send_pending(db, alert, smtp, timeout)
-            pending = db.execute(
-                "SELECT count(*) FROM deliveries WHERE alert = ? AND sent_at IS NULL",
-                (alert.name,),
-            ).fetchone()[0]
-            run = AlertRun(alert.name, len(articles), tuple(sent), tuple(failures), pending)
+            pending, delivered = db.execute(
+                "SELECT COUNT(DISTINCT CASE WHEN sent_at IS NULL THEN article_id END),"
+                " COUNT(DISTINCT CASE WHEN sent_at >= ? THEN article_id END)"
+                " FROM deliveries WHERE alert = ?",
+                (started, alert.name),
+            ).fetchone()
+            run = AlertRun(
+                alert.name, len(articles), tuple(sent), tuple(failures), pending, delivered
+            )
             runs.append(run)
             if on_run is not None:
                 on_run(run)

@@ -31,6 +31,7 @@ from .alerts import (
 )
 from .analysis import analysis_steps
 from .corpus import CorpusError, count_articles
+from .dates import PARIS
 from .errors import (
     IndexDamagedError,
     IndexNotFoundError,
@@ -578,10 +579,16 @@ def _alert_list(args: argparse.Namespace) -> int:
             [f"{e} (email)" for e in alert.emails]
             + [f"{masked_url(w)} (webhook)" for w in alert.webhooks]
         )
-        last = alert.last_run.isoformat() if alert.last_run else "never"
+        # In Paris's time, as the alerts date what is new.
+        saved = alert.saved_at.astimezone(PARIS).isoformat(timespec="seconds")
+        last = (
+            alert.last_run.astimezone(PARIS).isoformat(timespec="seconds")
+            if alert.last_run
+            else "never"
+        )
         print(
             _plain(
-                f"{alert.name}: {alert.query!r} -> {targets}; saved {alert.saved_at.isoformat()},"
+                f"{alert.name}: {alert.query!r} -> {targets}; saved {saved},"
                 f" last run {last}, {alert.pending} pending"
             )
         )

@@ -221,7 +221,7 @@ def test_new_matching_articles_are_delivered_once_by_email_and_webhook(index, sm
     [run] = run_alerts(index, smtp=smtp.settings)
     assert (run.new, run.pending, run.failures) == (2, 0, ())
     assert run.line() == (
-        f"maroc: 2 new articles, sent to desk@example.fr (email), "
+        f"maroc: 2 new articles, 2 sent to desk@example.fr (email), "
         f"127.0.0.1:{hook.server_address[1]} (webhook); 0 pending"
     )
     [message] = smtp.messages
@@ -392,7 +392,7 @@ def test_the_command_line(index, smtp, hook):
     run = veille("alert", "run", *where, env=env)
     assert run.returncode == 1
     assert run.stdout.splitlines() == [
-        "maroc: 2 new articles, sent to d@example.fr (email); 0 pending",
+        "maroc: 2 new articles, 2 sent to d@example.fr (email); 0 pending",
         "web: 2 new articles; 2 pending",
     ]
     assert run.stderr.startswith("veille alert: web: webhook 127.0.0.1:")
@@ -401,7 +401,8 @@ def test_the_command_line(index, smtp, hook):
     assert "maroc: 'Maroc' -> d@example.fr (email); saved " in listing
     assert "web: 'Maroc' ->" in listing and "2 pending" in listing
     run = veille("alert", "run", "--name", "web", *where)
-    assert run.returncode == 0 and run.stdout == "web: 0 new articles, sent to " + (
+    # the 2 articles an earlier run left pending, sent now
+    assert run.returncode == 0 and run.stdout == "web: 0 new articles, 2 sent to " + (
         f"127.0.0.1:{hook.server_address[1]} (webhook); 0 pending\n"
     )
     assert veille("alert", "remove", "web", *where).returncode == 0
@@ -427,7 +428,7 @@ def test_kill_9_during_a_run_loses_nothing_and_duplicates_nothing(index, hook):
     hook.delay = 0.0
     run = veille("alert", "run", "--index", str(index))
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "maroc: 0 new articles, sent to " + (
+    assert run.stdout == f"maroc: 0 new articles, {len(NEW_MAROC)} sent to " + (
         f"127.0.0.1:{hook.server_address[1]} (webhook); 0 pending\n"
     )
     assert set(delivered(hook)) == NEW_MAROC  # every article delivered...
@@ -490,3 +491,28 @@ def test_the_web_page_lists_saved_searches_read_only(index):
     assert client.post("/alertes").status_code == 405
     feed = client.get(items[1].select_one(".alert-feed")["href"])
     assert feed.status_code == 200 and feed.mimetype == "application/atom+xml"
+
+
+def test_an_alert_s_times_are_paris_times(index):
+    from web import create_app
+
+    add_alert(index, "maroc", "Maroc", emails=["d@example.fr"])
+    with sqlite3.connect(index / "alerts.sqlite") as db:  # saved at 00:30 on 2 July in Paris
+        db.execute("UPDATE alerts SET saved_at = '2026-07-01T22:30:00+00:00'")
+    listed = veille("alert", "list", "--index", str(index))
+    assert "saved 2026-07-02T00:30:00+02:00, last run never" in listed.stdout
+    app = create_app({"TESTING": True, "VEILLE_INDEX": str(index)})
+    page = BeautifulSoup(app.test_client().get("/alertes").text, "html.parser")
+    assert "Enregistrée le 2 juillet 2026" in page.select_one("li.alert").get_text(" ")
+
+
+def test_pending_and_sent_count_articles_not_messages(index, smtp):
+    add_alert(index, "mail", "Maroc", emails=["desk@example.fr", "chef@example.fr"])
+    add_new(index)
+    down = SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2.0)
+    [run] = run_alerts(index, smtp=down)  # two articles, two addresses: four deliveries
+    assert (run.new, run.pending, run.delivered) == (2, 2, 0)
+    assert run.line() == "mail: 2 new articles; 2 pending"
+    [run] = run_alerts(index, smtp=smtp.settings)
+    assert (run.new, run.pending, run.delivered) == (0, 0, 2)
+    assert run.line().startswith("mail: 0 new articles, 2 sent to desk@example.fr (email)")

@@ -385,6 +385,15 @@ def test_one_article_at_two_urls_is_indexed_once(site, index):
     assert len(site.hits("/depeches/grele.html")) == 1
 
 
+def test_an_article_s_url_is_kept_without_its_tracking_parameters(site, index):
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    link = "/region/grele.html?page=1&utm_source=rss&utm_medium=feed&xtor=RSS-3"
+    site.add(link, french_page(title, paragraphs))
+    site.add("/rss.xml", rss(site, "Gazette", [(link, title, MAY_5)]))
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 1
+    assert [hit.url for hit in found(index, "grêlons")] == [site.url("/region/grele.html?page=1")]
+
+
 def _latin1_page() -> bytes:
     title = "L'été des élèves à Besançon"
     paragraphs = [
@@ -834,6 +843,59 @@ def test_a_feed_title_s_markup_is_left_out(site, index):
 
 
 WALL = "<html><head><title>Avant de continuer</title></head><body><nav>m</nav></body></html>"
+# A consent notice with a paragraph or two of text, as cookie banners are.
+CONSENT = (
+    "<html><head><title>Le Quotidien respecte votre vie privée</title></head><body>"
+    "<h1>Le Quotidien respecte votre vie privée</h1>"
+    "<p>Nous et nos partenaires utilisons des cookies et des traceurs pour mesurer "
+    "l'audience, personnaliser les contenus et la publicité, selon votre consentement.</p>"
+    "<p>Vous pouvez accepter, refuser ou paramétrer vos choix à tout moment depuis la page "
+    "Confidentialité de notre site.</p><button>Accepter</button><button>Refuser</button>"
+    "</body></html>"
+)
+
+
+@pytest.mark.parametrize("wall", [WALL, CONSENT])
+def test_a_consent_notice_is_no_article_text_and_never_replaces_one(site, index, wall):
+    title, paragraphs = ARTICLES["/region/grele.html"]
+    site.add("/grele.html", french_page(title, paragraphs))
+    site.add("/rss.xml", rss(site, "Gazette", [("/grele.html", title, MAY_5)]))
+    assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 1
+    site.add("/grele.html", wall)
+    later = MAY_5 + datetime.timedelta(hours=2)
+    site.add("/rss.xml", rss(site, "Gazette", [("/grele.html", title, later)]))
+    summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
+    assert (summary.new, summary.changed, summary.unchanged) == (0, 0, 1)
+    (hit,) = found(index, "grêlons")
+    assert hit.title == title and found(index, "cookies") == []
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "story", "wall"),
+    [
+        ("Vos choix", "Nous respectons votre vie privée. Accepter. Refuser.", "Grêle", True),
+        (None, "Cookies, partenaires et traceurs : accepter ou refuser.", None, True),
+        # An article about cookies tells its feed item's story: not a notice.
+        (
+            "La CNIL sanctionne un site pour ses cookies",
+            "Refuser les cookies doit être aussi simple que les accepter, rappelle la CNIL "
+            "à un site sanctionné, qui demandait le consentement de ses lecteurs.",
+            "La CNIL sanctionne un site pour ses cookies",
+            False,
+        ),
+        (
+            "Grêle",
+            "Des grêlons gros comme des balles de golf ont frappé Montpellier.",
+            "Grêle",
+            False,
+        ),
+        ("Vie privée", "Un texte sur la vie privée. " * 80 + "Accepter. Refuser.", None, False),
+    ],
+)
+def test_consent_wall(title, text, story, wall):
+    from search.ingest.pages import consent_wall
+
+    assert consent_wall(title, (text,), story) is wall
 
 
 def test_a_wall_never_replaces_an_article_indexed_with_its_text(site, index):
@@ -911,6 +973,17 @@ def test_an_unavailable_site_is_asked_once_a_run(site, index):
     assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 3
 
 
+def test_a_feed_of_a_site_found_unavailable_says_why_it_was_not_asked(site, index):
+    site.add("/rss.xml", rss(site, "Gazette", [("/panne.html", "En panne", MAY_5)]))
+    site.add("/panne.html", "<h1>Indisponible</h1>", status=503)
+    site.add("/autre.xml", rss(site, "Gazette", [("/region/grele.html", "Grêle", MAY_5)]))
+    summary = fetch_feeds(index, [site.url("/rss.xml"), site.url("/autre.xml")], delay=0)
+    other = summary.feeds[1]
+    assert site.hits("/autre.xml") == []  # the site is down for this run
+    assert other.failure.startswith(f"not asked: {site.url('/panne.html')} answered HTTP 503")
+    assert other.failure.endswith("so the site's other pages wait this run")
+
+
 def test_a_fractional_crawl_delay_is_honoured(site, index):
     serve_articles(site)
     site.add("/robots.txt", "User-agent: *\nCrawl-delay: 0.5\n", content_type="text/plain")
@@ -939,6 +1012,8 @@ def test_a_fractional_crawl_delay_is_honoured(site, index):
         ("2020-12-01T23:30:00Z", datetime.date(2020, 12, 2), datetime.time(0, 30)),
         # as written
         ("Tue, 01 Dec 2020 23:30:00 -0500", datetime.date(2020, 12, 1), datetime.time(23, 30)),
+        # UTC, its writer's zone unknown (RFC 5322; Python's formatdate() writes it)
+        ("Sat, 01 Jun 2024 22:30:00 -0000", datetime.date(2024, 6, 2), datetime.time(0, 30)),
         ("Fri, 01 Jan 2100 00:00:00 GMT", None, None),  # in the future: a feed's mistake
         ("Sat, 01 juin 2024", datetime.date(2024, 6, 1), None),  # no time
         ("mer., 29 mai 2024", datetime.date(2024, 5, 29), None),

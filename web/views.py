@@ -12,6 +12,7 @@ import ipaddress
 import re
 import threading
 import unicodedata
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from .caching import cacheable, not_modified, search_etag
 from .openapi import openapi_document
 
 bp = Blueprint("web", __name__)
+_PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 MONTHS = (
     "janvier",
@@ -214,6 +216,12 @@ def _reject_bad_host() -> ResponseReturnValue | None:
 
 
 # --- French formatting ------------------------------------------------------------------
+
+
+@bp.app_template_filter("paris_day")
+def paris_day(moment: dt.datetime) -> dt.date:
+    """The day a moment is in Paris (an alert saved at 23:30 UTC in June: the next day)."""
+    return moment.astimezone(_PARIS).date() if moment.tzinfo else moment.date()
 
 
 @bp.app_template_filter("date_fr")

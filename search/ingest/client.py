@@ -211,7 +211,8 @@ class Client:
     def _with_retries(self, url: str, headers: dict[str, str]) -> tuple[int, Message, bytes]:
         origin = _origin(url)
         if origin in self._down:  # one page's tries are enough to say so for this run
-            raise FetchError(url, f"{self._down[origin]}: the site's other pages wait", None, True)
+            why = f"not asked: {self._down[origin]}, so the site's other pages wait this run"
+            raise FetchError(url, why, None, True)
         tries = max(self.politeness.tries, 1)
         for attempt in range(1, tries + 1):
             self._wait_turn(origin)
@@ -227,7 +228,7 @@ class Client:
         reason = f"{failure.reason} ({tries} tries)"
         # Unavailable, or out of reach: the whole site, not this page (a slow page, a 500).
         if failure.status in (429, 503) or (failure.status is None and "network" in reason):
-            self._down[origin] = reason
+            self._down[origin] = f"{url} answered {reason}"
         raise FetchError(url, reason, failure.status, transient=True)
 
     def _once(self, url: str, headers: dict[str, str]) -> tuple[int, Message, bytes]:

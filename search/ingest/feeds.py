@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from search.dates import PARIS, local_moment, month_number, parse_french_moment
 from search.errors import VeilleError
@@ -164,6 +164,16 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
 
 
+def without_tracking(url: str) -> str:
+    """The URL without its tracking parameters (utm_source…), the rest as it is written."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(key, value) for key, value in pairs if not _TRACKING.fullmatch(key)]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
+
+
 def article_id_for(url: str) -> str:
     """The id of the article at url: stable, short, and usable in /articles/<id> links."""
     return "web-" + hashlib.sha256(canonical_url(url).encode()).hexdigest()[:16]
@@ -242,6 +252,8 @@ def _written_moment(text: str) -> tuple[datetime.date | None, datetime.time | No
         with contextlib.suppress(TypeError, ValueError, IndexError):
             if written is None:  # else a day without its time
                 written, timed = email.utils.parsedate_to_datetime(rfc822), with_time
+                if written.tzinfo is None and _UNKNOWN_ZONE.search(rfc822):
+                    written = written.replace(tzinfo=datetime.UTC)
     if written is None:
         with contextlib.suppress(ValueError):
             written = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -253,6 +265,11 @@ def _written_moment(text: str) -> tuple[datetime.date | None, datetime.time | No
         return None, None
     day, time = local_moment(written)
     return day, time if timed else None
+
+
+# « -0000 »: a time in UTC whose writer's own zone is unknown (RFC 5322), which the email
+# parser gives without a zone; Python's email.utils.formatdate() writes it.
+_UNKNOWN_ZONE = re.compile(r"\s-0000\s*$")
 
 
 # A time with AM or PM, which the email parser reads neither (« 11:30 PM GMT »: 11:30, and

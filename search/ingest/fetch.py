@@ -36,8 +36,9 @@ from .feeds import (
     article_id_for,
     canonical_url,
     parse_feed,
+    without_tracking,
 )
-from .pages import decode_html, extract_page
+from .pages import consent_wall, decode_html, extract_page
 from .state import FetchState, FetchStateError, ItemRecord, ItemState
 
 __all__ = ["FeedResult", "FetchSummary", "fetch_feeds", "watch_feeds"]
@@ -338,6 +339,8 @@ class _Run:
             )
         except Exception as error:  # a parser's failure on one hostile page, not the run's
             raise FetchError(response.url, f"could not read the page ({error})") from None
+        if consent_wall(page.title, page.paragraphs, item.title):  # no article text there
+            page = replace(page, paragraphs=())
         paragraphs = page.paragraphs or item.summary
         # A page with no article text (a consent wall, a menu) has no title of the article
         # either: the feed's, beside the feed's summary.
@@ -361,7 +364,7 @@ class _Run:
                 title=title,
                 date=date,
                 source=source,
-                url=response.url,
+                url=without_tracking(response.url),
                 paragraphs=paragraphs,
                 metadata={name: value for name, value in metadata.items() if value},
                 time=time,

@@ -14,11 +14,37 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Extracted", "decode_html", "extract_page"]
+__all__ = ["Extracted", "consent_wall", "decode_html", "extract_page"]
 
 # Less extracted text than this is the page's chrome (a menu, a cookie notice), not an
 # article: the fetcher then falls back to what the feed says of the item.
 MIN_TEXT = 40
+
+# The words of a cookie or consent notice (« Nous respectons votre vie privée… Accepter,
+# Refuser »): a short text with three of them, that does not tell the feed item's story, is
+# such a notice where the article should be.
+_CONSENT = re.compile(
+    r"\b(cookies?|consentement|vie privée|données personnelles|partenaires|traceurs"
+    r"|confidentialité|accepter|refuser|paramétrer|personnaliser)\b",
+    re.IGNORECASE,
+)
+_CONSENT_MAX_TEXT = 1500
+_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+def consent_wall(title: str | None, paragraphs: tuple[str, ...], story: str | None) -> bool:
+    """Whether a page's text is a consent notice, not the article: under 1,500 characters,
+    with three of a notice's words, and holding under half of the longer words of the
+    ``story`` (the feed item's title) when there is one."""
+    text = " ".join((title or "", *paragraphs))
+    if len(text) > _CONSENT_MAX_TEXT:
+        return False
+    if len({word.lower() for word in _CONSENT.findall(text)}) < 3:
+        return False
+    told = {word.lower() for word in _WORD.findall(story or "")}
+    held = {word.lower() for word in _WORD.findall(text)}
+    return not told or len(told & held) * 2 < len(told)
+
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
