@@ -17,7 +17,7 @@ import snowballstemmer
 
 # Bump when a change to the chain changes the terms it makes: an index records the version
 # it was built with, and an index from another version must be rebuilt.
-ANALYZER_VERSION = 17
+ANALYZER_VERSION = 18
 
 # Every apostrophe-like character French text uses, and the spaces that are not U+0020.
 _APOSTROPHES = "\u2019\u02bc\u2018\u00b4`\u2032\uff07"
@@ -35,9 +35,14 @@ _IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}]"
 # NBSP or not, « 10.000 ») and maybe a decimal comma (« 1,5 », « 3 200,75 »): one word.
 # Up to a trillion: longer runs of groups are numbers listed, not one number.
 _NUMBER = (
-    r"(?<![\w,.])(?<!\d[ .])"
-    r"(?:\d{1,3}(?:[ .]\d{3}){1,4}(?:,\d+)?|\d+[,.]\d+)"
-    r"(?![\w,]|[ .]?\d)"
+    # Thousands in groups of three (10 000, 1.500.000), maybe with decimals: not the tail
+    # of a longer run of groups (a list of numbers), nor its head.
+    r"(?<![\w,.])(?<!\d[ .])\d{1,3}(?:[ .]\d{3}){1,4}(?:,\d+)?(?![\w,]|[ .]?\d)"
+    # A decimal comma (1,5), after another number too (« en 2019 2,5 millions »), not in
+    # a list (1,2,3); a decimal point (1.5) as before, not after a number (« 2019 1.500 »
+    # writes thousands) nor in a dotted run (12.05.2020, 192.168.1.1).
+    r"|(?<![\w,.])\d+,\d+(?!\w|[,.]\d)"
+    r"|(?<![\w,.])(?<!\d[ .])\d+\.\d+(?![\w,]|[ .]?\d)"
 )
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .]\d{3})+(?:,\d+)?")
 # A currency or percent sign is its word: 20 € is 20 euros, 5 % is 5 pourcent.

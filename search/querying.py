@@ -1046,13 +1046,13 @@ def _syntax_tree(cleaned: str, notes: list[str]) -> tuple[object, _Parser]:
     return tree, parser
 
 
-def _date_filters(dates: list[tuple[str, str]], notes: list[str]):
+def _date_filters(dates: list[tuple[str, str]], notes: list[str], typed: str = ""):
     since = until = None
     for kind, value in dates:
         bounds = date_bounds(value)
         if bounds is None:  # as typed: a French date's words were joined to be read
-            shown = value.replace("-", " ") if any(c.isalpha() for c in value) else value
-            notes.append(f"date ignorée : {shown}")
+            spaced = value.replace("-", " ")
+            notes.append(f"date ignorée : {spaced if spaced in typed else value}")
             continue
         if kind in ("date", "since"):
             since = max(since, bounds[0]) if since else bounds[0]
@@ -1079,7 +1079,7 @@ def parse_query(
     if len(text or "") > MAX_QUERY_CHARS:
         notes.append(f"la recherche a été coupée à ses {MAX_QUERY_CHARS} premiers caractères")
     syntax, parser = _syntax_tree(cleaned, notes)
-    since, until = _date_filters(parser.dates, notes)
+    since, until = _date_filters(parser.dates, notes, cleaned)
     count = _count_plain(syntax) if syntax is not None else 0
     # A question is ranked, whatever it quotes (« Qui a parlé de « Coupe du monde » ? »).
     asks = syntax is not None and _count_plain(syntax, phrases=True) > 1

@@ -421,6 +421,7 @@ def test_the_page_and_the_api_give_the_time_of_day(timed_client):
             "source : Le Monde · rubrique : société · depuis le 01/03/2024",
         ),
         ({"q": "gouvernement", "until": "2024"}, "gouvernement · jusqu'au 31/12/2024"),
+        ({"q": "gouvernement", "since": "0900"}, "gouvernement · depuis le 01/01/0900"),
     ],
 )
 def test_a_search_s_feed_and_page_are_titled_with_its_filters(client, params, title):

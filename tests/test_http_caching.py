@@ -177,15 +177,21 @@ def test_the_gzipped_json_and_page_are_the_json_and_page(client):
         ("br;q=0", None),
         ("gzip;q=0", None),
         ("br;q=0, gzip;q=0, zstd;q=0, deflate;q=0", None),
-        ("gzip;q=0, *", None),
+        ("gzip;q=0, *", {"zstd", "br", "deflate"}),  # another, not gzip
         ("br;q=0, gzip", "gzip"),
         ("gzip;q=0.5, br;q=0", "gzip"),
         ("identity;q=1, *;q=0", None),
+        ("GZIP;Q=0", None),
+        ("gzip;Q=0, br;q=0, zstd;q=0, deflate;q=0", None),
+        ("br;q=0, zstd;q=0, deflate;q=0, *", "gzip"),
+        ("gzip;q=0, br;q=0, zstd;q=0, *;q=0.5", "deflate"),
+        ("identity;q=0, br;q=0, zstd;q=0, *", "gzip"),
     ],
 )
 def test_an_encoding_the_client_refuses_is_never_sent(client, accepted, sent):
     response = client.get("/api/search?q=gouvernement", headers={"Accept-Encoding": accepted})
-    assert response.headers.get("Content-Encoding") == sent
+    encoding = response.headers.get("Content-Encoding")
+    assert encoding in sent if isinstance(sent, set) else encoding == sent
     if sent is None:
         assert json.loads(response.data)["total"] > 0
 

@@ -283,6 +283,7 @@ def test_no_results_for_words_under_a_filter_says_the_filter_not_the_spelling(cl
     period = page(client.get("/?q=coopération+depuis:2030"))
     assert "sur cette période" in text_of(period.select_one(".empty"))
     assert "orthographe" not in text_of(period.select_one(".empty"))
+    assert "Élargissez la période que la recherche indique" in text_of(period.select_one(".empty"))
 
 
 @pytest.mark.parametrize(

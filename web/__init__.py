@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_compress import Compress
 from flask_cors import CORS
 from werkzeug.routing import RequestRedirect
@@ -110,26 +110,43 @@ def _configure(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.config["VEILLE_CORS_ORIGINS"] = _origins(app.config["VEILLE_CORS_ORIGINS"])
 
 
+_QUALITY = re.compile(r"(?:^|;)\s*q\s*=\s*([0-9.]+)", re.IGNORECASE)
+
+
 def _drop_refused_encodings() -> None:
     """Leave out of Accept-Encoding what the client refuses (``br;q=0``: "not acceptable",
-    RFC 9110), which Flask-Compress 1.25 would choose; and a ``*`` beside such a refusal."""
+    RFC 9110), which Flask-Compress 1.25 would choose; a ``*`` beside a refusal is spelled
+    out as the encodings the app has that the client did not refuse (Flask-Compress would
+    fall back on its first, refused or not)."""
     header = request.environ.get("HTTP_ACCEPT_ENCODING")
     if not header:
         return
-    kept, refused = [], False
+    kept: list[tuple[str, str]] = []  # (coding, the part as sent)
+    refused: set[str] = set()
     for part in header.split(","):
-        params = part.partition(";")[2]
-        quality = re.search(r"(?:^|;)\s*q\s*=\s*([0-9.]+)", params)
+        coding, _, params = part.partition(";")
+        coding = coding.strip().lower()
+        quality = _QUALITY.search(params)
         try:
             if quality is not None and float(quality[1]) == 0:
-                refused = True
+                refused.add(coding)
                 continue
         except ValueError:
             pass
-        kept.append(part)
-    if refused:
-        kept = [part for part in kept if part.partition(";")[0].strip() != "*"]
-        request.environ["HTTP_ACCEPT_ENCODING"] = ",".join(kept)
+        if coding:
+            kept.append((coding, part))
+    if not refused:
+        return
+    named = {coding for coding, _ in kept}
+    parts = []
+    for coding, part in kept:
+        if coding != "*":
+            parts.append(part)
+            continue
+        quality = part.partition(";")[2]
+        others = current_app.config["COMPRESS_ALGORITHM"]
+        parts += [f"{o};{quality}" if quality else o for o in others if o not in refused | named]
+    request.environ["HTTP_ACCEPT_ENCODING"] = ",".join(parts)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -73,14 +73,9 @@ def search_label(params: SearchRequest) -> str:
         parts.append("source : " + ", ".join(params.sources))
     if params.categories:
         parts.append("rubrique : " + ", ".join(params.categories))
-    if isinstance(params.since, dt.date):
-        parts.append(
-            f"depuis le {params.since.day:02d}/{params.since.month:02d}/{params.since.year}"
-        )
-    if isinstance(params.until, dt.date):
-        parts.append(
-            f"jusqu'au {params.until.day:02d}/{params.until.month:02d}/{params.until.year}"
-        )
+    for words, day in (("depuis le", params.since), ("jusqu'au", params.until)):
+        if isinstance(day, dt.date):
+            parts.append(f"{words} {day.day:02d}/{day.month:02d}/{day.year:04d}")
     return " · ".join(parts)
 
 

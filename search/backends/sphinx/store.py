@@ -652,7 +652,13 @@ def update(
             db.close()
     if writers.failed:
         named = "; ".join(
-            f"{node.name} missed {run.missed[node]} article(s): {reason}"
+            f"{node.name} "
+            + (
+                f"missed {run.missed[node]} article(s)"
+                if run.missed[node]
+                else "still holds rows of an interrupted update"
+            )
+            + f": {reason}"
             for node, reason in writers.failed.items()
         )
         raise ReplicaWriteError(
@@ -732,7 +738,7 @@ def _finish_interrupted(
         path.unlink(missing_ok=True)
     if intent is not None and stats.meta(db).get("committed_update") != name:
         for node in cluster.nodes:
-            conditions = [f"art >= {next_art}"] + [
+            conditions = [f"art >= {next_art} AND art < {next_art + reserved}"] + [
                 f"(art = {int(art)} AND pos >= {int(passages)})"
                 for _, art, shard, passages in touched
                 if shard == node.shard
@@ -759,7 +765,8 @@ def _finish_interrupted(
                 "DELETE FROM leftovers WHERE node = ? AND condition = ?", (address, condition)
             )
     db.commit()
-    writers.failed.clear()  # tried again by the update, which names them if they miss it
+    # A node left with leftovers is written nothing more by this update (it is failed to
+    # the writers): what it misses is marked, and rewritten once it is clean.
 
 
 def _delete_where(writers: _Writers, node: Node, condition: str) -> bool:
