@@ -521,17 +521,21 @@ def _post(url: str, alert: Alert, batch: str, articles: list[dict], timeout: flo
 
 def _send_pending(
     db: sqlite3.Connection, alert: Alert, smtp: SmtpSettings, timeout: float
-) -> tuple[list[str], list[str]]:
-    """Send each pending batch of the alert; mark it sent only once accepted."""
+) -> tuple[list[str], list[str], set[str]]:
+    """Send each pending batch of the alert; mark it sent only once accepted. Returns the
+    targets that accepted one, the failures, and the articles sent to one target at least."""
     rows = db.execute(
-        "SELECT target, batch, article FROM deliveries WHERE alert = ? AND sent_at IS NULL"
+        "SELECT target, batch, article, article_id FROM deliveries"
+        " WHERE alert = ? AND sent_at IS NULL"
         " ORDER BY rowid",  # as queued: batch after batch, in the alert's targets order
         (alert.name,),
     ).fetchall()
     batches: dict[tuple[str, str], list[dict]] = {}
-    for target, batch, article in rows:
+    ids: dict[str, set[str]] = {}
+    for target, batch, article, article_id in rows:
         batches.setdefault((target, batch), []).append(json.loads(article))
-    sent, failures = [], []
+        ids.setdefault(batch, set()).add(article_id)
+    sent, failures, delivered = [], [], set()
     for (target, batch), articles in batches.items():
         kind, _, where = target.partition(":")
         try:
@@ -553,9 +557,10 @@ def _send_pending(
                 " WHERE batch = ?",
                 (_stamp(_now()), batch),
             )
+        delivered |= ids[batch]
         if target not in sent:
             sent.append(target)
-    return sent, failures
+    return sent, failures, delivered
 
 
 def run_alerts(
@@ -587,16 +592,14 @@ def run_alerts(
             }
             articles = _new_articles(index_path, index, alert, known)
             _queue(db, alert, articles)
-            started = _stamp(_now())
-            sent, failures = _send_pending(db, alert, smtp, timeout)
-            pending, delivered = db.execute(
-                "SELECT COUNT(DISTINCT CASE WHEN sent_at IS NULL THEN article_id END),"
-                " COUNT(DISTINCT CASE WHEN sent_at >= ? THEN article_id END)"
-                " FROM deliveries WHERE alert = ?",
-                (started, alert.name),
-            ).fetchone()
+            sent, failures, delivered = _send_pending(db, alert, smtp, timeout)
+            pending = db.execute(
+                "SELECT COUNT(DISTINCT article_id) FROM deliveries"
+                " WHERE alert = ? AND sent_at IS NULL",
+                (alert.name,),
+            ).fetchone()[0]
             run = AlertRun(
-                alert.name, len(articles), tuple(sent), tuple(failures), pending, delivered
+                alert.name, len(articles), tuple(sent), tuple(failures), pending, len(delivered)
             )
             runs.append(run)
             if on_run is not None:

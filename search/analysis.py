@@ -38,10 +38,11 @@ _NUMBER = (
     # Thousands in groups of three (10 000, 1.500.000), maybe with decimals: not the tail
     # of a longer run of groups (a list of numbers), nor its head.
     r"(?<![\w,.])(?<!\d[ .])\d{1,3}(?:[ .]\d{3}){1,4}(?:,\d+)?(?![\w,]|[ .]?\d)"
-    # A decimal comma (1,5), after another number too (« en 2019 2,5 millions »), not in
-    # a list (1,2,3); a decimal point (1.5) as before, not after a number (« 2019 1.500 »
-    # writes thousands) nor in a dotted run (12.05.2020, 192.168.1.1).
-    r"|(?<![\w,.])\d+,\d+(?!\w|[,.]\d)"
+    # A decimal comma (1,5), after another number too (« en 2019 2,5 millions ») unless
+    # three digits before the comma may be the last group of a number there (« 15 1 229,99 »),
+    # not in a list (1,2,3); a decimal point (1.5) as before, not after a number
+    # (« 2019 1.500 » writes thousands) nor in a dotted run (12.05.2020, 192.168.1.1).
+    r"|(?<![\w,.])(?:(?<!\d[ .])|(?!\d{3},))\d+,\d+(?!\w|[,.]\d)"
     r"|(?<![\w,.])(?<!\d[ .])\d+\.\d+(?![\w,]|[ .]?\d)"
 )
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .]\d{3})+(?:,\d+)?")

@@ -855,13 +855,19 @@ CONSENT = (
 )
 
 
-@pytest.mark.parametrize("wall", [WALL, CONSENT])
+# The same notice under the article's own title, as consent banners are served.
+CONSENT_TITLED = CONSENT.replace(
+    "<title>Le Quotidien respecte votre vie privée</title>", "<title>{title} | Gazette</title>"
+).replace("<h1>Le Quotidien respecte votre vie privée</h1>", "<h1>{title}</h1>")
+
+
+@pytest.mark.parametrize("wall", [WALL, CONSENT, CONSENT_TITLED])
 def test_a_consent_notice_is_no_article_text_and_never_replaces_one(site, index, wall):
     title, paragraphs = ARTICLES["/region/grele.html"]
     site.add("/grele.html", french_page(title, paragraphs))
     site.add("/rss.xml", rss(site, "Gazette", [("/grele.html", title, MAY_5)]))
     assert fetch_feeds(index, [site.url("/rss.xml")], delay=0).new == 1
-    site.add("/grele.html", wall)
+    site.add("/grele.html", wall.replace("{title}", title))
     later = MAY_5 + datetime.timedelta(hours=2)
     site.add("/rss.xml", rss(site, "Gazette", [("/grele.html", title, later)]))
     summary = fetch_feeds(index, [site.url("/rss.xml")], delay=0)
@@ -870,17 +876,37 @@ def test_a_consent_notice_is_no_article_text_and_never_replaces_one(site, index,
     assert hit.title == title and found(index, "cookies") == []
 
 
+NOTICE = (
+    "Nous et nos partenaires utilisons des cookies et des traceurs pour mesurer l'audience, "
+    "selon votre consentement. Vous pouvez accepter, refuser ou paramétrer vos choix."
+)
+
+
 @pytest.mark.parametrize(
     ("title", "text", "story", "wall"),
     [
-        ("Vos choix", "Nous respectons votre vie privée. Accepter. Refuser.", "Grêle", True),
+        (
+            "Vos choix",
+            "Nous respectons votre vie privée. Cookies. Accepter. Refuser.",
+            "Grêle",
+            True,
+        ),
         (None, "Cookies, partenaires et traceurs : accepter ou refuser.", None, True),
-        # An article about cookies tells its feed item's story: not a notice.
+        # A notice keeps the article's own title: the page's title is not its text.
+        ("La grêle frappe le Bordelais | Gazette", NOTICE, "La grêle frappe le Bordelais", True),
+        # Short news with a notice's words tells its story, or names no cookie.
         (
             "La CNIL sanctionne un site pour ses cookies",
             "Refuser les cookies doit être aussi simple que les accepter, rappelle la CNIL "
-            "à un site sanctionné, qui demandait le consentement de ses lecteurs.",
-            "La CNIL sanctionne un site pour ses cookies",
+            "à Google, qui demandait le consentement de ses lecteurs.",
+            "Amende record de la CNIL contre Google",
+            False,
+        ),
+        (
+            "Le PSG pourrait dire non au Real",
+            "Le club pourrait refuser l'offre, ou accepter une contrepartie de ses "
+            "partenaires commerciaux, selon son président.",
+            "Mbappé : le Real Madrid relance le dossier",
             False,
         ),
         (
@@ -889,7 +915,12 @@ def test_a_consent_notice_is_no_article_text_and_never_replaces_one(site, index,
             "Grêle",
             False,
         ),
-        ("Vie privée", "Un texte sur la vie privée. " * 80 + "Accepter. Refuser.", None, False),
+        (
+            "Vie privée",
+            "Un texte sur la vie privée. " * 80 + "Cookies. Accepter. Refuser.",
+            None,
+            False,
+        ),
     ],
 )
 def test_consent_wall(title, text, story, wall):
@@ -980,7 +1011,7 @@ def test_a_feed_of_a_site_found_unavailable_says_why_it_was_not_asked(site, inde
     summary = fetch_feeds(index, [site.url("/rss.xml"), site.url("/autre.xml")], delay=0)
     other = summary.feeds[1]
     assert site.hits("/autre.xml") == []  # the site is down for this run
-    assert other.failure.startswith(f"not asked: {site.url('/panne.html')} answered HTTP 503")
+    assert other.failure.startswith(f"not asked: {site.url('/panne.html')} failed: HTTP 503")
     assert other.failure.endswith("so the site's other pages wait this run")
 
 
@@ -1014,6 +1045,7 @@ def test_a_fractional_crawl_delay_is_honoured(site, index):
         ("Tue, 01 Dec 2020 23:30:00 -0500", datetime.date(2020, 12, 1), datetime.time(23, 30)),
         # UTC, its writer's zone unknown (RFC 5322; Python's formatdate() writes it)
         ("Sat, 01 Jun 2024 22:30:00 -0000", datetime.date(2024, 6, 2), datetime.time(0, 30)),
+        ("Sat, 01 Jun 2024 22:30:00 -0000 (UTC)", datetime.date(2024, 6, 2), datetime.time(0, 30)),
         ("Fri, 01 Jan 2100 00:00:00 GMT", None, None),  # in the future: a feed's mistake
         ("Sat, 01 juin 2024", datetime.date(2024, 6, 1), None),  # no time
         ("mer., 29 mai 2024", datetime.date(2024, 5, 29), None),
@@ -1032,3 +1064,20 @@ def test_a_feed_s_dates_as_french_sites_write_them(written, day, time):
         body.encode(), "https://www.example.fr/rss.xml", "application/rss+xml"
     ).items
     assert (item.date, item.time) == (day, time)
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("http://x.fr/a?utm_source=rss&utm_medium=feed", "http://x.fr/a"),
+        ("http://x.fr/a?recherche=caf%E9&utm_source=rss", "http://x.fr/a?recherche=caf%E9"),
+        ("http://x.fr/a?id=5;sid=abc&xtor=RSS-3", "http://x.fr/a?id=5;sid=abc"),
+        ("http://x.fr/a?tags=a+b&path=/b/c&UTM_Medium=x", "http://x.fr/a?tags=a+b&path=/b/c"),
+        ("http://x.fr/a?amp&utm_source=r#haut", "http://x.fr/a?amp#haut"),
+        ("http://x.fr/a?q=1&Q=2", "http://x.fr/a?q=1&Q=2"),  # nothing to take: as it is
+    ],
+)
+def test_tracking_parameters_are_taken_out_the_rest_as_written(url, kept):
+    from search.ingest.feeds import without_tracking
+
+    assert without_tracking(url) == kept

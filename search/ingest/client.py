@@ -228,7 +228,7 @@ class Client:
         reason = f"{failure.reason} ({tries} tries)"
         # Unavailable, or out of reach: the whole site, not this page (a slow page, a 500).
         if failure.status in (429, 503) or (failure.status is None and "network" in reason):
-            self._down[origin] = f"{url} answered {reason}"
+            self._down[origin] = f"{url} failed: {reason}"
         raise FetchError(url, reason, failure.status, transient=True)
 
     def _once(self, url: str, headers: dict[str, str]) -> tuple[int, Message, bytes]:

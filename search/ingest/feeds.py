@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from search.dates import PARIS, local_moment, month_number, parse_french_moment
 from search.errors import VeilleError
@@ -165,13 +165,15 @@ def canonical_url(url: str) -> str:
 
 
 def without_tracking(url: str) -> str:
-    """The URL without its tracking parameters (utm_source…), the rest as it is written."""
+    """The URL without its tracking parameters (utm_source…), the rest byte for byte."""
     parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(key, value) for key, value in pairs if not _TRACKING.fullmatch(key)]
+    if not parts.query:
+        return url
+    pairs = parts.query.split("&")
+    kept = [p for p in pairs if not _TRACKING.fullmatch(unquote_plus(p.partition("=")[0]))]
     if len(kept) == len(pairs):
         return url
-    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def article_id_for(url: str) -> str:
@@ -269,7 +271,7 @@ def _written_moment(text: str) -> tuple[datetime.date | None, datetime.time | No
 
 # « -0000 »: a time in UTC whose writer's own zone is unknown (RFC 5322), which the email
 # parser gives without a zone; Python's email.utils.formatdate() writes it.
-_UNKNOWN_ZONE = re.compile(r"\s-0000\s*$")
+_UNKNOWN_ZONE = re.compile(r"\s-0000(?:\s*\([^)]*\))?\s*$")
 
 
 # A time with AM or PM, which the email parser reads neither (« 11:30 PM GMT »: 11:30, and

@@ -20,12 +20,13 @@ __all__ = ["Extracted", "consent_wall", "decode_html", "extract_page"]
 # article: the fetcher then falls back to what the feed says of the item.
 MIN_TEXT = 40
 
-# The words of a cookie or consent notice (« Nous respectons votre vie privée… Accepter,
-# Refuser »): a short text with three of them, that does not tell the feed item's story, is
-# such a notice where the article should be.
+# A cookie or consent notice (« Nous et nos partenaires utilisons des cookies… Accepter,
+# Refuser »): a short text that names cookies or trackers, with two more of such a notice's
+# words, and that does not tell the feed item's story, is such a notice, not the article.
+_TRACKERS = re.compile(r"\b(cookies?|traceurs?)\b", re.IGNORECASE)
 _CONSENT = re.compile(
-    r"\b(cookies?|consentement|vie privée|données personnelles|partenaires|traceurs"
-    r"|confidentialité|accepter|refuser|paramétrer|personnaliser)\b",
+    r"\b(consentement|vie privée|données personnelles|partenaires|confidentialité"
+    r"|accepter|refuser|paramétrer|personnaliser)\b",
     re.IGNORECASE,
 )
 _CONSENT_MAX_TEXT = 1500
@@ -34,16 +35,17 @@ _WORD = re.compile(r"[^\W\d_]{4,}")
 
 def consent_wall(title: str | None, paragraphs: tuple[str, ...], story: str | None) -> bool:
     """Whether a page's text is a consent notice, not the article: under 1,500 characters,
-    with three of a notice's words, and holding under half of the longer words of the
-    ``story`` (the feed item's title) when there is one."""
-    text = " ".join((title or "", *paragraphs))
-    if len(text) > _CONSENT_MAX_TEXT:
+    naming cookies or trackers and two more of a notice's words, and holding under a quarter
+    of the longer words of the ``story`` (the feed item's title) when there is one. The
+    page's title is left out of that count: a notice keeps the article's title."""
+    text = " ".join(paragraphs)
+    if len(text) > _CONSENT_MAX_TEXT or not _TRACKERS.search(text):
         return False
-    if len({word.lower() for word in _CONSENT.findall(text)}) < 3:
+    if len({word.lower() for word in _CONSENT.findall(f"{title or ''} {text}")}) < 2:
         return False
     told = {word.lower() for word in _WORD.findall(story or "")}
     held = {word.lower() for word in _WORD.findall(text)}
-    return not told or len(told & held) * 2 < len(told)
+    return not told or len(told & held) * 4 < len(told)
 
 
 _BOMS = (
