@@ -1050,6 +1050,8 @@ def _date_filters(dates: list[tuple[str, str]], notes: list[str], typed: str = "
     since = until = None
     for kind, value in dates:
         bounds = date_bounds(value)
+        if bounds is None and any(c.isalpha() for c in value):  # « depuis:31-mai-2024 »
+            bounds = date_bounds(value.replace("-", " "))
         if bounds is None:  # as typed: a French date's words were joined to be read
             spaced = value.replace("-", " ")
             notes.append(f"date ignorée : {spaced if spaced in typed else value}")

@@ -438,7 +438,7 @@ def test_the_page_links_the_reading_its_feed_follows(client, query):
     page = BeautifulSoup(client.get("/", query_string={"q": query}).data, "html.parser")
     assert page.select("ol.hits li.hit")
     strict = page.select_one("a.strict-reading")["href"]
-    assert "strict=true" in strict
+    assert "strict=true" in strict and "sort=date" in strict  # the feed's reading and order
     followed = BeautifulSoup(client.get(strict).data, "html.parser")
     assert followed.select_one("a.strict-reading") is None  # this is the feed's reading
     titles = [h.get_text(strip=True) for h in followed.select("ol.hits li.hit .hit-title")]

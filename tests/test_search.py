@@ -969,6 +969,8 @@ def test_a_field_spaced_the_french_way_is_read(query, read):
         ("Bamako date:03/05/24", dt.date(2024, 5, 3), dt.date(2024, 5, 3)),
         ("Bamako depuis:03.05.98", dt.date(1998, 5, 3), None),
         ("Bamako date:2024/05/03", dt.date(2024, 5, 3), dt.date(2024, 5, 3)),
+        ("Bamako depuis:31-mai-2024", dt.date(2024, 5, 31), None),  # its words hyphenated
+        ("Bamako jusqua:1er-juin-2024", None, dt.date(2024, 6, 1)),
     ],
 )
 def test_a_date_filter_reads_french_dates(query, since, until):
@@ -985,6 +987,7 @@ def test_a_date_filter_reads_french_dates(query, since, until):
     [
         ("Bamako date:31 février 2024", "date ignorée : 31 février 2024", ("Bamako",)),
         ("Bamako depuis:juin", "date ignorée : juin", ("Bamako",)),
+        ("Bamako date:mi-mai", "date ignorée : mi-mai", ("Bamako",)),
         ("Bamako date : Niamey 2024", None, ("Bamako", "date", "Niamey", "2024")),
     ],
 )
